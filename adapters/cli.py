@@ -1,0 +1,219 @@
+"""The ``kindred`` command: the composition root.
+
+Exit statuses: 0 ok; 1 the operation failed (a broken card, a failed check); 2 Kindred
+cannot start as configured (bad settings, nothing to run) — each with one line per problem
+on stderr, never a traceback and never a secret.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from bot.errors import CardError, ConfigError, KindredError, PersonaExists, PersonaNotFound
+from bot.logs import setup_logging
+from bot.personas.registry import PersonaRegistry
+from bot.store import open_store
+from config.settings import Settings, load_settings
+
+
+class Exit(Exception):
+    def __init__(self, status: int, message: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kindred", description="Self-hosted AI companions.")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start every configured platform adapter")
+    chat = sub.add_parser("chat", help="talk to a persona in this terminal")
+    chat.add_argument("--persona", help="persona name or id")
+    chat.add_argument("--user", help="who you are (default: your OS user name)")
+    sub.add_parser("doctor", help="check configuration, database and LLM endpoint")
+    persona = sub.add_parser("persona", help="manage personas").add_subparsers(
+        dest="action", required=True
+    )
+    persona.add_parser("list", help="every persona with its id and scope")
+    imp = persona.add_parser("import", help="import a Character Card (JSON, PNG, CHARX, YAML)")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--replace", action="store_true", help="overwrite a persona with that name")
+    exp = persona.add_parser("export", help="export a persona as a Character Card")
+    exp.add_argument("name")
+    exp.add_argument("--format", choices=("v2", "v3", "png"), default="v2")
+    exp.add_argument("--output", type=Path)
+    return p
+
+
+def _secrets(settings: Settings) -> list[str]:
+    values = [settings.llm.api_key, settings.telegram.token, settings.discord.token]
+    found = [v.get_secret_value() for v in values if v is not None]
+    found += [os.environ[k] for k in ("OPENAI_API_KEY",) if os.environ.get(k)]
+    return found
+
+
+@asynccontextmanager
+async def _personas(settings: Settings) -> AsyncIterator[PersonaRegistry]:
+    """Store + registry only: persona commands must not start an LLM."""
+    store = open_store(settings.database_url)
+    await store.open()
+    try:
+        registry, warnings = await PersonaRegistry.load(store, settings.personas_dir)
+        for w in warnings:
+            print(f"warning: {w}", file=sys.stderr)
+        yield registry
+    finally:
+        await store.close()
+
+
+async def _persona_command(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.personas.cards import export_card, load_card
+
+    async with _personas(settings) as registry:
+        if args.action == "list":
+            for e in await registry.entries():
+                scope = e.scope.value + (f":{e.owner}" if e.owner else "")
+                print(f"{e.persona.id}\t{e.persona.name}\t{scope}\t{e.source}")
+            return 0
+        if args.action == "import":
+            try:
+                data = args.file.read_bytes()
+            except OSError as exc:
+                raise Exit(1, f"cannot read {args.file}: {exc.strerror}") from None
+            warnings: tuple[str, ...] = ()
+            try:
+                if args.file.suffix.lower() in (".yaml", ".yml"):
+                    from bot.personas.files import load_persona_file
+
+                    persona = load_persona_file(args.file)  # its errors name the file
+                else:
+                    card = load_card(data, filename=args.file.name)
+                    persona, warnings = card.persona, card.warnings
+            except CardError as exc:
+                msg = str(exc)
+                raise Exit(1, msg if args.file.name in msg else f"{args.file}: {msg}") from None
+            for w in warnings:
+                print(f"warning: {w}", file=sys.stderr)
+            try:
+                saved = await registry.register(persona, replace=args.replace)
+            except PersonaExists as exc:
+                raise Exit(1, str(exc)) from None
+            print(f"imported {saved.name} (id {saved.id})")
+            return 0
+        # export
+        try:
+            persona = await registry.resolve(args.name)
+        except PersonaNotFound as exc:
+            raise Exit(1, str(exc)) from None
+        suffix = ".png" if args.format == "png" else f".{args.format}.json"
+        out: Path = args.output or Path.cwd() / f"{persona.id}{suffix}"
+        await asyncio.to_thread(out.write_bytes, export_card(persona, args.format))
+        print(f"exported {persona.name} to {out}")
+        return 0
+
+
+async def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters.console.adapter import ConsoleAdapter
+    from bot.runtime import build_runtime
+
+    user = args.user or getpass.getuser() or "you"
+    async with await build_runtime(settings) as runtime:
+        return await ConsoleAdapter(runtime, user, args.persona).run()
+
+
+async def _run(settings: Settings) -> int:
+    configured = [
+        name
+        for name, section in (("Telegram", settings.telegram), ("Discord", settings.discord))
+        if section.token is not None
+    ]
+    if configured:
+        raise Exit(
+            2,
+            f"the {' and '.join(configured)} adapter is not part of this version yet; "
+            "unset its token, or use `kindred chat` meanwhile",
+        )
+    if not sys.stdin.isatty():
+        raise Exit(
+            2,
+            "no platform is configured: set KINDRED_TELEGRAM__TOKEN or KINDRED_DISCORD__TOKEN, "
+            "or run in a terminal to chat with a persona here",
+        )
+    return await _chat(argparse.Namespace(user=None, persona=None), settings)
+
+
+async def _doctor(settings: Settings) -> int:
+    from bot.runtime import build_runtime
+    from bot.tokens import get_tokenizer
+
+    failures = 0
+    print("ok    configuration")
+    print(f"ok    tokenizer ({get_tokenizer().name})")
+    try:
+        async with await build_runtime(settings, announce=False) as rt:
+            entries = await rt.registry.entries()
+            print(
+                f"ok    database ({settings.database_url.split('://', 1)[0]}): "
+                f"{len(entries)} personas"
+            )
+            for w in rt.warnings:
+                failures += 1
+                print(f"FAIL  persona file: {w}")
+            try:
+                desc = await rt.model.check()
+                kind = "embedded local model" if rt.local_model else "LLM endpoint"
+                print(f"ok    {kind}: {desc}")
+            except KindredError as exc:
+                failures += 1
+                print(f"FAIL  LLM endpoint: {exc}")
+    except KindredError as exc:
+        print(f"FAIL  {exc}")
+        return 1
+    return 1 if failures else 0
+
+
+async def _main(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "persona":
+        return await _persona_command(args, settings)
+    if args.command == "chat":
+        return await _chat(args, settings)
+    if args.command == "doctor":
+        return await _doctor(settings)
+    return await _run(settings)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print("kindred: configuration problem:", file=sys.stderr)
+        for line in exc.problems:
+            print(f"  {line}", file=sys.stderr)
+        return 2
+    explicit_level = "KINDRED_LOG_LEVEL" in os.environ
+    # In a terminal chat, INFO lines would interleave with the conversation.
+    headless_run = args.command == "run" and not sys.stdin.isatty()
+    level = settings.log_level if explicit_level or headless_run else "WARNING"
+    setup_logging(level, _secrets(settings))
+    try:
+        return asyncio.run(_main(args, settings))
+    except Exit as exc:
+        if str(exc):
+            print(f"kindred: {exc}", file=sys.stderr)
+        return exc.status
+    except (KindredError, OSError) as exc:
+        print(f"kindred: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

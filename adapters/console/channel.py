@@ -1,0 +1,35 @@
+"""The terminal as a ``Channel``: replies stream to stdout as they arrive."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from typing import TextIO
+
+
+class ConsoleChannel:
+    def __init__(self, speaker: str, out: TextIO | None = None) -> None:
+        self.speaker = speaker  # the persona's display name, shown before each reply
+        self._out = out or sys.stdout
+
+    async def send(self, text: str) -> None:
+        self._out.write(text + "\n")
+        self._out.flush()
+
+    async def stream(self, chunks: AsyncIterator[str]) -> str:
+        self._out.write(f"{self.speaker}: ")
+        parts: list[str] = []
+        try:
+            async for chunk in chunks:
+                if not parts:
+                    chunk = chunk.lstrip()
+                parts.append(chunk)
+                self._out.write(chunk)
+                self._out.flush()
+        finally:
+            self._out.write("\n")
+            self._out.flush()
+        return "".join(parts)
+
+    async def typing(self) -> None:
+        """A terminal shows the reply as it streams; nothing to signal before that."""

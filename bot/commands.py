@@ -1,0 +1,118 @@
+"""Chat commands every adapter shares: /start, /persona, /reset, /help.
+
+Adapters parse their platform's command syntax into a ``CommandRequest``; what the commands
+mean lives here so Telegram, Discord and the console behave alike.
+"""
+
+from __future__ import annotations
+
+from bot.engine import Engine
+from bot.errors import PersonaNotFound
+from bot.events import ChatKind, ChatRef, CommandRequest
+from bot.personas.macros import expand
+from bot.personas.model import Persona
+from bot.ports import Channel
+from bot.safety.disclosure import notice
+from bot.store.base import NewMessage, Role
+
+HELP = """\
+/persona — list the personas you can talk to
+/persona use NAME — switch to another persona
+/reset — start a fresh conversation with the current persona
+/help — this list"""
+
+
+def owners_for(chat: ChatRef, user_id: str) -> set[str]:
+    """Owner keys whose personas this user may use here (see PersonaRegistry.visible_to)."""
+    return {f"{chat.platform}:{chat.chat_id}", f"{chat.platform}:{user_id}"}
+
+
+class Commands:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def run(self, cmd: CommandRequest, channel: Channel) -> None:
+        name = cmd.name.lower().lstrip("/")
+        if name == "start":
+            await self.start(cmd, channel)
+        elif name == "persona":
+            await self.persona(cmd, channel)
+        elif name == "reset":
+            await self.reset(cmd, channel)
+        elif name == "help":
+            await channel.send(HELP)
+        else:
+            await channel.send(f"I don't know the command /{name}.\n{HELP}")
+
+    async def greet(self, cmd: CommandRequest, persona: Persona, channel: Channel) -> None:
+        """Say the persona's greeting and keep it as the conversation's first turn."""
+        store = self.engine.store
+        user = await store.upsert_user(cmd.user.platform, cmd.user.user_id, cmd.user.display_name)
+        conv = await store.conversation(cmd.chat.platform, cmd.chat.key, persona.id)
+        greetings = persona.greetings
+        if cmd.chat.kind is ChatKind.GROUP and persona.group_only_greetings:
+            greetings = persona.group_only_greetings
+        if not greetings:
+            return
+        text = expand(greetings[0], char=persona.display_name, user=user.name)
+        await channel.send(text)
+        await store.add_message(
+            conv.id, NewMessage(role=Role.ASSISTANT, content=text, author_name=persona.display_name)
+        )
+
+    async def start(self, cmd: CommandRequest, channel: Channel) -> None:
+        persona, _ = await self.engine.active_persona(cmd.chat)
+        await channel.send(notice(persona.display_name))
+        conv = await self.engine.store.conversation(cmd.chat.platform, cmd.chat.key, persona.id)
+        self.engine.mark_disclosed(conv.id)
+        if not await self.engine.store.recent_messages(conv.id, 1):
+            await self.greet(cmd, persona, channel)
+
+    async def persona(self, cmd: CommandRequest, channel: Channel) -> None:
+        owners = owners_for(cmd.chat, cmd.user.user_id)
+        args = list(cmd.args)
+        if not args or args[0].lower() == "list":
+            await self._list(cmd, owners, channel)
+            return
+        if args[0].lower() in ("use", "switch", "select") and len(args) > 1:
+            wanted = " ".join(args[1:])
+        else:
+            wanted = " ".join(args)
+        if cmd.chat.kind is ChatKind.GROUP and not cmd.is_admin:
+            await channel.send("Only chat admins can change the persona here.")
+            return
+        try:
+            persona = await self.engine.registry.resolve(wanted, owners)
+        except PersonaNotFound:
+            await channel.send(f"I can't find a persona called {wanted!r}. Try /persona list.")
+            return
+        store = self.engine.store
+        await store.set_chat_settings(cmd.chat.platform, cmd.chat.key, active_persona_id=persona.id)
+        await channel.send(f"You are now talking with {persona.display_name}.")
+        conv = await store.conversation(cmd.chat.platform, cmd.chat.key, persona.id)
+        if self.engine.disclosure_due(conv.id):
+            await channel.send(notice(persona.display_name))
+            self.engine.mark_disclosed(conv.id)
+        if not await store.recent_messages(conv.id, 1):
+            await self.greet(cmd, persona, channel)
+
+    async def _list(self, cmd: CommandRequest, owners: set[str], channel: Channel) -> None:
+        active, _ = await self.engine.active_persona(cmd.chat)
+        lines = []
+        for e in await self.engine.registry.visible_to(owners):
+            mark = "▶" if e.persona.id == active.id else " "
+            about = e.persona.description.strip().split("\n")[0]
+            if len(about) > 80:
+                about = about[:79] + "…"
+            lines.append(f"{mark} {e.persona.display_name} ({e.persona.id}) — {about}")
+        lines.append("Switch with /persona use NAME")
+        await channel.send("\n".join(lines))
+
+    async def reset(self, cmd: CommandRequest, channel: Channel) -> None:
+        if cmd.chat.kind is ChatKind.GROUP and not cmd.is_admin:
+            await channel.send("Only chat admins can reset the conversation here.")
+            return
+        persona, _ = await self.engine.active_persona(cmd.chat)
+        await self.engine.store.reset_conversation(cmd.chat.platform, cmd.chat.key, persona.id)
+        await channel.send(f"Starting a fresh conversation with {persona.display_name}.")
+        await self.greet(cmd, persona, channel)

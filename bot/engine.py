@@ -1,0 +1,271 @@
+"""The message pipeline (see DESIGN.md): persist, decide, screen, prompt, stream, persist.
+
+Ordering: each message takes two places in line for its chat as soon as it arrives — one
+for *intake* (storing it: short) and one for the *reply* (the LLM call: long). So a message
+is stored without waiting behind another message's reply, and replies in one chat come out
+in the order the messages came in. Different chats run concurrently; LLM calls across all
+chats are bounded by a semaphore.
+
+Bursts: when a person sends several messages before the persona has started answering the
+first, the earlier turns step aside and the last one answers them all (they are all in the
+history it sees), instead of the persona answering each fragment in turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot.errors import LLMUnavailable, PersonaNotFound
+from bot.events import ChatKind, ChatRef, IncomingMessage
+from bot.ordering import KeyedOrder
+from bot.personas.macros import expand
+from bot.personas.model import Persona
+from bot.personas.registry import PersonaRegistry
+from bot.ports import Channel, ChatModel, ChatRequest
+from bot.prompt import Prompt, PromptInput, build_prompt
+from bot.safety import crisis
+from bot.safety.disclosure import DisclosureClock, notice
+from bot.safety.policy import CRISIS_INSTRUCTION
+from bot.store.base import (
+    ChatSettings,
+    NewMessage,
+    Role,
+    Store,
+    StoredMessage,
+    TriggerMode,
+    User,
+)
+from bot.tokens import count_tokens
+
+log = logging.getLogger(__name__)
+
+DEFAULT_APOLOGY = (
+    "*{{char}} pauses* I'm so sorry, {{user}} — I can't find my words right now. "
+    "Give me a little while and say that again?"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    model: str
+    default_persona: str
+    context_window: int = 8192
+    max_reply_tokens: int = 512
+    temperature: float | None = 0.8
+    top_p: float | None = None
+    history_limit: int = 60
+    max_concurrency: int = 8
+    disclosure_interval: timedelta = timedelta(hours=3)
+    crisis_lines: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnContext:
+    user: User
+    persona: Persona
+    conversation_id: int
+    message: StoredMessage
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        model: ChatModel,
+        registry: PersonaRegistry,
+        config: EngineConfig,
+        clock: Callable[[], datetime] = _utcnow,
+        count: Callable[[str], int] = count_tokens,
+    ) -> None:
+        self.store = store
+        self.model = model
+        self.registry = registry
+        self.config = config
+        self._clock = clock
+        self._count = count
+        self._intake = KeyedOrder()
+        self._replies = KeyedOrder()
+        self._llm_slots = asyncio.Semaphore(config.max_concurrency)
+        self._disclosure = DisclosureClock(config.disclosure_interval)
+        self.last_prompt: Prompt | None = None  # for `kindred doctor` and debugging
+
+    # -- personas per chat ------------------------------------------------------------------
+    async def active_persona(self, chat: ChatRef) -> tuple[Persona, ChatSettings]:
+        settings = await self.store.chat_settings(chat.platform, chat.key)
+        for wanted in (settings.active_persona_id, self.config.default_persona):
+            if wanted:
+                try:
+                    return await self.registry.resolve(wanted), settings
+                except PersonaNotFound:
+                    log.warning("persona %r not found; falling back", wanted)
+        entries = await self.registry.entries()
+        if not entries:
+            raise PersonaNotFound("no personas are installed (check KINDRED_PERSONAS_DIR)")
+        return entries[0].persona, settings
+
+    def disclosure_due(self, conversation_id: int) -> bool:
+        return self._disclosure.due(conversation_id, self._clock())
+
+    def mark_disclosed(self, conversation_id: int) -> None:
+        self._disclosure.mark(conversation_id, self._clock())
+
+    # -- the pipeline -----------------------------------------------------------------------
+    async def handle(self, msg: IncomingMessage, channel: Channel) -> None:
+        key = (msg.chat.platform, msg.chat.key)
+        intake = self._intake.ticket(key)
+        reply = self._replies.ticket(key)
+        try:
+            async with intake:
+                ctx = await self._intake_message(msg)
+        except BaseException:
+            reply.release()
+            raise
+        if ctx is None:
+            reply.release()
+            return
+        async with reply:
+            await self._reply(msg, ctx, channel)
+
+    async def _intake_message(self, msg: IncomingMessage) -> TurnContext | None:
+        """Store the user's turn. Returns None for a redelivery or a message not addressed
+        to the persona (which is still stored, as context for later)."""
+        user = await self.store.upsert_user(
+            msg.user.platform, msg.user.user_id, msg.user.display_name, msg.user.language
+        )
+        persona, settings = await self.active_persona(msg.chat)
+        conv = await self.store.conversation(msg.chat.platform, msg.chat.key, persona.id)
+        respond = self.should_respond(msg, settings, persona)
+        stored = await self.store.add_message(
+            conv.id,
+            NewMessage(
+                role=Role.USER,
+                content=msg.text,
+                user_id=user.id,
+                author_name=user.name,
+                platform_message_id=msg.message_id,
+                addressed=respond,
+            ),
+        )
+        if stored is None:
+            log.info("ignoring redelivered message %s", msg.message_id)
+            return None
+        if not respond:
+            return None
+        return TurnContext(user, persona, conv.id, stored)
+
+    def should_respond(self, msg: IncomingMessage, settings: ChatSettings, p: Persona) -> bool:
+        if msg.user.is_bot or not msg.text.strip():
+            return False
+        if msg.chat.kind is ChatKind.PRIVATE:
+            return True
+        mode = settings.trigger_mode
+        if mode is TriggerMode.OFF:
+            return False
+        if mode is TriggerMode.ALWAYS or msg.mentions_bot or msg.reply_to_bot:
+            return True
+        if mode is TriggerMode.NAME:
+            names = {p.name, p.display_name}
+            return any(re.search(rf"(?<!\w){re.escape(n)}(?!\w)", msg.text, re.I) for n in names)
+        return False
+
+    async def _reply(self, msg: IncomingMessage, ctx: TurnContext, channel: Channel) -> None:
+        history = await self.store.recent_messages(ctx.conversation_id, self.config.history_limit)
+        if any(
+            m.id > ctx.message.id
+            and m.role is Role.USER
+            and m.user_id == ctx.user.id
+            and m.addressed
+            for m in history
+        ):
+            return  # a later message from the same person will answer this one too
+        persona = ctx.persona
+        notes: list[str] = []
+        if self.disclosure_due(ctx.conversation_id):
+            await channel.send(notice(persona.display_name))
+            self.mark_disclosed(ctx.conversation_id)
+        if crisis.screen(msg.text):
+            await channel.send(crisis.referral_message(self.config.crisis_lines))
+            notes.append(CRISIS_INSTRUCTION)
+        prompt = self._prompt(ctx, history, msg.chat.kind is ChatKind.GROUP, notes)
+        self.last_prompt = prompt
+        s = persona.sampling
+        request = ChatRequest(
+            messages=prompt.messages,
+            model=s.model or self.config.model,
+            temperature=s.temperature if s.temperature is not None else self.config.temperature,
+            top_p=s.top_p if s.top_p is not None else self.config.top_p,
+            max_tokens=s.max_tokens or self.config.max_reply_tokens,
+            frequency_penalty=s.frequency_penalty,
+            presence_penalty=s.presence_penalty,
+        )
+        await channel.typing()
+        async with self._llm_slots:
+            text, failed = await self._stream(request, channel)
+        if text.strip():
+            await self.store.add_message(
+                ctx.conversation_id,
+                NewMessage(role=Role.ASSISTANT, content=text, author_name=persona.display_name),
+            )
+        if failed:
+            await channel.send(self.apology(persona, ctx.user.name))
+
+    async def _stream(self, request: ChatRequest, channel: Channel) -> tuple[str, bool]:
+        """Stream the reply into the channel. Returns (text shown, whether it failed)."""
+        shown: list[str] = []
+        chunks = aiter(self.model.stream_chat(request))
+        try:
+            # Wait for the first visible text before touching the channel: retries happen
+            # inside the client, and an empty or failed reply never leaves a blank message.
+            first = await anext(chunks)
+        except StopAsyncIteration:
+            log.warning("the model returned an empty reply")
+            return "", True
+        except LLMUnavailable as exc:
+            log.warning("LLM unavailable: %s", exc)
+            return "", True
+
+        async def relay() -> AsyncIterator[str]:
+            shown.append(first)
+            yield first
+            async for chunk in chunks:
+                shown.append(chunk)
+                yield chunk
+
+        try:
+            await channel.stream(relay())
+        except LLMUnavailable as exc:
+            log.warning("LLM stream broke off: %s", exc)
+            return "".join(shown), True
+        return "".join(shown), False
+
+    def _prompt(
+        self, ctx: TurnContext, history: list[StoredMessage], is_group: bool, notes: list[str]
+    ) -> Prompt:
+        budget = self.config.context_window - self.config.max_reply_tokens
+        return build_prompt(
+            PromptInput(
+                persona=ctx.persona,
+                user_name=ctx.user.name,
+                history=history,
+                budget_tokens=budget,
+                is_group=is_group,
+                operator_notes=notes,
+                lore_budget_tokens=self.config.context_window // 4,
+                seed=str(ctx.conversation_id),
+            ),
+            self._count,
+        )
+
+    @staticmethod
+    def apology(persona: Persona, user_name: str) -> str:
+        return expand(persona.apology or DEFAULT_APOLOGY, char=persona.display_name, user=user_name)

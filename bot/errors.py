@@ -1,0 +1,30 @@
+"""Errors the core raises on purpose. Each carries a message safe to show an operator:
+no secrets, no raw provider payloads."""
+
+
+class KindredError(Exception):
+    """Base class."""
+
+
+class LLMUnavailable(KindredError):
+    """The LLM endpoint gave no usable reply within the configured deadline."""
+
+
+class CardError(KindredError):
+    """A character card could not be read; the message says what is wrong."""
+
+
+class PersonaNotFound(KindredError):
+    """No persona matches the given name or id."""
+
+
+class PersonaExists(KindredError):
+    """A persona with that name already exists (use replace to overwrite)."""
+
+
+class ConfigError(KindredError):
+    """Settings are invalid; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems

@@ -1,0 +1,67 @@
+"""Values that cross the adapter/core boundary. Adapters build these; the core never sees a
+platform object. Frozen so a message cannot change under the pipeline's feet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class ChatKind(StrEnum):
+    PRIVATE = "private"
+    GROUP = "group"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRef:
+    platform: str  # "console", "telegram", "discord"
+    chat_id: str
+    kind: ChatKind = ChatKind.PRIVATE
+    # Forum topic / thread: a separate conversation inside one chat.
+    thread_id: str | None = None
+    title: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The chat's identity in storage (thread-aware)."""
+        return self.chat_id if self.thread_id is None else f"{self.chat_id}:{self.thread_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class UserRef:
+    platform: str
+    user_id: str
+    display_name: str
+    language: str | None = None
+    is_bot: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    kind: str  # "voice", "image", "file"
+    url: str | None = None
+    mime_type: str | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    chat: ChatRef
+    user: UserRef
+    text: str
+    # The platform's id for this message: unique per chat, so redeliveries are handled once.
+    message_id: str | None = None
+    mentions_bot: bool = False
+    reply_to_bot: bool = False
+    attachments: tuple[Attachment, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRequest:
+    """A parsed slash command: ``/persona use Mom`` -> name "persona", args ("use", "Mom")."""
+
+    chat: ChatRef
+    user: UserRef
+    name: str
+    args: tuple[str, ...] = ()
+    is_admin: bool = False

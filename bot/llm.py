@@ -1,0 +1,285 @@
+"""The OpenAI-compatible chat model: the only module that imports ``openai``.
+
+One ``AsyncOpenAI`` client per model object, made once and reused: a client costs an SSL
+context and a CA bundle load (~21 ms of CPU), which dominated a peer bot that made one per
+message. The client's own retries are off because they would sleep past our deadline: this
+module retries itself, only before the first visible text (after that the caller already
+shows a partial reply), and all attempts together fit in ``LLMSettings.timeout``.
+
+The deadline covers getting the reply started: it ends with the first streamed text,
+visible or reasoning. A reasoning model that is visibly working is not cut off; a stalled
+stream after that is caught by the HTTP read timeout (also ``timeout``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
+
+import openai
+from openai import AsyncOpenAI, AsyncStream, omit
+
+from bot.errors import LLMUnavailable
+from bot.ports import ChatRequest
+from bot.reasoning import ReasoningFilter
+from config.settings import LLMSettings
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
+
+__all__ = ["OpenAIChatModel"]
+
+log = logging.getLogger(__name__)
+
+# Local servers (Ollama, llama.cpp, LM Studio) need no key, but the client insists on one.
+_NO_KEY = "no-key"
+_RETRY_STATUS = frozenset({408, 409, 425, 429})
+_REASON_MAX = 200
+
+
+class OpenAIChatModel:
+    """``ChatModel`` over any OpenAI-compatible ``/v1/chat/completions`` endpoint."""
+
+    def __init__(
+        self,
+        settings: LLMSettings,
+        default_model: str | None = None,
+        *,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 8.0,
+    ) -> None:
+        self._settings = settings
+        self._model = default_model or settings.model
+        self._key = settings.api_key.get_secret_value() if settings.api_key else ""
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._client = AsyncOpenAI(
+            api_key=self._key or _NO_KEY,
+            base_url=settings.base_url,
+            max_retries=0,
+            timeout=openai.Timeout(settings.timeout, connect=settings.connect_timeout),
+        )
+        parts = urlsplit(str(self._client.base_url))
+        # Never show userinfo from the URL: it may hold credentials.
+        self.endpoint = f"{parts.scheme}://{parts.hostname}" + (
+            f":{parts.port}" if parts.port else ""
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def stream_chat(self, request: ChatRequest) -> AsyncGenerator[str, None]:
+        kwargs = self._kwargs(request)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.timeout
+        attempt = 0
+        while True:
+            attempt += 1
+            filt = ReasoningFilter()
+            try:
+                stream, chunks, first, done = await self._start(kwargs, filt, deadline)
+                break
+            except Exception as exc:
+                await self._pause_or_give_up(exc, attempt, deadline)
+        try:
+            if first:
+                yield first
+            if done:
+                return
+            async for chunk in chunks:
+                if chunk.choices:
+                    text = chunk.choices[0].delta.content
+                    if text and (visible := filt.feed(text)):
+                        yield visible
+            if tail := filt.flush():
+                yield tail
+        except Exception as exc:
+            raise LLMUnavailable(f"the reply broke off: {self._reason(exc)}") from None
+        finally:
+            await stream.close()
+
+    async def _start(
+        self, kwargs: dict[str, Any], filt: ReasoningFilter, deadline: float
+    ) -> tuple[AsyncStream[ChatCompletionChunk], AsyncIterator[ChatCompletionChunk], str, bool]:
+        """Open a stream and read up to its first visible text.
+
+        Returns (stream, its iterator, first visible text, whether the stream has ended)."""
+        stream: AsyncStream[ChatCompletionChunk] | None = None
+        try:
+            async with asyncio.timeout_at(deadline) as cm:
+                stream = await self._client.chat.completions.create(**kwargs)
+                chunks = aiter(stream)
+                async for chunk in chunks:
+                    if not chunk.choices:
+                        continue
+                    delta = chunk.choices[0].delta
+                    text = delta.content
+                    if text or _reasoning(delta):
+                        cm.reschedule(None)  # the reply has started: see the module doc
+                    if text and (visible := filt.feed(text)):
+                        return stream, chunks, visible, False
+                return stream, chunks, filt.flush(), True
+        except BaseException:
+            if stream is not None:
+                await stream.close()
+            raise
+
+    async def _pause_or_give_up(self, exc: Exception, attempt: int, deadline: float) -> None:
+        """Sleep before the next attempt, or raise ``LLMUnavailable``."""
+        if isinstance(exc, TimeoutError):
+            raise LLMUnavailable(
+                f"no reply from {self.endpoint} within {self._settings.timeout:g} s"
+            ) from None
+        reason = self._reason(exc)
+        if not isinstance(exc, openai.OpenAIError):
+            log.debug("unexpected error from the LLM client", exc_info=True)
+        if not _retryable(exc):
+            raise LLMUnavailable(f"LLM request failed: {reason}") from None
+        if attempt > self._settings.max_retries:
+            raise LLMUnavailable(f"LLM request failed after {attempt} attempts: {reason}") from None
+        remaining = deadline - asyncio.get_running_loop().time()
+        hint = _retry_after(exc)
+        if hint is not None:
+            if hint >= remaining:
+                raise LLMUnavailable(
+                    f"LLM request failed: {reason}; the server asked to wait {hint:g} s, "
+                    f"beyond the {self._settings.timeout:g} s deadline"
+                ) from None
+            wait = hint
+        else:
+            backoff = min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
+            # Jitter spreads retries of many conversations hitting the same outage.
+            wait = min(backoff * random.uniform(0.5, 1.0), remaining / 2)
+            if remaining <= 0.05:
+                raise LLMUnavailable(
+                    f"LLM request failed: {reason}; no time left before the deadline"
+                ) from None
+        log.warning(
+            "LLM request failed (%s); retry %d of %d in %.2f s",
+            reason,
+            attempt,
+            self._settings.max_retries,
+            wait,
+        )
+        await asyncio.sleep(wait)
+
+    def _kwargs(self, request: ChatRequest) -> dict[str, Any]:
+        model = request.model or self._model
+        if not model:
+            raise LLMUnavailable("no LLM model is configured (set KINDRED_LLM__MODEL)")
+        messages = [{"role": t.role, "content": t.content} for t in request.messages]
+        return {
+            "model": model,
+            "messages": cast("list[ChatCompletionMessageParam]", messages),
+            "stream": True,
+            "temperature": _given(request.temperature),
+            "top_p": _given(request.top_p),
+            "max_tokens": _given(request.max_tokens),
+            "frequency_penalty": _given(request.frequency_penalty),
+            "presence_penalty": _given(request.presence_penalty),
+        }
+
+    def _reason(self, exc: BaseException) -> str:
+        """A short, secret-free description of a failure, for operators."""
+        if isinstance(exc, openai.APIStatusError):
+            text = f"HTTP {exc.status_code}"
+            body = exc.body
+            err = body.get("error", body) if isinstance(body, Mapping) else None
+            if isinstance(err, Mapping):
+                detail = err.get("code") or err.get("type")
+                message = err.get("message")
+                if detail:
+                    text += f" {detail}"
+                if isinstance(message, str) and message:
+                    text += f": {message.rstrip('.')}"
+        elif isinstance(exc, openai.APITimeoutError):
+            text = f"timed out talking to {self.endpoint}"
+        elif isinstance(exc, openai.APIConnectionError):
+            cause = exc.__cause__
+            detail = f"{type(cause).__name__}: {cause}" if cause else str(exc)
+            text = f"connection to {self.endpoint} failed ({detail})"
+        elif isinstance(exc, openai.APIError):
+            text = f"error from {self.endpoint}: {exc.message}"
+        else:
+            text = f"{type(exc).__name__}: {exc}"
+        return self._redact(text)
+
+    def _redact(self, text: str) -> str:
+        if self._key:
+            text = text.replace(self._key, "***")
+        text = " ".join(text.split())
+        return text if len(text) <= _REASON_MAX else text[: _REASON_MAX - 1] + "…"
+
+    async def check(self) -> str:
+        """Probe the endpoint for ``kindred doctor``: a short description, or LLMUnavailable."""
+        try:
+            async with asyncio.timeout(self._settings.timeout):
+                try:
+                    page = await self._client.models.list()
+                    ids = [m.id for m in page.data]
+                except openai.NotFoundError:
+                    ids = None  # some servers have no /models; the completion below decides
+                n = len(ids or ())
+                listed = "" if ids is None else f"{n} model{'s' * (n != 1)} listed; "
+                if not self._model:
+                    return f"{self.endpoint}: {listed}no model configured"
+                if ids is not None and self._model in ids:
+                    return f"{self.endpoint}: {listed}model {self._model!r} available"
+                started = time.monotonic()
+                await self._client.chat.completions.create(
+                    model=self._model,
+                    messages=[{"role": "user", "content": "ping"}],
+                    max_tokens=1,
+                )
+                took = time.monotonic() - started
+                return f"{self.endpoint}: {listed}model {self._model!r} answered in {took:.1f} s"
+        except TimeoutError:
+            raise LLMUnavailable(
+                f"no answer from {self.endpoint} within {self._settings.timeout:g} s"
+            ) from None
+        except openai.OpenAIError as exc:
+            raise LLMUnavailable(f"LLM check failed: {self._reason(exc)}") from None
+
+
+def _given(value: float | None) -> Any:
+    # None must not reach the wire as null: some servers reject it.
+    return omit if value is None else value
+
+
+def _reasoning(delta: Any) -> bool:
+    # DeepSeek and vLLM send "reasoning_content", OpenRouter and Ollama "reasoning".
+    extra = delta.model_extra
+    return bool(extra and (extra.get("reasoning_content") or extra.get("reasoning")))
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in _RETRY_STATUS or exc.status_code >= 500
+    # Timeouts, refused or dropped connections, and error events inside a stream.
+    return isinstance(exc, openai.APIError)
+
+
+def _retry_after(exc: Exception) -> float | None:
+    """Seconds the server asked us to wait (``retry-after-ms`` or ``retry-after``)."""
+    if not isinstance(exc, openai.APIStatusError):
+        return None
+    headers = exc.response.headers
+    try:
+        if ms := headers.get("retry-after-ms"):
+            return max(0.0, float(ms) / 1000)
+        value = headers.get("retry-after")
+        if not value:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(value)
+            return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, OverflowError):
+        return None

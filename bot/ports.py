@@ -1,0 +1,55 @@
+"""Protocols the core needs from the outside world. Adapters and backends implement them;
+tests use shipped fakes that implement them for real (over sockets where a wire exists)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+class Channel(Protocol):
+    """Where a reply goes: one chat (or thread) on one platform."""
+
+    async def send(self, text: str) -> None:
+        """Send a complete message (notices, greetings, apologies, command answers)."""
+
+    async def stream(self, chunks: AsyncIterator[str]) -> str:
+        """Show a reply as it arrives; return the text that was finally shown."""
+
+    async def typing(self) -> None:
+        """Signal that a reply is being prepared (may be a no-op)."""
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One message of an LLM request (OpenAI chat format)."""
+
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    messages: tuple[Turn, ...]
+    model: str
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+
+
+class ChatModel(Protocol):
+    """A streaming chat LLM. Yields visible reply text only (reasoning is stripped).
+
+    Raises ``bot.errors.LLMUnavailable`` when no reply could be had within the deadline."""
+
+    def stream_chat(self, request: ChatRequest) -> AsyncIterator[str]: ...
+
+    async def aclose(self) -> None: ...

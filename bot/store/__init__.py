@@ -1,0 +1,37 @@
+"""Storage: the ``Store`` port and the backend chosen by ``database_url``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from bot.errors import KindredError
+from bot.store.base import Store
+from bot.store.sqlite import SQLiteStore
+
+__all__ = ["SQLiteStore", "Store", "open_store"]
+
+DEFAULT_URL = "sqlite:///data/kindred.db"
+
+
+def open_store(database_url: str) -> Store:
+    """The store for a URL, not yet opened (the caller awaits ``open()`` inside its loop).
+
+    SQLAlchemy's spelling: ``sqlite:///relative/path.db`` is relative to the working
+    directory, ``sqlite:////abs/path.db`` is absolute, ``sqlite:///:memory:`` is in memory.
+    """
+    url = database_url.strip()
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "sqlite":
+        prefix = "sqlite:///"
+        if not url.lower().startswith(prefix):
+            raise KindredError(
+                f"a SQLite database URL has three slashes before the path, e.g. {DEFAULT_URL}"
+            )
+        path = unquote(url[len(prefix) :].split("?", 1)[0])
+        if not path:
+            raise KindredError(f"the SQLite database URL has no file path, e.g. {DEFAULT_URL}")
+        return SQLiteStore(path if path == ":memory:" else Path(path))
+    if scheme in {"postgresql", "postgres"} or scheme.startswith("postgresql+"):
+        raise KindredError(f"the PostgreSQL backend is not available yet; use {DEFAULT_URL}")
+    raise KindredError(f"unsupported database URL scheme {scheme or '(none)'!r}; use {DEFAULT_URL}")

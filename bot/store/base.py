@@ -1,0 +1,167 @@
+"""The storage port. Every backend (SQLite now, PostgreSQL later) implements ``Store`` and
+passes the one contract suite in ``tests/contract/``.
+
+Records are frozen dataclasses; ids are integers assigned by the database except persona
+ids, which are stable slugs chosen by the registry (so a persona file and its database row
+can be matched, and commands can name a persona by id).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from bot.personas.model import Persona, PersonaScope
+
+
+class TriggerMode(StrEnum):
+    """When a persona speaks in a group: only when @mentioned or replied to; also when its
+    name is said; to every message; never."""
+
+    MENTION = "mention"
+    NAME = "name"
+    ALWAYS = "always"
+    OFF = "off"
+
+
+class Role(StrEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    platform: str
+    platform_user_id: str
+    display_name: str
+    preferred_name: str | None = None
+    language: str | None = None
+    timezone: str | None = None
+
+    @property
+    def name(self) -> str:
+        """What the persona calls this person."""
+        return self.preferred_name or self.display_name
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: int
+    platform: str
+    chat_key: str
+    persona_id: str
+    started_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: int
+    conversation_id: int
+    role: Role
+    content: str
+    created_at: datetime
+    user_id: int | None = None
+    author_name: str | None = None
+    platform_message_id: str | None = None
+    # False for group messages the persona saw but did not answer (kept as context).
+    addressed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSettings:
+    platform: str
+    chat_key: str
+    active_persona_id: str | None = None
+    trigger_mode: TriggerMode = TriggerMode.MENTION
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPersona:
+    persona: Persona
+    scope: PersonaScope
+    # Owner within the scope: "<platform>:<guild/chat/user id>"; None for global.
+    owner: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to append. ``platform_message_id`` makes the insert idempotent per chat."""
+
+    role: Role
+    content: str
+    user_id: int | None = None
+    author_name: str | None = None
+    platform_message_id: str | None = None
+    addressed: bool = True
+
+
+class Store(Protocol):
+    async def open(self) -> None:
+        """Connect and apply pending migrations."""
+
+    async def close(self) -> None: ...
+
+    # users -------------------------------------------------------------------------------
+    async def upsert_user(
+        self, platform: str, platform_user_id: str, display_name: str, language: str | None = None
+    ) -> User:
+        """Create the user or refresh their display name (and language when given)."""
+
+    async def get_user(self, user_id: int) -> User | None: ...
+
+    async def update_user(
+        self,
+        user_id: int,
+        *,
+        preferred_name: str | None = None,
+        language: str | None = None,
+        timezone: str | None = None,
+    ) -> User:
+        """Set the given fields (None leaves a field unchanged)."""
+
+    # personas ----------------------------------------------------------------------------
+    async def save_persona(
+        self, persona: Persona, scope: PersonaScope = PersonaScope.GLOBAL, owner: str | None = None
+    ) -> StoredPersona:
+        """Insert or replace the persona with this id."""
+
+    async def get_persona(self, persona_id: str) -> StoredPersona | None: ...
+
+    async def list_personas(self) -> list[StoredPersona]: ...
+
+    async def delete_persona(self, persona_id: str) -> bool: ...
+
+    # conversations and messages ----------------------------------------------------------
+    async def conversation(self, platform: str, chat_key: str, persona_id: str) -> Conversation:
+        """The current conversation for (platform, chat, persona), created on first use."""
+
+    async def reset_conversation(
+        self, platform: str, chat_key: str, persona_id: str
+    ) -> Conversation:
+        """Archive the current conversation and start a fresh one."""
+
+    async def add_message(self, conversation_id: int, message: NewMessage) -> StoredMessage | None:
+        """Append a message. Returns None when a message with the same platform message id
+        was already stored for this chat (a redelivery)."""
+
+    async def recent_messages(self, conversation_id: int, limit: int) -> list[StoredMessage]:
+        """The newest ``limit`` messages, oldest first."""
+
+    # per-chat settings -------------------------------------------------------------------
+    async def chat_settings(self, platform: str, chat_key: str) -> ChatSettings: ...
+
+    async def set_chat_settings(
+        self,
+        platform: str,
+        chat_key: str,
+        *,
+        active_persona_id: str | None = None,
+        trigger_mode: TriggerMode | None = None,
+    ) -> ChatSettings:
+        """Set the given fields (None leaves a field unchanged)."""

@@ -1,0 +1,171 @@
+"""Kindred's settings: environment variables (prefix ``KINDRED_``, ``__`` for nesting) and a
+``.env`` file, validated once at start-up.
+
+``load_settings()`` turns every validation problem into one line naming the environment
+variable, and never echoes a secret's value.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class LLMSettings(BaseModel):
+    # None = not configured: OPENAI_BASE_URL, then the embedded local model, take over.
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    model: str | None = None
+    temperature: float = Field(0.8, ge=0.0, le=2.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    max_reply_tokens: int = Field(512, ge=16, le=32_000)
+    # The model's context window in tokens: the prompt budget is this minus max_reply_tokens.
+    context_window: int = Field(8192, ge=512, le=2_000_000)
+    # Overall deadline for one reply, retries included (first token must arrive in time).
+    timeout: float = Field(60.0, gt=0.0, le=600.0)
+    connect_timeout: float = Field(5.0, gt=0.0, le=60.0)
+    max_retries: int = Field(3, ge=0, le=10)
+    # How many LLM calls may run at once across all conversations.
+    max_concurrency: int = Field(8, ge=1, le=1000)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL such as http://localhost:11434/v1")
+        try:
+            _ = parts.port
+        except ValueError:
+            raise ValueError("has an invalid port") from None
+        return v.rstrip("/")
+
+
+class LocalModelSettings(BaseModel):
+    """The embedded tiny model used when no LLM endpoint is configured."""
+
+    enabled: bool = True
+    context_window: int = Field(2048, ge=512, le=8192)
+    threads: int = Field(2, ge=1, le=64)
+
+
+class TelegramSettings(BaseModel):
+    token: SecretStr | None = None
+
+
+class DiscordSettings(BaseModel):
+    token: SecretStr | None = None
+
+
+class SafetySettings(BaseModel):
+    # Shown with the AI notice and the crisis referral. Empty = the built-in international list.
+    crisis_line: str = ""
+    # Re-show the "you are talking to an AI" notice after this many hours of conversation.
+    disclosure_interval_hours: float = Field(3.0, gt=0.0, le=3.0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KINDRED_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    llm: LLMSettings = LLMSettings()
+    local_model: LocalModelSettings = LocalModelSettings()
+    database_url: str = "sqlite:///data/kindred.db"
+    personas_dir: Path = PROJECT_ROOT / "personas"
+    default_persona: str = "mom"
+    # Messages of history read from storage per turn before token trimming.
+    history_limit: int = Field(60, ge=1, le=1000)
+    log_level: str = "INFO"
+    telegram: TelegramSettings = TelegramSettings()
+    discord: DiscordSettings = DiscordSettings()
+    safety: SafetySettings = SafetySettings()
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, v: str) -> str:
+        scheme = v.split("://", 1)[0] if "://" in v else ""
+        if scheme == "sqlite":
+            if not v.startswith("sqlite:///") or len(v) <= len("sqlite:///"):
+                raise ValueError(
+                    "an SQLite URL needs a path: sqlite:///data/kindred.db (relative) "
+                    "or sqlite:////abs/path.db (absolute)"
+                )
+            return v
+        if scheme in ("postgresql", "postgres", "postgresql+asyncpg"):
+            return v
+        raise ValueError(
+            "must be sqlite:///relative/path.db, sqlite:////absolute/path.db or postgresql://…"
+        )
+
+    @field_validator("personas_dir")
+    @classmethod
+    def _dir_exists(cls, v: Path) -> Path:
+        if not v.is_dir():
+            raise ValueError("is not a directory")
+        return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        if v.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return v.upper()
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file for an SQLite URL (relative paths are relative to the cwd)."""
+        if not self.database_url.startswith("sqlite:///"):
+            return None
+        return Path(self.database_url[len("sqlite:///") :])
+
+    def effective_llm(self) -> LLMSettings:
+        """LLM settings with the standard OPENAI_* variables filling unset Kindred ones."""
+        update: dict[str, Any] = {}
+        if self.llm.base_url is None and os.environ.get("OPENAI_BASE_URL"):
+            update["base_url"] = LLMSettings._http_url(os.environ["OPENAI_BASE_URL"])
+        if self.llm.api_key is None and os.environ.get("OPENAI_API_KEY"):
+            update["api_key"] = SecretStr(os.environ["OPENAI_API_KEY"])
+        return self.llm.model_copy(update=update) if update else self.llm
+
+    def needs_local_model(self) -> bool:
+        llm = self.effective_llm()
+        return llm.base_url is None and llm.api_key is None
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    return "KINDRED_" + "__".join(str(p).upper() for p in loc)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings or raise ``ConfigError`` with one readable line per problem."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_input=False, include_url=False):
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{_env_name(err['loc'])}: {msg}")
+        raise ConfigError(problems) from None
+    # OPENAI_BASE_URL is read here, not by pydantic, so check it the same way.
+    if settings.llm.base_url is None and os.environ.get("OPENAI_BASE_URL"):
+        try:
+            LLMSettings._http_url(os.environ["OPENAI_BASE_URL"])
+        except ValueError as exc:
+            raise ConfigError([f"OPENAI_BASE_URL: {exc}"]) from None
+    return settings
