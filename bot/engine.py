@@ -17,6 +17,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -217,35 +218,43 @@ class Engine:
                 NewMessage(role=Role.ASSISTANT, content=text, author_name=persona.display_name),
             )
         if failed:
-            await channel.send(self.apology(persona, ctx.user.name))
+            try:
+                await channel.send(self.apology(persona, ctx.user.name))
+            except Exception:
+                log.exception("could not deliver the apology either")
 
     async def _stream(self, request: ChatRequest, channel: Channel) -> tuple[str, bool]:
         """Stream the reply into the channel. Returns (text shown, whether it failed)."""
         shown: list[str] = []
-        chunks = aiter(self.model.stream_chat(request))
-        try:
-            # Wait for the first visible text before touching the channel: retries happen
-            # inside the client, and an empty or failed reply never leaves a blank message.
-            first = await anext(chunks)
-        except StopAsyncIteration:
-            log.warning("the model returned an empty reply")
-            return "", True
-        except LLMUnavailable as exc:
-            log.warning("LLM unavailable: %s", exc)
-            return "", True
+        async with aclosing(self.model.stream_chat(request)) as chunks:
+            try:
+                # Wait for the first visible text before touching the channel: retries
+                # happen inside the client, and a failed reply never leaves a blank message.
+                first = await anext(chunks)
+            except StopAsyncIteration:
+                log.warning("the model returned an empty reply")
+                return "", True
+            except LLMUnavailable as exc:
+                log.warning("LLM unavailable: %s", exc)
+                return "", True
 
-        async def relay() -> AsyncIterator[str]:
-            shown.append(first)
-            yield first
-            async for chunk in chunks:
-                shown.append(chunk)
-                yield chunk
+            async def relay() -> AsyncIterator[str]:
+                shown.append(first)
+                yield first
+                async for chunk in chunks:
+                    shown.append(chunk)
+                    yield chunk
 
-        try:
-            await channel.stream(relay())
-        except LLMUnavailable as exc:
-            log.warning("LLM stream broke off: %s", exc)
-            return "".join(shown), True
+            try:
+                await channel.stream(relay())
+            except LLMUnavailable as exc:
+                log.warning("LLM stream broke off: %s", exc)
+                return "".join(shown), True
+            except Exception:
+                # The platform failed mid-reply. Keep what was generated; the adapter's
+                # own retry/429 handling has already had its chance.
+                log.exception("channel failed while streaming a reply")
+                return "".join(shown), True
         return "".join(shown), False
 
     def _prompt(

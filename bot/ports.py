@@ -3,7 +3,7 @@ tests use shipped fakes that implement them for real (over sockets where a wire 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -50,6 +50,6 @@ class ChatModel(Protocol):
 
     Raises ``bot.errors.LLMUnavailable`` when no reply could be had within the deadline."""
 
-    def stream_chat(self, request: ChatRequest) -> AsyncIterator[str]: ...
+    def stream_chat(self, request: ChatRequest) -> AsyncGenerator[str, None]: ...
 
     async def aclose(self) -> None: ...

@@ -189,6 +189,11 @@ class _Closing(Exception):
 
 
 class FakeOpenAI:
+    """The server. What a request gets, in order of precedence: a 401 if ``api_key`` is set
+    and not sent; the next action queued with ``script`` for its endpoint; what
+    ``responder(request)`` returns; the default (an echo reply, the model list, vectors).
+    Every request is recorded in ``requests`` before it is answered."""
+
     def __init__(
         self,
         *,

@@ -1,0 +1,42 @@
+"""A ``Channel`` that records what the core sent, in order. It implements the port for
+real (consumes the stream chunk by chunk), so the engine is tested through its contract."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RecordingChannel:
+    events: list[tuple[str, str]] = field(default_factory=list)
+    chunks: list[list[str]] = field(default_factory=list)
+    # Raise this from stream() after N chunks, to model a platform failure mid-reply.
+    fail_after: int | None = None
+    chunk_delay: float = 0.0
+
+    async def send(self, text: str) -> None:
+        self.events.append(("send", text))
+
+    async def stream(self, chunks: AsyncIterator[str]) -> str:
+        got: list[str] = []
+        self.chunks.append(got)
+        async for chunk in chunks:
+            got.append(chunk)
+            if self.fail_after is not None and len(got) >= self.fail_after:
+                raise ConnectionError("platform went away")
+            if self.chunk_delay:
+                await asyncio.sleep(self.chunk_delay)
+        text = "".join(got)
+        self.events.append(("stream", text))
+        return text
+
+    async def typing(self) -> None:
+        self.events.append(("typing", ""))
+
+    def sent(self) -> list[str]:
+        return [t for kind, t in self.events if kind == "send"]
+
+    def replies(self) -> list[str]:
+        return [t for kind, t in self.events if kind == "stream"]
