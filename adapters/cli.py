@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import logging
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -19,6 +21,7 @@ from pathlib import Path
 from bot.errors import CardError, ConfigError, KindredError, PersonaExists, PersonaNotFound
 from bot.logs import setup_logging
 from bot.personas.registry import PersonaRegistry
+from bot.ports import Adapter
 from bot.store import open_store
 from config.settings import Settings, load_settings
 
@@ -127,25 +130,53 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
         return await ConsoleAdapter(runtime, user, args.persona).run()
 
 
-async def _run(settings: Settings) -> int:
-    configured = [
+def _configured_platforms(settings: Settings) -> list[str]:
+    return [
         name
-        for name, section in (("Telegram", settings.telegram), ("Discord", settings.discord))
+        for name, section in (("telegram", settings.telegram), ("discord", settings.discord))
         if section.token is not None
     ]
-    if configured:
-        raise Exit(
-            2,
-            f"the {' and '.join(configured)} adapter is not part of this version yet; "
-            "unset its token, or use `kindred chat` meanwhile",
-        )
-    if not sys.stdin.isatty():
-        raise Exit(
-            2,
-            "no platform is configured: set KINDRED_TELEGRAM__TOKEN or KINDRED_DISCORD__TOKEN, "
-            "or run in a terminal to chat with a persona here",
-        )
-    return await _chat(argparse.Namespace(user=None, persona=None), settings)
+
+
+async def _run(settings: Settings) -> int:
+    platforms = _configured_platforms(settings)
+    if not platforms:
+        if not sys.stdin.isatty():
+            raise Exit(
+                2,
+                "no platform is configured: set KINDRED_TELEGRAM__TOKEN or "
+                "KINDRED_DISCORD__TOKEN, or run in a terminal to chat with a persona here",
+            )
+        return await _chat(argparse.Namespace(user=None, persona=None), settings)
+    from adapters.registry import create_adapters
+    from bot.runtime import build_runtime
+
+    async with await build_runtime(settings) as runtime:
+        return await serve(create_adapters(runtime, platforms))
+
+
+async def serve(adapters: Sequence[Adapter], stop_timeout: float = 10.0) -> int:
+    """Run adapters until SIGINT/SIGTERM, then stop them all within ``stop_timeout``."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    started: list[Adapter] = []
+    try:
+        for adapter in adapters:
+            await adapter.start()
+            started.append(adapter)
+            logging.getLogger(__name__).info("%s adapter started", adapter.name)
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        try:
+            async with asyncio.timeout(stop_timeout):
+                await asyncio.gather(*(a.stop() for a in reversed(started)))
+        except TimeoutError:
+            logging.getLogger(__name__).warning("adapters did not stop within %ss", stop_timeout)
+    return 0
 
 
 async def _doctor(settings: Settings) -> int:

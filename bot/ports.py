@@ -53,3 +53,15 @@ class ChatModel(Protocol):
     def stream_chat(self, request: ChatRequest) -> AsyncGenerator[str, None]: ...
 
     async def aclose(self) -> None: ...
+
+
+class Adapter(Protocol):
+    """A platform connection run by ``kindred run``. ``start`` returns once the adapter is
+    receiving (it runs in the background on the shared event loop); ``stop`` finishes
+    in-flight replies where it can and returns within a few seconds."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...

@@ -21,9 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The caller's environment minus anything that configures Kindred or OpenAI."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("KINDRED_", "OPENAI_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KINDRED_", "OPENAI_"))}
     env.update(extra)
     return env
 
@@ -47,8 +45,16 @@ class FakeServer:
 def start_fake(tmp: Path, *args: str) -> FakeServer:
     port_file, log = tmp / "port", tmp / "requests.jsonl"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.openai_server", "--port-file", str(port_file),
-         "--log", str(log), *args],
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes.openai_server",
+            "--port-file",
+            str(port_file),
+            "--log",
+            str(log),
+            *args,
+        ],
         cwd=ROOT,
     )
     deadline = time.monotonic() + 20

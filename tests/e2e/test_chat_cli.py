@@ -13,8 +13,11 @@ SECRET = "sk-e2e-SECRET-abcdef123456"
 def env_for(fake: FakeServer | None, tmp: Path, **extra: str) -> dict[str, str]:
     base = {"KINDRED_DATABASE_URL": f"sqlite:///{tmp / 'kindred.db'}", **extra}
     if fake is not None:
-        base |= {"KINDRED_LLM__BASE_URL": fake.url, "KINDRED_LLM__API_KEY": SECRET,
-                 "KINDRED_LLM__MODEL": "fake-model"}
+        base |= {
+            "KINDRED_LLM__BASE_URL": fake.url,
+            "KINDRED_LLM__API_KEY": SECRET,
+            "KINDRED_LLM__MODEL": "fake-model",
+        }
     return clean_env(**base)
 
 
@@ -32,8 +35,7 @@ def test_chat_streams_reply_and_remembers_across_runs(fake_llm: FakeServer, tmp_
     assert request["messages"][-2] == {"role": "user", "content": "hi mom"}
     assert request["stream"] is True
 
-    second = kindred("chat", "--persona", "Mom", stdin="I'm back\n/quit\n", env=env,
-                     cwd=tmp_path)
+    second = kindred("chat", "--persona", "Mom", stdin="I'm back\n/quit\n", env=env, cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     later = fake_llm.chats()[1]["messages"]
     contents = [m["content"] for m in later]
@@ -45,8 +47,7 @@ def test_chat_streams_reply_and_remembers_across_runs(fake_llm: FakeServer, tmp_
 def test_two_users_have_separate_conversations(fake_llm: FakeServer, tmp_path: Path) -> None:
     env = env_for(fake_llm, tmp_path)
     kindred("chat", "--user", "alice", stdin="my secret is tulips\n", env=env, cwd=tmp_path)
-    bob = kindred("chat", "--user", "bob", stdin="what is alice's secret?\n", env=env,
-                  cwd=tmp_path)
+    bob = kindred("chat", "--user", "bob", stdin="what is alice's secret?\n", env=env, cwd=tmp_path)
     assert bob.returncode == 0, bob.stderr
     bob_request = fake_llm.chats()[-1]
     assert all("tulips" not in m["content"] for m in bob_request["messages"])
@@ -56,8 +57,13 @@ def test_endpoint_down_gives_apology_and_keeps_the_message(tmp_path: Path) -> No
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = env_for(None, tmp_path, KINDRED_LLM__BASE_URL=f"http://127.0.0.1:{port}/v1",
-                  KINDRED_LLM__API_KEY=SECRET, KINDRED_LLM__TIMEOUT="3")
+    env = env_for(
+        None,
+        tmp_path,
+        KINDRED_LLM__BASE_URL=f"http://127.0.0.1:{port}/v1",
+        KINDRED_LLM__API_KEY=SECRET,
+        KINDRED_LLM__TIMEOUT="3",
+    )
     down = kindred("chat", "--persona", "mom", stdin="hello?\n/quit\n", env=env, cwd=tmp_path)
     assert down.returncode == 0, down.stderr
     assert "foggy" in down.stdout  # Mom's in-character apology
@@ -91,7 +97,8 @@ def test_console_commands(fake_llm: FakeServer, tmp_path: Path) -> None:
 
 
 def test_unknown_persona_exits_2(fake_llm: FakeServer, tmp_path: Path) -> None:
-    out = kindred("chat", "--persona", "nobody", stdin="", env=env_for(fake_llm, tmp_path),
-                  cwd=tmp_path)
+    out = kindred(
+        "chat", "--persona", "nobody", stdin="", env=env_for(fake_llm, tmp_path), cwd=tmp_path
+    )
     assert out.returncode == 2
     assert "no persona named 'nobody'" in out.stderr
