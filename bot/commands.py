@@ -6,7 +6,7 @@ mean lives here so Telegram, Discord and the console behave alike.
 
 from __future__ import annotations
 
-from bot.engine import Engine
+from bot.engine import Engine, say
 from bot.errors import PersonaNotFound
 from bot.events import ChatKind, ChatRef, CommandRequest
 from bot.personas.macros import expand
@@ -55,7 +55,7 @@ class Commands:
         if not greetings:
             return
         text = expand(greetings[0], char=persona.display_name, user=user.name)
-        await channel.send(text)
+        await say(channel, text)
         await store.add_message(
             conv.id, NewMessage(role=Role.ASSISTANT, content=text, author_name=persona.display_name)
         )

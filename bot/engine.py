@@ -77,6 +77,17 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+async def say(channel: Channel, text: str) -> None:
+    """Send a whole message in the persona's own voice (a greeting, an apology). It goes
+    through ``stream`` so every adapter shows it exactly like a reply: with the persona's
+    name in the console and groups, its webhook identity on Discord."""
+
+    async def once() -> AsyncIterator[str]:
+        yield text
+
+    await channel.stream(once())
+
+
 class Engine:
     def __init__(
         self,
@@ -219,7 +230,7 @@ class Engine:
             )
         if failed:
             try:
-                await channel.send(self.apology(persona, ctx.user.name))
+                await say(channel, self.apology(persona, ctx.user.name))
             except Exception:
                 log.exception("could not deliver the apology either")
 
