@@ -15,23 +15,22 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
 import random
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
+import httpx2
 import openai
-from openai import AsyncOpenAI, AsyncStream, omit
+from openai import AsyncOpenAI
 
 from bot.errors import LLMUnavailable
 from bot.ports import ChatRequest
 from bot.reasoning import ReasoningFilter
 from config.settings import LLMSettings
-
-if TYPE_CHECKING:
-    from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
 __all__ = ["OpenAIChatModel"]
 
@@ -75,7 +74,7 @@ class OpenAIChatModel:
         await self._client.close()
 
     async def stream_chat(self, request: ChatRequest) -> AsyncGenerator[str, None]:
-        kwargs = self._kwargs(request)
+        body = self._body(request)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._settings.timeout
         attempt = 0
@@ -83,7 +82,7 @@ class OpenAIChatModel:
             attempt += 1
             filt = ReasoningFilter()
             try:
-                stream, chunks, first, done = await self._start(kwargs, filt, deadline)
+                response, deltas, first, done = await self._start(body, filt, deadline)
                 break
             except Exception as exc:
                 await self._pause_or_give_up(exc, attempt, deadline)
@@ -92,42 +91,41 @@ class OpenAIChatModel:
                 yield first
             if done:
                 return
-            async for chunk in chunks:
-                if chunk.choices:
-                    text = chunk.choices[0].delta.content
-                    if text and (visible := filt.feed(text)):
-                        yield visible
+            async for text, _ in deltas:
+                if text and (visible := filt.feed(text)):
+                    yield visible
             if tail := filt.flush():
                 yield tail
         except Exception as exc:
             raise LLMUnavailable(f"the reply broke off: {self._reason(exc)}") from None
         finally:
-            await stream.close()
+            await response.aclose()
 
     async def _start(
-        self, kwargs: dict[str, Any], filt: ReasoningFilter, deadline: float
-    ) -> tuple[AsyncStream[ChatCompletionChunk], AsyncIterator[ChatCompletionChunk], str, bool]:
+        self, body: dict[str, Any], filt: ReasoningFilter, deadline: float
+    ) -> tuple[httpx2.Response, AsyncIterator[tuple[str, bool]], str, bool]:
         """Open a stream and read up to its first visible text.
 
-        Returns (stream, its iterator, first visible text, whether the stream has ended)."""
-        stream: AsyncStream[ChatCompletionChunk] | None = None
+        Returns (response, its delta iterator, first visible text, whether it has ended)."""
+        response: httpx2.Response | None = None
         try:
             async with asyncio.timeout_at(deadline) as cm:
-                stream = await self._client.chat.completions.create(**kwargs)
-                chunks = aiter(stream)
-                async for chunk in chunks:
-                    if not chunk.choices:
-                        continue
-                    delta = chunk.choices[0].delta
-                    text = delta.content
-                    if text or _reasoning(delta):
+                # The raw response, not the SDK's typed stream: building a pydantic model
+                # per chunk (and transforming the request body) cost ~40 ms of CPU per
+                # reply, ten times the rest of the pipeline (bench/core_bench.py).
+                response = await self._client.post(
+                    "/chat/completions", body=body, cast_to=httpx2.Response, stream=True
+                )
+                deltas = aiter(_sse_deltas(response))
+                async for text, reasoning in deltas:
+                    if text or reasoning:
                         cm.reschedule(None)  # the reply has started: see the module doc
                     if text and (visible := filt.feed(text)):
-                        return stream, chunks, visible, False
-                return stream, chunks, filt.flush(), True
+                        return response, deltas, visible, False
+                return response, deltas, filt.flush(), True
         except BaseException:
-            if stream is not None:
-                await stream.close()
+            if response is not None:
+                await response.aclose()
             raise
 
     async def _pause_or_give_up(self, exc: Exception, attempt: int, deadline: float) -> None:
@@ -169,21 +167,21 @@ class OpenAIChatModel:
         )
         await asyncio.sleep(wait)
 
-    def _kwargs(self, request: ChatRequest) -> dict[str, Any]:
+    def _body(self, request: ChatRequest) -> dict[str, Any]:
         model = request.model or self._model
         if not model:
             raise LLMUnavailable("no LLM model is configured (set KINDRED_LLM__MODEL)")
-        messages = [{"role": t.role, "content": t.content} for t in request.messages]
-        return {
+        body: dict[str, Any] = {
             "model": model,
-            "messages": cast("list[ChatCompletionMessageParam]", messages),
+            "messages": [{"role": t.role, "content": t.content} for t in request.messages],
             "stream": True,
-            "temperature": _given(request.temperature),
-            "top_p": _given(request.top_p),
-            "max_tokens": _given(request.max_tokens),
-            "frequency_penalty": _given(request.frequency_penalty),
-            "presence_penalty": _given(request.presence_penalty),
         }
+        # None must not reach the wire as null: some servers reject it.
+        for name in ("temperature", "top_p", "max_tokens", "frequency_penalty", "presence_penalty"):
+            value = getattr(request, name)
+            if value is not None:
+                body[name] = value
+        return body
 
     def _reason(self, exc: BaseException) -> str:
         """A short, secret-free description of a failure, for operators."""
@@ -198,7 +196,7 @@ class OpenAIChatModel:
                     text += f" {detail}"
                 if isinstance(message, str) and message:
                     text += f": {message.rstrip('.')}"
-        elif isinstance(exc, openai.APITimeoutError):
+        elif isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
             text = f"timed out talking to {self.endpoint}"
         elif isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__
@@ -247,22 +245,47 @@ class OpenAIChatModel:
             raise LLMUnavailable(f"LLM check failed: {self._reason(exc)}") from None
 
 
-def _given(value: float | None) -> Any:
-    # None must not reach the wire as null: some servers reject it.
-    return omit if value is None else value
-
-
-def _reasoning(delta: Any) -> bool:
-    # DeepSeek and vLLM send "reasoning_content", OpenRouter and Ollama "reasoning".
-    extra = delta.model_extra
-    return bool(extra and (extra.get("reasoning_content") or extra.get("reasoning")))
+async def _sse_deltas(response: httpx2.Response) -> AsyncIterator[tuple[str, bool]]:
+    """(content, carries reasoning) per chunk of an OpenAI-style SSE chat stream."""
+    data: list[str] = []
+    finished = False
+    async for line in response.aiter_lines():
+        if finished:
+            continue  # read to the end, so the connection goes back to the pool
+        if line.startswith("data:"):
+            data.append(line[5:].lstrip())
+            continue
+        if line or not data:
+            continue  # comments, "event:"/"id:" fields, keep-alive blank lines
+        payload, data = "\n".join(data), []
+        if payload == "[DONE]":
+            finished = True
+            continue
+        try:
+            obj = json.loads(payload)
+        except ValueError:
+            raise openai.APIError("malformed stream chunk", response.request, body=None) from None
+        if not isinstance(obj, dict):
+            continue
+        if "error" in obj:
+            err = obj["error"]
+            message = err.get("message") if isinstance(err, dict) else str(err)
+            raise openai.APIError(str(message or "error in stream"), response.request, body=obj)
+        choices = obj.get("choices")
+        if not choices:
+            continue  # e.g. the usage chunk
+        delta = choices[0].get("delta") or {}
+        # DeepSeek and vLLM send "reasoning_content", OpenRouter and Ollama "reasoning".
+        reasoning = bool(delta.get("reasoning_content") or delta.get("reasoning"))
+        yield delta.get("content") or "", reasoning
 
 
 def _retryable(exc: Exception) -> bool:
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in _RETRY_STATUS or exc.status_code >= 500
-    # Timeouts, refused or dropped connections, and error events inside a stream.
-    return isinstance(exc, openai.APIError)
+    # Timeouts, refused or dropped connections, and error events inside a stream (read
+    # from the raw response, so transport errors arrive unwrapped by the SDK).
+    return isinstance(exc, openai.APIError | httpx2.TransportError)
 
 
 def _retry_after(exc: Exception) -> float | None:

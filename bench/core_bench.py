@@ -1,0 +1,147 @@
+"""What the core costs per message, without any platform: the real engine, the SQLite store
+on disk, the real ``openai`` client streaming over loopback from the fake server (in its
+own process, so its CPU is not counted) that answers at once with ~100 words.
+
+Closed loop: USERS people each send MESSAGES messages, the next one after the previous
+reply has finished. Prints CPU ms per message (this process only: engine, store, client),
+messages/s, p50/p95 time to first streamed text and to the completed reply, and peak RSS.
+
+    .venv/bin/python bench/core_bench.py [--users 20] [--messages 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.engine import Engine, EngineConfig  # noqa: E402
+from bot.events import ChatKind, ChatRef, IncomingMessage, UserRef  # noqa: E402
+from bot.llm import OpenAIChatModel  # noqa: E402
+from bot.personas.registry import PersonaRegistry  # noqa: E402
+from bot.store.sqlite import SQLiteStore  # noqa: E402
+from bot.tokens import get_tokenizer  # noqa: E402
+from config.settings import LLMSettings  # noqa: E402
+
+SENTENCE = "I am so glad you told me that, sweetheart, and I want to hear more about it. "
+REPLY = (SENTENCE * 6).strip()  # ~100 words, streamed word by word by the fake
+
+
+class TimingChannel:
+    """Consumes the stream like an adapter would, noting when text first appears."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+
+    async def send(self, text: str) -> None:
+        pass
+
+    async def typing(self) -> None:
+        pass
+
+    async def stream(self, chunks: AsyncIterator[str]) -> str:
+        parts = []
+        async for chunk in chunks:
+            if self.first is None:
+                self.first = time.perf_counter()
+            parts.append(chunk)
+        return "".join(parts)
+
+
+def start_fake(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port_file = tmp / "port"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes.openai_server",
+            "--port-file",
+            str(port_file),
+            "--reply",
+            REPLY,
+        ],
+        cwd=ROOT,
+    )
+    while not port_file.exists():
+        time.sleep(0.05)
+    return proc, f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
+
+
+async def run(users: int, messages: int, tmp: Path, base_url: str) -> None:
+    store = SQLiteStore(tmp / "bench.db")
+    await store.open()
+    registry, _ = await PersonaRegistry.load(store, ROOT / "personas")
+    model = OpenAIChatModel(LLMSettings(base_url=base_url, api_key="sk-bench"), "fake")
+    engine = Engine(
+        store=store,
+        model=model,
+        registry=registry,
+        config=EngineConfig(model="fake", default_persona="mom", max_concurrency=64),
+    )
+    get_tokenizer().count("warm up")
+    first_ms: list[float] = []
+    done_ms: list[float] = []
+
+    async def person(u: int, n: int, record: bool) -> None:
+        chat = ChatRef("bench", f"user{u}", ChatKind.PRIVATE)
+        who = UserRef("bench", f"user{u}", f"User {u}")
+        for i in range(n):
+            ch = TimingChannel()
+            text = f"message {i}: today I had an exam and then I went to see my friends"
+            t0 = time.perf_counter()
+            await engine.handle(IncomingMessage(chat, who, text, f"{record}-{i}"), ch)
+            if record and ch.first is not None:
+                first_ms.append((ch.first - t0) * 1000)
+                done_ms.append((time.perf_counter() - t0) * 1000)
+
+    await asyncio.gather(*(person(u, 2, False) for u in range(users)))  # warm-up
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(person(u, messages, True) for u in range(users)))
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    await model.aclose()
+    await store.close()
+
+    total = users * messages
+    q = statistics.quantiles
+    print(f"core engine, {users} users x {messages} messages, instant fake LLM (~100 words)")
+    print(f"  messages/s             {total / wall:8.1f}")
+    print(f"  CPU ms per message     {cpu * 1000 / total:8.2f}")
+    print(
+        f"  first text p50 / p95   {statistics.median(first_ms):8.1f} / "
+        f"{q(first_ms, n=20)[18]:.1f} ms"
+    )
+    print(
+        f"  complete   p50 / p95   {statistics.median(done_ms):8.1f} / "
+        f"{q(done_ms, n=20)[18]:.1f} ms"
+    )
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"  peak RSS               {rss_mb:8.1f} MB")
+    print(f"  replies recorded       {len(done_ms):8d} of {total}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--users", type=int, default=20)
+    p.add_argument("--messages", type=int, default=10)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url = start_fake(Path(tmp))
+        try:
+            asyncio.run(run(args.users, args.messages, Path(tmp), url))
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
+if __name__ == "__main__":
+    main()
