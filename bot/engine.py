@@ -51,6 +51,9 @@ DEFAULT_APOLOGY = (
 )
 
 
+TROUBLE = "Sorry, something went wrong on my side. Please try again in a moment."
+
+
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     model: str
@@ -139,6 +142,13 @@ class Engine:
         try:
             async with intake:
                 ctx = await self._intake_message(msg)
+        except Exception:
+            reply.release()
+            # Storage itself failed (disk full, database locked for too long): say so
+            # rather than go silent; the adapter may redeliver and we will try again.
+            log.exception("could not store an incoming message")
+            await self._tell(channel, TROUBLE)
+            return
         except BaseException:
             reply.release()
             raise
@@ -146,7 +156,19 @@ class Engine:
             reply.release()
             return
         async with reply:
-            await self._reply(msg, ctx, channel)
+            try:
+                await self._reply(msg, ctx, channel)
+            except Exception:
+                # The message is stored; a bug or an outage here must not kill the adapter.
+                log.exception("failed to answer a stored message")
+                await self._tell(channel, TROUBLE)
+
+    @staticmethod
+    async def _tell(channel: Channel, text: str) -> None:
+        try:
+            await channel.send(text)
+        except Exception:
+            log.exception("could not tell the user about the failure either")
 
     async def _intake_message(self, msg: IncomingMessage) -> TurnContext | None:
         """Store the user's turn. Returns None for a redelivery or a message not addressed

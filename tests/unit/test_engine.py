@@ -293,3 +293,11 @@ async def test_group_persona_switch_needs_admin(rig: Rig) -> None:
     assert "Only chat admins" in ch.sent()[0]
     await rig.commands.run(CommandRequest(chat, user, "persona", ("use", "host"), True), ch)
     assert (await rig.engine.active_persona(chat))[0].id == "host"
+
+
+async def test_a_storage_failure_is_told_not_crashed(rig: Rig) -> None:
+    await rig.store.close()  # every store call now fails
+    ch = RecordingChannel()
+    await rig.engine.handle(dm("hello?", mid="1"), ch)
+    assert ch.sent() == ["Sorry, something went wrong on my side. Please try again in a moment."]
+    await rig.store.open()  # the fixture closes it again
