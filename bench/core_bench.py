@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ from bot.personas.registry import PersonaRegistry  # noqa: E402
 from bot.store.sqlite import SQLiteStore  # noqa: E402
 from bot.tokens import get_tokenizer  # noqa: E402
 from config.settings import LLMSettings  # noqa: E402
+from tests.fakes.openai_process import start_fake  # noqa: E402
 
 SENTENCE = "I am so glad you told me that, sweetheart, and I want to hear more about it. "
 REPLY = (SENTENCE * 6).strip()  # ~100 words, streamed word by word by the fake
@@ -56,25 +56,6 @@ class TimingChannel:
                 self.first = time.perf_counter()
             parts.append(chunk)
         return "".join(parts)
-
-
-def start_fake(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port_file = tmp / "port"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.fakes.openai_server",
-            "--port-file",
-            str(port_file),
-            "--reply",
-            REPLY,
-        ],
-        cwd=ROOT,
-    )
-    while not port_file.exists():
-        time.sleep(0.05)
-    return proc, f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
 
 
 async def run(users: int, messages: int, tmp: Path, base_url: str) -> None:
@@ -135,12 +116,11 @@ def main() -> None:
     p.add_argument("--messages", type=int, default=10)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url = start_fake(Path(tmp))
+        fake = start_fake(Path(tmp), "--reply", REPLY)
         try:
-            asyncio.run(run(args.users, args.messages, Path(tmp), url))
+            asyncio.run(run(args.users, args.messages, Path(tmp), fake.url))
         finally:
-            proc.terminate()
-            proc.wait()
+            fake.stop()
 
 
 if __name__ == "__main__":

@@ -80,8 +80,7 @@ def test_endpoint_down_gives_apology_and_keeps_the_message(tmp_path: Path) -> No
         assert "hello?" in contents
         assert contents.index("hello?") < contents.index("now?")
     finally:
-        fake.proc.terminate()
-        fake.proc.wait(10)
+        fake.stop()
 
 
 def test_console_commands(fake_llm: FakeServer, tmp_path: Path) -> None:
