@@ -1,0 +1,394 @@
+"""A fake Discord (REST API + gateway) on 127.0.0.1 that the real discord.py talks to.
+
+Faithful where discord.py or our adapter depends on it (notes/platform-testing.md §3, §5):
+``Content-Type`` exactly ``application/json``; Discord's error body ``{"code","message"}``
+(50035 over 2000 characters, 10015 Unknown Webhook, 50013 Missing Permissions); 429 with
+``retry_after`` *and* the ``Via`` header (without it discord.py assumes a Cloudflare ban);
+webhooks with per-message ``username``/``avatar_url`` and ``thread_id``; interaction
+callbacks answering with an ``InteractionCallbackResponse``; MESSAGE_CREATE echoed for
+every message created, the bot's and its webhooks' included, as Discord does.
+
+Point discord.py at it with ``discord.http.Route.BASE = fake.api_base`` and
+``DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)`` (``redirect()`` does
+both and restores them). Tests inject traffic with ``dm``/``say``/``slash`` and read what
+the bot did from ``calls`` or the ``texts`` helpers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes import discord_payloads as p
+from tests.fakes.discord_gateway import Gateway
+
+TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAx.fake.discord-bot-token-SECRET-0123456789"
+LIMIT = 2000
+
+
+@dataclass
+class Call:
+    method: str
+    route: str  # the path with ids replaced: "POST /channels/{id}/messages"
+    path: str
+    query: dict[str, str]
+    body: Any
+    time: float = field(default_factory=time.monotonic)
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra
+
+
+class FakeDiscord:
+    def __init__(self, token: str = TOKEN) -> None:
+        self.token = token
+        self.port = 0
+        self.calls: list[Call] = []
+        self.app_id = p.snowflake()
+        self.bot_user = p.user(self.app_id, "Kindred", bot=True)
+        self.users: dict[str, dict[str, Any]] = {}
+        self.guilds: dict[str, dict[str, Any]] = {}
+        self.channels: dict[str, dict[str, Any]] = {}
+        self.messages: dict[str, dict[str, Any]] = {}  # id -> message (edited in place)
+        self.webhooks: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, tuple[bytes, str]] = {}  # name -> (data, content type)
+        self.interactions: dict[str, dict[str, Any]] = {}  # token -> state
+        self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id
+        self._rate_limits: list[tuple[str, float]] = []  # (route regex, retry_after)
+        self.gateway = Gateway(self)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self._seed()
+
+    # -- the world ----------------------------------------------------------------------------
+    def _seed(self) -> None:
+        """One server: #general (with a thread) and #random; alice is an admin, bob not."""
+        self.alice = self.add_user("alice")
+        self.bob = self.add_user("bob")
+        gid = self.guild_id = p.snowflake()
+        self.admin_role, self.bot_role = p.snowflake(), p.snowflake()
+        self.general, self.random = p.snowflake(), p.snowflake()
+        self.thread_id = p.snowflake()
+        roles = [
+            p.role(gid, "@everyone", p.MEMBER_PERMS),
+            p.role(self.admin_role, "Admin", p.MEMBER_PERMS | p.MANAGE_GUILD, 1),
+            p.role(self.bot_role, "Kindred", p.BOT_PERMS, 2),
+        ]
+        channels = [
+            p.text_channel(self.general, gid, "general"),
+            p.text_channel(self.random, gid, "random"),
+        ]
+        threads = [p.thread(self.thread_id, gid, self.general, self.alice["id"], "a thread")]
+        members = [
+            p.member(self.bot_user, [self.bot_role]),
+            p.member(self.alice, [self.admin_role]),
+            p.member(self.bob),
+        ]
+        self.guilds[gid] = p.guild(
+            gid, "Kindred Test", self.alice["id"], roles, channels, threads, members
+        )
+        for c in (*channels, *threads):
+            self.channels[c["id"]] = c
+
+    def add_user(self, name: str) -> dict[str, Any]:
+        u = p.user(p.snowflake(), name)
+        self.users[u["id"]] = u
+        return u
+
+    def guild_payload(self, gid: str) -> dict[str, Any]:
+        return self.guilds[gid]
+
+    def set_bot_permissions(self, permissions: int) -> None:
+        """Change the bot role's permissions (takes effect for clients that connect after)."""
+        for r in self.guilds[self.guild_id]["roles"]:
+            if r["id"] == self.bot_role:
+                r["permissions"] = str(permissions)
+
+    def _bot_perms(self) -> int:
+        roles = self.guilds[self.guild_id]["roles"]
+        return int(next(r["permissions"] for r in roles if r["id"] == self.bot_role))
+
+    def add_file(self, filename: str, data: bytes, content_type: str) -> dict[str, Any]:
+        """Serve a file; returns its attachment object."""
+        name = f"{secrets.token_hex(4)}-{filename}"
+        self.files[name] = (data, content_type)
+        url = f"http://127.0.0.1:{self.port}/attachments/{name}"
+        return p.attachment(p.snowflake(), filename, url, len(data), content_type)
+
+    def rate_limit(self, route: str, retry_after: float = 0.05) -> None:
+        """The next request whose "METHOD /route" matches ``route`` (a regex) gets a 429."""
+        self._rate_limits.append((route, retry_after))
+
+    def delete_webhooks(self) -> None:
+        """As if a server admin deleted every webhook (the next execute gets 10015)."""
+        self.webhooks.clear()
+
+    # -- injecting traffic --------------------------------------------------------------------
+    def dm_channel_for(self, u: dict[str, Any]) -> str:
+        for c in self.channels.values():
+            if c["type"] == p.DM and c["recipients"][0]["id"] == u["id"]:
+                return str(c["id"])
+        cid = p.snowflake()
+        self.channels[cid] = p.dm_channel(cid, u)
+        return cid
+
+    async def dm(self, u: dict[str, Any], text: str, **kw: Any) -> dict[str, Any]:
+        msg = p.message(p.snowflake(), self.dm_channel_for(u), u, text, **kw)
+        return await self._create(msg)
+
+    async def say(
+        self,
+        channel_id: str,
+        u: dict[str, Any],
+        text: str,
+        *,
+        mention: bool = False,
+        reply_to: dict[str, Any] | None = None,
+        **kw: Any,
+    ) -> dict[str, Any]:
+        """A member posts in a guild channel or thread (``mention`` prefixes <@bot>)."""
+        if mention:
+            text = f"<@{self.app_id}> {text}"
+        roles = [self.admin_role] if u is self.alice else []
+        msg = p.message(
+            p.snowflake(),
+            channel_id,
+            u,
+            text,
+            guild_id=self.guild_id,
+            member_data=p.member(u, roles),
+            mentions=[self.bot_user] if mention else [],
+            reference=reply_to,
+            **kw,
+        )
+        return await self._create(msg)
+
+    async def _create(self, msg: dict[str, Any]) -> dict[str, Any]:
+        self.messages[msg["id"]] = msg
+        await self.gateway.dispatch("MESSAGE_CREATE", msg)
+        return msg
+
+    async def slash(
+        self,
+        u: dict[str, Any],
+        name: str,
+        options: list[dict[str, Any]],
+        *,
+        channel_id: str | None = None,
+        admin: bool | None = None,
+        resolved: dict[str, Any] | None = None,
+    ) -> str:
+        """Run a slash command as ``u``; returns the interaction token."""
+        cid = channel_id or self.general
+        channel = self.channels[cid]
+        token = "itok-" + secrets.token_hex(32)
+        perms = p.MEMBER_PERMS | (
+            p.MANAGE_GUILD if (admin if admin is not None else u is self.alice) else 0
+        )
+        data: dict[str, Any] = {
+            "id": p.snowflake(),
+            "application_id": self.app_id,
+            "type": 2,
+            "token": token,
+            "version": 1,
+            "channel_id": cid,
+            "channel": channel,
+            "app_permissions": str(self._bot_perms()),
+            "locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {},
+            "attachment_size_limit": 10 * 1024 * 1024,
+            "data": {"id": p.snowflake(), "name": name, "type": 1, "options": options},
+        }
+        if resolved:
+            data["data"]["resolved"] = resolved
+        if channel["type"] == p.DM:
+            data["user"] = u
+            data["context"] = 1
+        else:
+            data["guild_id"] = self.guild_id
+            data["guild_locale"] = "en-US"
+            data["context"] = 0
+            data["member"] = {**p.member(u), "permissions": str(perms)}
+        self.interactions[token] = {"id": data["id"], "channel_id": cid, "messages": []}
+        await self.gateway.dispatch("INTERACTION_CREATE", data)
+        return token
+
+    # -- what the bot did ---------------------------------------------------------------------
+    async def wait_for(self, predicate: Callable[[], bool], limit: float = 20.0) -> None:
+        """Wait until ``predicate`` holds (the limit only stops a broken test hanging)."""
+        async with asyncio.timeout(limit), self._changed:
+            await self._changed.wait_for(predicate)
+
+    def sent(self, channel_id: str) -> list[dict[str, Any]]:
+        """Messages the bot or its webhooks posted in a channel, as last edited, in order."""
+        return [
+            m
+            for m in self.messages.values()
+            if m["channel_id"] == channel_id
+            and (m["author"]["id"] == self.app_id or "webhook_id" in m)
+        ]
+
+    def texts(self, channel_id: str) -> list[str]:
+        return [str(m["content"]) for m in self.sent(channel_id)]
+
+    def replies(self, token: str) -> list[dict[str, Any]]:
+        """An interaction's response messages (original first, then follow-ups)."""
+        return list(self.interactions[token]["messages"])
+
+    def connected(self) -> int:
+        return sum(1 for s in self.gateway.sessions.values() if s.ws is not None)
+
+    def routes(self, pattern: str) -> list[Call]:
+        return [c for c in self.calls if re.fullmatch(pattern, c.route)]
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/"
+
+    async def start(self) -> None:
+        from tests.fakes.discord_rest import routes
+
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_get("/", self.gateway.handle)
+        app.router.add_get("/attachments/{name}", self._file)
+        app.router.add_route("*", "/api/v10/{tail:.*}", self._api)
+        self._routes = routes(self)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        self.port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        await self.gateway.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeDiscord:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    @contextmanager
+    def redirect(self) -> Iterator[None]:
+        """Point discord.py's class-level globals at this fake; restore them after."""
+        import discord.gateway
+        import discord.http
+        import yarl
+
+        base, gw = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+        discord.http.Route.BASE = self.api_base
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
+        try:
+            yield
+        finally:
+            discord.http.Route.BASE = base
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gw
+
+    # -- HTTP plumbing ------------------------------------------------------------------------
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        found = self.files.get(request.match_info["name"])
+        if found is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=found[0], content_type=found[1])
+
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["tail"]
+        body, files = await _read_body(request)
+        route = f"{request.method} " + re.sub(r"/\d{15,}", "/{id}", path)
+        route = re.sub(r"/(itok-[0-9a-f]+|[A-Za-z0-9_-]{60,})", "/{token}", route)
+        call = Call(request.method, route, path, dict(request.query), body, files=files)
+        self.calls.append(call)
+        try:
+            for i, (pattern, retry_after) in enumerate(self._rate_limits):
+                if re.fullmatch(pattern, route):
+                    del self._rate_limits[i]
+                    return _rate_limited(retry_after)
+            for method, regex, handler in self._routes:
+                m = re.fullmatch(regex, path)
+                if m and method == request.method:
+                    if not path.startswith(("/webhooks/", "/interactions/")):
+                        self._check_auth(request)
+                    result = await handler(call, *m.groups())
+                    return _json(result) if result is not None else web.Response(status=204)
+            raise ApiError(404, 0, "404: Not Found")
+        except ApiError as exc:
+            return _json({"code": exc.code, "message": exc.message, **exc.extra}, exc.status)
+        finally:
+            await self.notify()
+
+    async def notify(self) -> None:
+        """Wake ``wait_for`` callers: something happened."""
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _check_auth(self, request: web.Request) -> None:
+        if request.headers.get("Authorization") != f"Bot {self.token}":
+            raise ApiError(401, 0, "401: Unauthorized")
+
+
+async def _read_body(request: web.Request) -> tuple[Any, dict[str, bytes]]:
+    if not request.can_read_body:
+        return None, {}
+    if request.content_type.startswith("multipart/"):
+        body: Any = None
+        files: dict[str, bytes] = {}
+        reader = await request.multipart()
+        async for part in reader:
+            if part.name == "payload_json":
+                body = json.loads(await part.text())  # type: ignore[union-attr]
+            elif part.name:
+                files[part.filename or part.name] = bytes(await part.read())  # type: ignore[union-attr]
+        return body, files
+    raw = await request.read()
+    return (json.loads(raw) if raw else None), {}
+
+
+def _json(obj: Any, status: int = 200) -> web.Response:
+    # Exactly "application/json": discord.py only decodes that (json_response adds a charset).
+    return web.Response(
+        body=json.dumps(obj).encode(),
+        status=status,
+        headers={"Content-Type": "application/json"},
+    )
+
+
+def _rate_limited(retry_after: float) -> web.Response:
+    body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False}
+    return web.Response(
+        body=json.dumps(body).encode(),
+        status=429,
+        headers={
+            "Content-Type": "application/json",
+            "Via": "1.1 google",  # without it discord.py assumes a Cloudflare ban
+            "X-RateLimit-Limit": "5",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset-After": str(retry_after),
+            "X-RateLimit-Bucket": "fakebucket",
+            "Retry-After": str(max(1, round(retry_after))),
+        },
+    )

@@ -1,0 +1,273 @@
+"""The REST endpoints of the fake Discord (see discord_api.py). Each handler gets the
+recorded ``Call`` and the path's ids; it returns the JSON body, or None for 204."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from tests.fakes import discord_payloads as p
+
+if TYPE_CHECKING:
+    from tests.fakes.discord_api import Call, FakeDiscord
+
+Handler = Callable[..., Awaitable[Any]]
+ID = r"(\d+)"
+TOK = r"([A-Za-z0-9_-]+)"
+
+
+def routes(fake: FakeDiscord) -> list[tuple[str, str, Handler]]:
+    from tests.fakes.discord_api import LIMIT, ApiError
+
+    def check_content(body: dict[str, Any] | None) -> str:
+        content = str((body or {}).get("content") or "")
+        if len(content) > LIMIT:
+            raise ApiError(
+                400,
+                50035,
+                "Invalid Form Body",
+                errors={
+                    "content": {
+                        "_errors": [
+                            {
+                                "code": "BASE_TYPE_MAX_LENGTH",
+                                "message": f"Must be {LIMIT} or fewer in length.",
+                            }
+                        ]
+                    }
+                },
+            )
+        return content
+
+    def attachments(call: Call) -> list[dict[str, Any]]:
+        out = []
+        for name, data in call.files.items():
+            out.append(fake.add_file(name, data, "application/octet-stream"))
+        return out
+
+    def channel(cid: str) -> dict[str, Any]:
+        c = fake.channels.get(cid)
+        if c is None:
+            raise ApiError(404, 10003, "Unknown Channel")
+        return c
+
+    def new_message(cid: str, author: dict[str, Any], call: Call, **kw: Any) -> dict[str, Any]:
+        body = call.body or {}
+        c = channel(cid)
+        msg = p.message(
+            p.snowflake(),
+            cid,
+            author,
+            check_content(body),
+            guild_id=c.get("guild_id"),
+            attachments=attachments(call),
+            **kw,
+        )
+        msg["embeds"] = body.get("embeds") or []
+        msg["flags"] = int(body.get("flags") or 0)
+        return msg
+
+    def edit(msg: dict[str, Any], call: Call) -> dict[str, Any]:
+        body = call.body or {}
+        if "content" in body:
+            msg["content"] = check_content(body)
+        if "embeds" in body:
+            msg["embeds"] = body["embeds"] or []
+        msg["edited_timestamp"] = p.now_iso()
+        return msg
+
+    # -- identity and commands -------------------------------------------------------------
+    async def me(call: Call) -> Any:
+        return fake.bot_user
+
+    async def app_info(call: Call) -> Any:
+        return {
+            "id": fake.app_id,
+            "name": "Kindred",
+            "icon": None,
+            "description": "",
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "verify_key": "0" * 64,
+            "owner": fake.alice,
+            "flags": 0,
+            "team": None,
+            "summary": "",
+        }
+
+    async def gateway_bot(call: Call) -> Any:
+        return {
+            "url": fake.gateway_url.rstrip("/"),
+            "shards": 1,
+            "session_start_limit": {
+                "total": 1000,
+                "remaining": 999,
+                "reset_after": 0,
+                "max_concurrency": 1,
+            },
+        }
+
+    async def gateway(call: Call) -> Any:
+        return {"url": fake.gateway_url.rstrip("/")}
+
+    async def put_commands(call: Call, app_id: str, guild_id: str | None = None) -> Any:
+        out = []
+        for cmd in call.body or []:
+            out.append(
+                {
+                    **cmd,
+                    "id": p.snowflake(),
+                    "application_id": app_id,
+                    "version": p.snowflake(),
+                    "guild_id": guild_id,
+                    "default_member_permissions": cmd.get("default_member_permissions"),
+                    "type": cmd.get("type", 1),
+                }
+            )
+        fake.commands[guild_id or "global"] = out
+        return out
+
+    async def put_guild_commands(call: Call, app_id: str, guild_id: str) -> Any:
+        return await put_commands(call, app_id, guild_id)
+
+    # -- channels and messages --------------------------------------------------------------
+    async def get_channel(call: Call, cid: str) -> Any:
+        return channel(cid)
+
+    async def post_message(call: Call, cid: str) -> Any:
+        msg = new_message(cid, fake.bot_user, call)
+        return await fake._create(msg)
+
+    async def patch_message(call: Call, cid: str, mid: str) -> Any:
+        msg = fake.messages.get(mid)
+        if msg is None or msg["channel_id"] != cid:
+            raise ApiError(404, 10008, "Unknown Message")
+        return edit(msg, call)
+
+    async def typing(call: Call, cid: str) -> Any:
+        channel(cid)
+        return None
+
+    async def open_dm(call: Call) -> Any:
+        u = fake.users[str(call.body["recipient_id"])]
+        return fake.channels[fake.dm_channel_for(u)]
+
+    # -- webhooks -----------------------------------------------------------------------------
+    def can_manage_webhooks() -> None:
+        if not fake._bot_perms() & p.MANAGE_WEBHOOKS:
+            raise ApiError(403, 50013, "Missing Permissions")
+
+    async def list_webhooks(call: Call, cid: str) -> Any:
+        can_manage_webhooks()
+        return [w for w in fake.webhooks.values() if w["channel_id"] == cid]
+
+    async def create_webhook(call: Call, cid: str) -> Any:
+        can_manage_webhooks()
+        c = channel(cid)
+        if c["type"] != p.GUILD_TEXT:
+            raise ApiError(400, 50035, "Invalid Form Body")
+        if sum(1 for w in fake.webhooks.values() if w["channel_id"] == cid) >= 15:
+            raise ApiError(400, 30007, "Maximum number of webhooks reached (15)")
+        w = p.webhook(p.snowflake(), secrets.token_urlsafe(50), cid, c["guild_id"], fake.app_id)
+        w["name"] = (call.body or {}).get("name", "Kindred")
+        fake.webhooks[w["id"]] = w
+        return w
+
+    def webhook(wid: str, token: str) -> dict[str, Any]:
+        w = fake.webhooks.get(wid)
+        if w is None or w["token"] != token:
+            raise ApiError(404, 10015, "Unknown Webhook")
+        return w
+
+    async def execute(call: Call, wid: str, token: str) -> Any:
+        if wid == fake.app_id and token in fake.interactions:
+            return await followup(call, token)
+        w = webhook(wid, token)
+        body = call.body or {}
+        cid = call.query.get("thread_id") or w["channel_id"]
+        author = p.user(wid, body.get("username") or w["name"], bot=True)
+        msg = new_message(cid, author, call, webhook_id=wid)
+        await fake._create(msg)
+        return msg if call.query.get("wait") in ("1", "true", "True") else None
+
+    async def patch_webhook_message(call: Call, wid: str, token: str, mid: str) -> Any:
+        if wid == fake.app_id and token in fake.interactions:
+            return await patch_original(call, token, mid)
+        webhook(wid, token)
+        msg = fake.messages.get(mid)
+        if msg is None or msg.get("webhook_id") != wid:
+            raise ApiError(404, 10008, "Unknown Message")
+        return edit(msg, call)
+
+    # -- interactions -------------------------------------------------------------------------
+    async def callback(call: Call, iid: str, token: str) -> Any:
+        state = fake.interactions.get(token)
+        if state is None or state["id"] != iid:
+            raise ApiError(404, 10062, "Unknown interaction")
+        if state.get("responded"):
+            raise ApiError(400, 40060, "Interaction has already been acknowledged.")
+        state["responded"] = True
+        body = call.body or {}
+        kind = int(body.get("type", 4))
+        data = body.get("data") or {}
+        msg = p.message(p.snowflake(), state["channel_id"], fake.bot_user, "")
+        msg["content"] = str(data.get("content") or "")
+        msg["flags"] = int(data.get("flags") or 0)
+        msg["embeds"] = data.get("embeds") or []
+        msg["attachments"] = attachments(call)
+        msg["deferred"] = kind == 5
+        state["messages"].append(msg)
+        return {
+            "interaction": {
+                "id": iid,
+                "type": 2,
+                "response_message_id": msg["id"],
+                "response_message_loading": kind == 5,
+                "response_message_ephemeral": bool(msg["flags"] & 64),
+            },
+            "resource": {"type": kind, "message": msg},
+        }
+
+    async def followup(call: Call, token: str) -> Any:
+        state = fake.interactions[token]
+        if not state.get("responded"):
+            raise ApiError(404, 10015, "Unknown Webhook")
+        msg = new_message(state["channel_id"], fake.bot_user, call)
+        state["messages"].append(msg)
+        return msg
+
+    async def patch_original(call: Call, token: str, mid: str) -> Any:
+        state = fake.interactions[token]
+        if not state["messages"]:
+            raise ApiError(404, 10008, "Unknown Message")
+        msg = state["messages"][0] if mid == "@original" else None
+        for m in state["messages"]:
+            if m["id"] == mid:
+                msg = m
+        if msg is None:
+            raise ApiError(404, 10008, "Unknown Message")
+        msg["deferred"] = False
+        extra = attachments(call)
+        if extra:
+            msg["attachments"] = extra
+        return edit(msg, call)
+
+    return [
+        ("GET", "/users/@me", me),
+        ("GET", "/oauth2/applications/@me", app_info),
+        ("GET", "/gateway/bot", gateway_bot),
+        ("GET", "/gateway", gateway),
+        ("PUT", f"/applications/{ID}/commands", put_commands),
+        ("PUT", f"/applications/{ID}/guilds/{ID}/commands", put_guild_commands),
+        ("GET", f"/channels/{ID}", get_channel),
+        ("POST", f"/channels/{ID}/messages", post_message),
+        ("PATCH", f"/channels/{ID}/messages/{ID}", patch_message),
+        ("POST", f"/channels/{ID}/typing", typing),
+        ("POST", "/users/@me/channels", open_dm),
+        ("GET", f"/channels/{ID}/webhooks", list_webhooks),
+        ("POST", f"/channels/{ID}/webhooks", create_webhook),
+        ("POST", f"/webhooks/{ID}/{TOK}", execute),
+        ("PATCH", f"/webhooks/{ID}/{TOK}/messages/{TOK}", patch_webhook_message),
+        ("POST", f"/interactions/{ID}/{TOK}/callback", callback),
+    ]
