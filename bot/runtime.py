@@ -21,6 +21,8 @@ from config.settings import Settings
 
 log = logging.getLogger(__name__)
 
+LOCAL_REPLY_TOKENS = 160
+
 
 @dataclass
 class Runtime:
@@ -64,7 +66,14 @@ async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime
             server = start_local_server(
                 settings.local_model.context_window, settings.local_model.threads
             )
-            llm = llm.model_copy(update={"base_url": server.base_url, "model": server.model})
+            # A 135M model rambles and decodes slowly on a busy CPU: keep its replies short.
+            llm = llm.model_copy(
+                update={
+                    "base_url": server.base_url,
+                    "model": server.model,
+                    "max_reply_tokens": min(llm.max_reply_tokens, LOCAL_REPLY_TOKENS),
+                }
+            )
             context_window = server.context_window
             local = True
             if announce:
