@@ -9,6 +9,7 @@ from __future__ import annotations
 from bot.engine import Engine, say
 from bot.errors import PersonaNotFound
 from bot.events import ChatKind, ChatRef, CommandRequest
+from bot.persona_admin import ADMIN_COMMANDS, PersonaAdmin
 from bot.personas.macros import expand
 from bot.personas.model import Persona
 from bot.ports import Channel
@@ -19,7 +20,13 @@ HELP = """\
 /persona — list the personas you can talk to
 /persona use NAME — switch to another persona
 /reset — start a fresh conversation with the current persona
-/help — this list"""
+/help — this list
+Chat admins (and you, in a private chat):
+/persona_create NAME — a new persona; its description on the following lines
+/persona_edit NAME FIELD VALUE — change a field (name, description, greeting, …)
+/persona_delete NAME — remove a persona made here
+/persona_import — as the caption of a card file (JSON, PNG, CHARX) or a reply to one
+/mode mention|name|always|off — when the persona speaks in a group"""
 
 
 def owners_for(chat: ChatRef, user_id: str) -> set[str]:
@@ -30,6 +37,7 @@ def owners_for(chat: ChatRef, user_id: str) -> set[str]:
 class Commands:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.admin = PersonaAdmin(engine)
 
     async def run(self, cmd: CommandRequest, channel: Channel) -> None:
         name = cmd.name.lower().lstrip("/")
@@ -41,6 +49,8 @@ class Commands:
             await self.reset(cmd, channel)
         elif name == "help":
             await channel.send(HELP)
+        elif name in ADMIN_COMMANDS:
+            await self.admin.run(cmd, channel)
         else:
             await channel.send(f"I don't know the command /{name}.\n{HELP}")
 

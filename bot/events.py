@@ -57,11 +57,25 @@ class IncomingMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class AttachedFile:
+    """A file the user sent with a command (already downloaded by the adapter), e.g. the
+    Character Card for ``/persona_import``."""
+
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class CommandRequest:
-    """A parsed slash command: ``/persona use Mom`` -> name "persona", args ("use", "Mom")."""
+    """A parsed slash command: ``/persona use Mom`` -> name "persona", args ("use", "Mom").
+
+    ``args`` are the words on the command's first line; ``text`` is everything after the
+    command, line breaks kept (``/persona_create NAME`` takes its description from there)."""
 
     chat: ChatRef
     user: UserRef
     name: str
     args: tuple[str, ...] = ()
     is_admin: bool = False
+    text: str = ""
+    file: AttachedFile | None = None

@@ -8,11 +8,19 @@ variable, and never echoes a secret's value.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
@@ -61,7 +69,55 @@ class LocalModelSettings(BaseModel):
 
 
 class TelegramSettings(BaseModel):
+    """The Telegram adapter (see README, "Telegram"). The token is inside every Bot API URL,
+    so it is a secret and the adapter never logs URLs."""
+
     token: SecretStr | None = None
+    # "polling" (default: no public address needed) or "webhook" (Telegram pushes updates).
+    mode: Literal["polling", "webhook"] = "polling"
+    # A self-hosted Bot API server (or a test fake); python-telegram-bot appends the token.
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    # Webhook mode: the public HTTPS URL Telegram posts to, and where we listen for it.
+    webhook_url: str | None = Field(None, min_length=1)
+    listen_host: str = "0.0.0.0"
+    listen_port: int = Field(8443, ge=1, le=65535)
+    # Checked on every webhook request (X-Telegram-Bot-Api-Secret-Token). 1-256 of A-Za-z0-9_-
+    secret_token: SecretStr | None = None
+    # HTTP connections to the Bot API. PTB's 256 makes bursts slow through a quadratic scan
+    # in httpcore (encode/httpcore#1035); 8 measured fastest here (notes/performance.md).
+    connection_pool_size: int = Field(8, ge=1, le=256)
+    # Seconds between edits of a streaming reply in groups (Telegram allows ~20 msgs/min
+    # per group) and between draft updates in private chats.
+    edit_interval: float = Field(3.0, ge=0.0, le=60.0)
+    draft_interval: float = Field(1.0, ge=0.0, le=60.0)
+    # Answer messages sent by other bots (loops between bots are the operator's problem).
+    allow_bots: bool = False
+    # How long a getChatMember admin check is trusted, in seconds.
+    admin_cache_seconds: float = Field(60.0, ge=0.0, le=3600.0)
+
+    @field_validator("base_url", "base_file_url", "webhook_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL")
+        return v
+
+    @field_validator("secret_token")
+    @classmethod
+    def _secret(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", v.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return v
+
+    @model_validator(mode="after")
+    def _webhook_needs_url(self) -> TelegramSettings:
+        if self.mode == "webhook" and not self.webhook_url:
+            raise ValueError("webhook mode needs KINDRED_TELEGRAM__WEBHOOK_URL")
+        return self
 
 
 class DiscordSettings(BaseModel):

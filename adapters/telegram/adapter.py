@@ -1,0 +1,186 @@
+"""The Telegram adapter: python-telegram-bot's Application, run on ``kindred run``'s loop.
+
+Lifecycle by hand (``initialize``/``start``/``updater.start_polling``) — never
+``run_polling``, which owns the event loop and the signal handlers. Updates are processed
+concurrently: the engine keeps each chat's replies in order itself, and one slow LLM reply
+must not hold up every other chat.
+
+No ``AIORateLimiter``: it caps *all* calls at 30/s bot-wide (edits, drafts and typing
+included), which is what made peers crawl under load (notes/performance.md). The channel
+paces each reply instead (drafts ≥ 1 s apart, group edits ≥ ``edit_interval``) and honours
+every RetryAfter, which is what Telegram's per-chat limits need.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace as _replace
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllPrivateChats,
+    Message,
+    Update,
+)
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+
+from adapters.telegram.channel import TelegramChannel
+from adapters.telegram.convert import BotIdentity, command, incoming
+from bot.events import AttachedFile, ChatKind
+from bot.persona_admin import ADMIN_COMMANDS
+from bot.runtime import Runtime
+from config.settings import TelegramSettings
+
+log = logging.getLogger(__name__)
+
+BASIC = [
+    ("start", "Meet the persona"),
+    ("persona", "List or switch personas"),
+    ("reset", "Start a fresh conversation"),
+    ("help", "What I can do"),
+]
+MANAGE = [
+    ("persona_create", "Create a persona: NAME, description below"),
+    ("persona_edit", "Edit a persona: NAME FIELD VALUE"),
+    ("persona_delete", "Delete a persona made here"),
+    ("persona_import", "Import a character card (caption or reply)"),
+]
+# Commands whose effect in a group depends on the sender being a chat admin.
+NEEDS_ADMIN = {*ADMIN_COMMANDS, "persona", "reset"}
+MAX_CARD_BYTES = 20 * 1024 * 1024  # the Bot API's download limit
+
+
+class TelegramAdapter:
+    name = "telegram"
+
+    def __init__(self, runtime: Runtime, settings: TelegramSettings | None = None) -> None:
+        self.runtime = runtime
+        self.settings = settings or runtime.settings.telegram
+        if self.settings.token is None:
+            raise ValueError("KINDRED_TELEGRAM__TOKEN is not set")
+        s = self.settings
+        self.app: Application = (  # type: ignore[type-arg]
+            ApplicationBuilder()
+            .token(s.token.get_secret_value())  # type: ignore[union-attr]
+            .base_url(s.base_url)
+            .base_file_url(s.base_file_url)
+            .connection_pool_size(s.connection_pool_size)
+            .concurrent_updates(True)
+            .build()
+        )
+        self.app.add_handler(MessageHandler(filters.UpdateType.MESSAGES, self._on_message))
+        self.app.add_error_handler(self._on_error)
+        self._admins: dict[tuple[int, int], tuple[float, bool]] = {}
+        self.identity: BotIdentity | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.app.initialize()  # getMe
+        bot = self.app.bot
+        self.identity = BotIdentity(bot.id, bot.username)
+        await self._register_commands()
+        updater = self.app.updater
+        assert updater is not None
+        s = self.settings
+        if s.mode == "webhook":
+            secret = s.secret_token.get_secret_value() if s.secret_token else None
+            await updater.start_webhook(
+                listen=s.listen_host,
+                port=s.listen_port,
+                url_path="telegram",
+                webhook_url=s.webhook_url,
+                secret_token=secret,
+                allowed_updates=["message"],
+            )
+        else:
+            await updater.start_polling(poll_interval=0, timeout=10, allowed_updates=["message"])
+        await self.app.start()
+
+    async def stop(self) -> None:
+        updater = self.app.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    async def _register_commands(self) -> None:
+        def cmds(pairs: list[tuple[str, str]]) -> list[BotCommand]:
+            return [BotCommand(c, d) for c, d in pairs]
+
+        bot = self.app.bot
+        await bot.set_my_commands(cmds(BASIC))
+        await bot.set_my_commands(cmds(BASIC + MANAGE), scope=BotCommandScopeAllPrivateChats())
+        await bot.set_my_commands(
+            cmds([*BASIC, *MANAGE, ("mode", "When to answer: mention|name|always|off")]),
+            scope=BotCommandScopeAllChatAdministrators(),
+        )
+
+    # -- updates -----------------------------------------------------------------------------
+    def channel_for(self, message: Message) -> TelegramChannel:
+        private = message.chat.type == "private"
+        return TelegramChannel(
+            self.app.bot,
+            message.chat.id,
+            private=private,
+            thread_id=message.message_thread_id if message.is_topic_message else None,
+            edit_interval=self.settings.edit_interval,
+            draft_interval=self.settings.draft_interval,
+        )
+
+    async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        if message is None or message.from_user is None or self.identity is None:
+            return
+        if message.from_user.is_bot and not self.settings.allow_bots:
+            return
+        channel = self.channel_for(message)
+        cmd = command(message, self.identity)
+        if cmd is not None:
+            if cmd.chat.kind is ChatKind.PRIVATE:
+                cmd = _replace(cmd, is_admin=True)  # a user runs their own private chat
+            elif cmd.name in NEEDS_ADMIN:
+                cmd = _replace(cmd, is_admin=await self.is_admin(message))
+            if cmd.name == "persona_import":
+                cmd = _replace(cmd, file=await self._attached_file(message))
+            await self.runtime.commands.run(cmd, channel)
+            return
+        event = incoming(message, self.identity)
+        if event is not None:
+            await self.runtime.engine.handle(event, channel)
+
+    async def is_admin(self, message: Message) -> bool:
+        """creator/administrator per getChatMember, trusted for ``admin_cache_seconds``."""
+        assert message.from_user is not None
+        key = (message.chat.id, message.from_user.id)
+        now = time.monotonic()
+        cached = self._admins.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        member = await self.app.bot.get_chat_member(*key)
+        admin = member.status in ("creator", "administrator")
+        self._admins[key] = (now + self.settings.admin_cache_seconds, admin)
+        return admin
+
+    async def _attached_file(self, message: Message) -> AttachedFile | None:
+        for m in (message, message.reply_to_message):
+            if m is None or m.document is None:
+                continue
+            doc = m.document
+            if doc.file_size is not None and doc.file_size > MAX_CARD_BYTES:
+                return None
+            file = await doc.get_file()
+            data = await file.download_as_bytearray()
+            return AttachedFile(doc.file_name or "card", bytes(data))
+        return None
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # The exception's text may come from the HTTP layer; the log filter redacts the
+        # token, and we never format URLs ourselves.
+        log.error("error while handling a Telegram update", exc_info=context.error)
+
+
+def create_adapter(runtime: Runtime) -> TelegramAdapter:
+    return TelegramAdapter(runtime)

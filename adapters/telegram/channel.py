@@ -1,0 +1,202 @@
+"""One Telegram chat (or forum topic) as the core's ``Channel``.
+
+Streaming: private chats get a native draft (``sendMessageDraft``, updated at most every
+``draft_interval``) and the reply is then sent with ``sendMessage`` — a draft is ephemeral, so
+the final send is what persists. Groups get ``sendMessage`` and ``editMessageText`` at most
+every ``edit_interval`` (groups allow ~20 messages a minute). Pacing is per reply, not global:
+PTB's ``AIORateLimiter`` would cap the whole bot at 30 calls/s, edits and drafts included.
+
+Intermediate updates are best effort: a 429 there just postpones the next one. The final
+text is not: it is retried after every ``RetryAfter``, so a flood never loses a reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from functools import partial
+from typing import Any, TypeVar
+
+from telegram import Bot
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
+
+from adapters.telegram.format import LIMIT, split, to_html
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+FINAL_ATTEMPTS = 6
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    # PTB 22 warns on reading retry_after as an int (deprecated); both forms are handled.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value: int | timedelta = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _is(exc: BadRequest, phrase: str) -> bool:
+    return phrase in exc.message.lower()
+
+
+class TelegramChannel:
+    def __init__(
+        self,
+        bot: Bot,
+        chat_id: int,
+        *,
+        private: bool,
+        thread_id: int | None = None,
+        edit_interval: float = 3.0,
+        draft_interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.bot = bot
+        self.chat_id = chat_id
+        self.private = private
+        self.thread_id = thread_id
+        self.edit_interval = edit_interval
+        self.draft_interval = draft_interval
+        self._clock = clock
+
+    # -- the Channel port -------------------------------------------------------------------
+    async def send(self, text: str) -> None:
+        for part in split(text):
+            await self._final(partial(self._send_formatted, part))
+
+    async def typing(self) -> None:
+        try:
+            await self.bot.send_chat_action(
+                self.chat_id, ChatAction.TYPING, message_thread_id=self.thread_id
+            )
+        except (BadRequest, NetworkError, RetryAfter) as exc:
+            log.info("typing action failed: %s", type(exc).__name__)
+
+    async def stream(self, chunks: AsyncIterator[str]) -> str:
+        parts: list[str] = []
+        if self.private:
+            await self._stream_draft(chunks, parts)
+            await self.send("".join(parts))
+        else:
+            message_id = await self._stream_edits(chunks, parts)
+            await self._finish_edits(message_id, "".join(parts))
+        return "".join(parts)
+
+    # -- streaming --------------------------------------------------------------------------
+    async def _stream_draft(self, chunks: AsyncIterator[str], parts: list[str]) -> None:
+        draft_id = secrets.randbelow(2**31 - 1) + 1  # must be non-zero
+        next_at = 0.0
+        shown = ""
+        async for chunk in chunks:
+            parts.append(chunk)
+            now = self._clock()
+            text = "".join(parts).strip()[:LIMIT]
+            if now < next_at or not text or text == shown:
+                continue
+            next_at = now + self.draft_interval
+            try:
+                await self.bot.send_message_draft(
+                    self.chat_id, draft_id, text, message_thread_id=self.thread_id
+                )
+                shown = text
+            except RetryAfter as exc:
+                next_at = now + retry_seconds(exc)
+            except (BadRequest, NetworkError) as exc:
+                log.info("draft update failed: %s", type(exc).__name__)
+
+    async def _stream_edits(self, chunks: AsyncIterator[str], parts: list[str]) -> int | None:
+        message_id: int | None = None
+        next_at = 0.0
+        shown = ""
+        async for chunk in chunks:
+            parts.append(chunk)
+            now = self._clock()
+            # While streaming, show the first piece as plain text (half-written Markdown
+            # would not parse); the final edit formats it.
+            text = split("".join(parts))[0] if "".join(parts).strip() else ""
+            if now < next_at or not text or text == shown:
+                continue
+            next_at = now + self.edit_interval
+            try:
+                if message_id is None:
+                    sent = await self.bot.send_message(
+                        self.chat_id, text, message_thread_id=self.thread_id
+                    )
+                    message_id = sent.message_id
+                else:
+                    await self.bot.edit_message_text(text, self.chat_id, message_id)
+                shown = text
+            except RetryAfter as exc:
+                next_at = now + retry_seconds(exc)
+            except BadRequest as exc:
+                if not _is(exc, "not modified"):
+                    log.info("streaming edit failed: %s", exc.message)
+            except NetworkError as exc:
+                log.info("streaming edit failed: %s", type(exc).__name__)
+        return message_id
+
+    async def _finish_edits(self, message_id: int | None, text: str) -> None:
+        pieces = split(text)
+        if not pieces:
+            return
+        if message_id is None:
+            await self.send(text)
+            return
+        first = pieces[0]
+        await self._final(partial(self._edit_formatted, message_id, first))
+        for piece in pieces[1:]:
+            await self._final(partial(self._send_formatted, piece))
+
+    # -- single calls ------------------------------------------------------------------------
+    async def _send_formatted(self, text: str) -> None:
+        try:
+            await self.bot.send_message(
+                self.chat_id,
+                to_html(text),
+                parse_mode=ParseMode.HTML,
+                message_thread_id=self.thread_id,
+            )
+        except BadRequest as exc:
+            if not _is(exc, "can't parse entities"):
+                raise
+            log.info("Telegram rejected the formatting; sending plain text")
+            await self.bot.send_message(self.chat_id, text, message_thread_id=self.thread_id)
+
+    async def _edit_formatted(self, message_id: int, text: str) -> None:
+        try:
+            try:
+                await self.bot.edit_message_text(
+                    to_html(text), self.chat_id, message_id, parse_mode=ParseMode.HTML
+                )
+            except BadRequest as exc:
+                if not _is(exc, "can't parse entities"):
+                    raise
+                log.info("Telegram rejected the formatting; editing to plain text")
+                await self.bot.edit_message_text(text, self.chat_id, message_id)
+        except BadRequest as exc:
+            if not _is(exc, "not modified"):
+                raise
+
+    async def _final(self, call: Callable[[], Awaitable[Any]]) -> None:
+        """Run a call whose result the user must see: wait out floods, retry timeouts."""
+        for attempt in range(1, FINAL_ATTEMPTS + 1):
+            try:
+                await call()
+                return
+            except RetryAfter as exc:
+                if attempt == FINAL_ATTEMPTS:
+                    raise
+                delay = retry_seconds(exc)
+                log.warning("Telegram flood control: retrying in %.0f s", delay)
+                await asyncio.sleep(delay)
+            except (TimedOut, NetworkError) as exc:
+                if isinstance(exc, BadRequest) or attempt == FINAL_ATTEMPTS:
+                    raise
+                log.warning("Telegram call failed (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(min(2.0**attempt * 0.25, 5.0))

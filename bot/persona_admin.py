@@ -1,0 +1,153 @@
+"""Persona management from inside a chat: create, edit, delete, import, and the group's
+trigger mode. Platform-agnostic: adapters say who is an admin (``CommandRequest.is_admin``)
+and hand over an attached file's bytes (``CommandRequest.file``).
+
+Who owns what: in a private chat a user manages personas only they can use (owner
+``<platform>:<user id>``); in a group, chat admins manage the chat's personas (owner
+``<platform>:<chat id>``). Global (shipped) personas cannot be edited or deleted from a chat.
+"""
+
+from __future__ import annotations
+
+from bot.engine import Engine
+from bot.errors import CardError, PersonaExists
+from bot.events import ChatKind, CommandRequest
+from bot.personas.cards import load_card
+from bot.personas.model import Persona, PersonaScope, slugify
+from bot.personas.registry import PersonaEntry
+from bot.ports import Channel
+from bot.store.base import TriggerMode
+
+ADMIN_COMMANDS = ("persona_create", "persona_edit", "persona_delete", "persona_import", "mode")
+NOT_ADMIN = "Only chat admins can do that here. Nothing was changed."
+# Fields a chat may edit, with the names people are likely to type for them.
+EDITABLE = {
+    "name": "name",
+    "nickname": "nickname",
+    "description": "description",
+    "personality": "personality",
+    "scenario": "scenario",
+    "greeting": "first_mes",
+    "first_mes": "first_mes",
+    "system_prompt": "system_prompt",
+    "instructions": "post_history_instructions",
+}
+USAGE = {
+    "persona_create": "/persona_create NAME, then the description on the following lines",
+    "persona_edit": f"/persona_edit NAME FIELD VALUE (fields: {', '.join(EDITABLE)})",
+    "persona_delete": "/persona_delete NAME",
+    "persona_import": "/persona_import as the caption of a card file (JSON, PNG, CHARX) "
+    "or as a reply to one",
+    "mode": "/mode mention|name|always|off",
+}
+
+
+def owner_of(cmd: CommandRequest) -> tuple[PersonaScope, str]:
+    if cmd.chat.kind is ChatKind.PRIVATE:
+        return PersonaScope.USER, f"{cmd.user.platform}:{cmd.user.user_id}"
+    return PersonaScope.CHAT, f"{cmd.chat.platform}:{cmd.chat.chat_id}"
+
+
+class PersonaAdmin:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def run(self, cmd: CommandRequest, channel: Channel) -> None:
+        name = cmd.name.lower()
+        if cmd.chat.kind is ChatKind.GROUP and not cmd.is_admin:
+            await channel.send(NOT_ADMIN)
+            return
+        handler = {
+            "persona_create": self.create,
+            "persona_edit": self.edit,
+            "persona_delete": self.delete,
+            "persona_import": self.import_card,
+            "mode": self.mode,
+        }[name]
+        await handler(cmd, channel)
+
+    async def _owned(self, cmd: CommandRequest, wanted: str) -> PersonaEntry | None:
+        _, owner = owner_of(cmd)
+        folded = wanted.strip().casefold()
+        for e in await self.engine.registry.visible_to({owner}):
+            p = e.persona
+            if e.owner == owner and folded in (p.id, p.name.casefold(), p.display_name.casefold()):
+                return e
+        return None
+
+    async def _save_and_select(self, cmd: CommandRequest, persona: Persona) -> Persona | None:
+        scope, owner = owner_of(cmd)
+        try:
+            saved = await self.engine.registry.register(persona, scope=scope, owner=owner)
+        except PersonaExists:
+            return None
+        await self.engine.store.set_chat_settings(
+            cmd.chat.platform, cmd.chat.key, active_persona_id=saved.id
+        )
+        return saved
+
+    async def create(self, cmd: CommandRequest, channel: Channel) -> None:
+        first, _, description = cmd.text.partition("\n")
+        name, description = first.strip(), description.strip()
+        if not name or not description:
+            await channel.send(f"Usage: {USAGE['persona_create']}")
+            return
+        persona = Persona(id=slugify(name), name=name, description=description)
+        saved = await self._save_and_select(cmd, persona)
+        if saved is None:
+            await channel.send(f"There is already a persona called {name!r} here.")
+            return
+        await channel.send(f"Created {saved.name} (id {saved.id}); you are now talking with it.")
+
+    async def edit(self, cmd: CommandRequest, channel: Channel) -> None:
+        words = cmd.text.split(None, 2)
+        if len(words) < 3 or words[1].lower() not in EDITABLE:
+            await channel.send(f"Usage: {USAGE['persona_edit']}")
+            return
+        entry = await self._owned(cmd, words[0])
+        if entry is None:
+            await channel.send(f"No persona called {words[0]!r} belongs to this chat.")
+            return
+        field, value = EDITABLE[words[1].lower()], words[2].strip()
+        updated = entry.persona.model_copy(update={field: value})
+        await self.engine.store.save_persona(updated, entry.scope, entry.owner)
+        await channel.send(f"Updated {field} of {updated.name}.")
+
+    async def delete(self, cmd: CommandRequest, channel: Channel) -> None:
+        wanted = cmd.text.strip()
+        entry = await self._owned(cmd, wanted) if wanted else None
+        if entry is None:
+            await channel.send(f"No persona called {wanted!r} belongs to this chat.")
+            return
+        await self.engine.store.delete_persona(entry.persona.id)
+        await channel.send(f"Deleted {entry.persona.name}.")
+
+    async def import_card(self, cmd: CommandRequest, channel: Channel) -> None:
+        if cmd.file is None:
+            await channel.send(f"Usage: {USAGE['persona_import']}")
+            return
+        try:
+            card = load_card(cmd.file.data, filename=cmd.file.filename)
+        except CardError as exc:
+            await channel.send(f"I could not read that card: {exc}")
+            return
+        saved = await self._save_and_select(cmd, card.persona)
+        if saved is None:
+            await channel.send(f"There is already a persona called {card.persona.name!r} here.")
+            return
+        await channel.send(f"Imported {saved.name} (id {saved.id}); you are now talking with it.")
+
+    async def mode(self, cmd: CommandRequest, channel: Channel) -> None:
+        if cmd.chat.kind is ChatKind.PRIVATE:
+            await channel.send("In a private chat I always answer; /mode is for groups.")
+            return
+        values = [m.value for m in TriggerMode]
+        wanted = cmd.args[0].lower() if cmd.args else ""
+        if wanted not in values:
+            current = await self.engine.store.chat_settings(cmd.chat.platform, cmd.chat.key)
+            await channel.send(f"Mode is {current.trigger_mode.value}. Usage: {USAGE['mode']}")
+            return
+        await self.engine.store.set_chat_settings(
+            cmd.chat.platform, cmd.chat.key, trigger_mode=TriggerMode(wanted)
+        )
+        await channel.send(f"Mode set to {wanted}.")

@@ -1,0 +1,152 @@
+"""Groups through the real adapter: when the persona speaks, admin commands, card import,
+throttled edits and flood control."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.adapters.telegram.conftest import Rig
+from tests.fakes.openai_server import Reply
+from tests.fakes.telegram_api import BOT_ID, BOT_USERNAME, flood
+
+GROUP = -100123
+CARDS = Path(__file__).resolve().parents[2] / "fixtures" / "cards"
+
+
+async def say(rig: Rig, text: str, user: int = 7, **kw: Any) -> dict[str, Any]:
+    return await rig.tg.send_text(
+        text, chat_id=GROUP, chat_type="supergroup", user_id=user, first_name=f"U{user}", **kw
+    )
+
+
+def mention(text: str) -> dict[str, Any]:
+    handle = "@" + BOT_USERNAME
+    return {"entities": [{"type": "mention", "offset": text.index(handle), "length": len(handle)}]}
+
+
+async def said(rig: Rig, text: str) -> None:
+    await rig.tg.wait_for(lambda t: text in t.texts(GROUP))
+
+
+async def test_group_answers_only_when_addressed(rig: Rig) -> None:
+    await say(rig, "just chatting among ourselves")
+    await say(rig, "Mom, are you there?")  # mode "mention": the name alone is not enough
+    text = f"@{BOT_USERNAME} hello"
+    await say(rig, text, **mention(text))
+    await said(rig, f"You said: U7: {text}")
+    assert len(rig.llm.requests_to("chat")) == 1
+    # What it did not answer is kept as context for when it is addressed.
+    prompt = str(rig.llm.requests_to("chat")[0].body["messages"])
+    assert "just chatting among ourselves" in prompt
+
+    await say(rig, "thanks for that", reply_to_bot=True)
+    await said(rig, "You said: U7: thanks for that")
+    assert len(rig.llm.requests_to("chat")) == 2
+
+
+async def test_mode_name_is_admin_only_and_then_the_name_triggers(rig: Rig) -> None:
+    await say(rig, "/mode name", user=7)
+    await said(rig, "Only chat admins can do that here. Nothing was changed.")
+    rig.tg.set_member(GROUP, 8, "creator")
+    await say(rig, "/mode name", user=8)
+    await said(rig, "Mode set to name.")
+    await say(rig, "Mom, are you there?")
+    await said(rig, "You said: U7: Mom, are you there?")
+    checks = rig.tg.calls_to("getChatMember")
+    assert {(c.params["chat_id"], c.params["user_id"]) for c in checks} == {(GROUP, 7), (GROUP, 8)}
+
+
+async def test_non_admin_creation_changes_nothing_admin_creation_works(rig: Rig) -> None:
+    before = [e.persona.id for e in await rig.runtime.registry.entries()]
+    command = "/persona_create Nana\nA kind grandmother who bakes rye bread."
+    await say(rig, command, user=7)
+    await said(rig, "Only chat admins can do that here. Nothing was changed.")
+    assert [e.persona.id for e in await rig.runtime.registry.entries()] == before
+
+    rig.tg.set_member(GROUP, 9, "administrator")
+    await say(rig, command, user=9)
+    await rig.tg.wait_for(lambda t: any(x.startswith("Created Nana") for x in t.texts(GROUP)))
+    entry = next(e for e in await rig.runtime.registry.entries() if e.persona.name == "Nana")
+    assert entry.owner == f"telegram:{GROUP}"
+
+    text = f"@{BOT_USERNAME} who are you?"
+    await say(rig, text, user=7, **mention(text))
+    await said(rig, f"You said: U7: {text}")
+    system = rig.llm.requests_to("chat")[-1].body["messages"][0]["content"]
+    assert "bakes rye bread" in system
+
+    await say(rig, "/persona_edit Nana description A strict but fair headmistress.", user=9)
+    await said(rig, "Updated description of Nana.")
+    await say(rig, "/persona_delete Nana", user=7)
+    await rig.tg.wait_for(
+        lambda t: (
+            t.texts(GROUP).count("Only chat admins can do that here. Nothing was changed.") == 2
+        )
+    )
+    assert await rig.runtime.registry.get(entry.persona.id) is not None
+
+
+async def test_card_import_from_a_sent_file_and_from_a_reply(rig: Rig) -> None:
+    rig.tg.set_member(GROUP, 9, "administrator")
+    data = (CARDS / "tk_full_v2.json").read_bytes()
+    rig.tg.add_file("CARD1", "documents/file_1.json", data)
+    doc = {
+        "file_id": "CARD1",
+        "file_unique_id": "c1",
+        "file_name": "aurora.json",
+        "mime_type": "application/json",
+        "file_size": len(data),
+    }
+    await say(rig, "/persona_import", user=9, document=doc)
+    await rig.tg.wait_for(lambda t: any(x.startswith("Imported Aurora") for x in t.texts(GROUP)))
+    assert rig.tg.calls_to("getFile")[0].params["file_id"] == "CARD1"
+    text = f"@{BOT_USERNAME} what do you see?"
+    await say(rig, text, **mention(text))
+    await said(rig, f"You said: U7: {text}")
+    assert "crystal tower" in rig.llm.requests_to("chat")[-1].body["messages"][0]["content"]
+
+    png = (CARDS / "tk_chara_only_v2.png").read_bytes()
+    rig.tg.add_file("CARD2", "documents/file_2.png", png)
+    sent = await say(rig, "", user=9, document={**doc, "file_id": "CARD2", "file_name": "c.png"})
+    await say(rig, "/persona_import", user=9, reply_to_message=sent["message"])
+    await rig.tg.wait_for(lambda t: sum(x.startswith("Imported") for x in t.texts(GROUP)) == 2)
+    assert rig.tg.calls_to("getFile")[-1].params["file_id"] == "CARD2"
+
+
+async def test_final_text_survives_a_flood_on_the_final_edit(rig: Rig) -> None:
+    words = " ".join(f"w{i}" for i in range(100))
+    rig.llm.script(Reply(words))
+    rig.tg.fail("editMessageText", flood(1))
+    text = f"@{BOT_USERNAME} count"
+    await say(rig, text, **mention(text))
+    await said(rig, words)
+    edits = rig.tg.calls_to("editMessageText")
+    assert len(edits) >= 2  # the flooded edit was retried after retry_after
+    assert edits[-1].params["text"] == words
+
+
+async def test_group_edits_are_throttled(rig: Rig) -> None:
+    words = " ".join(f"w{i}" for i in range(60))
+    rig.llm.script(Reply(words, chunk_delay=0.03))
+    text = f"@{BOT_USERNAME} slowly"
+    started = time.monotonic()
+    await say(rig, text, **mention(text))
+    await said(rig, words)
+    elapsed = time.monotonic() - started
+    edits = rig.tg.calls_to("editMessageText")
+    sends = [c for c in rig.tg.calls_to("sendMessage") if c.params["text"].startswith("w0")]
+    assert len(sends) == 1 and edits  # one message, edited in place
+    # Edits are at least edit_interval (0.5 s) apart, plus the final formatted edit.
+    assert len(edits) <= elapsed / 0.5 + 2
+    assert len(edits) < 59  # not one per chunk
+
+
+async def test_bot_messages_are_ignored(rig: Rig) -> None:
+    text = f"@{BOT_USERNAME} beep"
+    await say(rig, text, user=BOT_ID + 1, is_bot=True, **mention(text))
+    text2 = f"@{BOT_USERNAME} human here"
+    await say(rig, text2, **mention(text2))
+    await said(rig, f"You said: U7: {text2}")
+    assert len(rig.llm.requests_to("chat")) == 1
