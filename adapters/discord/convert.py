@@ -1,0 +1,122 @@
+"""discord.py objects -> core events. Pure: no I/O, so it is tested from payloads alone.
+
+Where a message lives:
+
+- DM: ``ChatRef(chat_id=<DM channel id>, kind=PRIVATE)``.
+- Server channel: ``ChatRef(chat_id=<channel id>, kind=GROUP)``.
+- Thread: ``ChatRef(chat_id=<parent channel id>, thread_id=<thread id>, kind=GROUP)``, so
+  ``chat.key`` is ``"<parent>:<thread>"`` (its own conversation and settings) and
+  ``chat.chat_id`` names the parent whose settings a thread inherits (see adapter.py).
+
+Never answered: webhook messages (Kindred's own personas speak through webhooks, so this
+is what stops two personas from talking to each other forever), the bot's own messages,
+other bots (unless ``allow_bots``), and system messages (joins, pins, thread created).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import discord
+
+from bot.events import Attachment, ChatKind, ChatRef, IncomingMessage, UserRef
+
+PLATFORM = "discord"
+_TEXT_TYPES = (discord.MessageType.default, discord.MessageType.reply)
+
+
+@dataclass
+class BotIdentity:
+    user_id: int
+    # Ids of the webhooks Kindred speaks through (filled as they are found or created), so
+    # a reply to a persona's webhook message counts as a reply to the bot.
+    webhook_ids: set[int] = field(default_factory=set)
+
+
+def chat_ref(channel: object) -> ChatRef:
+    if isinstance(channel, discord.Thread):
+        return ChatRef(
+            PLATFORM,
+            str(channel.parent_id),
+            ChatKind.GROUP,
+            thread_id=str(channel.id),
+            title=channel.name,
+        )
+    private = isinstance(channel, discord.DMChannel | discord.GroupChannel) or (
+        isinstance(channel, discord.PartialMessageable) and channel.guild_id is None
+    )
+    if private:
+        return ChatRef(PLATFORM, str(getattr(channel, "id", "")), ChatKind.PRIVATE)
+    name = getattr(channel, "name", None)
+    return ChatRef(
+        PLATFORM, str(getattr(channel, "id", "")), ChatKind.GROUP, title=name and f"#{name}"
+    )
+
+
+def user_ref(author: discord.User | discord.Member) -> UserRef:
+    locale = getattr(author, "locale", None)
+    return UserRef(
+        PLATFORM,
+        str(author.id),
+        author.display_name,
+        language=str(locale) if locale else None,
+        is_bot=author.bot,
+    )
+
+
+def attachment_kind(att: discord.Attachment) -> str:
+    ctype = (att.content_type or "").split(";")[0].strip().lower()
+    if att.is_voice_message() or ctype.startswith("audio/"):
+        return "voice"
+    if ctype.startswith("image/"):
+        return "image"
+    return "file"
+
+
+def is_own(message: discord.Message, me: BotIdentity, allow_bots: bool = False) -> bool:
+    """Whether the message must be ignored as coming from us or another bot."""
+    if message.webhook_id is not None or message.author.id == me.user_id:
+        return True
+    return message.author.bot and not allow_bots
+
+
+def replied_to_bot(message: discord.Message, me: BotIdentity) -> bool:
+    ref = message.reference
+    if ref is None:
+        return False
+    target = ref.resolved if isinstance(ref.resolved, discord.Message) else None
+    if target is None:
+        return False
+    return target.author.id == me.user_id or (
+        target.webhook_id is not None and target.webhook_id in me.webhook_ids
+    )
+
+
+def clean_text(message: discord.Message, bot_id: int) -> str:
+    """The words as a person reads them: our own @mention removed (it only addresses the
+    bot), other user mentions shown as @name."""
+    text = re.sub(rf"<@!?{bot_id}>", "", message.content)
+    for user in message.mentions:
+        if user.id != bot_id:
+            text = re.sub(rf"<@!?{user.id}>", f"@{user.display_name}", text)
+    return re.sub(r"[ \t]{2,}", " ", text).strip()
+
+
+def incoming(
+    message: discord.Message, me: BotIdentity, *, allow_bots: bool = False
+) -> IncomingMessage | None:
+    if is_own(message, me, allow_bots) or message.type not in _TEXT_TYPES:
+        return None
+    return IncomingMessage(
+        chat=chat_ref(message.channel),
+        user=user_ref(message.author),
+        text=clean_text(message, me.user_id),
+        message_id=str(message.id),
+        mentions_bot=any(u.id == me.user_id for u in message.mentions),
+        reply_to_bot=replied_to_bot(message, me),
+        attachments=tuple(
+            Attachment(attachment_kind(a), a.url, a.content_type, a.size)
+            for a in message.attachments
+        ),
+    )
