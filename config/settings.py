@@ -121,7 +121,60 @@ class TelegramSettings(BaseModel):
 
 
 class DiscordSettings(BaseModel):
+    """The Discord adapter (see README, "Discord"). The token is a secret: it is never
+    logged, and discord.py never puts it in a URL."""
+
     token: SecretStr | None = None
+    # A Discord-compatible server or a test fake, e.g. http://127.0.0.1:8082/api/v10 and
+    # ws://127.0.0.1:8082/ (unset: Discord itself).
+    api_base: str | None = None
+    gateway_url: str | None = None
+    # Sharding: how many shards the bot has in total, and which of them this process runs
+    # (unset: one shard, or all of shard_count). Large bots run one process per few shards.
+    shard_count: int | None = Field(None, ge=1, le=10_000)
+    shard_ids: list[int] | None = None
+    # Slash commands go to this server only (they appear at once; global ones can take a
+    # while to show up everywhere). Unset: global.
+    dev_guild_id: int | None = None
+    sync_commands: bool = True
+    # Seconds between edits of a streaming reply (Discord allows ~5 edits per 5 s per channel).
+    edit_interval: float = Field(1.2, ge=0.0, le=60.0)
+    # Answer messages from other bots (webhooks, including Kindred's own, never are).
+    allow_bots: bool = False
+    # Public URL prefix where persona avatars are served as <persona id>.png; webhooks take
+    # an avatar URL, not an image. A persona card's own http(s) icon asset wins.
+    avatar_base_url: str | None = None
+    # Seconds discord.py waits for servers to stream in before it counts as ready.
+    guild_ready_timeout: float = Field(2.0, ge=0.0, le=60.0)
+
+    @field_validator("api_base", "avatar_base_url")
+    @classmethod
+    def _http(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL")
+        return v.rstrip("/")
+
+    @field_validator("gateway_url")
+    @classmethod
+    def _ws(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        parts = urlsplit(v)
+        if parts.scheme not in ("ws", "wss") or not parts.hostname:
+            raise ValueError("must be a ws:// or wss:// URL")
+        return v
+
+    @model_validator(mode="after")
+    def _shards(self) -> DiscordSettings:
+        if self.shard_ids is not None:
+            if self.shard_count is None:
+                raise ValueError("shard_ids needs KINDRED_DISCORD__SHARD_COUNT")
+            if not self.shard_ids or any(not 0 <= i < self.shard_count for i in self.shard_ids):
+                raise ValueError("shard_ids must be between 0 and shard_count - 1")
+        return self
 
 
 class SafetySettings(BaseModel):

@@ -8,6 +8,7 @@ lost across a reconnect. Events dispatched while a session is disconnected wait 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import zlib
@@ -48,6 +49,10 @@ class Gateway:
         self.resumes: list[dict[str, Any]] = []
         self.reject_identify: int | None = None  # close code, e.g. 4014
         self.heartbeat_interval_ms = 41_250
+        # Tests: hold RESUMEs until this is set (to queue events meanwhile), and replay
+        # this many already-acknowledged events too (a redelivery the bot must not answer).
+        self.resume_gate: asyncio.Event | None = None
+        self.replay_overlap = 0
 
     # -- sending ------------------------------------------------------------------------------
     @staticmethod
@@ -158,13 +163,16 @@ class Gateway:
         return session
 
     async def _resume(self, conn: Session, d: dict[str, Any]) -> Session | None:
+        if self.resume_gate is not None:
+            await self.fake.notify()
+            await self.resume_gate.wait()
         session = self.sessions.get(d.get("session_id", ""))
         if session is None or d.get("token") != self.fake.token:
             await self._op(conn, 9, False)  # INVALID_SESSION, not resumable
             return None
         session.ws, session.zlib = conn.ws, conn.zlib
         session.resumes += 1
-        last = int(d.get("seq") or 0)
+        last = int(d.get("seq") or 0) - self.replay_overlap
         for seq, frame in session.log:
             if seq > last:
                 await self._send(session, frame)

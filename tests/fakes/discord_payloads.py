@@ -219,8 +219,11 @@ def message(
     return data
 
 
-def webhook(wid: str, token: str, channel_id: str, guild_id: str, app_id: str) -> dict[str, Any]:
+def webhook(
+    wid: str, token: str, channel_id: str, guild_id: str, app_id: str, creator: dict[str, Any]
+) -> dict[str, Any]:
     return {
+        "user": creator,
         "id": wid,
         "type": 1,
         "channel_id": channel_id,

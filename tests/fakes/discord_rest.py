@@ -169,7 +169,9 @@ def routes(fake: FakeDiscord) -> list[tuple[str, str, Handler]]:
             raise ApiError(400, 50035, "Invalid Form Body")
         if sum(1 for w in fake.webhooks.values() if w["channel_id"] == cid) >= 15:
             raise ApiError(400, 30007, "Maximum number of webhooks reached (15)")
-        w = p.webhook(p.snowflake(), secrets.token_urlsafe(50), cid, c["guild_id"], fake.app_id)
+        w = p.webhook(
+            p.snowflake(), secrets.token_urlsafe(50), cid, c["guild_id"], fake.app_id, fake.bot_user
+        )
         w["name"] = (call.body or {}).get("name", "Kindred")
         fake.webhooks[w["id"]] = w
         return w

@@ -6,11 +6,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import discord
 import pytest
 
+from adapters.discord.adapter import DiscordAdapter
+from bot.runtime import Runtime, build_runtime
+from config.settings import DiscordSettings, LLMSettings, Settings
 from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.openai_server import FakeOpenAI
 
 
 @pytest.fixture
@@ -62,3 +70,61 @@ def _on_message(box: Inbox):  # type: ignore[no-untyped-def]
         box.queue.put_nowait(message)
 
     return on_message
+
+
+# -- the real adapter on the real core ---------------------------------------------------------
+@dataclass
+class Rig:
+    dc: FakeDiscord
+    llm: FakeOpenAI
+    adapter: DiscordAdapter
+    runtime: Runtime
+
+    async def chat_requests(self, n: int) -> list[Any]:
+        return await self.llm.wait_for_requests(n, endpoint="chat", within=20)
+
+    async def expect(self, channel_id: str, last: str) -> list[str]:
+        """Wait until the bot's latest message in a channel reads ``last``; return all."""
+        await self.dc.wait_for(lambda: self.dc.texts(channel_id)[-1:] == [last])
+        return self.dc.texts(channel_id)
+
+    async def texts(self, channel_id: str, n: int) -> list[str]:
+        """Wait until the bot (or its webhooks) has finished ``n`` messages in a channel."""
+        await self.dc.wait_for(lambda: len(self.dc.texts(channel_id)) >= n)
+        return self.dc.texts(channel_id)
+
+
+def make_settings(tmp: Path, dc: FakeDiscord, llm: FakeOpenAI, **discord_kw: Any) -> Settings:
+    discord_kw.setdefault("guild_ready_timeout", 0.05)
+    discord_kw.setdefault("edit_interval", 0.2)
+    return Settings(
+        llm=LLMSettings(base_url=llm.base_url, api_key="sk-test", timeout=10, max_retries=1),
+        database_url=f"sqlite:///{tmp / 'k.db'}",
+        discord=DiscordSettings(
+            token=dc.token, api_base=dc.api_base, gateway_url=dc.gateway_url, **discord_kw
+        ),
+    )
+
+
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[tuple[Runtime, DiscordAdapter]]:
+    async with await build_runtime(settings, announce=False) as runtime:
+        adapter = DiscordAdapter(runtime)
+        await adapter.start()
+        try:
+            yield runtime, adapter
+        finally:
+            await adapter.stop()
+
+
+@pytest.fixture
+async def llm() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as f:
+        yield f
+
+
+@pytest.fixture
+async def rig(tmp_path: Path, fake: FakeDiscord, llm: FakeOpenAI) -> AsyncIterator[Rig]:
+    settings = make_settings(tmp_path, fake, llm, avatar_base_url="https://cdn.example/avatars")
+    async with running(settings) as (runtime, adapter):
+        yield Rig(fake, llm, adapter, runtime)

@@ -1,0 +1,245 @@
+"""The Discord adapter: a discord.py client on ``kindred run``'s event loop.
+
+Lifecycle by hand — ``login`` then ``connect`` as a task, ``close`` to stop — never
+``Client.run``, which owns the loop and the signals. Intents: guilds, guild and DM messages
+and the privileged Message Content; Discord closing with 4014 (not enabled in the
+Developer Portal) becomes one clear error line, not a traceback.
+
+Threads inherit their parent channel's settings: a thread is its own chat (``parent:thread``)
+so it keeps its own conversation, and the first time Kindred sees a thread that has no
+settings of its own it copies the parent's persona and mode into it. From then on
+``/channel mode`` or ``/persona use`` inside the thread changes only the thread. (A copy
+rather than a live lookup keeps the core unaware of Discord's hierarchy; the cost is that
+changing the parent later does not reach threads that were already active.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import discord
+import discord.gateway
+import discord.http
+import yarl
+
+from adapters.discord import convert
+from adapters.discord.channel import ChannelBudget, DiscordChannel, Speaker
+from adapters.discord.webhooks import WebhookCache
+from bot.errors import KindredError
+from bot.events import ChatRef
+from bot.personas.model import Persona
+from bot.runtime import Runtime
+from bot.store.base import ChatSettings
+from config.settings import DiscordSettings
+
+log = logging.getLogger(__name__)
+PLATFORM = convert.PLATFORM
+STOP_GRACE = 5.0  # seconds in-flight replies get to finish on shutdown
+INTENTS_HELP = (
+    "Discord refused the Message Content intent: enable it for this bot in the Developer "
+    "Portal (Applications -> your app -> Bot -> Privileged Gateway Intents -> "
+    "Message Content Intent), then start Kindred again"
+)
+
+
+def intents() -> discord.Intents:
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.guild_messages = True
+    wanted.dm_messages = True
+    wanted.message_content = True
+    return wanted
+
+
+def avatar_url(persona: Persona, base: str | None) -> str | None:
+    for asset in persona.assets:
+        if asset.type == "icon" and asset.uri.startswith(("https://", "http://")):
+            return asset.uri
+    if base and persona.avatar_png:
+        return f"{base}/{persona.id}.png"
+    return None
+
+
+class DiscordAdapter:
+    name = "discord"
+
+    def __init__(self, runtime: Runtime, settings: DiscordSettings | None = None) -> None:
+        self.runtime = runtime
+        self.settings = s = settings or runtime.settings.discord
+        if s.token is None:
+            raise KindredError("KINDRED_DISCORD__TOKEN is not set")
+        options: dict[str, Any] = {
+            "intents": intents(),
+            "guild_ready_timeout": s.guild_ready_timeout,
+            # Nothing we send may ping anyone, whatever the model writes.
+            "allowed_mentions": discord.AllowedMentions.none(),
+            "max_messages": 1000,
+        }
+        self.client: discord.Client
+        if s.shard_count is not None:
+            if s.shard_ids is not None:
+                options["shard_ids"] = s.shard_ids
+            self.client = discord.AutoShardedClient(shard_count=s.shard_count, **options)
+        else:
+            self.client = discord.Client(**options)
+        self.me = convert.BotIdentity(0)
+        self.webhooks: WebhookCache | None = None
+        self._budgets: dict[int, ChannelBudget] = {}
+        self._inherited: set[str] = set()
+        self._inherit_lock = asyncio.Lock()
+        self._in_flight: set[asyncio.Task[Any]] = set()
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._saved_urls: tuple[str, yarl.URL] | None = None
+        from adapters.discord.slash import install
+
+        self.tree = install(self)
+        self.client.event(self.on_ready)
+        self.client.event(self.on_message)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def _redirect(self) -> None:
+        """discord.py keeps its URLs in class attributes; point them at the configured
+        server for this process (restored on stop)."""
+        s = self.settings
+        if s.api_base is None and s.gateway_url is None:
+            return
+        ws = discord.gateway.DiscordWebSocket
+        self._saved_urls = (discord.http.Route.BASE, ws.DEFAULT_GATEWAY)
+        if s.api_base is not None:
+            discord.http.Route.BASE = s.api_base
+        if s.gateway_url is not None:
+            ws.DEFAULT_GATEWAY = yarl.URL(s.gateway_url)
+
+    def _restore(self) -> None:
+        if self._saved_urls is not None:
+            discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = (
+                self._saved_urls
+            )
+            self._saved_urls = None
+
+    async def start(self) -> None:
+        assert self.settings.token is not None
+        self._redirect()
+        try:
+            await self.client.login(self.settings.token.get_secret_value())
+        except discord.LoginFailure:
+            await self._abort()
+            raise KindredError("Discord rejected the bot token (KINDRED_DISCORD__TOKEN)") from None
+        except (discord.HTTPException, OSError) as exc:
+            await self._abort()
+            raise KindredError(f"cannot reach Discord: {type(exc).__name__}") from None
+        assert self.client.user is not None
+        self.me.user_id = self.client.user.id
+        self.webhooks = WebhookCache(self.client.user.id, self.me.webhook_ids)
+        if self.settings.sync_commands:
+            await self._sync_commands()
+        self._task = asyncio.create_task(self.client.connect(reconnect=True))
+        ready = asyncio.create_task(self._ready.wait())
+        done, _ = await asyncio.wait({self._task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if self._task in done:
+            ready.cancel()
+            await self._abort()
+            raise self._startup_error(self._task)
+
+    def _startup_error(self, task: asyncio.Task[None]) -> KindredError:
+        exc = task.exception()
+        if isinstance(exc, discord.PrivilegedIntentsRequired):
+            return KindredError(INTENTS_HELP)
+        if isinstance(exc, discord.ConnectionClosed):
+            return KindredError(f"Discord closed the gateway connection (code {exc.code})")
+        return KindredError(f"the Discord gateway failed: {type(exc).__name__}")
+
+    async def _sync_commands(self) -> None:
+        guild_id = self.settings.dev_guild_id
+        guild = discord.Object(guild_id) if guild_id else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        try:
+            await self.tree.sync(guild=guild)
+        except discord.HTTPException as exc:
+            log.warning("could not register slash commands: %s", exc.status)
+
+    async def _abort(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.client.close()
+        self._restore()
+
+    async def stop(self) -> None:
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=STOP_GRACE)
+        await self.client.close()
+        if self._task is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await self._task
+        self._restore()
+
+    # -- events ------------------------------------------------------------------------------
+    async def on_ready(self) -> None:
+        self._ready.set()
+        log.info(
+            "connected to Discord as %s (%d servers)", self.client.user, len(self.client.guilds)
+        )
+
+    async def on_message(self, message: discord.Message) -> None:
+        event = convert.incoming(message, self.me, allow_bots=self.settings.allow_bots)
+        if event is None:
+            return
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            if event.chat.thread_id is not None and event.chat.key not in self._inherited:
+                await self.inherit(event.chat)
+            # No await between here and handle(): it takes this chat's place in line first.
+            await self.runtime.engine.handle(event, self.channel_for(message.channel, event.chat))
+        finally:
+            if task is not None:
+                self._in_flight.discard(task)
+
+    async def inherit(self, chat: ChatRef) -> None:
+        """Give a thread its parent's settings unless it has its own (see module doc)."""
+        async with self._inherit_lock:
+            if chat.key in self._inherited:
+                return
+            store = self.runtime.store
+            own = await store.chat_settings(PLATFORM, chat.key)
+            if own == ChatSettings(PLATFORM, chat.key):
+                parent = await store.chat_settings(PLATFORM, chat.chat_id)
+                if parent != ChatSettings(PLATFORM, chat.chat_id):
+                    await store.set_chat_settings(
+                        PLATFORM,
+                        chat.key,
+                        active_persona_id=parent.active_persona_id,
+                        trigger_mode=parent.trigger_mode,
+                    )
+            self._inherited.add(chat.key)
+
+    # -- channels ----------------------------------------------------------------------------
+    def budget(self, channel_id: int) -> ChannelBudget:
+        found = self._budgets.get(channel_id)
+        if found is None:
+            if len(self._budgets) > 10_000:
+                self._budgets.clear()  # idle budgets are full anyway; start afresh
+            found = self._budgets[channel_id] = ChannelBudget()
+        return found
+
+    def channel_for(self, target: Any, chat: ChatRef) -> DiscordChannel:
+        async def speaker() -> Speaker:
+            persona, _ = await self.runtime.engine.active_persona(chat)
+            return Speaker(persona.display_name, avatar_url(persona, self.settings.avatar_base_url))
+
+        return DiscordChannel(
+            target,
+            budget=self.budget(target.id),
+            speaker=speaker,
+            webhooks=self.webhooks,
+            edit_interval=self.settings.edit_interval,
+        )
+
+
+def create_adapter(runtime: Runtime) -> DiscordAdapter:
+    return DiscordAdapter(runtime)

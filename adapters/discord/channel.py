@@ -1,0 +1,180 @@
+"""One Discord channel, thread or DM as the core's ``Channel``.
+
+Streaming: the first text is posted at once, then the message is edited at most every
+``edit_interval`` seconds. Pacing is per message, plus a per-channel budget for the
+in-between edits (Discord allows about 5 creates/edits per 5 s in a channel): several
+replies streaming into one channel share that channel's budget, and a busy channel never
+slows another one down — there is no bot-wide clock (llmcord's bottleneck, see
+notes/performance.md). The final text is always written; discord.py honours any 429.
+
+Text past 2000 characters continues in follow-up messages (``split``), also while
+streaming. Persona identity: through the channel's webhook with the persona's name and
+avatar when the bot may manage webhooks; otherwise (and in DMs) from the bot account with
+the persona's name in bold. ``allowed_mentions`` is always "nobody": a persona must never
+ping @everyone, a role or a member because the model wrote their mention.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import discord
+
+from adapters.discord.split import preview, split
+from adapters.discord.webhooks import WebhookCache, webhook_username
+
+log = logging.getLogger(__name__)
+NO_MENTIONS = discord.AllowedMentions.none()
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class Speaker:
+    name: str
+    avatar_url: str | None = None
+
+
+class ChannelBudget:
+    """A token bucket per Discord channel for optional edits (``capacity`` per ``per`` s)."""
+
+    def __init__(self, capacity: float = 4.0, per: float = 5.0, clock: Clock = time.monotonic):
+        self.capacity, self.rate, self._clock = capacity, capacity / per, clock
+        self.tokens, self._at = capacity, clock()
+
+    def take(self) -> bool:
+        now = self._clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+Target = discord.abc.Messageable
+Posted = discord.Message | discord.WebhookMessage
+
+
+class DiscordChannel:
+    def __init__(
+        self,
+        target: Target,
+        *,
+        budget: ChannelBudget,
+        speaker: Callable[[], Awaitable[Speaker]],
+        webhooks: WebhookCache | None = None,
+        edit_interval: float = 1.2,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.target = target
+        self.budget = budget
+        self._speaker = speaker
+        self._webhooks = webhooks
+        self.edit_interval = edit_interval
+        self._clock = clock
+        self._hook: discord.Webhook | None = None
+        self._prefix = ""
+
+    # -- the Channel port -------------------------------------------------------------------
+    async def send(self, text: str) -> None:
+        """An out-of-character notice from the bot itself."""
+        for piece in split(text):
+            await self.target.send(piece, allowed_mentions=NO_MENTIONS)
+
+    async def typing(self) -> None:
+        try:
+            await self.target.typing()
+        except discord.HTTPException as exc:
+            log.info("typing indicator failed: %s", exc.status)
+
+    async def stream(self, chunks: AsyncIterator[str]) -> str:
+        await self._choose_identity()
+        parts: list[str] = []
+        posted: list[Posted] = []
+        shown: list[str] = []
+        next_at = 0.0
+        async for chunk in chunks:
+            parts.append(chunk)
+            now = self._clock()
+            if now < next_at:
+                continue
+            pieces = preview(self._prefix + "".join(parts).strip())
+            if not pieces or pieces == shown:
+                continue
+            # The first post is what the user waits for; later edits are optional extras
+            # and only go out while the channel's budget allows.
+            if posted and not self.budget.take():
+                next_at = now + self.edit_interval
+                continue
+            await self._sync(pieces, posted, shown)
+            next_at = self._clock() + self.edit_interval
+        body = "".join(parts).strip()
+        final = split(self._prefix + body)
+        if final != shown:
+            await self._sync(final, posted, shown)
+        return body
+
+    # -- posting ------------------------------------------------------------------------------
+    async def _choose_identity(self) -> None:
+        speaker = await self._speaker()
+        host = self._webhooks.host(self.target) if self._webhooks else None
+        if host is not None and self._webhooks is not None:
+            self._hook = await self._webhooks.get(host)
+        self._name, self._avatar = speaker.name, speaker.avatar_url
+        # Without a webhook the bot account speaks; say who is talking.
+        self._prefix = "" if self._hook is not None else f"**{speaker.name}:** "
+
+    async def _sync(self, pieces: list[str], posted: list[Posted], shown: list[str]) -> None:
+        """Make the posted messages show ``pieces``: edit changed ones, post new ones."""
+        for i, piece in enumerate(pieces):
+            if i < len(shown) and shown[i] == piece:
+                continue
+            if i < len(posted):
+                await self._edit(posted[i], piece)
+                shown[i] = piece
+            else:
+                posted.append(await self._post(piece))
+                shown.append(piece)
+
+    async def _post(self, text: str) -> Posted:
+        if self._hook is not None:
+            try:
+                return await self._hook_send(text)
+            except discord.NotFound:
+                await self._renew_hook()
+                if self._hook is not None:
+                    return await self._hook_send(text)
+        return await self.target.send(text, allowed_mentions=NO_MENTIONS)
+
+    async def _hook_send(self, text: str) -> discord.WebhookMessage:
+        assert self._hook is not None
+        thread = self.target if isinstance(self.target, discord.Thread) else discord.utils.MISSING
+        return await self._hook.send(
+            text,
+            username=webhook_username(self._name),
+            avatar_url=self._avatar or discord.utils.MISSING,
+            allowed_mentions=NO_MENTIONS,
+            thread=thread,
+            wait=True,
+        )
+
+    async def _renew_hook(self) -> None:
+        """The webhook was deleted (10015): make a new one, or fall back to the bot."""
+        assert self._webhooks is not None
+        host = self._webhooks.host(self.target)
+        if host is None:
+            self._hook = None
+            return
+        log.info("webhook for channel %s is gone; re-creating it", host.id)
+        self._webhooks.forget(host)
+        self._hook = await self._webhooks.get(host)
+
+    async def _edit(self, message: Posted, text: str) -> None:
+        try:
+            await message.edit(content=text, allowed_mentions=NO_MENTIONS)
+        except discord.NotFound:
+            # Deleted by someone mid-reply: nothing sensible to edit; keep going.
+            log.info("a streaming message was deleted before it was finished")

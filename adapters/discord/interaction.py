@@ -1,0 +1,95 @@
+"""A slash command's conversation as the core's ``Channel``, and the request it came with.
+
+Every command answers within Discord's 3-second limit: refusals at once, everything else is
+deferred first (the answer then arrives as follow-ups, valid for 15 minutes). Answers to the
+person who ran the command are ephemeral; what a persona *says* (a greeting after
+``/persona use``) goes to the channel itself, under the persona's own name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import discord
+
+from adapters.discord import convert
+from adapters.discord.channel import NO_MENTIONS, DiscordChannel
+from adapters.discord.split import split
+from bot.events import AttachedFile, CommandRequest
+
+MAX_CARD_BYTES = 25 * 1024 * 1024
+NEEDS_MANAGE_SERVER = (
+    "You need the **Manage Server** permission to do that here. Nothing was changed."
+)
+
+
+def is_admin(interaction: discord.Interaction[Any]) -> bool:
+    """Manage Server in a server; anyone in their own DM with the bot."""
+    if interaction.guild_id is None:
+        return True
+    return interaction.permissions.manage_guild
+
+
+def request(
+    interaction: discord.Interaction[Any],
+    name: str,
+    args: tuple[str, ...] = (),
+    text: str = "",
+    file: AttachedFile | None = None,
+) -> CommandRequest:
+    return CommandRequest(
+        chat=convert.chat_ref(interaction.channel),
+        user=convert.user_ref(interaction.user),
+        name=name,
+        args=args,
+        is_admin=is_admin(interaction),
+        text=text,
+        file=file,
+    )
+
+
+async def refuse(interaction: discord.Interaction[Any], text: str) -> None:
+    await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+async def download(attachment: discord.Attachment) -> AttachedFile | None:
+    if attachment.size > MAX_CARD_BYTES:
+        return None
+    return AttachedFile(attachment.filename, await attachment.read())
+
+
+class InteractionChannel:
+    def __init__(
+        self, interaction: discord.Interaction[Any], speech: DiscordChannel | None
+    ) -> None:
+        self.interaction = interaction
+        self._speech = speech
+
+    async def defer(self) -> None:
+        if not self.interaction.response.is_done():
+            await self.interaction.response.defer(ephemeral=True, thinking=True)
+
+    async def send(self, text: str, **extra: Any) -> None:
+        pieces = split(text) or ["…"]
+        for i, piece in enumerate(pieces):
+            last = i == len(pieces) - 1
+            kwargs = extra if last else {}
+            if not self.interaction.response.is_done():
+                await self.interaction.response.send_message(
+                    piece, ephemeral=True, allowed_mentions=NO_MENTIONS, **kwargs
+                )
+            else:
+                await self.interaction.followup.send(
+                    piece, ephemeral=True, allowed_mentions=NO_MENTIONS, **kwargs
+                )
+
+    async def stream(self, chunks: AsyncIterator[str]) -> str:
+        if self._speech is not None:
+            return await self._speech.stream(chunks)
+        text = "".join([c async for c in chunks]).strip()
+        await self.send(text)
+        return text
+
+    async def typing(self) -> None:
+        """The deferred "thinking…" state already shows that work is under way."""

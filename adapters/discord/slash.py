@@ -1,0 +1,268 @@
+"""Slash commands: ``/persona create|edit|delete|list|show|use|import|export``,
+``/channel mode`` and ``/chat reset``, translated into the core's shared commands
+(``bot.commands`` / ``bot.persona_admin``), so Discord, Telegram and the console agree on
+what they mean.
+
+Permissions: every group defaults to Manage Server in servers (Discord hides it from
+others unless a server admin grants it under Integrations), and the callbacks check again,
+because default permissions are only a default. In a DM the person owns the conversation.
+Personas made with ``/persona create`` or ``import`` in a server belong to that channel
+(and its threads): that is how the core scopes chat-owned personas.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Any, Literal
+
+import discord
+from discord import app_commands
+
+from adapters.discord.interaction import (
+    NEEDS_MANAGE_SERVER,
+    InteractionChannel,
+    download,
+    is_admin,
+    refuse,
+    request,
+)
+from bot.commands import owners_for
+from bot.errors import PersonaNotFound
+from bot.persona_admin import owner_of
+from bot.personas.cards import export_card
+from bot.personas.model import Persona
+
+if TYPE_CHECKING:
+    from adapters.discord.adapter import DiscordAdapter
+
+Interaction = discord.Interaction[Any]
+Field = Literal[
+    "name", "nickname", "description", "personality", "scenario", "greeting", "instructions"
+]
+Mode = Literal["mention", "name", "always", "off"]
+ADMIN = discord.Permissions(manage_guild=True)
+
+
+def install(adapter: DiscordAdapter) -> app_commands.CommandTree[discord.Client]:
+    tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(adapter.client)
+    for group in (PersonaGroup(adapter), ChannelGroup(adapter), ChatGroup(adapter)):
+        tree.add_command(group)
+    return tree
+
+
+class _Base(app_commands.Group):
+    def __init__(self, adapter: DiscordAdapter, **kw: Any) -> None:
+        super().__init__(default_permissions=ADMIN, **kw)
+        self.adapter = adapter
+
+    def channel(self, interaction: Interaction) -> InteractionChannel:
+        speech = None
+        target = interaction.channel
+        if isinstance(target, discord.abc.Messageable):
+            chat = request(interaction, "").chat
+            speech = self.adapter.channel_for(target, chat)
+        return InteractionChannel(interaction, speech)
+
+    async def begin(self, interaction: Interaction, *, admin: bool) -> InteractionChannel | None:
+        """Refuse at once (ephemeral) or defer within the 3-second limit."""
+        if admin and not is_admin(interaction):
+            await refuse(interaction, NEEDS_MANAGE_SERVER)
+            return None
+        ch = self.channel(interaction)
+        await ch.defer()
+        return ch
+
+
+class PersonaGroup(_Base):
+    def __init__(self, adapter: DiscordAdapter) -> None:
+        super().__init__(adapter, name="persona", description="Manage and choose personas")
+
+    @app_commands.command(description="Create a persona for this channel")
+    @app_commands.describe(
+        name="What the persona is called",
+        description="Who they are: personality, background, how they talk",
+        greeting="Their first message (optional)",
+        avatar="A picture (PNG/JPEG/WebP)",
+    )
+    async def create(
+        self,
+        interaction: Interaction,
+        name: app_commands.Range[str, 1, 80],
+        description: app_commands.Range[str, 1, 4000],
+        greeting: str | None = None,
+        avatar: discord.Attachment | None = None,
+    ) -> None:
+        ch = await self.begin(interaction, admin=True)
+        if ch is None:
+            return
+        cmd = request(interaction, "persona_create", text=f"{name}\n{description}")
+        core = self.adapter.runtime.commands
+        before = {e.persona.id for e in await core.engine.registry.entries()}
+        quiet = _Collector()
+        await core.admin.run(cmd, quiet)
+        created = [
+            e
+            for e in await core.engine.registry.entries()
+            if e.persona.id not in before and e.owner == owner_of(cmd)[1]
+        ]
+        if created and (greeting or avatar):
+            entry = created[0]
+            update: dict[str, Any] = {}
+            if greeting:
+                update["first_mes"] = greeting
+            if avatar is not None and (avatar.content_type or "").startswith("image/"):
+                update["avatar_png"] = await avatar.read()
+            persona = entry.persona.model_copy(update=update)
+            await core.engine.store.save_persona(persona, entry.scope, entry.owner)
+        await ch.send("\n".join(quiet.lines))
+
+    @app_commands.command(description="Change a field of a persona made in this channel")
+    async def edit(self, interaction: Interaction, name: str, field: Field, value: str) -> None:
+        ch = await self.begin(interaction, admin=True)
+        if ch is None:
+            return
+        cmd = request(interaction, "persona_edit")
+        owned = await self._owned(cmd, name)
+        target = owned.id if owned is not None else name.replace(" ", "-")
+        cmd = request(interaction, "persona_edit", text=f"{target} {field} {value}")
+        await self.adapter.runtime.commands.admin.run(cmd, ch)
+
+    @app_commands.command(description="Delete a persona made in this channel")
+    async def delete(self, interaction: Interaction, name: str) -> None:
+        ch = await self.begin(interaction, admin=True)
+        if ch is None:
+            return
+        cmd = request(interaction, "persona_delete", text=name)
+        await self.adapter.runtime.commands.admin.run(cmd, ch)
+
+    @app_commands.command(name="import", description="Import a Character Card (JSON, PNG, CHARX)")
+    async def import_(self, interaction: Interaction, card: discord.Attachment) -> None:
+        ch = await self.begin(interaction, admin=True)
+        if ch is None:
+            return
+        file = await download(card)
+        if file is None:
+            await ch.send("That file is too large for a character card.")
+            return
+        cmd = request(interaction, "persona_import", file=file)
+        await self.adapter.runtime.commands.admin.run(cmd, ch)
+
+    @app_commands.command(name="list", description="The personas you can talk to here")
+    async def list_(self, interaction: Interaction) -> None:
+        ch = await self.begin(interaction, admin=False)
+        assert ch is not None
+        await self.adapter.runtime.commands.run(request(interaction, "persona", ("list",)), ch)
+
+    @app_commands.command(description="Talk to another persona in this channel")
+    async def use(self, interaction: Interaction, name: str) -> None:
+        ch = await self.begin(interaction, admin=True)
+        if ch is None:
+            return
+        cmd = request(interaction, "persona", ("use", *name.split()))
+        await self.adapter.runtime.commands.run(cmd, ch)
+
+    @app_commands.command(description="Show a persona's card")
+    async def show(self, interaction: Interaction, name: str) -> None:
+        ch = await self.begin(interaction, admin=False)
+        assert ch is not None
+        persona = await self._visible(interaction, name)
+        if persona is None:
+            await ch.send(f"I can't find a persona called {name!r}. Try /persona list.")
+            return
+        embed = discord.Embed(title=persona.display_name, description=_clip(persona.description))
+        if persona.first_mes:
+            embed.add_field(name="Greeting", value=_clip(persona.first_mes, 1024), inline=False)
+        embed.set_footer(text=f"id {persona.id}")
+        extra: dict[str, Any] = {"embed": embed}
+        if persona.avatar_png:
+            embed.set_thumbnail(url="attachment://avatar.png")
+            extra["file"] = discord.File(io.BytesIO(persona.avatar_png), "avatar.png")
+        await ch.send(persona.display_name, **extra)
+
+    @app_commands.command(description="Download a persona as a Character Card")
+    async def export(
+        self,
+        interaction: Interaction,
+        name: str,
+        format: Literal["v2", "v3", "png"] = "v2",
+    ) -> None:
+        ch = await self.begin(interaction, admin=False)
+        assert ch is not None
+        persona = await self._visible(interaction, name)
+        if persona is None:
+            await ch.send(f"I can't find a persona called {name!r}. Try /persona list.")
+            return
+        data = export_card(persona, format)
+        filename = f"{persona.id}.png" if format == "png" else f"{persona.id}.{format}.json"
+        await ch.send(
+            f"{persona.display_name} as a Character Card:",
+            file=discord.File(io.BytesIO(data), filename),
+        )
+
+    async def _visible(self, interaction: Interaction, name: str) -> Persona | None:
+        cmd = request(interaction, "persona")
+        owners = owners_for(cmd.chat, cmd.user.user_id)
+        try:
+            return await self.adapter.runtime.registry.resolve(name, owners)
+        except PersonaNotFound:
+            return None
+
+    async def _owned(self, cmd: Any, name: str) -> Persona | None:
+        owner = owner_of(cmd)[1]
+        folded = name.strip().casefold()
+        for e in await self.adapter.runtime.registry.entries():
+            p = e.persona
+            if e.owner == owner and folded in (p.id, p.name.casefold(), p.display_name.casefold()):
+                return p
+        return None
+
+
+class ChannelGroup(_Base):
+    def __init__(self, adapter: DiscordAdapter) -> None:
+        super().__init__(adapter, name="channel", description="Channel settings", guild_only=True)
+
+    @app_commands.command(description="When personas answer in this channel")
+    @app_commands.describe(
+        mode="mention: when @mentioned or replied to; name: also when named; "
+        "always: every message; off: never"
+    )
+    async def mode(self, interaction: Interaction, mode: Mode) -> None:
+        ch = await self.begin(interaction, admin=True)
+        if ch is None:
+            return
+        await self.adapter.runtime.commands.admin.run(request(interaction, "mode", (mode,)), ch)
+
+
+class ChatGroup(_Base):
+    def __init__(self, adapter: DiscordAdapter) -> None:
+        super().__init__(adapter, name="chat", description="This conversation")
+
+    @app_commands.command(description="Start a fresh conversation with the current persona")
+    async def reset(self, interaction: Interaction) -> None:
+        ch = await self.begin(interaction, admin=True)
+        if ch is None:
+            return
+        await self.adapter.runtime.commands.run(request(interaction, "reset"), ch)
+
+
+class _Collector:
+    """A Channel that keeps the core's notices, to send them after extra steps."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    async def send(self, text: str) -> None:
+        self.lines.append(text)
+
+    async def stream(self, chunks: Any) -> str:
+        text = "".join([c async for c in chunks])
+        self.lines.append(text)
+        return text
+
+    async def typing(self) -> None:
+        pass
+
+
+def _clip(text: str, limit: int = 4096) -> str:
+    text = text.strip() or "—"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
