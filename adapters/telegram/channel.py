@@ -56,6 +56,7 @@ class TelegramChannel:
         edit_interval: float = 3.0,
         draft_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        typing_delay: float = 0.5,
     ) -> None:
         self.bot = bot
         self.chat_id = chat_id
@@ -64,13 +65,24 @@ class TelegramChannel:
         self.edit_interval = edit_interval
         self.draft_interval = draft_interval
         self._clock = clock
+        self.typing_delay = typing_delay
+        self._typing: asyncio.Task[None] | None = None
 
     # -- the Channel port -------------------------------------------------------------------
     async def send(self, text: str) -> None:
+        self._cancel_typing()
         for part in split(text):
             await self._final(partial(self._send_formatted, part))
 
     async def typing(self) -> None:
+        """Show "typing…" only if the model has not started answering within
+        ``typing_delay``: a fast reply makes the indicator pointless, and every Bot API call
+        costs 1-2 ms of CPU (notes/performance.md)."""
+        self._cancel_typing()
+        self._typing = asyncio.create_task(self._typing_later())
+
+    async def _typing_later(self) -> None:
+        await asyncio.sleep(self.typing_delay)
         try:
             await self.bot.send_chat_action(
                 self.chat_id, ChatAction.TYPING, message_thread_id=self.thread_id
@@ -78,14 +90,23 @@ class TelegramChannel:
         except (BadRequest, NetworkError, RetryAfter) as exc:
             log.info("typing action failed: %s", type(exc).__name__)
 
+    def _cancel_typing(self) -> None:
+        # Cancelling mid-request is harmless: the chat action is cosmetic.
+        if self._typing is not None:
+            self._typing.cancel()
+            self._typing = None
+
     async def stream(self, chunks: AsyncIterator[str]) -> str:
         parts: list[str] = []
-        if self.private:
-            await self._stream_draft(chunks, parts)
-            await self.send("".join(parts))
-        else:
-            message_id = await self._stream_edits(chunks, parts)
-            await self._finish_edits(message_id, "".join(parts))
+        try:
+            if self.private:
+                await self._stream_draft(chunks, parts)
+                await self.send("".join(parts))
+            else:
+                message_id = await self._stream_edits(chunks, parts)
+                await self._finish_edits(message_id, "".join(parts))
+        finally:
+            self._cancel_typing()
         return "".join(parts)
 
     # -- streaming --------------------------------------------------------------------------
@@ -95,6 +116,7 @@ class TelegramChannel:
         shown = ""
         async for chunk in chunks:
             parts.append(chunk)
+            self._cancel_typing()
             now = self._clock()
             text = "".join(parts).strip()[:LIMIT]
             if now < next_at or not text or text == shown:
@@ -116,6 +138,7 @@ class TelegramChannel:
         shown = ""
         async for chunk in chunks:
             parts.append(chunk)
+            self._cancel_typing()
             now = self._clock()
             # While streaming, show the first piece as plain text (half-written Markdown
             # would not parse); the final edit formats it.

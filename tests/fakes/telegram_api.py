@@ -53,6 +53,7 @@ class Call:
     method: str
     params: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)  # when it arrived (for benchmarks)
 
 
 class _Fail(Exception):
@@ -72,6 +73,9 @@ class FakeBotAPI:
         self._failures: dict[str, deque[ApiError]] = defaultdict(deque)
         # When set, every request with parse_mode fails as Telegram does for bad markup.
         self.reject_parse_mode = False
+        # Called with each successful call (after its result is known); benchmarks use it.
+        self.on_call: Callable[[Call], None] | None = None
+        self.polls = 0  # getUpdates requests (not kept in ``calls``: there are many)
         self._ids = itertools.count(1)
         self._message_ids = itertools.count(5000)
         self._changed = asyncio.Condition()
@@ -233,9 +237,10 @@ class FakeBotAPI:
         handler = getattr(self, f"_m_{lower}", None)
         if handler is None:
             return _envelope(ApiError(404, "Not Found"))
+        call = Call(method, params, files)
         if lower != "getupdates":
             async with self._changed:
-                self.calls.append(Call(method, params, files))
+                self.calls.append(call)
                 self._changed.notify_all()
         try:
             if self._failures[method]:
@@ -243,6 +248,8 @@ class FakeBotAPI:
             result = await handler(params)
         except _Fail as f:
             return _envelope(f.error)
+        if self.on_call is not None and lower != "getupdates":
+            self.on_call(call)
         async with self._changed:
             self._changed.notify_all()
         return web.json_response({"ok": True, "result": result})
@@ -267,6 +274,7 @@ class FakeBotAPI:
         }
 
     async def _m_getupdates(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        self.polls += 1
         offset, timeout = int(p.get("offset", 0)), float(p.get("timeout", 0))
         if offset:  # confirms everything before it, as Telegram does
             self.updates = [u for u in self.updates if u["update_id"] >= offset]

@@ -14,7 +14,7 @@ import pytest
 from adapters.telegram.adapter import TelegramAdapter
 from bot.runtime import Runtime, build_runtime
 from config.settings import LLMSettings, Settings, TelegramSettings
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI, RecordedRequest
 from tests.fakes.telegram_api import FakeBotAPI
 
 
@@ -53,6 +53,11 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Runtime, TelegramAd
 
 
 RigFactory = Callable[..., Any]
+
+
+def streamed(llm: FakeOpenAI) -> list[RecordedRequest]:
+    """The persona's replies (streamed); background memory work uses plain completions."""
+    return [r for r in llm.requests_to("chat") if isinstance(r.body, dict) and r.body.get("stream")]
 
 
 @pytest.fixture

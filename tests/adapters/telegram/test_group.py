@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.adapters.telegram.conftest import Rig
+from tests.adapters.telegram.conftest import Rig, streamed
 from tests.fakes.openai_server import Reply
 from tests.fakes.telegram_api import BOT_ID, BOT_USERNAME, flood
 
@@ -36,14 +36,14 @@ async def test_group_answers_only_when_addressed(rig: Rig) -> None:
     text = f"@{BOT_USERNAME} hello"
     await say(rig, text, **mention(text))
     await said(rig, f"You said: U7: {text}")
-    assert len(rig.llm.requests_to("chat")) == 1
+    assert len(streamed(rig.llm)) == 1
     # What it did not answer is kept as context for when it is addressed.
-    prompt = str(rig.llm.requests_to("chat")[0].body["messages"])
+    prompt = str(streamed(rig.llm)[0].body["messages"])
     assert "just chatting among ourselves" in prompt
 
     await say(rig, "thanks for that", reply_to_bot=True)
     await said(rig, "You said: U7: thanks for that")
-    assert len(rig.llm.requests_to("chat")) == 2
+    assert len(streamed(rig.llm)) == 2
 
 
 async def test_mode_name_is_admin_only_and_then_the_name_triggers(rig: Rig) -> None:
@@ -74,7 +74,7 @@ async def test_non_admin_creation_changes_nothing_admin_creation_works(rig: Rig)
     text = f"@{BOT_USERNAME} who are you?"
     await say(rig, text, user=7, **mention(text))
     await said(rig, f"You said: U7: {text}")
-    system = rig.llm.requests_to("chat")[-1].body["messages"][0]["content"]
+    system = streamed(rig.llm)[-1].body["messages"][0]["content"]
     assert "bakes rye bread" in system
 
     await say(rig, "/persona_edit Nana description A strict but fair headmistress.", user=9)
@@ -105,7 +105,7 @@ async def test_card_import_from_a_sent_file_and_from_a_reply(rig: Rig) -> None:
     text = f"@{BOT_USERNAME} what do you see?"
     await say(rig, text, **mention(text))
     await said(rig, f"You said: U7: {text}")
-    assert "crystal tower" in rig.llm.requests_to("chat")[-1].body["messages"][0]["content"]
+    assert "crystal tower" in streamed(rig.llm)[-1].body["messages"][0]["content"]
 
     png = (CARDS / "tk_chara_only_v2.png").read_bytes()
     rig.tg.add_file("CARD2", "documents/file_2.png", png)
@@ -149,4 +149,4 @@ async def test_bot_messages_are_ignored(rig: Rig) -> None:
     text2 = f"@{BOT_USERNAME} human here"
     await say(rig, text2, **mention(text2))
     await said(rig, f"You said: U7: {text2}")
-    assert len(rig.llm.requests_to("chat")) == 1
+    assert len(streamed(rig.llm)) == 1

@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 
 from adapters.telegram.format import LIMIT
-from tests.adapters.telegram.conftest import Rig, make_settings, running
+from tests.adapters.telegram.conftest import Rig, make_settings, running, streamed
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.fakes.telegram_api import FakeBotAPI
 
 
 def llm_user_texts(llm: FakeOpenAI) -> list[list[str]]:
     out = []
-    for r in llm.requests_to("chat"):
+    for r in streamed(llm):
         body = r.body
         assert isinstance(body, dict)
         out.append([m["content"] for m in body["messages"] if m["role"] == "user"])
@@ -31,11 +31,20 @@ async def test_private_round_trip_streams_a_draft_then_sends(rig: Rig) -> None:
     drafts = rig.tg.calls_to("sendMessageDraft")
     assert drafts and all(c.params["draft_id"] != 0 for c in drafts)
     assert len({c.params["draft_id"] for c in drafts}) == 1
-    assert rig.tg.calls_to("sendChatAction")[0].params["action"] == "typing"
+    assert not rig.tg.calls_to("sendChatAction")  # the answer came before "typing" was due
     # The draft comes before the final sendMessage that persists the reply.
     methods = [c.method for c in rig.tg.calls]
     assert methods.index("sendMessageDraft") < len(methods) - 1
     assert methods[-1] == "sendMessage"
+
+
+async def test_typing_is_shown_while_a_slow_model_thinks(rig: Rig) -> None:
+    rig.llm.script(Reply("Hmm, let me think.", first_byte_delay=2.0))
+    await rig.tg.send_text("a hard question")
+    await rig.tg.wait_for(lambda t: "Hmm, let me think." in t.texts())
+    methods = [c.method for c in rig.tg.calls]
+    assert methods.index("sendChatAction") < methods.index("sendMessageDraft")
+    assert rig.tg.calls_to("sendChatAction")[0].params["action"] == "typing"
 
 
 async def test_ten_thousand_character_reply_is_split(rig: Rig) -> None:
@@ -69,7 +78,7 @@ async def test_redelivered_update_is_answered_once(rig: Rig) -> None:
     await rig.tg.inject({"message": json.loads(json.dumps(first["message"]))})
     await rig.tg.send_text("and now this", message_id=101)
     await rig.tg.wait_for(lambda t: "You said: and now this" in t.texts())
-    assert len(rig.llm.requests_to("chat")) == 2
+    assert len(streamed(rig.llm)) == 2
     assert rig.tg.texts().count("You said: only once please") == 1
 
 
@@ -92,6 +101,6 @@ async def test_private_user_creates_a_persona_only_they_use(rig: Rig) -> None:
     assert entry.owner == "telegram:42"
     await rig.tg.send_text("hi Nana")
     await rig.tg.wait_for(lambda t: "You said: hi Nana" in t.texts())
-    system = rig.llm.requests_to("chat")[-1].body["messages"][0]["content"]
+    system = streamed(rig.llm)[-1].body["messages"][0]["content"]
     assert "bakes bread" in system
     assert not rig.tg.calls_to("getChatMember")  # no admin check in one's own chat
