@@ -9,6 +9,8 @@ from __future__ import annotations
 from bot.engine import Engine, say
 from bot.errors import PersonaNotFound
 from bot.events import ChatKind, ChatRef, CommandRequest
+from bot.memory.commands import HELP as MEMORY_HELP
+from bot.memory.commands import MEMORY_COMMANDS, MemoryCommands
 from bot.persona_admin import ADMIN_COMMANDS, PersonaAdmin
 from bot.personas.macros import expand
 from bot.personas.model import Persona
@@ -48,9 +50,11 @@ class Commands:
         elif name == "reset":
             await self.reset(cmd, channel)
         elif name == "help":
-            await channel.send(HELP)
+            await channel.send(f"{HELP}\n{MEMORY_HELP}")
         elif name in ADMIN_COMMANDS:
             await self.admin.run(cmd, channel)
+        elif name in MEMORY_COMMANDS:  # /memory /remember /forget /export (bot/memory)
+            await MemoryCommands(self.engine).run(cmd, channel)
         else:
             await channel.send(f"I don't know the command /{name}.\n{HELP}")
 

@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 
 from bot.errors import LLMUnavailable, PersonaNotFound
 from bot.events import ChatKind, ChatRef, IncomingMessage
+from bot.memory.base import Scope
+from bot.memory.service import MemoryService
 from bot.ordering import KeyedOrder
 from bot.personas.macros import expand
 from bot.personas.model import Persona
@@ -101,8 +103,10 @@ class Engine:
         config: EngineConfig,
         clock: Callable[[], datetime] = _utcnow,
         count: Callable[[str], int] = count_tokens,
+        memory: MemoryService | None = None,
     ) -> None:
         self.store = store
+        self.memory = memory  # long-term memory (bot/memory); None = history only
         self.model = model
         self.registry = registry
         self.config = config
@@ -230,7 +234,20 @@ class Engine:
         if crisis.screen(msg.text):
             await channel.send(crisis.referral_message(self.config.crisis_lines))
             notes.append(CRISIS_INSTRUCTION)
-        prompt = self._prompt(ctx, history, msg.chat.kind is ChatKind.GROUP, notes)
+        is_group = msg.chat.kind is ChatKind.GROUP
+        scope = Scope(persona.id, ctx.user.id, msg.chat.platform, msg.chat.key, is_group)
+        memory = ""
+        if self.memory is not None:
+            memory = await self.memory.recall(
+                scope,
+                msg.text,
+                budget_tokens=int(
+                    self.config.context_window * self.memory.recaller.config.budget_fraction
+                ),
+                conversation_id=ctx.conversation_id,
+                before_id=history[0].id if history else None,
+            )
+        prompt = self._prompt(ctx, history, is_group, notes, memory)
         self.last_prompt = prompt
         s = persona.sampling
         request = ChatRequest(
@@ -245,11 +262,16 @@ class Engine:
         await channel.typing()
         async with self._llm_slots:
             text, failed = await self._stream(request, channel)
+        last_id = ctx.message.id
         if text.strip():
-            await self.store.add_message(
+            stored = await self.store.add_message(
                 ctx.conversation_id,
                 NewMessage(role=Role.ASSISTANT, content=text, author_name=persona.display_name),
             )
+            last_id = stored.id if stored is not None else last_id
+        if self.memory is not None:
+            # Returns at once: extraction and indexing run in the background.
+            self.memory.after_exchange(scope, ctx.conversation_id, last_id, persona.display_name)
         if failed:
             try:
                 await say(channel, self.apology(persona, ctx.user.name))
@@ -291,7 +313,12 @@ class Engine:
         return "".join(shown), False
 
     def _prompt(
-        self, ctx: TurnContext, history: list[StoredMessage], is_group: bool, notes: list[str]
+        self,
+        ctx: TurnContext,
+        history: list[StoredMessage],
+        is_group: bool,
+        notes: list[str],
+        memory: str = "",
     ) -> Prompt:
         budget = self.config.context_window - self.config.max_reply_tokens
         return build_prompt(
@@ -301,6 +328,7 @@ class Engine:
                 history=history,
                 budget_tokens=budget,
                 is_group=is_group,
+                memory=memory,
                 operator_notes=notes,
                 lore_budget_tokens=self.config.context_window // 4,
                 seed=str(ctx.conversation_id),

@@ -14,10 +14,12 @@ stream after that is caught by the HTTP read timeout (also ``timeout``).
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.utils
 import json
 import logging
 import random
+import struct
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
@@ -166,6 +168,66 @@ class OpenAIChatModel:
             wait,
         )
         await asyncio.sleep(wait)
+
+    async def complete(self, request: ChatRequest, *, json_object: bool = False) -> str:
+        """One non-streamed completion (background work: memory extraction, summaries).
+        ``json_object`` asks for a JSON object (``response_format``); a server that rejects
+        that is asked again without it. Raises ``LLMUnavailable``."""
+        body = self._body(request)
+        body["stream"] = False
+        if json_object:
+            body["response_format"] = {"type": "json_object"}
+        try:
+            async with asyncio.timeout(self._settings.timeout):
+                try:
+                    response = await self._client.post(
+                        "/chat/completions", body=body, cast_to=httpx2.Response
+                    )
+                except openai.BadRequestError:
+                    if not json_object:
+                        raise
+                    body.pop("response_format")
+                    response = await self._client.post(
+                        "/chat/completions", body=body, cast_to=httpx2.Response
+                    )
+                data = response.json()
+        except TimeoutError:
+            raise LLMUnavailable(f"no reply from {self.endpoint} within the deadline") from None
+        except (openai.OpenAIError, httpx2.HTTPError, ValueError) as exc:
+            raise LLMUnavailable(f"LLM request failed: {self._reason(exc)}") from None
+        try:
+            content = data["choices"][0]["message"].get("content") or ""
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise LLMUnavailable("the LLM answered without a message") from None
+        filt = ReasoningFilter()
+        return filt.feed(str(content)) + filt.flush()
+
+    async def embed(self, texts: list[str], model: str) -> list[list[float]]:
+        """Embedding vectors for ``texts`` from ``/embeddings`` (base64 float32 on the wire)."""
+        if not texts:
+            return []
+        try:
+            async with asyncio.timeout(self._settings.timeout):
+                response = await self._client.post(
+                    "/embeddings",
+                    body={"model": model, "input": texts, "encoding_format": "base64"},
+                    cast_to=httpx2.Response,
+                )
+                data = response.json()["data"]
+        except TimeoutError:
+            raise LLMUnavailable(
+                f"no embeddings from {self.endpoint} within the deadline"
+            ) from None
+        except (openai.OpenAIError, httpx2.HTTPError, ValueError, KeyError, TypeError) as exc:
+            raise LLMUnavailable(f"embedding request failed: {self._reason(exc)}") from None
+        out: list[list[float]] = [[] for _ in texts]
+        for item in data:
+            emb = item["embedding"]
+            if isinstance(emb, str):
+                raw = base64.b64decode(emb)
+                emb = list(struct.unpack(f"<{len(raw) // 4}f", raw))
+            out[int(item["index"])] = [float(x) for x in emb]
+        return out
 
     def _body(self, request: ChatRequest) -> dict[str, Any]:
         model = request.model or self._model

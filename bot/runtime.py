@@ -14,10 +14,11 @@ from bot.commands import Commands
 from bot.engine import Engine, EngineConfig
 from bot.llm import OpenAIChatModel
 from bot.local_model import BANNER, start_local_server
+from bot.memory.service import MemoryService
 from bot.personas.registry import PersonaRegistry
 from bot.store import open_store
 from bot.store.base import Store
-from config.settings import Settings
+from config.settings import LLMSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class Runtime:
     warnings: list[str]
     local_model: bool
     _stack: AsyncExitStack
+    memory: MemoryService | None = None
 
     async def __aenter__(self) -> Runtime:
         return self
@@ -82,6 +84,10 @@ async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime
         model = OpenAIChatModel(llm, default_model=model_name)
         stack.push_async_callback(model.aclose)
 
+        memory = build_memory(store, model, llm, model_name, settings.history_limit)
+        if memory is not None:
+            memory.start()
+            stack.push_async_callback(memory.stop)  # first to stop: it holds no reply
         engine = Engine(
             store=store,
             model=model,
@@ -98,10 +104,71 @@ async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime
                 disclosure_interval=timedelta(hours=settings.safety.disclosure_interval_hours),
                 crisis_lines=settings.safety.crisis_line,
             ),
+            memory=memory,
         )
         return Runtime(
-            settings, store, registry, engine, Commands(engine), model, warnings, local, stack
+            settings,
+            store,
+            registry,
+            engine,
+            Commands(engine),
+            model,
+            warnings,
+            local,
+            stack,
+            memory,
         )
     except BaseException:
         await stack.aclose()
         raise
+
+
+def build_memory(
+    store: Store,
+    model: OpenAIChatModel,
+    llm: LLMSettings,
+    model_name: str,
+    history_limit: int,
+) -> MemoryService | None:
+    """Long-term memory on the store's database (SQLite only for now), or None."""
+    from bot.memory.recall import RecallConfig, Recaller
+    from bot.memory.worker import MemoryWorker, WorkerConfig
+    from bot.store.sqlite import SQLiteStore, utc_now
+    from bot.store.sqlite_memory import SQLiteMemoryStore
+    from bot.tokens import count_tokens
+    from config.memory import MemorySettings
+
+    ms = MemorySettings()
+    if not ms.enabled or not isinstance(store, SQLiteStore):
+        return None
+    mstore = SQLiteMemoryStore(store)
+    embed = None
+    if ms.embedding_model:
+        emb_model = model
+        if ms.embedding_base_url:
+            emb_model = OpenAIChatModel(llm.model_copy(update={"base_url": ms.embedding_base_url}))
+        name = ms.embedding_model
+
+        async def embed(texts: list[str]) -> list[list[float]]:
+            return await emb_model.embed(texts, name)
+
+    recaller = Recaller(
+        mstore, count_tokens, RecallConfig(ms.budget_fraction, max_turns=ms.max_turns), embed
+    )
+    worker = MemoryWorker(
+        mstore,
+        store,
+        WorkerConfig(
+            model=model_name,
+            extraction=ms.extraction,
+            summaries=ms.summaries,
+            summary_chunk=ms.summary_chunk,
+            history_window=history_limit,
+            poll_seconds=ms.poll_seconds,
+            embedding_model=ms.embedding_model or "",
+        ),
+        model,
+        utc_now,
+        embed,
+    )
+    return MemoryService(mstore, recaller, worker, utc_now)

@@ -16,10 +16,23 @@ values of the Python enums.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from string import Template
 from typing import Literal
 
 Dialect = Literal["sqlite", "postgresql"]
+
+
+@dataclass(frozen=True)
+class OnlyFor:
+    """A statement for one backend only: its full-text index (SQLite FTS5 here; PostgreSQL
+    will use a ``tsvector`` column instead) is not part of the portable schema."""
+
+    dialect: Dialect
+    sql: str
+
+
+Statement = str | OnlyFor
 
 TYPES: dict[Dialect, dict[str, str]] = {
     "sqlite": {
@@ -46,7 +59,7 @@ CREATE TABLE IF NOT EXISTS schema_version (
 )
 """
 
-MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
+MIGRATIONS: list[tuple[int, tuple[Statement, ...]]] = [
     (
         1,
         (
@@ -135,6 +148,121 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
             """,
         ),
     ),
+    (
+        2,
+        # Long-term memory (bot/memory). Scopes: a memory belongs to (persona, user) or to
+        # (persona, group); ``scope_id`` is the user id or "<platform>:<chat_key>".
+        # Superseded memories (an update replaced them) stay as history until /forget.
+        (
+            """
+            CREATE TABLE memories (
+                id ${pk},
+                persona_id TEXT NOT NULL,
+                scope_kind TEXT NOT NULL,
+                scope_id TEXT NOT NULL,
+                user_id BIGINT REFERENCES users (id) ON DELETE CASCADE,
+                text TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                importance INTEGER NOT NULL,
+                source_ids ${json} NOT NULL,
+                created_at ${ts} NOT NULL,
+                updated_at ${ts} NOT NULL,
+                superseded_by BIGINT
+            )
+            """,
+            """
+            CREATE INDEX memories_by_scope
+                ON memories (persona_id, scope_kind, scope_id, superseded_by)
+            """,
+            "CREATE INDEX memories_by_user ON memories (user_id)",
+            # Background work (indexing, fact extraction, summaries), persisted so it
+            # survives a restart. A claimed job that never finished is claimed again.
+            """
+            CREATE TABLE memory_jobs (
+                id ${pk},
+                kind TEXT NOT NULL,
+                payload ${json} NOT NULL,
+                created_at ${ts} NOT NULL,
+                claimed_at ${ts},
+                finished_at ${ts},
+                attempts INTEGER NOT NULL DEFAULT 0,
+                error TEXT
+            )
+            """,
+            "CREATE INDEX memory_jobs_pending ON memory_jobs (id) WHERE finished_at IS NULL",
+            # Rolling summaries of a conversation's older turns (up to ``upto_message_id``).
+            """
+            CREATE TABLE memory_summaries (
+                id ${pk},
+                conversation_id BIGINT NOT NULL
+                    REFERENCES conversations (id) ON DELETE CASCADE,
+                upto_message_id BIGINT NOT NULL,
+                text TEXT NOT NULL,
+                created_at ${ts} NOT NULL
+            )
+            """,
+            "CREATE INDEX memory_summaries_by_conv ON memory_summaries (conversation_id, id)",
+            # Embeddings (float32, little-endian) of turns ("turn", message id) and memories.
+            """
+            CREATE TABLE memory_vectors (
+                ref_kind TEXT NOT NULL,
+                ref_id BIGINT NOT NULL,
+                model TEXT NOT NULL,
+                vector ${blob} NOT NULL,
+                PRIMARY KEY (ref_kind, ref_id)
+            )
+            """,
+            # What kind of chat a (platform, chat_key) is, and whose it is when private:
+            # /forget all removes the persona's side of a person's private chats too.
+            """
+            CREATE TABLE memory_chats (
+                platform TEXT NOT NULL,
+                chat_key TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                user_id BIGINT REFERENCES users (id) ON DELETE CASCADE,
+                PRIMARY KEY (platform, chat_key)
+            )
+            """,
+            """
+            CREATE TABLE memory_state (
+                key TEXT PRIMARY KEY,
+                value BIGINT NOT NULL
+            )
+            """,
+            # The lexical index. ``scope`` holds tokens naming who may see the row (persona,
+            # speaker, chat; see bot/memory/scope.py) and is matched, never ranked. Turns are
+            # indexed with their neighbours (c1: the turns just before and after, c2: two
+            # away), ranked lower: a question often shares words with the turn next to the
+            # answer. Text is pre-segmented for CJK (bot/memory/text.py).
+            OnlyFor(
+                "sqlite",
+                """
+                CREATE VIRTUAL TABLE turns_fts USING fts5(
+                    scope, body, c1, c2, tokenize = 'porter unicode61 remove_diacritics 2'
+                )
+                """,
+            ),
+            OnlyFor(
+                "sqlite",
+                """
+                CREATE VIRTUAL TABLE memories_fts USING fts5(
+                    scope, body, tokenize = 'porter unicode61 remove_diacritics 2'
+                )
+                """,
+            ),
+            # Default ranking (persisted in the index): ``ORDER BY rank`` is then optimised
+            # by FTS5 itself. The scope column never counts; neighbours count less.
+            OnlyFor(
+                "sqlite",
+                "INSERT INTO turns_fts (turns_fts, rank)"
+                " VALUES ('rank', 'bm25(0.0, 1.0, 0.5, 0.3)')",
+            ),
+            OnlyFor(
+                "sqlite",
+                "INSERT INTO memories_fts (memories_fts, rank) VALUES ('rank', 'bm25(0.0, 1.0)')",
+            ),
+        ),
+    ),
 ]
 
 
@@ -145,8 +273,15 @@ def render(sql: str, dialect: Dialect) -> str:
 def migrations_for(dialect: Dialect) -> list[tuple[int, tuple[str, ...]]]:
     """The migrations with this backend's type names filled in, in version order."""
     return [
-        (version, tuple(render(sql, dialect) for sql in statements))
-        for version, statements in sorted(MIGRATIONS)
+        (
+            version,
+            tuple(
+                render(s, dialect) if isinstance(s, str) else render(s.sql, dialect)
+                for s in statements
+                if isinstance(s, str) or s.dialect == dialect
+            ),
+        )
+        for version, statements in sorted(MIGRATIONS, key=lambda m: m[0])
     ]
 
 

@@ -27,7 +27,16 @@ class FakeServer:
         return [json.loads(line) for line in lines if line.strip()]
 
     def chats(self) -> list[dict[str, Any]]:
-        return [r["body"] for r in self.requests() if r["path"].endswith("/chat/completions")]
+        """Streamed chat requests: the persona's replies."""
+        return [b for b in self.completions(streamed=True)]
+
+    def completions(self, *, streamed: bool = False) -> list[dict[str, Any]]:
+        """Chat requests either streamed (replies) or not (background memory work)."""
+        return [
+            r["body"]
+            for r in self.requests()
+            if r["path"].endswith("/chat/completions") and bool(r["body"].get("stream")) == streamed
+        ]
 
     def stop(self) -> None:
         self.proc.terminate()

@@ -1,0 +1,121 @@
+"""The person's memory controls, the same on every platform:
+
+/memory — what the persona remembers about you (numbered)
+/remember TEXT — add something
+/forget N — forget item N of that list
+/forget all — forget everything: memories, your messages, summaries, index rows, vectors
+/export — everything stored about you, as a JSON file
+
+``/forget all`` acts at once in the console; elsewhere it asks for ``/forget all confirm``
+(an adapter with buttons can call ``forget_all`` from its own confirmation button).
+``/export`` uses ``channel.send_file(filename, data, caption)`` when the adapter has one,
+and otherwise (the console) writes the file in the working directory and says where.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.engine import Engine
+from bot.events import CommandRequest
+from bot.memory.base import ForgetReport
+from bot.memory.service import MemoryService
+from bot.ports import Channel
+
+MEMORY_COMMANDS = frozenset({"memory", "memories", "forget", "export", "remember"})
+ACT_AT_ONCE = frozenset({"console"})
+
+HELP = """\
+/memory — what I remember about you
+/remember TEXT — ask me to remember something
+/forget N — forget item N of /memory; /forget all — forget everything about you
+/export — everything stored about you, as a JSON file"""
+
+
+class MemoryCommands:
+    def __init__(self, engine: Engine, export_dir: Path | None = None) -> None:
+        self.engine = engine
+        self.export_dir = export_dir
+
+    @property
+    def memory(self) -> MemoryService | None:
+        return self.engine.memory
+
+    async def run(self, cmd: CommandRequest, channel: Channel) -> None:
+        name = cmd.name.lower().lstrip("/")
+        memory = self.memory
+        if memory is None:
+            await channel.send("Long-term memory is turned off here.")
+            return
+        store = self.engine.store
+        user = await store.upsert_user(cmd.user.platform, cmd.user.user_id, cmd.user.display_name)
+        persona, _ = await self.engine.active_persona(cmd.chat)
+        args = [a.lower() for a in cmd.args]
+        if name in ("memory", "memories"):
+            items = await memory.list_for(persona.id, user.id)
+            if not items:
+                await channel.send(
+                    f"{persona.display_name} doesn't remember anything about you yet."
+                )
+                return
+            lines = [f"What {persona.display_name} remembers about you:"]
+            lines += [f"{i}. {m.text}" for i, m in enumerate(items, 1)]
+            lines.append("Forget one with /forget N, or everything with /forget all.")
+            await channel.send("\n".join(lines))
+        elif name == "remember":
+            text = (cmd.text or " ".join(cmd.args)).strip()
+            if not text:
+                await channel.send("Tell me what to remember: /remember TEXT")
+                return
+            await memory.remember(persona.id, user.id, text)
+            await channel.send(f"{persona.display_name} will remember that.")
+        elif name == "forget":
+            if args[:1] == ["all"]:
+                if cmd.chat.platform not in ACT_AT_ONCE and args[1:2] != ["confirm"]:
+                    await channel.send(
+                        "This deletes everything stored about you — memories, your messages, "
+                        "summaries — and cannot be undone. Send /forget all confirm to go ahead."
+                    )
+                    return
+                report = await self.forget_all(user.id)
+                await channel.send(
+                    f"Done. I deleted {report.memories} memories and {report.messages} messages; "
+                    "nothing about you is kept."
+                )
+            elif args[:1] and args[0].isdigit():
+                gone = await memory.forget_one(persona.id, user.id, int(args[0]))
+                if gone is None:
+                    await channel.send("There is no such item; see /memory.")
+                else:
+                    await channel.send(f"Forgotten: {gone.text}")
+            else:
+                await channel.send("Use /forget N (a number from /memory) or /forget all.")
+        elif name == "export":
+            await self.export(user.id, cmd, channel)
+
+    async def forget_all(self, user_id: int) -> ForgetReport:
+        assert self.memory is not None
+        return await self.memory.forget_all(user_id)
+
+    async def export(self, user_id: int, cmd: CommandRequest, channel: Channel) -> None:
+        assert self.memory is not None
+        data = await self.memory.export(user_id)
+        data["exported_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        blob = json.dumps(data, ensure_ascii=False, indent=2, default=str).encode()
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        filename = f"kindred-export-{cmd.user.platform}-{stamp}.json"
+        send_file = getattr(channel, "send_file", None)
+        if send_file is not None and cmd.chat.platform not in ACT_AT_ONCE:
+            await send_file(filename, blob, "Everything stored about you.")
+            return
+        if cmd.chat.platform not in ACT_AT_ONCE:
+            await channel.send(
+                "This chat can't receive files; here is your data:\n" + blob.decode()
+            )
+            return
+        path = (self.export_dir or Path.cwd()) / filename
+        await asyncio.to_thread(path.write_bytes, blob)
+        await channel.send(f"Exported everything stored about you to {path}")

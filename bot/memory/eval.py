@@ -1,0 +1,241 @@
+"""``kindred eval memory PATH``: retrieval quality on a dataset in the LoCoMo JSON schema.
+
+Every turn is stored the way the chat stores it (``Store.add_message`` in a conversation
+of an "eval" persona, one group chat per sample, dated by the store's clock set to the
+session time) and indexed by the memory indexer; every question goes through the retriever
+the chat uses (``Recaller.search_turns``) in the scope of the sample's first speaker.
+
+Metrics over the evidence turns: recall@k, hit@k (any evidence in the top k) and NDCG@10
+(binary relevance), per category and overall (categories 1-4, as LoCoMo reports do; 5, the
+adversarial questions, is shown on its own), plus p50/p95 search latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.memory.base import Scope
+from bot.memory.recall import Embed, RecallConfig, Recaller
+from bot.store.base import NewMessage, Role
+from bot.store.sqlite import SQLiteStore
+from bot.store.sqlite_memory import SQLiteMemoryStore
+from bot.tokens import count_tokens
+
+PERSONA = "eval"
+PLATFORM = "eval"
+OVERALL = (1, 2, 3, 4)
+_EVIDENCE = re.compile(r"D:?(\d+):0*(\d+)")
+
+
+class DatasetError(Exception):
+    pass
+
+
+class SettableClock:
+    def __init__(self) -> None:
+        self.now = datetime(2020, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def parse_session_date(text: str) -> datetime:
+    """LoCoMo's "1:56 pm on 8 May, 2023"."""
+    cleaned = " ".join(text.replace(",", " ").split())
+    for fmt in ("%I:%M %p on %d %B %Y", "%H:%M on %d %B %Y", "%d %B %Y"):
+        try:
+            return datetime.strptime(cleaned, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    raise DatasetError(f"cannot read the session date {text!r}")
+
+
+def evidence_ids(raw: Sequence[Any]) -> list[str]:
+    """Split and repair evidence strings ("D8:6; D9:17", "D:11:26", "D30:05")."""
+    out: list[str] = []
+    for item in raw:
+        for m in _EVIDENCE.finditer(str(item)):
+            out.append(f"D{int(m.group(1))}:{int(m.group(2))}")
+    return list(dict.fromkeys(out))
+
+
+@dataclass
+class Scores:
+    values: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, name: str, value: float) -> None:
+        self.values[name].append(value)
+
+    def mean(self) -> dict[str, float]:
+        return {k: round(sum(v) / len(v), 4) for k, v in self.values.items() if v}
+
+    def count(self) -> int:
+        return max((len(v) for v in self.values.values()), default=0)
+
+
+def score(ranked: list[str], evidence: set[str], ks: Sequence[int], into: list[Scores]) -> None:
+    for k in ks:
+        got = len(evidence & set(ranked[:k]))
+        for s in into:
+            s.add(f"recall@{k}", got / len(evidence))
+            s.add(f"hit@{k}", float(got > 0))
+    dcg = sum(1 / math.log2(i + 2) for i, d in enumerate(ranked[:10]) if d in evidence)
+    ideal = sum(1 / math.log2(i + 2) for i in range(min(len(evidence), 10)))
+    for s in into:
+        s.add("ndcg@10", dcg / ideal)
+
+
+async def evaluate(
+    path: Path,
+    ks: Sequence[int] = (5, 10),
+    *,
+    embed: Embed | None = None,
+    embed_model: str = "",
+    db_dir: Path | None = None,
+) -> dict[str, Any]:
+    try:
+        samples = json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"cannot read {path}: {exc}") from None
+    if not isinstance(samples, list):
+        raise DatasetError(f"{path}: expected a JSON list of samples (the LoCoMo schema)")
+    with tempfile.TemporaryDirectory(dir=db_dir) as tmp:
+        clock = SettableClock()
+        store = SQLiteStore(Path(tmp) / "eval.db", clock=clock)
+        await store.open()
+        try:
+            return await _run(store, clock, samples, ks, embed, embed_model)
+        finally:
+            await store.close()
+
+
+async def _run(
+    store: SQLiteStore,
+    clock: SettableClock,
+    samples: list[Any],
+    ks: Sequence[int],
+    embed: Embed | None,
+    embed_model: str,
+) -> dict[str, Any]:
+    memory = SQLiteMemoryStore(store)
+    recaller = Recaller(memory, count_tokens, RecallConfig(), embed)
+    kmax = max(max(ks), 10)
+    ingest_started = time.perf_counter()
+    plans = []
+    turns = 0
+    for n, sample in enumerate(samples):
+        conv = sample.get("conversation") or {}
+        sid = str(sample.get("sample_id") or f"sample-{n}")
+        conversation = await store.conversation(PLATFORM, sid, PERSONA)
+        users: dict[str, int] = {}
+        dia: dict[int, str] = {}
+        last = clock.now
+        session = 1
+        while f"session_{session}" in conv:
+            start = parse_session_date(conv.get(f"session_{session}_date_time", ""))
+            for i, t in enumerate(conv[f"session_{session}"]):
+                speaker = str(t.get("speaker", "?"))
+                if speaker not in users:
+                    users[speaker] = (
+                        await store.upsert_user(PLATFORM, f"{sid}:{speaker}", speaker)
+                    ).id
+                text = str(t.get("text", ""))
+                if t.get("blip_caption"):
+                    text += f" [shares a photo: {t['blip_caption']}]"
+                clock.now = last = start + timedelta(seconds=i)
+                stored = await store.add_message(
+                    conversation.id,
+                    NewMessage(
+                        role=Role.USER,
+                        content=text,
+                        user_id=users[speaker],
+                        author_name=speaker,
+                        platform_message_id=str(t.get("dia_id")),
+                    ),
+                )
+                if stored is not None:
+                    dia[stored.id] = str(t.get("dia_id"))
+                    turns += 1
+            session += 1
+        first = users.get(str(conv.get("speaker_a")), next(iter(users.values()), 0))
+        scope = Scope(PERSONA, first, PLATFORM, sid, is_group=True)
+        plans.append((sample, scope, dia, last))
+    while (await memory.index_turns(batch=5000)).more:
+        pass
+    ingest_s = time.perf_counter() - ingest_started
+    if embed is not None:
+        await embed_turns(memory, embed, embed_model)
+
+    overall = Scores()
+    by_cat: defaultdict[int, Scores] = defaultdict(Scores)
+    latencies: list[float] = []
+    for sample, scope, dia, last in plans:
+        known = set(dia.values())
+        for qa in sample.get("qa") or []:
+            evidence = set(evidence_ids(qa.get("evidence") or [])) & known
+            if not evidence:
+                continue
+            category = int(qa.get("category", 0))
+            started = time.perf_counter()
+            hits = await recaller.search_turns(scope, str(qa.get("question", "")), kmax, last)
+            latencies.append((time.perf_counter() - started) * 1000)
+            ranked = [dia.get(h.message_id, "") for h in hits]
+            targets = [by_cat[category]] + ([overall] if category in OVERALL else [])
+            score(ranked, evidence, ks, targets)
+    q = statistics.quantiles(latencies, n=20) if len(latencies) > 1 else latencies * 19
+    return {
+        "questions": len(latencies),
+        "overall": overall.mean(),
+        "by_category": {str(c): by_cat[c].mean() for c in sorted(by_cat)},
+        "latency_ms": {
+            "p50": round(statistics.median(latencies), 3) if latencies else 0.0,
+            "p95": round(q[18], 3) if latencies else 0.0,
+        },
+        "_ingest": {"turns": turns, "seconds": round(ingest_s, 3)},
+    }
+
+
+async def embed_turns(memory: SQLiteMemoryStore, embed: Embed, model: str, batch: int = 64) -> int:
+    from bot.memory.vectors import pack
+
+    done = 0
+    while items := await memory.unembedded("turn", batch):
+        vectors = await embed([text for _, text in items])
+        await memory.put_vectors(
+            "turn", [(i, pack(v)) for (i, _), v in zip(items, vectors, strict=True)], model
+        )
+        done += len(items)
+    return done
+
+
+def render(result: dict[str, Any], ks: Sequence[int]) -> str:
+    names = [f"recall@{k}" for k in ks] + [f"hit@{k}" for k in ks] + ["ndcg@10"]
+    lines = [f"{'category':<10}{'n':>6}" + "".join(f"{n:>11}" for n in names)]
+
+    def row(label: str, s: dict[str, float], n: int | str) -> str:
+        return f"{label:<10}{n!s:>6}" + "".join(f"{s.get(n_, 0.0):>11.3f}" for n_ in names)
+
+    counts = result.get("_counts", {})
+    for cat, s in result["by_category"].items():
+        lines.append(row(cat, s, counts.get(cat, "")))
+    lines.append(row("overall", result["overall"], counts.get("overall", "")))
+    lat = result["latency_ms"]
+    ing = result.get("_ingest", {})
+    lines.append(f"questions {result['questions']} (overall = categories 1-4)")
+    lines.append(f"search latency p50 {lat['p50']:.2f} ms, p95 {lat['p95']:.2f} ms")
+    if ing.get("seconds"):
+        rate = ing["turns"] / ing["seconds"]
+        lines.append(f"ingested {ing['turns']} turns in {ing['seconds']:.2f} s ({rate:,.0f}/s)")
+    return "\n".join(lines)

@@ -1,0 +1,263 @@
+"""The background worker: indexing, fact extraction, rolling summaries, embeddings.
+
+The engine only *enqueues* a job after an exchange (a persisted ``memory_jobs`` row,
+written by a fire-and-forget task after the reply has been delivered), so memory work never
+delays a reply. The worker claims jobs oldest first; a job claimed by a process that died
+is claimed again at the next start-up, so pending work survives a restart. A job that
+fails is retried up to ``MAX_ATTEMPTS`` times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from bot.memory.base import Job, MemoryStore, NewMemory, Scope, ScopeKind
+from bot.memory.extract import Extraction, build_request, is_duplicate, parse
+from bot.memory.vectors import pack
+from bot.ports import ChatRequest, Turn
+from bot.store.base import Store
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+STALE_CLAIM = timedelta(minutes=5)
+EXCHANGE = "exchange"
+
+
+class Completer(Protocol):
+    async def complete(self, request: ChatRequest, *, json_object: bool = False) -> str: ...
+
+
+Embed = Callable[[list[str]], Awaitable[list[list[float]]]]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    model: str = ""
+    extraction: bool = True
+    summaries: bool = True
+    # Summarise older turns in chunks of this many, once they are out of the history window.
+    summary_chunk: int = 40
+    history_window: int = 60
+    max_extract_turns: int = 30
+    poll_seconds: float = 30.0
+    embedding_model: str = ""
+
+
+SUMMARY_PROMPT = """Condense this part of a conversation between {char} and {user} into a
+short paragraph (at most 120 words) that keeps names, facts, plans, dates and feelings.
+{previous}Messages:
+{messages}"""
+
+
+class MemoryWorker:
+    def __init__(
+        self,
+        memory: MemoryStore,
+        users: Store,
+        config: WorkerConfig,
+        llm: Completer | None,
+        clock: Callable[[], datetime],
+        embed: Embed | None = None,
+    ) -> None:
+        self.memory = memory
+        self.users = users
+        self.config = config
+        self.llm = llm
+        self.embed = embed
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+
+    # lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="kindred-memory-worker")
+
+    async def stop(self, grace: float = 2.0) -> None:
+        """Quick: the current job is cancelled (it stays claimed and is redone later)."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, grace)
+
+    def notify(self) -> None:
+        self._idle.clear()
+        self._wake.set()
+
+    async def drain(self, within: float = 30.0) -> None:
+        """Wait until every pending job is done (tests, eval)."""
+        async with asyncio.timeout(within):
+            while await self.memory.pending_jobs():
+                self.notify()
+                await asyncio.sleep(0.01)
+
+    async def _loop(self) -> None:
+        stale_before = self._clock()  # at start-up, anything claimed earlier is orphaned
+        while True:
+            try:
+                await self.run_pending(stale_before)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("memory worker pass failed")
+            stale_before = self._clock() - STALE_CLAIM
+            self._idle.set()
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
+
+    async def run_pending(self, stale_before: datetime | None = None) -> int:
+        """Index new turns, then run every claimable job. Returns jobs run."""
+        while (await self.memory.index_turns(batch=500)).more:
+            pass
+        done = 0
+        while job := await self.memory.claim_job(stale_before or self._clock() - STALE_CLAIM):
+            await self._run_job(job)
+            done += 1
+        if self.embed is not None:
+            await self._embed_pending()
+        return done
+
+    async def _run_job(self, job: Job) -> None:
+        try:
+            if job.kind == EXCHANGE:
+                await self._exchange(job.payload)
+            else:
+                log.warning("unknown memory job kind %r", job.kind)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if job.attempts < MAX_ATTEMPTS:
+                log.warning("memory job %s failed (attempt %s): %s", job.id, job.attempts, exc)
+                return  # stays unfinished; claimed again after STALE_CLAIM
+            log.warning("memory job %s gave up: %s", job.id, exc)
+            await self.memory.finish_job(job.id, str(exc)[:500])
+            return
+        await self.memory.finish_job(job.id)
+
+    # the work ----------------------------------------------------------------------------
+    async def _exchange(self, p: dict[str, Any]) -> None:
+        scope = Scope(p["persona_id"], p["user_id"], p["platform"], p["chat_key"], p["is_group"])
+        await self.memory.note_chat(scope.platform, scope.chat_key, scope.is_group, scope.user_id)
+        if self.llm is None:
+            return
+        if self.config.extraction:
+            await self._extract(scope, p)
+        if self.config.summaries:
+            await self._summarise(p)
+
+    async def _extract(self, scope: Scope, p: dict[str, Any]) -> None:
+        conv, upto = int(p["conversation_id"]), int(p["upto"])
+        key = f"extracted:{conv}"
+        after = await self.memory.get_state(key) or 0
+        turns = await self.memory.turns_between(conv, after, upto, 10_000)
+        turns = turns[-self.config.max_extract_turns :]
+        if not any(t.role == "user" and t.user_id == scope.user_id for t in turns):
+            await self.memory.set_state(key, upto)
+            return
+        user = await self.users.get_user(scope.user_id)
+        if user is None:
+            return
+        known = await self.memory.memories_in_scope(scope, 100)
+        messages = build_request(
+            char=p.get("persona_name") or scope.persona_id,
+            user=user.name,
+            today=self._clock(),
+            turns=turns,
+            known=known,
+            is_group=scope.is_group,
+        )
+        assert self.llm is not None
+        answer = await self.llm.complete(
+            ChatRequest(messages, self.config.model, temperature=0.0, max_tokens=700),
+            json_object=True,
+        )
+        result = parse(answer)
+        if result is None:
+            log.info("memory extraction: the model did not answer JSON; skipped")
+        else:
+            await self.apply(scope, result, known, tuple(t.id for t in turns))
+        await self.memory.set_state(key, upto)
+
+    async def apply(
+        self, scope: Scope, result: Extraction, known: list[Any], sources: tuple[int, ...]
+    ) -> None:
+        """Consolidate: add, update, delete; skip duplicates and ids out of scope."""
+        by_id = {m.id: m for m in known}
+        current = list(known)
+        for op in result.operations:
+            if op.action == "delete":
+                if op.memory_id is not None and op.memory_id in by_id:
+                    await self.memory.delete_memory(op.memory_id)
+                    current = [m for m in current if m.id != op.memory_id]
+                continue
+            if is_duplicate(op.text, current):
+                continue
+            group = op.about_group and scope.is_group
+            new = NewMemory(
+                persona_id=scope.persona_id,
+                scope_kind=ScopeKind.GROUP if group else ScopeKind.USER,
+                scope_id=scope.chat if group else str(scope.user_id),
+                user_id=scope.user_id,
+                text=op.text,
+                kind=op.kind,
+                importance=op.importance,
+                source_ids=sources,
+            )
+            if op.action == "update" and op.memory_id is not None and op.memory_id in by_id:
+                added = await self.memory.replace_memory(op.memory_id, new)
+                current = [m for m in current if m.id != op.memory_id]
+            else:
+                added = await self.memory.add_memory(new)
+            current.append(added)
+        if result.preferred_name:
+            await self.users.update_user(scope.user_id, preferred_name=result.preferred_name)
+
+    async def _summarise(self, p: dict[str, Any]) -> None:
+        conv = int(p["conversation_id"])
+        latest = await self.memory.latest_summary(conv)
+        after = latest.upto_message_id if latest else 0
+        chunk, window = self.config.summary_chunk, self.config.history_window
+        turns = await self.memory.turns_between(conv, after, None, chunk + window + 1)
+        if len(turns) <= chunk + window:
+            return  # the older part still fits in the history window
+        part = turns[:chunk]
+        char = p.get("persona_name") or p["persona_id"]
+        previous = f"Summary so far:\n{latest.text}\n\n" if latest else ""
+        lines = "\n".join(
+            f"{char if t.role == 'assistant' else (t.author or 'them')}: {t.content}" for t in part
+        )
+        prompt = SUMMARY_PROMPT.format(char=char, user="them", previous=previous, messages=lines)
+        assert self.llm is not None
+        text = await self.llm.complete(
+            ChatRequest((Turn("user", prompt),), self.config.model, temperature=0.0, max_tokens=300)
+        )
+        if text.strip():
+            await self.memory.add_summary(conv, part[-1].id, text.strip())
+
+    async def _embed_pending(self, batch: int = 64) -> None:
+        assert self.embed is not None
+        for kind in ("memory", "turn"):
+            while items := await self.memory.unembedded(kind, batch):
+                try:
+                    vectors = await self.embed([t for _, t in items])
+                except Exception as exc:
+                    log.warning("embeddings unavailable: %s", exc)
+                    return
+                await self.memory.put_vectors(
+                    kind,
+                    [(i, pack(v)) for (i, _), v in zip(items, vectors, strict=True)],
+                    self.config.embedding_model,
+                )
+                if len(items) < batch:
+                    break

@@ -1,0 +1,447 @@
+"""``MemoryStore`` on SQLite: the tables of migration 2 plus two FTS5 indexes.
+
+It shares the ``SQLiteStore``'s one connection and its lock (a second connection would
+need its own WAL reader and could not join a ``BEGIN IMMEDIATE`` of the first), so it takes
+the opened ``SQLiteStore`` rather than a path. Turns are indexed in the background, in
+batches (``index_turns``), never on the reply path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.memory.base import (
+    ForgetReport,
+    IndexStats,
+    Job,
+    Memory,
+    MemoryHit,
+    NewMemory,
+    Scope,
+    ScopeKind,
+    Summary,
+    TurnForExtraction,
+    TurnHit,
+)
+from bot.memory.scope import (
+    memory_filter,
+    memory_owner_sql,
+    memory_scope,
+    turn_filter,
+    turn_scope,
+)
+from bot.memory.text import segment, turn_document
+from bot.store.sqlite import Row, SQLiteStore, _dt, _required, _ts
+
+MEM_COLS = (
+    "id, persona_id, scope_kind, scope_id, user_id, text, kind, importance, source_ids,"
+    " created_at, updated_at, superseded_by"
+)
+TURN_SQL = (
+    "SELECT m.id, m.conversation_id, m.role, m.content, m.user_id, m.author_name, m.created_at,"
+    " c.persona_id, c.platform, c.chat_key FROM messages m"
+    " JOIN conversations c ON c.id = m.conversation_id"
+)
+WATERMARK = "turns_indexed_upto"
+CHUNK = 500  # ids per IN (...) list
+
+
+def _memory(row: Row) -> Memory:
+    return Memory(
+        row[0],
+        row[1],
+        ScopeKind(row[2]),
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        tuple(json.loads(row[8])),
+        _dt(row[9]),
+        _dt(row[10]),
+        row[11],
+    )
+
+
+def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
+    return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def _documents(conv: list[Row], targets: set[int]) -> list[tuple[Any, ...]]:
+    """FTS rows for the ``targets`` among one conversation's turns (TURN_SQL rows in id
+    order, including the neighbours they need)."""
+    out = []
+    texts = [segment(r[3]) for r in conv]
+    for i, r in enumerate(conv):
+        if r[0] not in targets or r[2] == "system":
+            continue
+
+        def at(j: int) -> str:
+            return texts[j] if 0 <= j < len(conv) else ""
+
+        scope = turn_scope(r[7], r[8], r[9], r[4] if r[2] == "user" else None)
+        body = turn_document(_dt(r[6]), r[5], r[3])
+        out.append((r[0], scope, body, f"{at(i - 1)} {at(i + 1)}", f"{at(i - 2)} {at(i + 2)}"))
+    return out
+
+
+class SQLiteMemoryStore:
+    def __init__(self, store: SQLiteStore) -> None:
+        self._s = store
+
+    @property
+    def store(self) -> SQLiteStore:
+        return self._s
+
+    def _now(self) -> str:
+        return _ts(self._s._clock())
+
+    # chats and the lexical index ---------------------------------------------------------
+    async def note_chat(self, platform: str, chat_key: str, is_group: bool, user_id: int) -> None:
+        async with self._s._lock:
+            await self._s._all(
+                "INSERT INTO memory_chats (platform, chat_key, kind, user_id) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (platform, chat_key) DO NOTHING",
+                (
+                    platform,
+                    chat_key,
+                    "group" if is_group else "private",
+                    None if is_group else user_id,
+                ),
+            )
+
+    async def index_turns(self, *, batch: int = 2000) -> IndexStats:
+        stats = IndexStats()
+        s = self._s
+        async with s._lock:
+            mark = await s._one("SELECT value FROM memory_state WHERE key = ?", (WATERMARK,))
+            upto = mark[0] if mark else 0
+            rows = await s._all(f"{TURN_SQL} WHERE m.id > ? ORDER BY m.id LIMIT ?", (upto, batch))
+            if not rows:
+                return stats
+            by_conv: dict[int, list[Row]] = defaultdict(list)
+            for r in rows:
+                by_conv[r[1]].append(r)
+            docs: list[tuple[Any, ...]] = []
+            refresh: list[int] = []
+            for conv_id, conv_rows in by_conv.items():
+                # The two turns before were indexed without these as their "next" context:
+                # index them again, now complete.
+                before = await s._all(
+                    f"{TURN_SQL} WHERE m.conversation_id = ? AND m.id < ? ORDER BY m.id DESC"
+                    " LIMIT 2",
+                    (conv_id, conv_rows[0][0]),
+                )
+                refresh += [r[0] for r in before]
+                targets = {r[0] for r in conv_rows} | {r[0] for r in before}
+                docs += _documents([*reversed(before), *conv_rows], targets)
+            async with s._transaction():
+                if refresh:
+                    await s._all(
+                        f"DELETE FROM turns_fts WHERE rowid IN ({_marks(len(refresh))})", refresh
+                    )
+                if docs:
+                    await s._conn.executemany(
+                        "INSERT INTO turns_fts (rowid, scope, body, c1, c2) VALUES (?, ?, ?, ?, ?)",
+                        docs,
+                    )
+                await s._all(
+                    "INSERT INTO memory_state (key, value) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (WATERMARK, rows[-1][0]),
+                )
+        stats.indexed = len(docs) - len(refresh)
+        stats.ids = [r[0] for r in rows]
+        stats.more = len(rows) == batch
+        return stats
+
+    async def search_turns(
+        self, scope: Scope, atoms: list[str], limit: int, before_id: int | None = None
+    ) -> list[TurnHit]:
+        if not atoms or limit <= 0:
+            return []
+        match = f"{turn_filter(scope)} AND {{body c1 c2}} : ({' OR '.join(atoms)})"
+        async with self._s._lock:
+            rows = await self._s._all(
+                "SELECT f.rowid, f.rank, m.conversation_id, m.role, m.author_name, m.content,"
+                " m.created_at FROM (SELECT rowid, rank FROM turns_fts WHERE turns_fts MATCH ?"
+                " AND rowid < ? ORDER BY rank LIMIT ?) AS f JOIN messages m ON m.id = f.rowid"
+                " ORDER BY f.rank",
+                (match, before_id if before_id is not None else 2**62, limit),
+            )
+        return [TurnHit(r[0], r[2], r[3], r[4], r[5], _dt(r[6]), r[1]) for r in rows]
+
+    # memories ----------------------------------------------------------------------------
+    async def _insert_memory(self, m: NewMemory, now: str) -> Memory:
+        s = self._s
+        row = await s._one(
+            "INSERT INTO memories (persona_id, scope_kind, scope_id, user_id, text, kind,"
+            " importance, source_ids, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f" RETURNING {MEM_COLS}",
+            (
+                m.persona_id,
+                m.scope_kind.value,
+                m.scope_id,
+                m.user_id,
+                m.text,
+                str(m.kind),
+                max(1, min(5, m.importance)),
+                json.dumps(list(m.source_ids)),
+                now,
+                now,
+            ),
+        )
+        memory = _memory(_required(row))
+        await s._all(
+            "INSERT INTO memories_fts (rowid, scope, body) VALUES (?, ?, ?)",
+            (
+                memory.id,
+                memory_scope(m.persona_id, m.scope_kind, m.scope_id),
+                segment(f"{m.text} ({m.kind})"),
+            ),
+        )
+        return memory
+
+    async def add_memory(self, memory: NewMemory) -> Memory:
+        async with self._s._lock, self._s._transaction():
+            return await self._insert_memory(memory, self._now())
+
+    async def replace_memory(self, old_id: int, memory: NewMemory) -> Memory:
+        s = self._s
+        async with s._lock, s._transaction():
+            old = await s._one(f"SELECT {MEM_COLS} FROM memories WHERE id = ?", (old_id,))
+            if old is None:
+                raise LookupError(f"no memory with id {old_id}")
+            new = await self._insert_memory(memory, self._now())
+            await s._all("UPDATE memories SET superseded_by = ? WHERE id = ?", (new.id, old_id))
+            await s._all("DELETE FROM memories_fts WHERE rowid = ?", (old_id,))
+            await s._all(
+                "DELETE FROM memory_vectors WHERE ref_kind = 'memory' AND ref_id = ?", (old_id,)
+            )
+        return new
+
+    async def delete_memory(self, memory_id: int) -> bool:
+        s = self._s
+        async with s._lock:
+            await s._all("PRAGMA secure_delete = ON")
+            async with s._transaction():
+                # The memory and every older version it replaced.
+                ids = [memory_id]
+                frontier = [memory_id]
+                while frontier:
+                    rows = await s._all(
+                        f"SELECT id FROM memories WHERE superseded_by IN ({_marks(len(frontier))})",
+                        frontier,
+                    )
+                    frontier = [r[0] for r in rows]
+                    ids += frontier
+                gone = await s._all(
+                    f"DELETE FROM memories WHERE id IN ({_marks(len(ids))}) RETURNING id", ids
+                )
+                await s._all(f"DELETE FROM memories_fts WHERE rowid IN ({_marks(len(ids))})", ids)
+                await s._all(
+                    f"DELETE FROM memory_vectors WHERE ref_kind = 'memory'"
+                    f" AND ref_id IN ({_marks(len(ids))})",
+                    ids,
+                )
+        return bool(gone)
+
+    async def get_memory(self, memory_id: int) -> Memory | None:
+        async with self._s._lock:
+            row = await self._s._one(f"SELECT {MEM_COLS} FROM memories WHERE id = ?", (memory_id,))
+        return None if row is None else _memory(row)
+
+    async def memories_in_scope(self, scope: Scope, limit: int = 200) -> list[Memory]:
+        cond, params = memory_owner_sql(scope)
+        async with self._s._lock:
+            rows = await self._s._all(
+                f"SELECT {MEM_COLS} FROM memories WHERE {cond} AND superseded_by IS NULL"
+                " ORDER BY importance DESC, updated_at DESC, id DESC LIMIT ?",
+                (*params, limit),
+            )
+        return [_memory(r) for r in rows]
+
+    async def search_memories(self, scope: Scope, atoms: list[str], limit: int) -> list[MemoryHit]:
+        if not atoms or limit <= 0:
+            return []
+        match = f"{memory_filter(scope)} AND body : ({' OR '.join(atoms)})"
+        async with self._s._lock:
+            rows = await self._s._all(
+                f"SELECT f.rank, {', '.join('m.' + c.strip() for c in MEM_COLS.split(','))}"
+                " FROM (SELECT rowid, rank FROM memories_fts WHERE memories_fts MATCH ?"
+                " ORDER BY rank LIMIT ?) AS f JOIN memories m ON m.id = f.rowid ORDER BY f.rank",
+                (match, limit),
+            )
+        return [MemoryHit(_memory(r[1:]), r[0]) for r in rows]
+
+    async def user_memories(self, persona_id: str | None, user_id: int) -> list[Memory]:
+        sql = (
+            f"SELECT {MEM_COLS} FROM memories WHERE scope_kind = 'user' AND scope_id = ?"
+            " AND superseded_by IS NULL"
+        )
+        params: list[Any] = [str(user_id)]
+        if persona_id is not None:
+            sql += " AND persona_id = ?"
+            params.append(persona_id)
+        async with self._s._lock:
+            rows = await self._s._all(sql + " ORDER BY id", params)
+        return [_memory(r) for r in rows]
+
+    # background jobs ---------------------------------------------------------------------
+    async def enqueue_job(self, kind: str, payload: dict[str, Any]) -> int:
+        async with self._s._lock:
+            row = await self._s._one(
+                "INSERT INTO memory_jobs (kind, payload, created_at) VALUES (?, ?, ?) RETURNING id",
+                (kind, json.dumps(payload, separators=(",", ":")), self._now()),
+            )
+        job_id: int = _required(row)[0]
+        return job_id
+
+    async def claim_job(self, stale_before: datetime) -> Job | None:
+        async with self._s._lock:
+            row = await self._s._one(
+                "UPDATE memory_jobs SET claimed_at = ?, attempts = attempts + 1 WHERE id = ("
+                " SELECT id FROM memory_jobs WHERE finished_at IS NULL"
+                " AND (claimed_at IS NULL OR claimed_at < ?) ORDER BY id LIMIT 1)"
+                " RETURNING id, kind, payload, attempts",
+                (self._now(), _ts(stale_before)),
+            )
+        if row is None:
+            return None
+        return Job(row[0], row[1], json.loads(row[2]), row[3])
+
+    async def finish_job(self, job_id: int, error: str | None = None) -> None:
+        async with self._s._lock:
+            await self._s._all(
+                "UPDATE memory_jobs SET finished_at = ?, error = ? WHERE id = ?",
+                (self._now(), error, job_id),
+            )
+
+    async def pending_jobs(self) -> int:
+        async with self._s._lock:
+            row = await self._s._one("SELECT COUNT(*) FROM memory_jobs WHERE finished_at IS NULL")
+        return int(_required(row)[0])
+
+    # conversation material ---------------------------------------------------------------
+    async def turns_between(
+        self, conversation_id: int, after_id: int, upto_id: int | None, limit: int
+    ) -> list[TurnForExtraction]:
+        async with self._s._lock:
+            rows = await self._s._all(
+                "SELECT id, role, author_name, user_id, content, created_at FROM messages"
+                " WHERE conversation_id = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?",
+                (conversation_id, after_id, upto_id if upto_id is not None else 2**62, limit),
+            )
+        return [TurnForExtraction(r[0], r[1], r[2], r[3], r[4], _dt(r[5])) for r in rows]
+
+    async def latest_summary(self, conversation_id: int) -> Summary | None:
+        async with self._s._lock:
+            row = await self._s._one(
+                "SELECT conversation_id, upto_message_id, text, created_at FROM memory_summaries"
+                " WHERE conversation_id = ? ORDER BY id DESC LIMIT 1",
+                (conversation_id,),
+            )
+        return None if row is None else Summary(row[0], row[1], row[2], _dt(row[3]))
+
+    async def add_summary(self, conversation_id: int, upto_message_id: int, text: str) -> None:
+        async with self._s._lock:
+            await self._s._all(
+                "INSERT INTO memory_summaries (conversation_id, upto_message_id, text, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (conversation_id, upto_message_id, text, self._now()),
+            )
+
+    async def get_state(self, key: str) -> int | None:
+        async with self._s._lock:
+            row = await self._s._one("SELECT value FROM memory_state WHERE key = ?", (key,))
+        return None if row is None else int(row[0])
+
+    async def set_state(self, key: str, value: int) -> None:
+        async with self._s._lock:
+            await self._s._all(
+                "INSERT INTO memory_state (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # vectors -----------------------------------------------------------------------------
+    async def put_vectors(self, ref_kind: str, items: list[tuple[int, bytes]], model: str) -> None:
+        if not items:
+            return
+        async with self._s._lock, self._s._transaction():
+            await self._s._conn.executemany(
+                "INSERT INTO memory_vectors (ref_kind, ref_id, model, vector) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (ref_kind, ref_id) DO UPDATE SET model = excluded.model,"
+                " vector = excluded.vector",
+                [(ref_kind, i, model, v) for i, v in items],
+            )
+
+    async def get_vectors(self, ref_kind: str, ids: list[int]) -> dict[int, bytes]:
+        out: dict[int, bytes] = {}
+        async with self._s._lock:
+            for part in _chunks(ids):
+                for r in await self._s._all(
+                    "SELECT ref_id, vector FROM memory_vectors WHERE ref_kind = ?"
+                    f" AND ref_id IN ({_marks(len(part))})",
+                    (ref_kind, *part),
+                ):
+                    out[r[0]] = r[1]
+        return out
+
+    async def unembedded(self, ref_kind: str, limit: int) -> list[tuple[int, str]]:
+        if ref_kind == "memory":
+            sql = (
+                "SELECT m.id, m.text FROM memories m LEFT JOIN memory_vectors v"
+                " ON v.ref_kind = 'memory' AND v.ref_id = m.id"
+                " WHERE v.ref_id IS NULL AND m.superseded_by IS NULL ORDER BY m.id LIMIT ?"
+            )
+        else:
+            sql = (
+                "SELECT f.rowid, m.content FROM turns_fts f JOIN messages m ON m.id = f.rowid"
+                " LEFT JOIN memory_vectors v ON v.ref_kind = 'turn' AND v.ref_id = f.rowid"
+                " WHERE v.ref_id IS NULL ORDER BY f.rowid LIMIT ?"
+            )
+        async with self._s._lock:
+            rows = await self._s._all(sql, (limit,))
+        return [(r[0], r[1]) for r in rows]
+
+    # the person's rights -----------------------------------------------------------------
+    async def forget_user(self, user_id: int) -> ForgetReport:
+        from bot.store.sqlite_forget import forget_user
+
+        return await forget_user(self._s, user_id)
+
+    async def export_user(self, user_id: int) -> dict[str, Any]:
+        from bot.store.sqlite_forget import export_user
+
+        return await export_user(self._s, user_id)
+
+
+async def reindex_conversations(store: SQLiteStore, conv_ids: Sequence[int]) -> None:
+    """Rebuild the index rows of whole conversations (caller holds the lock and a
+    transaction): after a deletion, neighbours' context columns must lose the deleted text."""
+    for conv_id in conv_ids:
+        rows = await store._all(f"{TURN_SQL} WHERE m.conversation_id = ? ORDER BY m.id", (conv_id,))
+        ids = [r[0] for r in rows]
+        indexed: set[int] = set()
+        for part in _chunks(ids):
+            indexed.update(
+                r[0]
+                for r in await store._all(
+                    f"SELECT rowid FROM turns_fts WHERE rowid IN ({_marks(len(part))})", part
+                )
+            )
+            await store._all(f"DELETE FROM turns_fts WHERE rowid IN ({_marks(len(part))})", part)
+        docs = _documents(rows, indexed)
+        if docs:
+            await store._conn.executemany(
+                "INSERT INTO turns_fts (rowid, scope, body, c1, c2) VALUES (?, ?, ?, ?, ?)", docs
+            )

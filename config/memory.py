@@ -1,0 +1,35 @@
+"""Settings of long-term memory (``KINDRED_MEMORY__*``; see README, "Memory").
+
+Kept apart from ``config/settings.py`` so the memory subsystem owns its knobs; loaded from
+the same environment and ``.env`` file.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MemorySettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KINDRED_MEMORY__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    enabled: bool = True
+    # Share of the context window the prompt's memory slot may fill.
+    budget_fraction: float = Field(0.15, ge=0.0, le=0.5)
+    # Earlier turns recalled per reply (at most).
+    max_turns: int = Field(8, ge=0, le=50)
+    # Background LLM work: fact extraction after exchanges, rolling summaries.
+    extraction: bool = True
+    summaries: bool = True
+    summary_chunk: int = Field(40, ge=10, le=500)
+    # Embeddings (hybrid ranking): a model served by the LLM endpoint's /embeddings, or by
+    # embedding_base_url. Unset = lexical search only.
+    embedding_model: str | None = None
+    embedding_base_url: str | None = None
+    # Seconds between worker passes when nothing wakes it.
+    poll_seconds: float = Field(30.0, gt=0.0, le=3600.0)
