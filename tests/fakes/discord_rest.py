@@ -104,7 +104,7 @@ def routes(fake: FakeDiscord) -> list[tuple[str, str, Handler]]:
                 "total": 1000,
                 "remaining": 999,
                 "reset_after": 0,
-                "max_concurrency": 1,
+                "max_concurrency": 16,
             },
         }
 
