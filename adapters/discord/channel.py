@@ -16,6 +16,7 @@ ping @everyone, a role or a member because the model wrote their mention.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,6 +28,8 @@ from adapters.discord.split import preview, split
 from adapters.discord.webhooks import WebhookCache, webhook_username
 
 log = logging.getLogger(__name__)
+TYPING_DELAY = 0.3  # seconds
+_background: set[asyncio.Task[None]] = set()  # typing calls in flight (kept referenced)
 NO_MENTIONS = discord.AllowedMentions.none()
 Clock = Callable[[], float]
 
@@ -77,20 +80,41 @@ class DiscordChannel:
         self._clock = clock
         self._hook: discord.Webhook | None = None
         self._prefix = ""
+        self._typing: asyncio.TimerHandle | None = None
 
     # -- the Channel port -------------------------------------------------------------------
     async def send(self, text: str) -> None:
         """An out-of-character notice from the bot itself."""
+        self._cancel_typing()
         for piece in split(text):
             await self.target.send(piece, allowed_mentions=NO_MENTIONS)
 
     async def typing(self) -> None:
+        """Show "typing…" only if the reply has not started within ``TYPING_DELAY``: a
+        fast reply appears before the indicator would, and the call would be wasted (one
+        REST call, a third of this adapter's cost per message, see bench/discord_bench.py)."""
+        self._cancel_typing()
+        self._typing = asyncio.get_running_loop().call_later(TYPING_DELAY, self._start_typing)
+
+    def _start_typing(self) -> None:
+        self._typing = None
+        task = asyncio.get_running_loop().create_task(self._type())
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    async def _type(self) -> None:
         try:
             await self.target.typing()
         except discord.HTTPException as exc:
             log.info("typing indicator failed: %s", exc.status)
 
+    def _cancel_typing(self) -> None:
+        if self._typing is not None:
+            self._typing.cancel()
+            self._typing = None
+
     async def stream(self, chunks: AsyncIterator[str]) -> str:
+        self._cancel_typing()
         await self._choose_identity()
         parts: list[str] = []
         posted: list[Posted] = []

@@ -70,6 +70,8 @@ class FakeDiscord:
         self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id
         self._rate_limits: list[tuple[str, float]] = []  # (route regex, retry_after)
         self.gateway = Gateway(self)
+        # Called with every message as it is created or edited (benchmarks time on these).
+        self.watchers: list[Callable[[dict[str, Any]], None]] = []
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._seed()
@@ -179,6 +181,7 @@ class FakeDiscord:
 
     async def _create(self, msg: dict[str, Any]) -> dict[str, Any]:
         self.messages[msg["id"]] = msg
+        self.changed(msg)
         await self.gateway.dispatch("MESSAGE_CREATE", msg)
         return msg
 
@@ -227,6 +230,10 @@ class FakeDiscord:
         self.interactions[token] = {"id": data["id"], "channel_id": cid, "messages": []}
         await self.gateway.dispatch("INTERACTION_CREATE", data)
         return token
+
+    def changed(self, msg: dict[str, Any]) -> None:
+        for watcher in self.watchers:
+            watcher(msg)
 
     # -- what the bot did ---------------------------------------------------------------------
     async def wait_for(self, predicate: Callable[[], bool], limit: float = 20.0) -> None:

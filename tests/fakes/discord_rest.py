@@ -75,6 +75,7 @@ def routes(fake: FakeDiscord) -> list[tuple[str, str, Handler]]:
         if "embeds" in body:
             msg["embeds"] = body["embeds"] or []
         msg["edited_timestamp"] = p.now_iso()
+        fake.changed(msg)
         return msg
 
     # -- identity and commands -------------------------------------------------------------

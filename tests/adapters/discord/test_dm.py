@@ -12,11 +12,12 @@ from tests.fakes.openai_server import Reply
 
 async def test_dm_round_trip(rig: Rig) -> None:
     dc = rig.dc
+    rig.llm.script(Reply(first_byte_delay=0.6))  # a slow model: "typing…" shows meanwhile
     msg = await dc.dm(dc.bob, "hello persona")
     texts = await rig.expect(msg["channel_id"], "**Mom:** You said: hello persona")
     assert len(texts) == 2  # no webhooks in DMs: the bot account, with the persona's name
     assert "an AI companion" in texts[0]  # the first-time notice, from the bot itself
-    assert dc.routes(r"POST /channels/\{id\}/typing")
+    assert len(dc.routes(r"POST /channels/\{id\}/typing")) == 1
     post = dc.routes(r"POST /channels/\{id\}/messages")[-1]
     assert post.body["allowed_mentions"] == {"parse": []}  # nobody is pinged
     # A second message: no second notice.
