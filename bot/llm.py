@@ -276,6 +276,22 @@ class OpenAIChatModel:
         text = " ".join(text.split())
         return text if len(text) <= _REASON_MAX else text[: _REASON_MAX - 1] + "…"
 
+    async def transcribe(self, audio: bytes, filename: str, mime_type: str, model: str) -> str:
+        """Speech to text through the endpoint's audio API (``/v1/audio/transcriptions``).
+        Adapters call it for voice notes; the transcript is then the user's words."""
+        try:
+            async with asyncio.timeout(self._settings.timeout):
+                result = await self._client.audio.transcriptions.create(
+                    model=model, file=(filename, audio, mime_type)
+                )
+        except TimeoutError:
+            raise LLMUnavailable(
+                f"no transcript from {self.endpoint} within {self._settings.timeout:g} s"
+            ) from None
+        except openai.OpenAIError as exc:
+            raise LLMUnavailable(f"transcription failed: {self._reason(exc)}") from None
+        return result.text.strip()
+
     async def check(self) -> str:
         """Probe the endpoint for ``kindred doctor``: a short description, or LLMUnavailable."""
         try:

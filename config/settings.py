@@ -44,6 +44,8 @@ class LLMSettings(BaseModel):
     max_retries: int = Field(3, ge=0, le=10)
     # How many LLM calls may run at once across all conversations.
     max_concurrency: int = Field(8, ge=1, le=1000)
+    # Speech-to-text model for voice notes (the endpoint's /v1/audio/transcriptions).
+    transcription_model: str = "whisper-1"
 
     @field_validator("base_url")
     @classmethod

@@ -28,9 +28,11 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageH
 
 from adapters.telegram.channel import TelegramChannel
 from adapters.telegram.convert import BotIdentity, command, incoming
-from bot.events import AttachedFile, ChatKind
+from adapters.telegram.media import CANT_LISTEN, is_audio, transcribe
+from bot.events import AttachedFile, ChatKind, IncomingMessage
 from bot.persona_admin import ADMIN_COMMANDS
 from bot.runtime import Runtime
+from bot.store.base import TriggerMode
 from config.settings import TelegramSettings
 
 log = logging.getLogger(__name__)
@@ -148,8 +150,24 @@ class TelegramAdapter:
             await self.runtime.commands.run(cmd, channel)
             return
         event = incoming(message, self.identity)
-        if event is not None:
-            await self.runtime.engine.handle(event, channel)
+        if event is None:
+            return
+        if is_audio(message) and await self._worth_hearing(event):
+            stt = self.runtime.settings.effective_llm().transcription_model
+            heard = await transcribe(message, event, self.runtime.model, stt)
+            if heard is None:
+                await channel.send(CANT_LISTEN)
+                return
+            event = heard
+        await self.runtime.engine.handle(event, channel)
+
+    async def _worth_hearing(self, event: IncomingMessage) -> bool:
+        """Transcription costs money: in groups, only for voice notes the persona would
+        answer (the transcript can't be an @mention, so mode "name" listens to all)."""
+        if event.chat.kind is ChatKind.PRIVATE or event.mentions_bot or event.reply_to_bot:
+            return True
+        settings = await self.runtime.store.chat_settings(event.chat.platform, event.chat.key)
+        return settings.trigger_mode in (TriggerMode.ALWAYS, TriggerMode.NAME)
 
     async def is_admin(self, message: Message) -> bool:
         """creator/administrator per getChatMember, trusted for ``admin_cache_seconds``."""

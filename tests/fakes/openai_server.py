@@ -60,11 +60,13 @@ __all__ = [
     "RecordedRequest",
     "Reply",
     "default_reply_text",
+    "default_transcript",
 ]
 
 CHAT = "chat"
 MODELS = "models"
 EMBEDDINGS = "embeddings"
+TRANSCRIPTIONS = "transcriptions"
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,8 @@ def _endpoint(path: str) -> str:
         return CHAT
     if path.endswith("/embeddings"):
         return EMBEDDINGS
+    if path.endswith("/audio/transcriptions"):
+        return TRANSCRIPTIONS
     if path.rstrip("/").endswith("/models"):
         return MODELS
     return path
@@ -217,6 +221,7 @@ class FakeOpenAI:
             CHAT: deque(),
             MODELS: deque(),
             EMBEDDINGS: deque(),
+            TRANSCRIPTIONS: deque(),
         }
         self._log_path = log_path
         self._log: TextIO | None = None
@@ -262,6 +267,7 @@ class FakeOpenAI:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
         # The handlers wake on shutdown, so a short timeout only bounds a stuck write.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
@@ -518,6 +524,53 @@ class FakeOpenAI:
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
             }
         )
+
+    async def _transcriptions(self, request: web.Request) -> web.StreamResponse:
+        """Multipart ``file`` + ``model``; answers ``{"text"}`` (or plain text when
+        ``response_format=text``). The transcript is a scripted ``Reply.text``, else
+        ``default_transcript(audio)``."""
+        _rec, action = await self._preamble(request)
+        try:
+            special = await self._special(request, action)
+            if special is not None:
+                return special
+        except _Closing:
+            _abort(request)
+            return web.Response(status=503)
+        fields = _multipart(request.headers.get("Content-Type", ""), await request.read())
+        audio = fields.get("file", b"")
+        if not audio or not fields.get("model"):
+            err = {"message": "file and model are required", "type": "invalid_request_error"}
+            return _json({"error": err}, status=400)
+        text = action.text if isinstance(action, Reply) and action.text else None
+        text = text if text is not None else default_transcript(audio)
+        if fields.get("response_format") == b"text":
+            return web.Response(text=text + "\n", content_type="text/plain")
+        return _json({"text": text})
+
+
+def default_transcript(audio: bytes) -> str:
+    """Test audio is ``b"SPEECH:" + words``; anything else is unintelligible."""
+    if audio.startswith(b"SPEECH:"):
+        return audio[len(b"SPEECH:") :].decode("utf-8", "replace").strip()
+    return "(unintelligible)"
+
+
+def _multipart(content_type: str, raw: bytes) -> dict[str, bytes]:
+    """Form fields of a multipart/form-data body, by name."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    msg = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + raw
+    )
+    fields: dict[str, bytes] = {}
+    for part in msg.iter_parts() if msg.is_multipart() else ():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            fields[name] = payload
+    return fields
 
 
 def embed(text: str, dims: int) -> list[float]:

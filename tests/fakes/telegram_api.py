@@ -166,8 +166,10 @@ class FakeBotAPI:
             },
             **extra,
         }
-        key = "caption" if "document" in extra or "photo" in extra else "text"
-        msg[key] = text
+        media = {"document", "photo", "voice", "audio"} & extra.keys()
+        key = "caption" if media else "text"
+        if text or not media:
+            msg[key] = text
         ents = list(entities or [])
         if text.startswith("/") and not ents:
             cmd = text.split()[0] if text.split() else text
