@@ -46,7 +46,7 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
 
 
-async def run(users: int, messages: int, words: int) -> None:
+async def run(users: int, messages: int, words: int, memory: bool = True) -> None:
     global REPLY
     REPLY = " ".join((WORDS * (words // len(WORDS) + 1))[:words])
     per_user = max(1, messages // users)
@@ -77,6 +77,9 @@ async def run(users: int, messages: int, words: int) -> None:
             "KINDRED_DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
             "KINDRED_LOG_LEVEL": "WARNING",
         }
+        # --no-memory: leave out long-term memory's background LLM work, to see the rest.
+        if not memory:
+            env["KINDRED_MEMORY__ENABLED"] = "false"
         # BENCH_PROFILE=out.prof runs the bot under cProfile, to see where its CPU goes.
         profile = os.environ.get("BENCH_PROFILE")
         cmd = [sys.executable, "-m", "cProfile", "-o", profile] if profile else []
@@ -130,8 +133,9 @@ def main() -> None:
     p.add_argument("--users", type=int, default=20)
     p.add_argument("--messages", type=int, default=200)
     p.add_argument("--words", type=int, default=100, help="words in each streamed reply")
+    p.add_argument("--no-memory", action="store_true", help="disable long-term memory")
     args = p.parse_args()
-    asyncio.run(run(args.users, args.messages, args.words))
+    asyncio.run(run(args.users, args.messages, args.words, not args.no_memory))
 
 
 if __name__ == "__main__":
