@@ -9,6 +9,7 @@ process's own (from /proc), minus what it used while starting up; storage, memor
 streaming are included.
 
     .venv/bin/python -m bench.discord_bench [--users 10] [--messages 100] [--words 100]
+        [--set KINDRED_MEMORY__ENABLED=false]
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
 
 
-async def run(users: int, messages: int, words: int) -> None:
+async def run(users: int, messages: int, words: int, extra_env: list[str]) -> None:
     reply = " ".join((WORDS * (words // len(WORDS) + 1))[:words])
     per_user = max(1, messages // users)
     first_seen: dict[str, float] = {}
@@ -80,6 +81,7 @@ async def run(users: int, messages: int, words: int) -> None:
             "KINDRED_DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
             "KINDRED_LOG_LEVEL": "WARNING",
         }
+        env |= dict(item.split("=", 1) for item in extra_env)
         # BENCH_PROFILE=out.prof runs the bot under cProfile, to see where its CPU goes.
         profile = os.environ.get("BENCH_PROFILE")
         cmd = [sys.executable, "-m", "cProfile", "-o", profile] if profile else []
@@ -133,8 +135,15 @@ def main() -> None:
     p.add_argument("--users", type=int, default=10)
     p.add_argument("--messages", type=int, default=100)
     p.add_argument("--words", type=int, default=100, help="words in each streamed reply")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the bot, e.g. KINDRED_MEMORY__ENABLED=false",
+    )
     args = p.parse_args()
-    asyncio.run(run(args.users, args.messages, args.words))
+    asyncio.run(run(args.users, args.messages, args.words, args.set))
 
 
 if __name__ == "__main__":

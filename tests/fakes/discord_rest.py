@@ -197,9 +197,11 @@ def routes(fake: FakeDiscord) -> list[tuple[str, str, Handler]]:
     async def patch_webhook_message(call: Call, wid: str, token: str, mid: str) -> Any:
         if wid == fake.app_id and token in fake.interactions:
             return await patch_original(call, token, mid)
-        webhook(wid, token)
+        w = webhook(wid, token)
         msg = fake.messages.get(mid)
-        if msg is None or msg.get("webhook_id") != wid:
+        # Like Discord: a message in a thread is only found with ?thread_id=<thread>.
+        where = call.query.get("thread_id") or w["channel_id"]
+        if msg is None or msg.get("webhook_id") != wid or msg["channel_id"] != where:
             raise ApiError(404, 10008, "Unknown Message")
         return edit(msg, call)
 

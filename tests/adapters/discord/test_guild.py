@@ -9,7 +9,7 @@ from bot.store.base import TriggerMode
 from tests.adapters.discord.conftest import Rig, make_settings, running
 from tests.fakes import discord_payloads as p
 from tests.fakes.discord_api import FakeDiscord
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI, HTTPError
 
 EXECUTE = r"POST /webhooks/\{id\}/\{token\}"
 
@@ -94,6 +94,8 @@ async def test_thread_inherits_parent_settings(rig: Rig) -> None:
     execute = dc.routes(EXECUTE)[-1]
     assert execute.query["thread_id"] == dc.thread_id
     assert execute.body["username"] == "Sunny"
+    edits = dc.routes(r"PATCH /webhooks/\{id\}/\{token\}/messages/\{id\}")
+    assert edits and all(e.query["thread_id"] == dc.thread_id for e in edits)
     own = await store.chat_settings("discord", f"{dc.general}:{dc.thread_id}")
     assert own.trigger_mode is TriggerMode.ALWAYS and own.active_persona_id == "sunny"
     # The thread is its own conversation: the parent channel's history is separate.
@@ -112,3 +114,22 @@ async def test_fallback_without_manage_webhooks(tmp_path: Path, llm: FakeOpenAI)
         assert not dc.routes(EXECUTE)
         assert not dc.routes(r"(GET|POST) /channels/\{id\}/webhooks")
         assert all(m["author"]["id"] == dc.app_id for m in dc.sent(dc.general))
+
+
+async def test_rate_limited_webhook_is_retried(rig: Rig) -> None:
+    dc = rig.dc
+    await dc.say(dc.general, dc.bob, "warm up", mention=True)
+    await rig.expect(dc.general, "You said: bob: warm up")
+    dc.rate_limit(EXECUTE, 0.05)  # a 429 with Via and retry_after: honoured, then retried
+    await dc.say(dc.general, dc.bob, "through the limit", mention=True)
+    await rig.expect(dc.general, "You said: bob: through the limit")
+    assert len(dc.routes(EXECUTE)) == 3
+
+
+async def test_llm_failure_gives_an_in_character_apology(rig: Rig) -> None:
+    dc = rig.dc
+    rig.llm.script(HTTPError(500), HTTPError(500))  # both attempts (max_retries=1)
+    await dc.say(dc.general, dc.bob, "are you there?", mention=True)
+    await dc.wait_for(lambda: any("my head's all foggy" in t for t in dc.texts(dc.general)))
+    apology = next(m for m in dc.sent(dc.general) if "foggy" in m["content"])
+    assert apology["author"]["username"] == "Mom" and "webhook_id" in apology
