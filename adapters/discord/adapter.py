@@ -25,11 +25,11 @@ import discord.gateway
 import discord.http
 import yarl
 
-from adapters.discord import convert
+from adapters.discord import convert, media
 from adapters.discord.channel import ChannelBudget, DiscordChannel, Speaker
 from adapters.discord.webhooks import WebhookCache
 from bot.errors import KindredError
-from bot.events import ChatRef
+from bot.events import ChatRef, IncomingMessage
 from bot.personas.model import Persona
 from bot.runtime import Runtime
 from bot.store.base import ChatSettings
@@ -91,6 +91,7 @@ class DiscordAdapter:
         self._inherited: set[str] = set()
         self._inherit_lock = asyncio.Lock()
         self._in_flight: set[asyncio.Task[Any]] = set()
+        self._handoff: dict[str, asyncio.Future[None]] = {}
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._saved_urls: tuple[str, yarl.URL] | None = None
@@ -191,14 +192,48 @@ class DiscordAdapter:
         task = asyncio.current_task()
         if task is not None:
             self._in_flight.add(task)
+        # Preparing a message may wait (a thread's first settings, a transcription), so a
+        # later message of the same chat could overtake it. Each message therefore hands
+        # over to the core only after the one before it did: the engine's own ordering
+        # starts at handle(), in arrival order.
+        key = event.chat.key
+        before = self._handoff.get(key)
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._handoff[key] = mine
         try:
-            if event.chat.thread_id is not None and event.chat.key not in self._inherited:
-                await self.inherit(event.chat)
-            # No await between here and handle(): it takes this chat's place in line first.
-            await self.runtime.engine.handle(event, self.channel_for(message.channel, event.chat))
+            channel = self.channel_for(message.channel, event.chat)
+            prepared = await self._prepare(message, event, channel)
+            if before is not None:
+                await before
+            if prepared is None:
+                return
+            handling = asyncio.ensure_future(self.runtime.engine.handle(prepared, channel))
+            mine.set_result(None)  # tasks start in creation order: handle() goes first
+            await handling
         finally:
+            if not mine.done():
+                mine.set_result(None)
+            if self._handoff.get(key) is mine:
+                del self._handoff[key]
             if task is not None:
                 self._in_flight.discard(task)
+
+    async def _prepare(
+        self, message: discord.Message, event: IncomingMessage, channel: DiscordChannel
+    ) -> IncomingMessage | None:
+        if event.chat.thread_id is not None and event.chat.key not in self._inherited:
+            await self.inherit(event.chat)
+        audio = media.audio_of(message)
+        if audio is None:
+            return event
+        _, settings = await self.runtime.engine.active_persona(event.chat)
+        if not media.worth_transcribing(event, settings):
+            return event
+        llm = self.runtime.settings.effective_llm()
+        heard = await media.transcribe(audio, event, self.runtime.model, llm.transcription_model)
+        if heard is None:
+            await channel.send(media.CANT_LISTEN)
+        return heard
 
     async def inherit(self, chat: ChatRef) -> None:
         """Give a thread its parent's settings unless it has its own (see module doc)."""
