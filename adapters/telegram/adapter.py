@@ -24,6 +24,7 @@ from telegram import (
     Message,
     Update,
 )
+from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 from adapters.telegram.channel import TelegramChannel
@@ -52,6 +53,7 @@ MANAGE = [
 # Commands whose effect in a group depends on the sender being a chat admin.
 NEEDS_ADMIN = {*ADMIN_COMMANDS, "persona", "reset"}
 MAX_CARD_BYTES = 20 * 1024 * 1024  # the Bot API's download limit
+CANT_SEE = "I can't see pictures yet — could you tell me in words what it shows?"
 
 
 class TelegramAdapter:
@@ -136,7 +138,12 @@ class TelegramAdapter:
         message = update.message
         if message is None or message.from_user is None or self.identity is None:
             return
-        if message.from_user.is_bot and not self.settings.allow_bots:
+        # An anonymous group admin posts as "GroupAnonymousBot" on behalf of the chat.
+        anonymous_admin = (
+            message.sender_chat is not None and message.sender_chat.id == message.chat.id
+        )
+        human = not message.from_user.is_bot or anonymous_admin
+        if not human and not self.settings.allow_bots:
             return
         channel = self.channel_for(message)
         cmd = command(message, self.identity)
@@ -144,7 +151,8 @@ class TelegramAdapter:
             if cmd.chat.kind is ChatKind.PRIVATE:
                 cmd = _replace(cmd, is_admin=True)  # a user runs their own private chat
             elif cmd.name in NEEDS_ADMIN:
-                cmd = _replace(cmd, is_admin=await self.is_admin(message))
+                admin = anonymous_admin or await self.is_admin(message)
+                cmd = _replace(cmd, is_admin=admin)
             if cmd.name == "persona_import":
                 cmd = _replace(cmd, file=await self._attached_file(message))
             await self.runtime.commands.run(cmd, channel)
@@ -152,7 +160,12 @@ class TelegramAdapter:
         event = incoming(message, self.identity)
         if event is None:
             return
-        if is_audio(message) and await self._worth_hearing(event):
+        if not human:  # allowed by ALLOW_BOTS: the core answers only non-bots
+            event = _replace(event, user=_replace(event.user, is_bot=False))
+        if message.photo and not event.text and await self._would_answer(event):
+            await channel.send(CANT_SEE)  # no vision support yet
+            return
+        if is_audio(message) and await self._would_answer(event):
             stt = self.runtime.settings.effective_llm().transcription_model
             heard = await transcribe(message, event, self.runtime.model, stt)
             if heard is None:
@@ -161,9 +174,10 @@ class TelegramAdapter:
             event = heard
         await self.runtime.engine.handle(event, channel)
 
-    async def _worth_hearing(self, event: IncomingMessage) -> bool:
-        """Transcription costs money: in groups, only for voice notes the persona would
-        answer (the transcript can't be an @mention, so mode "name" listens to all)."""
+    async def _would_answer(self, event: IncomingMessage) -> bool:
+        """Whether a voice note or photo may be for the persona. Transcription costs money,
+        so in groups only when addressed (a transcript can't hold an @mention, so mode
+        "name" listens to all)."""
         if event.chat.kind is ChatKind.PRIVATE or event.mentions_bot or event.reply_to_bot:
             return True
         settings = await self.runtime.store.chat_settings(event.chat.platform, event.chat.key)
@@ -177,7 +191,11 @@ class TelegramAdapter:
         cached = self._admins.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
-        member = await self.app.bot.get_chat_member(*key)
+        try:
+            member = await self.app.bot.get_chat_member(*key)
+        except TelegramError as exc:
+            log.warning("admin check failed (%s); treating as not an admin", type(exc).__name__)
+            return False
         admin = member.status in ("creator", "administrator")
         self._admins[key] = (now + self.settings.admin_cache_seconds, admin)
         return admin
