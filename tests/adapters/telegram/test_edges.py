@@ -47,3 +47,18 @@ async def test_other_bots_answered_only_when_allowed(
             is_bot=True, entities=mention,
         )  # fmt: skip
         await tg.wait_for(lambda t: f"You said: Botty: {text}" in t.texts(GROUP))
+
+
+async def test_forum_topics_are_separate_conversations(rig: Rig) -> None:
+    forum = {"chat_id": GROUP, "chat_type": "supergroup"}
+    for thread, words in ((77, "topic one secret"), (88, "topic two question")):
+        text = f"@{BOT_USERNAME} {words}"
+        mention = [{"type": "mention", "offset": 0, "length": len(BOT_USERNAME) + 1}]
+        await rig.tg.send_text(text, thread_id=thread, entities=mention, **forum)
+        await rig.tg.wait_for(lambda t, x=text: f"You said: Wen: {x}" in t.texts(GROUP))
+    sends = rig.tg.calls_to("sendMessage")  # the AI notice and the streamed reply, per topic
+    assert [c.params.get("message_thread_id") for c in sends] == [77, 77, 88, 88]
+    # The second topic's conversation history does not contain the first topic's turns
+    # (long-term memory may still recall what this person said elsewhere: that is its job).
+    turns = [m for m in streamed(rig.llm)[1].body["messages"] if m["role"] != "system"]
+    assert turns and not any("topic one secret" in m["content"] for m in turns)
