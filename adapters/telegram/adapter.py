@@ -24,12 +24,13 @@ from telegram import (
     Message,
     Update,
 )
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 from adapters.telegram.channel import TelegramChannel
 from adapters.telegram.convert import BotIdentity, command, incoming
 from adapters.telegram.media import CANT_LISTEN, is_audio, transcribe
+from bot.errors import KindredError
 from bot.events import AttachedFile, ChatKind, IncomingMessage
 from bot.persona_admin import ADMIN_COMMANDS
 from bot.runtime import Runtime
@@ -81,7 +82,18 @@ class TelegramAdapter:
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
-        await self.app.initialize()  # getMe
+        try:
+            await self.app.initialize()  # getMe
+        except InvalidToken:
+            # PTB's message quotes the token; never let it reach a log or a terminal.
+            raise KindredError(
+                "Telegram rejected the bot token (check KINDRED_TELEGRAM__TOKEN)"
+            ) from None
+        except TelegramError as exc:
+            raise KindredError(
+                f"cannot reach the Telegram Bot API ({type(exc).__name__}); "
+                "check the network or KINDRED_TELEGRAM__BASE_URL"
+            ) from None
         bot = self.app.bot
         self.identity = BotIdentity(bot.id, bot.username)
         await self._register_commands()

@@ -118,8 +118,10 @@ class TelegramChannel:
             parts.append(chunk)
             self._cancel_typing()
             now = self._clock()
+            if now < next_at:
+                continue  # cheap check first: joining the whole text per chunk is O(n²)
             text = "".join(parts).strip()[:LIMIT]
-            if now < next_at or not text or text == shown:
+            if not text or text == shown:
                 continue
             next_at = now + self.draft_interval
             try:
@@ -140,10 +142,13 @@ class TelegramChannel:
             parts.append(chunk)
             self._cancel_typing()
             now = self._clock()
+            if now < next_at:
+                continue
             # While streaming, show the first piece as plain text (half-written Markdown
             # would not parse); the final edit formats it.
-            text = split("".join(parts))[0] if "".join(parts).strip() else ""
-            if now < next_at or not text or text == shown:
+            pieces = split("".join(parts)[: LIMIT * 2])
+            text = pieces[0] if pieces else ""
+            if not text or text == shown:
                 continue
             next_at = now + self.edit_interval
             try:

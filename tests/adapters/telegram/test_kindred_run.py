@@ -49,3 +49,28 @@ async def test_kindred_run_answers_a_dm_and_stops_on_sigterm(tmp_path: Path) -> 
         assert proc.returncode == 0, err.decode()
         assert tg.token not in err.decode() + out.decode()
         assert tg.token.split(":")[1] not in err.decode()
+
+
+async def test_kindred_run_with_a_rejected_token_says_so_without_the_token(
+    tmp_path: Path,
+) -> None:
+    async with FakeBotAPI() as tg, FakeOpenAI() as llm:
+        wrong = "999999:WRONG-token-SECRET-zzzzzzzzzzzz"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("KINDRED_", "OPENAI_"))}
+        env |= {
+            "KINDRED_TELEGRAM__TOKEN": wrong,
+            "KINDRED_TELEGRAM__BASE_URL": tg.base_url,
+            "KINDRED_LLM__BASE_URL": llm.base_url,
+            "KINDRED_LLM__API_KEY": "sk-test",
+            "KINDRED_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
+        }
+        proc = await asyncio.create_subprocess_exec(
+            str(KINDRED), "run", env=env, cwd=tmp_path,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    text = err.decode() + out.decode()
+    assert proc.returncode == 2, text
+    assert "Telegram rejected the bot token" in text
+    assert "WRONG-token" not in text and "Traceback" not in text
