@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("name")
     exp.add_argument("--format", choices=("v2", "v3", "png"), default="v2")
     exp.add_argument("--output", type=Path)
+    ev = sub.add_parser("eval", help="measure Kindred").add_subparsers(dest="what", required=True)
+    mem = ev.add_parser("memory", help="memory retrieval on a LoCoMo-format dataset")
+    mem.add_argument("path", type=Path)
+    mem.add_argument("--k", default="5,10", help="cut-offs for recall@k and hit@k (5,10)")
+    mem.add_argument("--json", action="store_true", help="one JSON object")
+    mem.add_argument("--embeddings", action="store_true", help="hybrid ranking (needs a model)")
     return p
 
 
@@ -209,7 +215,18 @@ async def _doctor(settings: Settings) -> int:
     return 1 if failures else 0
 
 
+async def _eval(args: argparse.Namespace) -> int:
+    from bot.memory.eval import DatasetError, run_cli
+
+    try:
+        return await run_cli(args.path, args.k, args.json, args.embeddings)
+    except DatasetError as exc:
+        raise Exit(2, str(exc)) from None
+
+
 async def _main(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "eval":
+        return await _eval(args)
     if args.command == "persona":
         return await _persona_command(args, settings)
     if args.command == "chat":

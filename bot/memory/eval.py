@@ -1,9 +1,10 @@
 """``kindred eval memory PATH``: retrieval quality on a dataset in the LoCoMo JSON schema.
 
 Every turn is stored the way the chat stores it (``Store.add_message`` in a conversation
-of an "eval" persona, one group chat per sample, dated by the store's clock set to the
+of an "eval" persona, one private chat per sample: speaker_a is the person, speaker_b's
+turns take the persona's side under their own name; dated by the store's clock set to the
 session time) and indexed by the memory indexer; every question goes through the retriever
-the chat uses (``Recaller.search_turns``) in the scope of the sample's first speaker.
+the chat uses (``Recaller.search_turns``) in that private chat's scope.
 
 Metrics over the evidence turns: recall@k, hit@k (any evidence in the top k) and NDCG@10
 (binary relevance), per category and overall (categories 1-4, as LoCoMo reports do; 5, the
@@ -139,7 +140,12 @@ async def _run(
         conv = sample.get("conversation") or {}
         sid = str(sample.get("sample_id") or f"sample-{n}")
         conversation = await store.conversation(PLATFORM, sid, PERSONA)
-        users: dict[str, int] = {}
+        # A private chat between speaker_a (the person) and speaker_b (in the persona's
+        # place: the assistant side of the conversation, under its own name).
+        person = str(conv.get("speaker_a") or "A")
+        first = (await store.upsert_user(PLATFORM, f"{sid}:{person}", person)).id
+        await memory.note_chat(PLATFORM, sid, False, first)
+        users: dict[str, int] = {person: first}
         dia: dict[int, str] = {}
         last = clock.now
         session = 1
@@ -147,10 +153,6 @@ async def _run(
             start = parse_session_date(conv.get(f"session_{session}_date_time", ""))
             for i, t in enumerate(conv[f"session_{session}"]):
                 speaker = str(t.get("speaker", "?"))
-                if speaker not in users:
-                    users[speaker] = (
-                        await store.upsert_user(PLATFORM, f"{sid}:{speaker}", speaker)
-                    ).id
                 text = str(t.get("text", ""))
                 if t.get("blip_caption"):
                     text += f" [shares a photo: {t['blip_caption']}]"
@@ -158,9 +160,9 @@ async def _run(
                 stored = await store.add_message(
                     conversation.id,
                     NewMessage(
-                        role=Role.USER,
+                        role=Role.USER if speaker == person else Role.ASSISTANT,
                         content=text,
-                        user_id=users[speaker],
+                        user_id=users.get(speaker),
                         author_name=speaker,
                         platform_message_id=str(t.get("dia_id")),
                     ),
@@ -169,8 +171,7 @@ async def _run(
                     dia[stored.id] = str(t.get("dia_id"))
                     turns += 1
             session += 1
-        first = users.get(str(conv.get("speaker_a")), next(iter(users.values()), 0))
-        scope = Scope(PERSONA, first, PLATFORM, sid, is_group=True)
+        scope = Scope(PERSONA, first, PLATFORM, sid)
         plans.append((sample, scope, dia, last))
     while (await memory.index_turns(batch=5000)).more:
         pass
@@ -239,3 +240,56 @@ def render(result: dict[str, Any], ks: Sequence[int]) -> str:
         rate = ing["turns"] / ing["seconds"]
         lines.append(f"ingested {ing['turns']} turns in {ing['seconds']:.2f} s ({rate:,.0f}/s)")
     return "\n".join(lines)
+
+
+def parse_ks(text: str) -> tuple[int, ...]:
+    try:
+        ks = tuple(sorted({int(k) for k in text.split(",") if k.strip()}))
+    except ValueError:
+        raise DatasetError(
+            f"--k takes numbers separated by commas, like 5,10 (got {text!r})"
+        ) from None
+    if not ks or min(ks) < 1:
+        raise DatasetError("--k values must be 1 or more")
+    return ks
+
+
+async def run_cli(path: Path, ks_text: str, as_json: bool, embeddings: bool) -> int:
+    """``kindred eval memory``: prints the report; returns the exit status."""
+    from config.memory import MemorySettings
+    from config.settings import load_settings
+
+    ks = parse_ks(ks_text)
+    embed: Embed | None = None
+    model_name = ""
+    closers = []
+    if embeddings:
+        from bot.llm import OpenAIChatModel
+
+        ms = MemorySettings()
+        if not ms.embedding_model:
+            raise DatasetError(
+                "--embeddings needs KINDRED_MEMORY__EMBEDDING_MODEL (and an endpoint serving "
+                "/embeddings: KINDRED_LLM__BASE_URL or KINDRED_MEMORY__EMBEDDING_BASE_URL)"
+            )
+        llm = load_settings().effective_llm()
+        if ms.embedding_base_url:
+            llm = llm.model_copy(update={"base_url": ms.embedding_base_url})
+        client = OpenAIChatModel(llm)
+        closers.append(client)
+        model_name = ms.embedding_model
+
+        async def embed_fn(texts: list[str]) -> list[list[float]]:
+            return await client.embed(texts, model_name)
+
+        embed = embed_fn
+    try:
+        result = await evaluate(path, ks, embed=embed, embed_model=model_name)
+    finally:
+        for c in closers:
+            await c.aclose()
+    if as_json:
+        print(json.dumps({k: v for k, v in result.items() if not k.startswith("_")}, indent=2))
+    else:
+        print(render(result, ks))
+    return 0

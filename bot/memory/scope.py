@@ -1,10 +1,8 @@
-"""Scope tokens: who may see an indexed row, written into the row's ``scope`` column.
-
-Every search ANDs a scope filter into its FTS5 query, so visibility is decided by the index
-itself (and cheaply: FTS5 intersects the doclists) rather than by filtering afterwards.
-
-- a turn carries its persona, its chat, and its speaker when a person said it;
-- a memory carries its persona and either its person or its group.
+"""Who may see what. Turns are partitioned by FTS5 rowid ranges (``bot/store/sqlite_turns.py``:
+a turn sits in its chat's bucket and in its speaker's); memories carry scope tokens in the
+``scope`` column of ``memories_fts``, and every memory search ANDs a scope filter into its
+query, so visibility is decided by the index itself rather than by filtering afterwards.
+Each token names a persona *and* an owner, so a filter is at most an OR of two tokens.
 
 In a conversation with person U in chat C, a search sees turns of that persona that U said
 (anywhere) or that were said in C, and memories of (persona, U), plus (persona, C) in a
@@ -19,52 +17,31 @@ import hashlib
 from bot.memory.base import Scope, ScopeKind
 
 
-def _digest(text: str) -> str:
+def _digest(*parts: str) -> str:
     # Decimal digits only: tokens must survive the porter stemmer unchanged.
-    return str(int.from_bytes(hashlib.blake2b(text.encode(), digest_size=7).digest(), "big"))
+    raw = "\x1f".join(parts).encode()
+    return str(int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big"))
 
 
-def persona_token(persona_id: str) -> str:
-    return "p" + _digest(persona_id)
+def person_memory_token(persona_id: str, user_id: int) -> str:
+    return "m" + _digest(persona_id, "user", str(user_id))
 
 
-def user_token(user_id: int) -> str:
-    return f"u{user_id}"
-
-
-def chat_token(platform: str, chat_key: str) -> str:
-    return "c" + _digest(f"{platform}:{chat_key}")
-
-
-def group_token(group_id: str) -> str:
-    return "g" + _digest(group_id)
-
-
-def turn_scope(persona_id: str, platform: str, chat_key: str, user_id: int | None) -> str:
-    parts = [persona_token(persona_id), chat_token(platform, chat_key)]
-    if user_id is not None:
-        parts.append(user_token(user_id))
-    return " ".join(parts)
+def group_memory_token(persona_id: str, group_id: str) -> str:
+    return "g" + _digest(persona_id, "group", group_id)
 
 
 def memory_scope(persona_id: str, scope_kind: ScopeKind, scope_id: str) -> str:
-    owner = user_token(int(scope_id)) if scope_kind is ScopeKind.USER else group_token(scope_id)
-    return f"{persona_token(persona_id)} {owner}"
-
-
-def turn_filter(scope: Scope) -> str:
-    """FTS5 expression: the turns this conversation turn may recall."""
-    return (
-        f"scope : ({persona_token(scope.persona_id)} AND "
-        f"({user_token(scope.user_id)} OR {chat_token(scope.platform, scope.chat_key)}))"
-    )
+    if scope_kind is ScopeKind.USER:
+        return person_memory_token(persona_id, int(scope_id))
+    return group_memory_token(persona_id, scope_id)
 
 
 def memory_filter(scope: Scope) -> str:
-    owners = user_token(scope.user_id)
+    owners = person_memory_token(scope.persona_id, scope.user_id)
     if scope.is_group:
-        owners = f"({owners} OR {group_token(scope.chat)})"
-    return f"scope : ({persona_token(scope.persona_id)} AND {owners})"
+        owners = f"({owners} OR {group_memory_token(scope.persona_id, scope.chat)})"
+    return f"scope : {owners}"
 
 
 def memory_owner_sql(scope: Scope) -> tuple[str, list[str]]:

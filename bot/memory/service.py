@@ -36,6 +36,7 @@ class MemoryService:
         self.worker = worker
         self._clock = clock
         self._pending: set[asyncio.Task[None]] = set()
+        self._noted: set[tuple[str, str]] = set()
 
     # the reply path ----------------------------------------------------------------------
     async def recall(
@@ -82,6 +83,10 @@ class MemoryService:
 
     async def _enqueue(self, payload: dict[str, Any]) -> None:
         try:
+            chat = (payload["platform"], payload["chat_key"])
+            if chat not in self._noted:  # its kind decides how its turns are indexed
+                await self.store.note_chat(*chat, payload["is_group"], payload["user_id"])
+                self._noted.add(chat)
             await self.store.enqueue_job(EXCHANGE, payload)
         except Exception:
             log.exception("could not queue memory work")

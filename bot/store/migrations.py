@@ -229,16 +229,27 @@ MIGRATIONS: list[tuple[int, tuple[Statement, ...]]] = [
                 value BIGINT NOT NULL
             )
             """,
-            # The lexical index. ``scope`` holds tokens naming who may see the row (persona,
-            # speaker, chat; see bot/memory/scope.py) and is matched, never ranked. Turns are
-            # indexed with their neighbours (c1: the turns just before and after, c2: two
-            # away), ranked lower: a question often shares words with the turn next to the
-            # answer. Text is pre-segmented for CJK (bot/memory/text.py).
+            # Scope partitions of the turn index: (persona, "chat", "<platform>:<chat_key>")
+            # and (persona, "user", "<user id>"); see bot/store/sqlite_turns.py.
+            """
+            CREATE TABLE memory_buckets (
+                id ${pk},
+                persona_id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                key TEXT NOT NULL,
+                UNIQUE (persona_id, kind, key)
+            )
+            """,
+            # The lexical index of turns, rowid = bucket << 40 | message id. Turns are indexed
+            # with their neighbours (c1: the turns just before and after, c2: two away),
+            # ranked lower: a question often shares words with the turn next to the answer.
+            # Text is pre-segmented for CJK (bot/memory/text.py). Memories carry scope
+            # tokens (bot/memory/scope.py) in a column that is matched, never ranked.
             OnlyFor(
                 "sqlite",
                 """
                 CREATE VIRTUAL TABLE turns_fts USING fts5(
-                    scope, body, c1, c2, tokenize = 'porter unicode61 remove_diacritics 2'
+                    body, c1, c2, tokenize = 'porter unicode61 remove_diacritics 2'
                 )
                 """,
             ),
@@ -251,16 +262,23 @@ MIGRATIONS: list[tuple[int, tuple[Statement, ...]]] = [
                 """,
             ),
             # Default ranking (persisted in the index): ``ORDER BY rank`` is then optimised
-            # by FTS5 itself. The scope column never counts; neighbours count less.
+            # by FTS5 itself. Neighbours count less; a memory's scope column never counts.
             OnlyFor(
                 "sqlite",
-                "INSERT INTO turns_fts (turns_fts, rank)"
-                " VALUES ('rank', 'bm25(0.0, 1.0, 0.5, 0.3)')",
+                "INSERT INTO turns_fts (turns_fts, rank) VALUES ('rank', 'bm25(1.0, 0.5, 0.3)')",
             ),
             OnlyFor(
                 "sqlite",
                 "INSERT INTO memories_fts (memories_fts, rank) VALUES ('rank', 'bm25(0.0, 1.0)')",
             ),
+        ),
+    ),
+    (
+        3,
+        (
+            # The index's vocabulary with document counts: a query leaves out its most
+            # common words (costly to rank, worth little to bm25) before it runs.
+            OnlyFor("sqlite", "CREATE VIRTUAL TABLE turns_vocab USING fts5vocab(turns_fts, 'row')"),
         ),
     ),
 ]

@@ -17,7 +17,8 @@ from typing import Any
 
 from bot.memory.base import ForgetReport
 from bot.store.sqlite import SQLiteStore, _required
-from bot.store.sqlite_memory import MEM_COLS, _chunks, _marks, _memory, reindex_conversations
+from bot.store.sqlite_memory import MEM_COLS, _chunks, _marks, _memory
+from bot.store.sqlite_turns import TURN_SQL, TurnIndex
 
 
 async def _doomed_messages(store: SQLiteStore, user_id: int) -> tuple[list[int], list[int]]:
@@ -59,6 +60,7 @@ async def _doomed_messages(store: SQLiteStore, user_id: int) -> tuple[list[int],
 
 
 async def forget_user(store: SQLiteStore, user_id: int) -> ForgetReport:
+    """Buckets stay (they hold ids, not words); everything else about the person goes."""
     async with store._lock:
         await store._all("PRAGMA secure_delete = ON")
         async with store._transaction():
@@ -84,9 +86,10 @@ async def forget_user(store: SQLiteStore, user_id: int) -> ForgetReport:
                     )
                 )
             vectors = 0
+            index = TurnIndex(store)
             for part in _chunks(doomed):
-                await store._all(
-                    f"DELETE FROM turns_fts WHERE rowid IN ({_marks(len(part))})", part
+                await index.delete(
+                    await store._all(f"{TURN_SQL} WHERE m.id IN ({_marks(len(part))})", part)
                 )
                 vectors += len(
                     await store._all(
@@ -130,7 +133,7 @@ async def forget_user(store: SQLiteStore, user_id: int) -> ForgetReport:
                     (platform, chat_key),
                 )
             await store._all("DELETE FROM users WHERE id = ?", (user_id,))
-            await reindex_conversations(store, shared)
+            await index.reindex_conversations(shared)
         for table in ("turns_fts", "memories_fts"):
             await store._all(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
         await store._all("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -1,4 +1,5 @@
-"""``MemoryStore`` on SQLite: the tables of migration 2 plus two FTS5 indexes.
+"""``MemoryStore`` on SQLite: the tables of migrations 2-3 plus two FTS5 indexes (turns:
+``bot/store/sqlite_turns.py``; memories: ``memories_fts`` with scope tokens).
 
 It shares the ``SQLiteStore``'s one connection and its lock (a second connection would
 need its own WAL reader and could not join a ``BEGIN IMMEDIATE`` of the first), so it takes
@@ -27,26 +28,15 @@ from bot.memory.base import (
     TurnForExtraction,
     TurnHit,
 )
-from bot.memory.scope import (
-    memory_filter,
-    memory_owner_sql,
-    memory_scope,
-    turn_filter,
-    turn_scope,
-)
-from bot.memory.text import segment, turn_document
+from bot.memory.scope import memory_filter, memory_owner_sql, memory_scope
+from bot.memory.text import segment
 from bot.store.sqlite import Row, SQLiteStore, _dt, _required, _ts
+from bot.store.sqlite_turns import INSERT, TURN_SQL, WATERMARK, TurnIndex
 
 MEM_COLS = (
     "id, persona_id, scope_kind, scope_id, user_id, text, kind, importance, source_ids,"
     " created_at, updated_at, superseded_by"
 )
-TURN_SQL = (
-    "SELECT m.id, m.conversation_id, m.role, m.content, m.user_id, m.author_name, m.created_at,"
-    " c.persona_id, c.platform, c.chat_key FROM messages m"
-    " JOIN conversations c ON c.id = m.conversation_id"
-)
-WATERMARK = "turns_indexed_upto"
 CHUNK = 500  # ids per IN (...) list
 
 
@@ -75,27 +65,10 @@ def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
-def _documents(conv: list[Row], targets: set[int]) -> list[tuple[Any, ...]]:
-    """FTS rows for the ``targets`` among one conversation's turns (TURN_SQL rows in id
-    order, including the neighbours they need)."""
-    out = []
-    texts = [segment(r[3]) for r in conv]
-    for i, r in enumerate(conv):
-        if r[0] not in targets or r[2] == "system":
-            continue
-
-        def at(j: int) -> str:
-            return texts[j] if 0 <= j < len(conv) else ""
-
-        scope = turn_scope(r[7], r[8], r[9], r[4] if r[2] == "user" else None)
-        body = turn_document(_dt(r[6]), r[5], r[3])
-        out.append((r[0], scope, body, f"{at(i - 1)} {at(i + 1)}", f"{at(i - 2)} {at(i + 2)}"))
-    return out
-
-
 class SQLiteMemoryStore:
     def __init__(self, store: SQLiteStore) -> None:
         self._s = store
+        self.turns = TurnIndex(store)
 
     @property
     def store(self) -> SQLiteStore:
@@ -130,35 +103,25 @@ class SQLiteMemoryStore:
             by_conv: dict[int, list[Row]] = defaultdict(list)
             for r in rows:
                 by_conv[r[1]].append(r)
-            docs: list[tuple[Any, ...]] = []
-            refresh: list[int] = []
-            for conv_id, conv_rows in by_conv.items():
-                # The two turns before were indexed without these as their "next" context:
-                # index them again, now complete.
-                before = await s._all(
-                    f"{TURN_SQL} WHERE m.conversation_id = ? AND m.id < ? ORDER BY m.id DESC"
-                    " LIMIT 2",
-                    (conv_id, conv_rows[0][0]),
-                )
-                refresh += [r[0] for r in before]
-                targets = {r[0] for r in conv_rows} | {r[0] for r in before}
-                docs += _documents([*reversed(before), *conv_rows], targets)
             async with s._transaction():
-                if refresh:
-                    await s._all(
-                        f"DELETE FROM turns_fts WHERE rowid IN ({_marks(len(refresh))})", refresh
+                for conv_id, conv_rows in by_conv.items():
+                    # The two turns before were indexed without these as their "next"
+                    # context: index them again, now complete.
+                    before = await s._all(
+                        f"{TURN_SQL} WHERE m.conversation_id = ? AND m.id < ?"
+                        " ORDER BY m.id DESC LIMIT 2",
+                        (conv_id, conv_rows[0][0]),
                     )
-                if docs:
-                    await s._conn.executemany(
-                        "INSERT INTO turns_fts (rowid, scope, body, c1, c2) VALUES (?, ?, ?, ?, ?)",
-                        docs,
-                    )
+                    await self.turns.delete(before)
+                    targets = {r[0] for r in conv_rows} | {r[0] for r in before}
+                    docs = await self.turns.documents([*reversed(before), *conv_rows], targets)
+                    await s._conn.executemany(INSERT, docs)
+                    stats.indexed += len(conv_rows)
                 await s._all(
                     "INSERT INTO memory_state (key, value) VALUES (?, ?)"
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     (WATERMARK, rows[-1][0]),
                 )
-        stats.indexed = len(docs) - len(refresh)
         stats.ids = [r[0] for r in rows]
         stats.more = len(rows) == batch
         return stats
@@ -168,16 +131,21 @@ class SQLiteMemoryStore:
     ) -> list[TurnHit]:
         if not atoms or limit <= 0:
             return []
-        match = f"{turn_filter(scope)} AND {{body c1 c2}} : ({' OR '.join(atoms)})"
         async with self._s._lock:
+            ranked = await self.turns.search(scope, atoms, limit, before_id)
+            if not ranked:
+                return []
             rows = await self._s._all(
-                "SELECT f.rowid, f.rank, m.conversation_id, m.role, m.author_name, m.content,"
-                " m.created_at FROM (SELECT rowid, rank FROM turns_fts WHERE turns_fts MATCH ?"
-                " AND rowid < ? ORDER BY rank LIMIT ?) AS f JOIN messages m ON m.id = f.rowid"
-                " ORDER BY f.rank",
-                (match, before_id if before_id is not None else 2**62, limit),
+                "SELECT id, conversation_id, role, author_name, content, created_at FROM messages"
+                f" WHERE id IN ({_marks(len(ranked))})",
+                [i for i, _ in ranked],
             )
-        return [TurnHit(r[0], r[2], r[3], r[4], r[5], _dt(r[6]), r[1]) for r in rows]
+        by_id = {r[0]: r for r in rows}
+        return [
+            TurnHit(i, r[1], r[2], r[3], r[4], _dt(r[5]), rank)
+            for i, rank in ranked
+            if (r := by_id.get(i)) is not None
+        ]
 
     # memories ----------------------------------------------------------------------------
     async def _insert_memory(self, m: NewMemory, now: str) -> Memory:
@@ -405,9 +373,11 @@ class SQLiteMemoryStore:
             )
         else:
             sql = (
-                "SELECT f.rowid, m.content FROM turns_fts f JOIN messages m ON m.id = f.rowid"
-                " LEFT JOIN memory_vectors v ON v.ref_kind = 'turn' AND v.ref_id = f.rowid"
-                " WHERE v.ref_id IS NULL ORDER BY f.rowid LIMIT ?"
+                "SELECT m.id, m.content FROM messages m LEFT JOIN memory_vectors v"
+                " ON v.ref_kind = 'turn' AND v.ref_id = m.id"
+                " WHERE v.ref_id IS NULL AND m.role <> 'system' AND m.id <= COALESCE("
+                f"(SELECT value FROM memory_state WHERE key = '{WATERMARK}'), 0)"
+                " ORDER BY m.id LIMIT ?"
             )
         async with self._s._lock:
             rows = await self._s._all(sql, (limit,))
@@ -423,25 +393,3 @@ class SQLiteMemoryStore:
         from bot.store.sqlite_forget import export_user
 
         return await export_user(self._s, user_id)
-
-
-async def reindex_conversations(store: SQLiteStore, conv_ids: Sequence[int]) -> None:
-    """Rebuild the index rows of whole conversations (caller holds the lock and a
-    transaction): after a deletion, neighbours' context columns must lose the deleted text."""
-    for conv_id in conv_ids:
-        rows = await store._all(f"{TURN_SQL} WHERE m.conversation_id = ? ORDER BY m.id", (conv_id,))
-        ids = [r[0] for r in rows]
-        indexed: set[int] = set()
-        for part in _chunks(ids):
-            indexed.update(
-                r[0]
-                for r in await store._all(
-                    f"SELECT rowid FROM turns_fts WHERE rowid IN ({_marks(len(part))})", part
-                )
-            )
-            await store._all(f"DELETE FROM turns_fts WHERE rowid IN ({_marks(len(part))})", part)
-        docs = _documents(rows, indexed)
-        if docs:
-            await store._conn.executemany(
-                "INSERT INTO turns_fts (rowid, scope, body, c1, c2) VALUES (?, ?, ?, ?, ?)", docs
-            )

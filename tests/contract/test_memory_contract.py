@@ -209,3 +209,17 @@ async def test_forget_user_and_export(store: Store, memory: MemoryStore) -> None
     assert found(hits) == {"hello group", "bye group"}
     # The neighbours' context no longer quotes the deleted turn.
     assert await memory.search_turns(bob_scope, ['"xylophonic"'], 10) == []
+
+
+async def test_a_word_searched_before_it_is_indexed_is_found_after(
+    store: Store, memory: MemoryStore
+) -> None:
+    uid = (await store.upsert_user("telegram", "w", "Wen")).id
+    scope = Scope("mom", uid, "telegram", "w")
+    await say(store, "w", uid, "hello")
+    await index_all(memory)
+    assert await memory.search_turns(scope, query_terms("kumquats"), 5) == []
+    await say(store, "w", uid, "I adore kumquats")
+    await index_all(memory)
+    hits = await memory.search_turns(scope, query_terms("kumquats"), 5)
+    assert hits[0].content == "I adore kumquats"  # ("hello" follows: its neighbour)

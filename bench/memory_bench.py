@@ -1,0 +1,196 @@
+"""Memory retrieval at scale: one person's memory filled with 100,000 turns (and a few
+other people's, so scoping is exercised), then the retrieval the chat runs per reply.
+
+Turns are synthetic chat lines with natural-language statistics: words drawn from a
+Zipf distribution (exponent 1) over a 20,000-word vocabulary whose top ranks are real
+function words, then everyday words, names and places, then made-up words standing for the
+long tail. Stored through ``Store.add_message`` and indexed by the memory indexer, as in
+the chat; queries are messages from the same distribution. Prints ingest speed, index
+size, and p50/p95 of
+
+- ``search``: the lexical turn search (``Recaller.search_turns``, top 8 of 30 candidates);
+- ``memory slot``: everything the engine does per reply (facts, summary, turns, budget).
+
+    .venv/bin/python bench/memory_bench.py [--turns 100000] [--queries 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.memory.base import NewMemory, Scope, ScopeKind  # noqa: E402
+from bot.memory.recall import RecallConfig, Recaller  # noqa: E402
+from bot.store.base import NewMessage, Role  # noqa: E402
+from bot.store.sqlite import SQLiteStore  # noqa: E402
+from bot.store.sqlite_memory import SQLiteMemoryStore  # noqa: E402
+from bot.tokens import count_tokens  # noqa: E402
+
+_WORDS_TEXT = """
+time day week today tomorrow work school exam test class teacher friend mother father
+sister brother cat dog home house city trip travel train flight beach mountain park
+dinner lunch breakfast coffee tea cake pizza rice noodles soup movie film book music
+song concert game football tennis run walk gym yoga sleep tired happy sad nervous
+excited angry worried calm love miss birthday party wedding gift present money job boss
+office meeting project deadline report email phone call message letter doctor hospital
+sick cold fever medicine rain snow sun wind weather garden flower tree plant paint draw
+photo camera picture art museum history science math english chinese japanese french
+spanish language study read write learn practice piano guitar violin dance sing cook
+bake clean shop buy sell car bus bike road street market store restaurant hotel ticket
+holiday summer winter spring autumn morning evening night weekend monday tuesday
+wednesday thursday friday saturday sunday january february march april may june july
+august september october november december paris london tokyo beijing lyon berlin rome
+madrid seattle boston anna ben chloe david emma frank grace henry iris jack kate leo mia
+noah olivia paul
+"""
+WORDS = _WORDS_TEXT.split()
+_FUNCTION_TEXT = """
+the i to and a you it of that is in my was so me for have but on with just not be we
+this at do what are they like your if all he she about can out up
+"""
+FUNCTION = _FUNCTION_TEXT.split()
+_SYLLABLES_TEXT = """
+ka lo mi su ten ra vi do ne pa ro li ma tu se ki no ha ya zu
+"""
+SYLLABLES = _SYLLABLES_TEXT.split()
+
+
+def _vocabulary(size: int = 20_000) -> list[str]:
+    rng = random.Random(1)
+    words = FUNCTION + WORDS
+    seen = set(words)
+    while len(words) < size:
+        w = "".join(rng.choices(SYLLABLES, k=rng.randint(2, 4)))
+        if w not in seen:
+            seen.add(w)
+            words.append(w)
+    return words
+
+
+VOCAB = _vocabulary()
+CUM = list(itertools.accumulate(1 / (r + 1) for r in range(len(VOCAB))))
+
+
+def sentence(rng: random.Random) -> str:
+    return " ".join(rng.choices(VOCAB, cum_weights=CUM, k=rng.randint(5, 16)))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2024, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def db_size(tmp: Path) -> float:
+    return sum(f.stat().st_size for f in tmp.glob("bench.db*")) / 1e6
+
+
+async def run(turns: int, queries: int, tmp: Path) -> None:
+    rng = random.Random(7)
+    clock = Clock()
+    store = SQLiteStore(tmp / "bench.db", clock=clock)
+    await store.open()
+    memory = SQLiteMemoryStore(store)
+    recaller = Recaller(memory, count_tokens, RecallConfig())
+    me = await store.upsert_user("bench", "me", "Wen")
+    conv = await store.conversation("bench", "me", "mom")
+    await memory.note_chat("bench", "me", False, me.id)  # a private chat, as the engine notes
+    others = [await store.upsert_user("bench", f"o{i}", f"Other {i}") for i in range(5)]
+
+    started = time.perf_counter()
+    step = timedelta(minutes=5)
+    for i in range(turns):
+        clock.now += step
+        mine = i % 2 == 0
+        await store.add_message(
+            conv.id,
+            NewMessage(
+                role=Role.USER if mine else Role.ASSISTANT,
+                content=sentence(rng),
+                user_id=me.id if mine else None,
+            ),
+        )
+    for o in others:  # other people: 2,000 turns each, never visible to Wen
+        oc = await store.conversation("bench", o.platform_user_id, "mom")
+        for _ in range(2000):
+            await store.add_message(
+                oc.id, NewMessage(role=Role.USER, content=sentence(rng), user_id=o.id)
+            )
+    stored = time.perf_counter() - started
+    while (await memory.index_turns(batch=5000)).more:
+        pass
+    indexed = time.perf_counter() - started - stored
+    for i in range(60):
+        await memory.add_memory(
+            NewMemory("mom", ScopeKind.USER, str(me.id), me.id, sentence(rng), "fact", 1 + i % 5)
+        )
+    size_mb = db_size(tmp)
+    # Measure a running bot, not the end of a bulk load: restart (the write-ahead log is
+    # checkpointed on close, as it is every 1,000 pages in normal use) and warm up.
+    await store.close()
+    store = SQLiteStore(tmp / "bench.db", clock=clock)
+    await store.open()
+    memory = SQLiteMemoryStore(store)
+    recaller = Recaller(memory, count_tokens, RecallConfig())
+    scope = Scope("mom", me.id, "bench", "me")
+    for _ in range(20):
+        await recaller.memory_text(
+            scope,
+            sentence(rng),
+            now=clock.now,
+            budget_tokens=1200,
+            conversation_id=conv.id,
+            before_id=None,
+        )
+
+    search_ms: list[float] = []
+    slot_ms: list[float] = []
+    for _ in range(queries):
+        q = sentence(rng) + "?"
+        t0 = time.perf_counter()
+        await recaller.search_turns(scope, q, 8, clock.now, before_id=None)
+        search_ms.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        await recaller.memory_text(
+            scope, q, now=clock.now, budget_tokens=1200, conversation_id=conv.id, before_id=None
+        )
+        slot_ms.append((time.perf_counter() - t0) * 1000)
+    await store.close()
+
+    total = turns + 2000 * len(others)
+
+    def pct(xs: list[float]) -> str:
+        return f"{statistics.median(xs):6.2f} / {statistics.quantiles(xs, n=20)[18]:6.2f} ms"
+
+    print(f"memory bench: {turns:,} turns for one person (+{2000 * len(others):,} for others)")
+    print(f"  stored      {total / stored:10,.0f} turns/s (Store.add_message)")
+    print(f"  indexed     {total / indexed:10,.0f} turns/s (FTS5, with neighbour context)")
+    print(f"  database    {size_mb:10.1f} MB")
+    print(f"  search      p50 / p95 {pct(search_ms)}  ({queries} queries)")
+    print(f"  memory slot p50 / p95 {pct(slot_ms)}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--turns", type=int, default=100_000)
+    p.add_argument("--queries", type=int, default=300)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(run(args.turns, args.queries, Path(tmp)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""The lexical index of stored turns (FTS5 table ``turns_fts``), partitioned by scope.
+
+Visibility is enforced through FTS5 rowids: every index row lives in the rowid range of one
+*bucket* — (persona, group chat) or (persona, person) — as ``bucket << 40 | message id``. A
+turn of a private chat is indexed in that person's bucket; a group turn in the group's
+bucket and, when a person said it, in that person's bucket too. A search for person U in
+chat C ranks only the rows of buckets (persona, U) and (persona, C) — one range in private
+— and FTS5 seeks rowid ranges itself, so neither other people's rows nor a filter phrase
+(whose document count bm25 would have to scan) cost anything. Chats whose kind is not yet
+known (``memory_chats``) are indexed as groups: safe, only larger.
+
+Callers hold the ``SQLiteStore`` lock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from bot.memory.base import Scope
+from bot.memory.stems import Stemmer
+from bot.memory.text import segment, turn_document
+from bot.store.sqlite import Row, SQLiteStore, _dt, _required
+
+SHIFT = 40
+MASK = (1 << SHIFT) - 1
+CHUNK = 500
+TURN_SQL = (
+    "SELECT m.id, m.conversation_id, m.role, m.content, m.user_id, m.author_name, m.created_at,"
+    " c.persona_id, c.platform, c.chat_key FROM messages m"
+    " JOIN conversations c ON c.id = m.conversation_id"
+)
+INSERT = "INSERT INTO turns_fts (rowid, body, c1, c2) VALUES (?, ?, ?, ?)"
+# Query words ranked at most, and the number of index rows (summed over the words, rarest
+# first) beyond which further words are left out: ranking costs time per matching row.
+MAX_TERMS = 8
+RANK_BUDGET = 3000
+DF_TTL = 300.0  # seconds a word's document count is reused
+CACHE_KIB = 32_000  # SQLite page cache of the shared connection, once memory is searched
+
+
+def marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def chunks(ids: Sequence[Any]) -> list[Sequence[Any]]:
+    return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
+
+
+class TurnIndex:
+    def __init__(self, store: SQLiteStore) -> None:
+        self._s = store
+        self._buckets: dict[tuple[str, str, str], int] = {}
+        self._owners: dict[tuple[str, str], int | None] = {}
+        self._df: dict[str, int] = {}
+        self._df_at = 0.0
+        self._tuned = False
+        self._stemmer = Stemmer()
+
+    async def bucket(self, persona_id: str, kind: str, key: str, create: bool) -> int | None:
+        k = (persona_id, kind, key)
+        if k in self._buckets:
+            return self._buckets[k]
+        row = await self._s._one(
+            "SELECT id FROM memory_buckets WHERE persona_id = ? AND kind = ? AND key = ?", k
+        )
+        if row is None and create:
+            row = await self._s._one(
+                "INSERT INTO memory_buckets (persona_id, kind, key) VALUES (?, ?, ?)"
+                " ON CONFLICT (persona_id, kind, key) DO UPDATE SET kind = excluded.kind"
+                " RETURNING id",
+                k,
+            )
+        if row is None:
+            return None
+        self._buckets[k] = int(row[0])
+        return self._buckets[k]
+
+    async def _private_owner(self, platform: str, chat_key: str) -> int | None:
+        key = (platform, chat_key)
+        if key not in self._owners:
+            row = await self._s._one(
+                "SELECT kind, user_id FROM memory_chats WHERE platform = ? AND chat_key = ?", key
+            )
+            if row is None:
+                return None  # not known yet: indexed as a group (safe, only larger)
+            self._owners[key] = row[1] if row[0] == "private" else None
+        return self._owners[key]
+
+    async def rowids(self, r: Row, create: bool = False, every: bool = False) -> list[int]:
+        """The index rows of one turn (a TURN_SQL row). A group turn is in the group's
+        bucket, and in its speaker's when a person said it; every turn of a private chat
+        is in that person's bucket only (so a private search ranks one rowid range).
+        ``every``: all the rows it may have (for deleting)."""
+        owner = await self._private_owner(r[8], r[9])
+        people = {owner} if owner is not None else set()
+        if r[2] == "user" and r[4] is not None and (every or owner is None):
+            people.add(r[4])
+        out = []
+        if every or owner is None:
+            chat = await self.bucket(r[7], "chat", f"{r[8]}:{r[9]}", create)
+            if chat is not None:
+                out.append(chat << SHIFT | r[0])
+        for uid in sorted(people):
+            person = await self.bucket(r[7], "user", str(uid), create)
+            if person is not None:
+                out.append(person << SHIFT | r[0])
+        return out
+
+    async def documents(self, conv: list[Row], targets: set[int]) -> list[tuple[Any, ...]]:
+        """Index rows for the ``targets`` among one conversation's turns (TURN_SQL rows in
+        id order, including the neighbours they need)."""
+        out = []
+        texts = [segment(r[3]) for r in conv]
+        for i, r in enumerate(conv):
+            if r[0] not in targets or r[2] == "system":
+                continue
+
+            def at(j: int) -> str:
+                return texts[j] if 0 <= j < len(conv) else ""
+
+            body = turn_document(_dt(r[6]), r[5], r[3])
+            near, far = f"{at(i - 1)} {at(i + 1)}", f"{at(i - 2)} {at(i + 2)}"
+            out += [(rowid, body, near, far) for rowid in await self.rowids(r, create=True)]
+        return out
+
+    async def delete(self, rows: Iterable[Row]) -> None:
+        ids = [i for r in rows for i in await self.rowids(r, every=True)]
+        for part in chunks(ids):
+            await self._s._all(f"DELETE FROM turns_fts WHERE rowid IN ({marks(len(part))})", part)
+
+    async def reindex_conversations(self, conv_ids: Sequence[int]) -> None:
+        """Rebuild the index rows of whole conversations: after a deletion, neighbours'
+        context columns must lose the deleted text. Caller holds a transaction."""
+        mark = await self._s._one("SELECT value FROM memory_state WHERE key = ?", (WATERMARK,))
+        upto = mark[0] if mark else 0
+        for conv_id in conv_ids:
+            rows = await self._s._all(
+                f"{TURN_SQL} WHERE m.conversation_id = ? AND m.id <= ? ORDER BY m.id",
+                (conv_id, upto),
+            )
+            await self.delete(rows)
+            docs = await self.documents(rows, {r[0] for r in rows})
+            if docs:
+                await self._s._conn.executemany(INSERT, docs)
+
+    async def search(
+        self, scope: Scope, atoms: list[str], limit: int, before_id: int | None
+    ) -> list[tuple[int, float]]:
+        """(message id, rank) of the best turns visible in ``scope``, best first."""
+        ranges = []
+        for kind, key in (("user", str(scope.user_id)), ("chat", scope.chat)):
+            b = await self.bucket(scope.persona_id, kind, key, create=False)
+            if b is not None:
+                top = min(before_id - 1, MASK) if before_id is not None else MASK
+                ranges.append((b << SHIFT, b << SHIFT | top))
+        atoms = await self.prune(atoms)
+        if not ranges or not atoms:
+            return []
+        if not self._tuned:
+            # The index outgrows SQLite's default 2 MB page cache long before 100k turns.
+            await self._s._all(f"PRAGMA cache_size = -{CACHE_KIB}")
+            self._tuned = True
+        match = " OR ".join(atoms)
+        one = (
+            "SELECT * FROM (SELECT rowid, rank FROM turns_fts WHERE turns_fts MATCH ?"
+            " AND rowid BETWEEN ? AND ? ORDER BY rank LIMIT ?)"
+        )
+        sql = " UNION ALL ".join([one] * len(ranges)) + " ORDER BY rank"
+        params: list[Any] = []
+        for lo, hi in ranges:
+            params += [match, lo, hi, limit]
+        best: dict[int, float] = {}
+        for rowid, rank in await self._s._all(sql, params):
+            best.setdefault(rowid & MASK, rank)  # a turn in both buckets: same rank
+        return sorted(best.items(), key=lambda x: x[1])[:limit]
+
+    async def prune(self, atoms: list[str]) -> list[str]:
+        """The query's words worth ranking: rarest first, at most ``MAX_TERMS``, common
+        words (scored lowest by bm25) left out once the rows to rank pass ``RANK_BUDGET``,
+        and words the index does not hold (they match nothing) dropped."""
+        words = {a: a.strip('"') for a in atoms if " " not in a}
+        if not words:
+            return atoms[:MAX_TERMS]
+        stems = self._stemmer.stems(words.values())
+        now = time.monotonic()
+        if now - self._df_at > DF_TTL or len(self._df) > 100_000:
+            self._df.clear()  # counts drift slowly: an approximate, recent count will do
+            self._df_at = now
+        keys = sorted({s for s in stems.values() if s and s not in self._df})
+        if keys:
+            rows = await self._s._all(
+                f"SELECT term, doc FROM turns_vocab WHERE term IN ({marks(len(keys))})", keys
+            )
+            # Only counts are kept: a word not indexed yet may be by the next message.
+            self._df.update({str(r[0]): int(r[1]) for r in rows})
+        df = self._df
+        scored: list[tuple[int, str]] = []
+        for a in atoms:
+            if a in words:
+                stem = stems[words[a]]
+                count = df.get(stem, 0) if stem else 0
+                if count:
+                    scored.append((count, a))
+            else:
+                scored.append((0, a))  # a CJK phrase: no count at hand, keep it
+        scored.sort(key=lambda x: x[0])
+        keep: list[str] = []
+        total = 0
+        for n, a in scored[:MAX_TERMS]:
+            if keep and total + n > RANK_BUDGET:
+                break
+            keep.append(a)
+            total += n
+        return keep
+
+
+WATERMARK = "turns_indexed_upto"
+
+
+async def required_one(store: SQLiteStore, sql: str, params: Sequence[Any]) -> Row:
+    return _required(await store._one(sql, params))
