@@ -6,7 +6,11 @@ Closed loop: USERS people each send MESSAGES messages, the next one after the pr
 reply has finished. Prints CPU ms per message (this process only: engine, store, client),
 messages/s, p50/p95 time to first streamed text and to the completed reply, and peak RSS.
 
-    .venv/bin/python bench/core_bench.py [--users 20] [--messages 10]
+    .venv/bin/python bench/core_bench.py [--users 20] [--messages 10] [--memory]
+
+``--memory`` adds long-term memory as ``kindred run`` wires it: recall on every reply and
+the background worker (indexing, and fact extraction calls that the fake answers with
+non-JSON, so they are parsed and dropped) in this same process, so its CPU is counted.
 """
 
 from __future__ import annotations
@@ -58,16 +62,24 @@ class TimingChannel:
         return "".join(parts)
 
 
-async def run(users: int, messages: int, tmp: Path, base_url: str) -> None:
+async def run(users: int, messages: int, tmp: Path, base_url: str, memory: bool = False) -> None:
     store = SQLiteStore(tmp / "bench.db")
     await store.open()
     registry, _ = await PersonaRegistry.load(store, ROOT / "personas")
     model = OpenAIChatModel(LLMSettings(base_url=base_url, api_key="sk-bench"), "fake")
+    service = None
+    if memory:
+        from bot.runtime import build_memory
+
+        service = build_memory(store, model, LLMSettings(base_url=base_url), "fake", 60)
+        assert service is not None
+        service.start()
     engine = Engine(
         store=store,
         model=model,
         registry=registry,
         config=EngineConfig(model="fake", default_persona="mom", max_concurrency=64),
+        memory=service,
     )
     get_tokenizer().count("warm up")
     first_ms: list[float] = []
@@ -89,14 +101,23 @@ async def run(users: int, messages: int, tmp: Path, base_url: str) -> None:
     cpu0, wall0 = time.process_time(), time.perf_counter()
     await asyncio.gather(*(person(u, messages, True) for u in range(users)))
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    if service is not None:
+        assert service.worker is not None
+        await service.settle()
+        await service.worker.drain(120)
+        cpu_all = time.process_time() - cpu0
+        await service.stop()
     await model.aclose()
     await store.close()
 
     total = users * messages
     q = statistics.quantiles
-    print(f"core engine, {users} users x {messages} messages, instant fake LLM (~100 words)")
+    with_memory = " with long-term memory" if memory else ""
+    print(f"core engine{with_memory}, {users} users x {messages} messages, instant fake LLM")
     print(f"  messages/s             {total / wall:8.1f}")
     print(f"  CPU ms per message     {cpu * 1000 / total:8.2f}")
+    if service is not None:
+        print(f"  ... + background work  {cpu_all * 1000 / total:8.2f} (memory jobs drained)")
     print(
         f"  first text p50 / p95   {statistics.median(first_ms):8.1f} / "
         f"{q(first_ms, n=20)[18]:.1f} ms"
@@ -114,11 +135,12 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--users", type=int, default=20)
     p.add_argument("--messages", type=int, default=10)
+    p.add_argument("--memory", action="store_true", help="with long-term memory")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         fake = start_fake(Path(tmp), "--reply", REPLY)
         try:
-            asyncio.run(run(args.users, args.messages, Path(tmp), fake.url))
+            asyncio.run(run(args.users, args.messages, Path(tmp), fake.url, args.memory))
         finally:
             fake.stop()
 

@@ -47,6 +47,7 @@ class WorkerConfig:
     history_window: int = 60
     max_extract_turns: int = 30
     poll_seconds: float = 30.0
+    batch_delay: float = 0.2
     embedding_model: str = ""
 
 
@@ -115,6 +116,8 @@ class MemoryWorker:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
+            # Let a busy moment's exchanges gather: one pass then indexes them together.
+            await asyncio.sleep(self.config.batch_delay)
 
     async def run_pending(self, stale_before: datetime | None = None) -> int:
         """Index new turns, then run every claimable job. Returns jobs run."""
@@ -148,7 +151,7 @@ class MemoryWorker:
     # the work ----------------------------------------------------------------------------
     async def _exchange(self, p: dict[str, Any]) -> None:
         scope = Scope(p["persona_id"], p["user_id"], p["platform"], p["chat_key"], p["is_group"])
-        await self.memory.note_chat(scope.platform, scope.chat_key, scope.is_group, scope.user_id)
+        # (The chat's kind was noted when the job was queued: MemoryService._enqueue.)
         if self.llm is None:
             return
         if self.config.extraction:

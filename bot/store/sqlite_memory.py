@@ -132,20 +132,8 @@ class SQLiteMemoryStore:
         if not atoms or limit <= 0:
             return []
         async with self._s._lock:
-            ranked = await self.turns.search(scope, atoms, limit, before_id)
-            if not ranked:
-                return []
-            rows = await self._s._all(
-                "SELECT id, conversation_id, role, author_name, content, created_at FROM messages"
-                f" WHERE id IN ({_marks(len(ranked))})",
-                [i for i, _ in ranked],
-            )
-        by_id = {r[0]: r for r in rows}
-        return [
-            TurnHit(i, r[1], r[2], r[3], r[4], _dt(r[5]), rank)
-            for i, rank in ranked
-            if (r := by_id.get(i)) is not None
-        ]
+            rows = await self.turns.search(scope, atoms, limit, before_id)
+        return [TurnHit(r[0], r[2], r[3], r[4], r[5], _dt(r[6]), r[1]) for r in rows]
 
     # memories ----------------------------------------------------------------------------
     async def _insert_memory(self, m: NewMemory, now: str) -> Memory:

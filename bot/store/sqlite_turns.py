@@ -147,8 +147,9 @@ class TurnIndex:
 
     async def search(
         self, scope: Scope, atoms: list[str], limit: int, before_id: int | None
-    ) -> list[tuple[int, float]]:
-        """(message id, rank) of the best turns visible in ``scope``, best first."""
+    ) -> list[Row]:
+        """The best turns visible in ``scope``, best first: (message id, rank,
+        conversation id, role, author, content, created_at)."""
         ranges = []
         for kind, key in (("user", str(scope.user_id)), ("chat", scope.chat)):
             b = await self.bucket(scope.persona_id, kind, key, create=False)
@@ -167,14 +168,18 @@ class TurnIndex:
             "SELECT * FROM (SELECT rowid, rank FROM turns_fts WHERE turns_fts MATCH ?"
             " AND rowid BETWEEN ? AND ? ORDER BY rank LIMIT ?)"
         )
-        sql = " UNION ALL ".join([one] * len(ranges)) + " ORDER BY rank"
+        sql = (
+            "SELECT m.id, r.rank, m.conversation_id, m.role, m.author_name, m.content,"
+            " m.created_at FROM (" + " UNION ALL ".join([one] * len(ranges)) + ") AS r"
+            f" JOIN messages m ON m.id = (r.rowid & {MASK}) ORDER BY r.rank"
+        )
         params: list[Any] = []
         for lo, hi in ranges:
             params += [match, lo, hi, limit]
-        best: dict[int, float] = {}
-        for rowid, rank in await self._s._all(sql, params):
-            best.setdefault(rowid & MASK, rank)  # a turn in both buckets: same rank
-        return sorted(best.items(), key=lambda x: x[1])[:limit]
+        best: dict[int, Row] = {}
+        for row in await self._s._all(sql, params):
+            best.setdefault(row[0], row)  # a turn in both buckets: same rank
+        return list(best.values())[:limit]
 
     async def prune(self, atoms: list[str]) -> list[str]:
         """The query's words worth ranking: rarest first, at most ``MAX_TERMS``, common

@@ -42,7 +42,7 @@ class Clock:
 def extraction_replies(rec: RecordedRequest) -> Reply | None:
     """What a good model answers to the extraction prompt (non-streamed requests)."""
     body = rec.body
-    if body.get("stream"):
+    if body.get("stream") or "messages" not in body:
         return None
     prompt = body["messages"][-1]["content"]
     new = prompt.split("New messages", 1)[-1]

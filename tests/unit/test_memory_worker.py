@@ -1,0 +1,139 @@
+"""The background worker: jobs survive a restart, rolling summaries, embeddings (hybrid)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.llm import OpenAIChatModel
+from bot.memory.base import Scope
+from bot.memory.recall import RecallConfig, Recaller
+from bot.memory.service import MemoryService
+from bot.memory.worker import MemoryWorker, WorkerConfig
+from bot.store.sqlite import SQLiteStore
+from bot.store.sqlite_memory import SQLiteMemoryStore
+from bot.tokens import count_tokens
+from config.settings import LLMSettings
+from tests.fakes.channel import RecordingChannel
+from tests.fakes.openai_server import EMBEDDINGS, FakeOpenAI, RecordedRequest, Reply
+from tests.unit.test_memory_engine import (
+    Clock,
+    dm,
+    extraction_replies,
+    last_prompt,
+    make_rig,
+    settle,
+)
+from tests.unit.test_memory_engine import fake as fake  # the fixture
+
+
+async def test_pending_work_survives_a_restart(tmp_path: Path, fake: FakeOpenAI) -> None:
+    clock = Clock()
+    rig = await make_rig(tmp_path / "k.db", fake, clock)
+    assert rig.memory.worker is not None
+    await rig.memory.worker.stop()  # the process "dies" before the worker gets to it
+    await rig.engine.handle(dm("my exam is on Friday"), RecordingChannel())
+    await rig.memory.settle()  # the job row is written
+    mstore = rig.memory.store
+    assert await mstore.pending_jobs() == 1
+    await rig.close()
+
+    rig = await make_rig(tmp_path / "k.db", fake, clock)  # the worker resumes at start-up
+    try:
+        await settle(rig)
+        user = await rig.store.upsert_user("telegram", "u1", "Wen")
+        texts = [m.text for m in await rig.memory.list_for("mom", user.id)]
+        assert texts == ["Has an exam on Friday 27 November 2026"]
+    finally:
+        await rig.close()
+
+
+async def test_rolling_summary_reaches_the_prompt(tmp_path: Path, fake: FakeOpenAI) -> None:
+    def replies(rec: RecordedRequest) -> Reply | None:
+        body = rec.body
+        if not body.get("stream") and "Condense" in body["messages"][-1]["content"]:
+            return Reply("They talked about the weather in Lyon.")
+        return extraction_replies(rec)
+
+    fake.responder = replies
+    clock = Clock()
+    store = SQLiteStore(tmp_path / "k.db", clock=clock)
+    await store.open()
+    model = OpenAIChatModel(LLMSettings(base_url=fake.base_url, api_key="sk-test"), "fake-model")
+    mstore = SQLiteMemoryStore(store)
+    worker = MemoryWorker(
+        mstore,
+        store,
+        WorkerConfig(model="fake-model", summary_chunk=10, history_window=8, batch_delay=0),
+        model,
+        clock,
+    )
+    try:
+        from bot.engine import Engine, EngineConfig
+        from bot.personas.registry import PersonaRegistry
+        from config.settings import PROJECT_ROOT
+
+        registry, _ = await PersonaRegistry.load(store, PROJECT_ROOT / "personas")
+        memory = MemoryService(mstore, Recaller(mstore, count_tokens), worker, clock)
+        memory.start()
+        engine = Engine(
+            store=store,
+            model=model,
+            registry=registry,
+            config=EngineConfig(model="fake-model", default_persona="mom", history_limit=8),
+            memory=memory,
+        )
+        for i in range(12):
+            await engine.handle(dm(f"rainy day {i} in Lyon"), RecordingChannel())
+            await memory.settle()
+            await worker.drain()
+        conv = await store.conversation("telegram", "u1", "mom")
+        summary = await mstore.latest_summary(conv.id)
+        assert summary is not None and summary.text == "They talked about the weather in Lyon."
+        await engine.handle(dm("and now?"), RecordingChannel())
+        assert "Summary of your earlier conversation:\nThey talked about" in last_prompt(fake)
+        await memory.stop()
+    finally:
+        await model.aclose()
+        await store.close()
+
+
+async def test_embeddings_are_stored_and_fused(tmp_path: Path, fake: FakeOpenAI) -> None:
+    clock = Clock()
+    store = SQLiteStore(tmp_path / "k.db", clock=clock)
+    await store.open()
+    model = OpenAIChatModel(LLMSettings(base_url=fake.base_url, api_key="sk-test"), "fake-model")
+
+    async def embed(texts: list[str]) -> list[list[float]]:
+        return await model.embed(texts, "fake-embedding")
+
+    mstore = SQLiteMemoryStore(store)
+    worker = MemoryWorker(
+        mstore,
+        store,
+        WorkerConfig(model="fake-model", embedding_model="fake-embedding", batch_delay=0),
+        model,
+        clock,
+        embed,
+    )
+    recaller = Recaller(mstore, count_tokens, RecallConfig(), embed)
+    try:
+        user = await store.upsert_user("telegram", "u1", "Wen")
+        conv = await store.conversation("telegram", "u1", "mom")
+        from bot.store.base import NewMessage, Role
+
+        for text in ("I love sailing", "sailing in Brest was cold", "lunch was soup"):
+            await store.add_message(
+                conv.id, NewMessage(role=Role.USER, content=text, user_id=user.id)
+            )
+        await worker.run_pending()
+        vectors = await mstore.get_vectors("turn", [1, 2, 3])
+        assert sorted(vectors) == [1, 2, 3]
+        assert all(len(v) == 4 * fake.embedding_dims for v in vectors.values())
+        assert fake.requests_to(EMBEDDINGS)
+        scope = Scope("mom", user.id, "telegram", "u1")
+        hits = await recaller.search_turns(scope, "sailing", 5, clock())
+        assert {h.content for h in hits} >= {"I love sailing", "sailing in Brest was cold"}
+        assert len(fake.requests_to(EMBEDDINGS)) >= 2  # the query was embedded too
+    finally:
+        await model.aclose()
+        await store.close()
