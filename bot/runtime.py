@@ -84,7 +84,10 @@ async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime
         model = OpenAIChatModel(llm, default_model=model_name)
         stack.push_async_callback(model.aclose)
 
-        memory = build_memory(store, model, llm, model_name, settings.history_limit)
+        # The embedded 135M model cannot extract facts or summarise: recall only.
+        memory = build_memory(
+            store, model, llm, model_name, settings.history_limit, background_llm=not local
+        )
         if memory is not None:
             memory.start()
             stack.push_async_callback(memory.stop)  # first to stop: it holds no reply
@@ -129,6 +132,8 @@ def build_memory(
     llm: LLMSettings,
     model_name: str,
     history_limit: int,
+    *,
+    background_llm: bool = True,
 ) -> MemoryService | None:
     """Long-term memory on the store's database (SQLite only for now), or None."""
     from bot.memory.recall import RecallConfig, Recaller
@@ -167,7 +172,7 @@ def build_memory(
             poll_seconds=ms.poll_seconds,
             embedding_model=ms.embedding_model or "",
         ),
-        model,
+        model if background_llm else None,
         utc_now,
         embed,
     )

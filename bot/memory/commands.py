@@ -8,8 +8,9 @@
 
 ``/forget all`` acts at once in the console; elsewhere it asks for ``/forget all confirm``
 (an adapter with buttons can call ``forget_all`` from its own confirmation button).
-``/export`` uses ``channel.send_file(filename, data, caption)`` when the adapter has one,
-and otherwise (the console) writes the file in the working directory and says where.
+``/export`` uses ``channel.send_file(filename, data, caption)`` when the adapter has one;
+the console writes the file in the working directory and says where; other chats get the
+JSON as messages. Listing, forgetting and exporting work in private chats only.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.engine import Engine
-from bot.events import CommandRequest
+from bot.events import ChatKind, CommandRequest
 from bot.memory.base import ForgetReport
 from bot.memory.service import MemoryService
 from bot.ports import Channel
 
 MEMORY_COMMANDS = frozenset({"memory", "memories", "forget", "export", "remember"})
+# They show or delete what is kept about someone: not in front of a group.
+PRIVATE_ONLY = frozenset({"memory", "memories", "forget", "export"})
+TEXT_CHUNK = 3500  # an export sent as messages, where files are not possible
 ACT_AT_ONCE = frozenset({"console"})
 
 HELP = """\
@@ -49,6 +53,9 @@ class MemoryCommands:
         memory = self.memory
         if memory is None:
             await channel.send("Long-term memory is turned off here.")
+            return
+        if cmd.chat.kind is ChatKind.GROUP and name in PRIVATE_ONLY:
+            await channel.send(f"For your privacy, send /{name} to me in a private chat.")
             return
         store = self.engine.store
         user = await store.upsert_user(cmd.user.platform, cmd.user.user_id, cmd.user.display_name)
@@ -112,9 +119,10 @@ class MemoryCommands:
             await send_file(filename, blob, "Everything stored about you.")
             return
         if cmd.chat.platform not in ACT_AT_ONCE:
-            await channel.send(
-                "This chat can't receive files; here is your data:\n" + blob.decode()
-            )
+            text = blob.decode()
+            await channel.send("This chat can't receive files; your data follows as messages.")
+            for i in range(0, len(text), TEXT_CHUNK):
+                await channel.send(text[i : i + TEXT_CHUNK])
             return
         path = (self.export_dir or Path.cwd()) / filename
         await asyncio.to_thread(path.write_bytes, blob)

@@ -205,6 +205,7 @@ async def _run(
             "p95": round(q[18], 3) if latencies else 0.0,
         },
         "_ingest": {"turns": turns, "seconds": round(ingest_s, 3)},
+        "_counts": {"overall": overall.count()} | {str(c): by_cat[c].count() for c in by_cat},
     }
 
 

@@ -8,8 +8,9 @@ For each reply the engine asks for the memory slot of the prompt. It is built fr
 2. the **rolling summary** of this conversation's older part;
 3. **earlier turns** matching the message (FTS5 bm25 over turns indexed with their
    neighbours; relative dates in the message expanded to absolute ones), re-ranked with a
-   small recency bonus and, when an embedding endpoint is configured, fused with cosine
-   similarity (reciprocal-rank fusion) over the lexical candidates.
+   small recency bonus and a bonus for turns by someone the message names, and, when an
+   embedding endpoint is configured, fused with cosine similarity (reciprocal-rank
+   fusion) over the lexical candidates.
 
 Turns still in the prompt's history window are excluded (they are there already).
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,8 +40,9 @@ class RecallConfig:
     max_turns: int = 8
     max_facts: int = 40
     # Lexical candidates fetched before re-ranking.
-    candidates: int = 30
+    candidates: int = 40
     recency_weight: float = 0.1
+    speaker_boost: float = 0.5
     recency_half_life_days: float = 30.0
     # Reciprocal-rank fusion constant (hybrid ranking with embeddings).
     rrf_k: int = 60
@@ -73,10 +76,19 @@ class Recaller:
         if not hits:
             return []
 
+        # A question that names someone ("what did Alice say about…") favours their turns.
+        low = query.casefold()
+        named = {
+            a
+            for a in {h.author for h in hits if h.author}
+            if a and re.search(rf"(?<!\w){re.escape(a.casefold())}(?!\w)", low)
+        }
+
         def lexical(h: TurnHit) -> float:
             age = max(0.0, (now - h.created_at).total_seconds() / 86400)
             fresh = 0.5 ** (age / cfg.recency_half_life_days)
-            return float(-h.score * (1 + cfg.recency_weight * fresh))
+            boost = 1 + cfg.speaker_boost * (h.author in named)
+            return float(-h.score * (1 + cfg.recency_weight * fresh) * boost)
 
         ranked = sorted(hits, key=lexical, reverse=True)
         if self._embed is not None:

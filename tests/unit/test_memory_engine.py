@@ -311,3 +311,29 @@ async def test_forget_all_leaves_no_trace_in_the_database_files(
     assert db.name in files
     for name, data in files.items():
         assert word.encode() not in data, name
+
+
+async def test_memory_commands_are_private(tmp_path: Path, fake: FakeOpenAI) -> None:
+    rig = await make_rig(tmp_path / "k.db", fake, Clock())
+    room = ChatRef("telegram", "-100", ChatKind.GROUP)
+    alice = UserRef("telegram", "a", "Alice")
+    try:
+        ch = RecordingChannel()
+        await rig.commands.run(CommandRequest(room, alice, "remember", text="I like figs"), ch)
+        assert "will remember" in ch.sent()[-1]
+        for name in ("memory", "export", "forget"):
+            await rig.commands.run(CommandRequest(room, alice, name, ("all",)), ch)
+            assert "private chat" in ch.sent()[-1]
+            assert "figs" not in ch.sent()[-1]
+        dm_chat = ChatRef("telegram", "a", ChatKind.PRIVATE)
+        await rig.commands.run(CommandRequest(dm_chat, alice, "memory"), ch)
+        assert "1. I like figs" in ch.sent()[-1]
+        await rig.commands.run(CommandRequest(dm_chat, alice, "export"), ch)
+        assert "as messages" in ch.sent()[-2]  # no send_file on this channel
+        assert '"I like figs"' in ch.sent()[-1]
+        await rig.commands.run(CommandRequest(dm_chat, alice, "forget", ("all", "confirm")), ch)
+        assert ch.sent()[-1].startswith("Done.")
+        await rig.commands.run(CommandRequest(dm_chat, alice, "memory"), ch)
+        assert "doesn't remember anything" in ch.sent()[-1]
+    finally:
+        await rig.close()
