@@ -38,6 +38,10 @@ from config.settings import DiscordSettings
 log = logging.getLogger(__name__)
 PLATFORM = convert.PLATFORM
 STOP_GRACE = 5.0  # seconds in-flight replies get to finish on shutdown
+# start() returns once the gateway session is up (READY), so `kindred run` can still be
+# stopped by a signal if Discord cannot be reached; servers keep loading in the background.
+CONNECT_TIMEOUT = 60.0
+HANDLERS = ("on_connect", "on_shard_connect", "on_ready", "on_message")
 INTENTS_HELP = (
     "Discord refused the Message Content intent: enable it for this bot in the Developer "
     "Portal (Applications -> your app -> Bot -> Privileged Gateway Intents -> "
@@ -76,7 +80,10 @@ class DiscordAdapter:
             "guild_ready_timeout": s.guild_ready_timeout,
             # Nothing we send may ping anyone, whatever the model writes.
             "allowed_mentions": discord.AllowedMentions.none(),
-            "max_messages": 1000,
+            # No message cache and no member chunking: replies are resolved from the
+            # payload itself, and caching every message (ours echo back too) costs memory.
+            "max_messages": None,
+            "chunk_guilds_at_startup": False,
         }
         self.client: discord.Client
         if s.shard_count is not None:
@@ -93,11 +100,14 @@ class DiscordAdapter:
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._handoff: dict[str, asyncio.Future[None]] = {}
         self._ready = asyncio.Event()
+        self._shards_up: set[int] = set()
         self._task: asyncio.Task[None] | None = None
         self._saved_urls: tuple[str, yarl.URL] | None = None
         from adapters.discord.slash import install
 
         self.tree = install(self)
+        self.client.event(self.on_connect)
+        self.client.event(self.on_shard_connect)
         self.client.event(self.on_ready)
         self.client.event(self.on_message)
 
@@ -140,11 +150,16 @@ class DiscordAdapter:
             await self._sync_commands()
         self._task = asyncio.create_task(self.client.connect(reconnect=True))
         ready = asyncio.create_task(self._ready.wait())
-        done, _ = await asyncio.wait({self._task, ready}, return_when=asyncio.FIRST_COMPLETED)
-        if self._task in done:
+        done, _ = await asyncio.wait(
+            {self._task, ready}, timeout=CONNECT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+        )
+        if ready not in done:
             ready.cancel()
+            failed = self._task in done
             await self._abort()
-            raise self._startup_error(self._task)
+            if failed:
+                raise self._startup_error(self._task)
+            raise KindredError(f"no session with the Discord gateway within {CONNECT_TIMEOUT:g} s")
 
     def _startup_error(self, task: asyncio.Task[None]) -> KindredError:
         exc = task.exception()
@@ -166,21 +181,49 @@ class DiscordAdapter:
 
     async def _abort(self) -> None:
         with contextlib.suppress(Exception):
-            await self.client.close()
+            await self._close()
         self._restore()
 
     async def stop(self) -> None:
         if self._in_flight:
             await asyncio.wait(set(self._in_flight), timeout=STOP_GRACE)
-        await self.client.close()
-        if self._task is not None:
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await self._task
+        await self._close()
         self._restore()
 
+    async def _close(self) -> None:
+        # Events still arriving while the client closes would be scheduled on a loop
+        # discord.py has already let go of (a "never awaited" warning); unhook first.
+        for handler in HANDLERS:
+            self.client.__dict__.pop(handler, None)
+        await self.client.close()
+        if self._task is not None:
+            # close() ends connect(); a shard still waiting to identify may need a nudge.
+            done, _ = await asyncio.wait({self._task}, timeout=STOP_GRACE)
+            if not done:
+                self._task.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await self._task
+        # Let event handlers discord.py scheduled just before the close run to their end;
+        # otherwise the loop may shut down with them unstarted (a RuntimeWarning).
+        events = {t for t in asyncio.all_tasks() if t.get_name().startswith("discord.py: ")}
+        events.discard(asyncio.current_task())
+        if events:
+            await asyncio.wait(events, timeout=STOP_GRACE)
+
     # -- events ------------------------------------------------------------------------------
+    async def on_connect(self) -> None:
+        if not isinstance(self.client, discord.AutoShardedClient):
+            self._ready.set()
+
+    async def on_shard_connect(self, shard_id: int) -> None:
+        # A sharded process is up when every one of its shards has a session.
+        self._shards_up.add(shard_id)
+        s = self.settings
+        wanted = s.shard_ids if s.shard_ids is not None else range(s.shard_count or 1)
+        if self._shards_up.issuperset(wanted):
+            self._ready.set()
+
     async def on_ready(self) -> None:
-        self._ready.set()
         log.info(
             "connected to Discord as %s (%d servers)", self.client.user, len(self.client.guilds)
         )

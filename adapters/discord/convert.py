@@ -103,15 +103,28 @@ def clean_text(message: discord.Message, bot_id: int) -> str:
     return re.sub(r"[ \t]{2,}", " ", text).strip()
 
 
+def attachment_notes(message: discord.Message) -> str:
+    """Images and files, named for the model: it cannot see them (no vision input yet), but
+    it should know they were sent, so the persona can say so instead of ignoring them."""
+    notes = []
+    for att in message.attachments:
+        kind = attachment_kind(att)
+        if kind != "voice":  # voice is transcribed by the adapter
+            what = "an image" if kind == "image" else "a file"
+            notes.append(f"[sent {what} you cannot see: {att.filename}]")
+    return "\n".join(notes)
+
+
 def incoming(
     message: discord.Message, me: BotIdentity, *, allow_bots: bool = False
 ) -> IncomingMessage | None:
     if is_own(message, me, allow_bots) or message.type not in _TEXT_TYPES:
         return None
+    text = "\n".join(t for t in (clean_text(message, me.user_id), attachment_notes(message)) if t)
     return IncomingMessage(
         chat=chat_ref(message.channel),
         user=user_ref(message.author),
-        text=clean_text(message, me.user_id),
+        text=text,
         message_id=str(message.id),
         mentions_bot=any(u.id == me.user_id for u in message.mentions),
         reply_to_bot=replied_to_bot(message, me),

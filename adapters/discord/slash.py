@@ -41,6 +41,7 @@ Field = Literal[
 ]
 Mode = Literal["mention", "name", "always", "off"]
 ADMIN = discord.Permissions(manage_guild=True)
+MAX_AVATAR = 8 * 1024 * 1024
 
 
 def install(adapter: DiscordAdapter) -> app_commands.CommandTree[discord.Client]:
@@ -110,7 +111,8 @@ class PersonaGroup(_Base):
             update: dict[str, Any] = {}
             if greeting:
                 update["first_mes"] = greeting
-            if avatar is not None and (avatar.content_type or "").startswith("image/"):
+            image = avatar is not None and (avatar.content_type or "").startswith("image/")
+            if avatar is not None and image and avatar.size <= MAX_AVATAR:
                 update["avatar_png"] = await avatar.read()
             persona = entry.persona.model_copy(update=update)
             await core.engine.store.save_persona(persona, entry.scope, entry.owner)
@@ -169,7 +171,9 @@ class PersonaGroup(_Base):
         if persona is None:
             await ch.send(f"I can't find a persona called {name!r}. Try /persona list.")
             return
-        embed = discord.Embed(title=persona.display_name, description=_clip(persona.description))
+        embed = discord.Embed(
+            title=_clip(persona.display_name, 256), description=_clip(persona.description)
+        )
         if persona.first_mes:
             embed.add_field(name="Greeting", value=_clip(persona.first_mes, 1024), inline=False)
         embed.set_footer(text=f"id {persona.id}")

@@ -77,3 +77,7 @@ async def test_attachments(fake: FakeDiscord, inbox: Inbox) -> None:
     assert event is not None
     assert [a.kind for a in event.attachments] == ["voice", "image", "file"]
     assert event.attachments[0].url == voice["url"] and event.attachments[0].size == 4
+    # The model cannot see images or files, but it is told they were sent.
+    assert event.text == (
+        "[sent an image you cannot see: cat.png]\n[sent a file you cannot see: card.json]"
+    )

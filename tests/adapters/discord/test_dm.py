@@ -58,3 +58,12 @@ async def test_streaming_edits_are_paced(rig: Rig) -> None:
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert all(g >= 0.15 for g in gaps), gaps
     assert len(edits) <= 1 + 40 * 0.02 / 0.2 + 2
+
+
+async def test_an_image_alone_is_answered_not_ignored(rig: Rig) -> None:
+    # No vision input yet: the persona is told an image came, so it can say it cannot see it.
+    cat = rig.dc.add_file("cat.png", b"\x89PNG\r\n\x1a\n", "image/png")
+    msg = await rig.dc.dm(rig.dc.bob, "", attachments=[cat])
+    await rig.expect(
+        msg["channel_id"], "**Mom:** You said: [sent an image you cannot see: cat.png]"
+    )
