@@ -1,0 +1,140 @@
+"""The memory store's work tables on SQLite: persisted jobs, per-key state, rolling
+summaries, embedding vectors, and the turns the worker reads. A mixin of
+``SQLiteMemoryStore`` (it shares the ``SQLiteStore`` connection and lock)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from bot.memory.base import Job, Summary, TurnForExtraction
+from bot.store.sqlite import SQLiteStore, _dt, _required, _ts
+from bot.store.sqlite_turns import WATERMARK, chunks, marks
+
+
+class WorkTables:
+    _s: SQLiteStore
+
+    def _now(self) -> str:
+        return _ts(self._s._clock())
+
+    # background jobs ---------------------------------------------------------------------
+    async def enqueue_job(self, kind: str, payload: dict[str, Any]) -> int:
+        async with self._s._lock:
+            row = await self._s._one(
+                "INSERT INTO memory_jobs (kind, payload, created_at) VALUES (?, ?, ?) RETURNING id",
+                (kind, json.dumps(payload, separators=(",", ":")), self._now()),
+            )
+        job_id: int = _required(row)[0]
+        return job_id
+
+    async def claim_job(self, stale_before: datetime) -> Job | None:
+        async with self._s._lock:
+            row = await self._s._one(
+                "UPDATE memory_jobs SET claimed_at = ?, attempts = attempts + 1 WHERE id = ("
+                " SELECT id FROM memory_jobs WHERE finished_at IS NULL"
+                " AND (claimed_at IS NULL OR claimed_at < ?) ORDER BY id LIMIT 1)"
+                " RETURNING id, kind, payload, attempts",
+                (self._now(), _ts(stale_before)),
+            )
+        if row is None:
+            return None
+        return Job(row[0], row[1], json.loads(row[2]), row[3])
+
+    async def finish_job(self, job_id: int, error: str | None = None) -> None:
+        async with self._s._lock:
+            await self._s._all(
+                "UPDATE memory_jobs SET finished_at = ?, error = ? WHERE id = ?",
+                (self._now(), error, job_id),
+            )
+
+    async def pending_jobs(self) -> int:
+        async with self._s._lock:
+            row = await self._s._one("SELECT COUNT(*) FROM memory_jobs WHERE finished_at IS NULL")
+        return int(_required(row)[0])
+
+    # conversation material ---------------------------------------------------------------
+    async def turns_between(
+        self, conversation_id: int, after_id: int, upto_id: int | None, limit: int
+    ) -> list[TurnForExtraction]:
+        async with self._s._lock:
+            rows = await self._s._all(
+                "SELECT id, role, author_name, user_id, content, created_at FROM messages"
+                " WHERE conversation_id = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?",
+                (conversation_id, after_id, upto_id if upto_id is not None else 2**62, limit),
+            )
+        return [TurnForExtraction(r[0], r[1], r[2], r[3], r[4], _dt(r[5])) for r in rows]
+
+    async def latest_summary(self, conversation_id: int) -> Summary | None:
+        async with self._s._lock:
+            row = await self._s._one(
+                "SELECT conversation_id, upto_message_id, text, created_at FROM memory_summaries"
+                " WHERE conversation_id = ? ORDER BY id DESC LIMIT 1",
+                (conversation_id,),
+            )
+        return None if row is None else Summary(row[0], row[1], row[2], _dt(row[3]))
+
+    async def add_summary(self, conversation_id: int, upto_message_id: int, text: str) -> None:
+        async with self._s._lock:
+            await self._s._all(
+                "INSERT INTO memory_summaries (conversation_id, upto_message_id, text, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (conversation_id, upto_message_id, text, self._now()),
+            )
+
+    async def get_state(self, key: str) -> int | None:
+        async with self._s._lock:
+            row = await self._s._one("SELECT value FROM memory_state WHERE key = ?", (key,))
+        return None if row is None else int(row[0])
+
+    async def set_state(self, key: str, value: int) -> None:
+        async with self._s._lock:
+            await self._s._all(
+                "INSERT INTO memory_state (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # vectors -----------------------------------------------------------------------------
+    async def put_vectors(self, ref_kind: str, items: list[tuple[int, bytes]], model: str) -> None:
+        if not items:
+            return
+        async with self._s._lock, self._s._transaction():
+            await self._s._conn.executemany(
+                "INSERT INTO memory_vectors (ref_kind, ref_id, model, vector) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (ref_kind, ref_id) DO UPDATE SET model = excluded.model,"
+                " vector = excluded.vector",
+                [(ref_kind, i, model, v) for i, v in items],
+            )
+
+    async def get_vectors(self, ref_kind: str, ids: list[int]) -> dict[int, bytes]:
+        out: dict[int, bytes] = {}
+        async with self._s._lock:
+            for part in chunks(ids):
+                for r in await self._s._all(
+                    "SELECT ref_id, vector FROM memory_vectors WHERE ref_kind = ?"
+                    f" AND ref_id IN ({marks(len(part))})",
+                    (ref_kind, *part),
+                ):
+                    out[r[0]] = r[1]
+        return out
+
+    async def unembedded(self, ref_kind: str, limit: int) -> list[tuple[int, str]]:
+        if ref_kind == "memory":
+            sql = (
+                "SELECT m.id, m.text FROM memories m LEFT JOIN memory_vectors v"
+                " ON v.ref_kind = 'memory' AND v.ref_id = m.id"
+                " WHERE v.ref_id IS NULL AND m.superseded_by IS NULL ORDER BY m.id LIMIT ?"
+            )
+        else:
+            sql = (
+                "SELECT m.id, m.content FROM messages m LEFT JOIN memory_vectors v"
+                " ON v.ref_kind = 'turn' AND v.ref_id = m.id"
+                " WHERE v.ref_id IS NULL AND m.role <> 'system' AND m.id <= COALESCE("
+                f"(SELECT value FROM memory_state WHERE key = '{WATERMARK}'), 0)"
+                " ORDER BY m.id LIMIT ?"
+            )
+        async with self._s._lock:
+            rows = await self._s._all(sql, (limit,))
+        return [(r[0], r[1]) for r in rows]
