@@ -29,6 +29,7 @@ from adapters.discord.webhooks import WebhookCache, webhook_username
 
 log = logging.getLogger(__name__)
 TYPING_DELAY = 0.3  # seconds
+UNKNOWN_WEBHOOK = 10015
 _background: set[asyncio.Task[None]] = set()  # typing calls in flight (kept referenced)
 NO_MENTIONS = discord.AllowedMentions.none()
 Clock = Callable[[], float]
@@ -157,7 +158,9 @@ class DiscordChannel:
             if i < len(shown) and shown[i] == piece:
                 continue
             if i < len(posted):
-                await self._edit(posted[i], piece)
+                replacement = await self._edit(posted[i], piece)
+                if replacement is not None:
+                    posted[i] = replacement
                 shown[i] = piece
             else:
                 posted.append(await self._post(piece))
@@ -167,10 +170,12 @@ class DiscordChannel:
         if self._hook is not None:
             try:
                 return await self._hook_send(text)
-            except discord.NotFound:
+            except discord.NotFound:  # 10015: someone deleted the webhook
                 await self._renew_hook()
                 if self._hook is not None:
                     return await self._hook_send(text)
+            except discord.Forbidden:  # Manage Webhooks was taken away
+                await self._renew_hook(fallback=True)
         return await self.target.send(text, allowed_mentions=NO_MENTIONS)
 
     async def _hook_send(self, text: str) -> discord.WebhookMessage:
@@ -185,20 +190,28 @@ class DiscordChannel:
             wait=True,
         )
 
-    async def _renew_hook(self) -> None:
-        """The webhook was deleted (10015): make a new one, or fall back to the bot."""
+    async def _renew_hook(self, *, fallback: bool = False) -> None:
+        """The webhook is gone: make a new one, or fall back to the bot account (whose
+        messages then carry the persona's name, from the next update on)."""
         assert self._webhooks is not None
         host = self._webhooks.host(self.target)
-        if host is None:
-            self._hook = None
-            return
-        log.info("webhook for channel %s is gone; re-creating it", host.id)
-        self._webhooks.forget(host)
-        self._hook = await self._webhooks.get(host)
+        if host is not None:
+            log.info("webhook for channel %s is gone; re-creating it", host.id)
+            self._webhooks.forget(host)
+        self._hook = None if fallback or host is None else await self._webhooks.get(host)
+        if self._hook is None:
+            self._prefix = f"**{self._name}:** "
 
-    async def _edit(self, message: Posted, text: str) -> None:
+    async def _edit(self, message: Posted, text: str) -> Posted | None:
+        """Edit a message in place; returns a new message if it had to be posted again."""
         try:
             await message.edit(content=text, allowed_mentions=NO_MENTIONS)
-        except discord.NotFound:
-            # Deleted by someone mid-reply: nothing sensible to edit; keep going.
+        except discord.NotFound as exc:
+            if exc.code == UNKNOWN_WEBHOOK:
+                # The webhook was deleted mid-reply: its messages can no longer be edited,
+                # so the rest of the reply continues in a new message.
+                await self._renew_hook()
+                return await self._post(text)
+            # The message itself was deleted (by a moderator, say): respect that.
             log.info("a streaming message was deleted before it was finished")
+        return None

@@ -9,7 +9,7 @@ from bot.store.base import TriggerMode
 from tests.adapters.discord.conftest import Rig, make_settings, running
 from tests.fakes import discord_payloads as p
 from tests.fakes.discord_api import FakeDiscord
-from tests.fakes.openai_server import FakeOpenAI, HTTPError
+from tests.fakes.openai_server import FakeOpenAI, HTTPError, Reply
 
 EXECUTE = r"POST /webhooks/\{id\}/\{token\}"
 
@@ -133,3 +133,17 @@ async def test_llm_failure_gives_an_in_character_apology(rig: Rig) -> None:
     await dc.wait_for(lambda: any("my head's all foggy" in t for t in dc.texts(dc.general)))
     apology = next(m for m in dc.sent(dc.general) if "foggy" in m["content"])
     assert apology["author"]["username"] == "Mom" and "webhook_id" in apology
+
+
+async def test_webhook_deleted_mid_reply_finishes_in_a_new_message(rig: Rig) -> None:
+    dc = rig.dc
+    words = [f"w{i} " for i in range(30)]
+    rig.llm.script(Reply("".join(words), chunks=words, chunk_delay=0.03))
+    await dc.say(dc.general, dc.bob, "tell me", mention=True)
+    await dc.wait_for(lambda: bool(dc.routes(EXECUTE)))
+    dc.delete_webhooks()  # the stream still has most of its words to go
+    await dc.wait_for(lambda: any(t.endswith("w29") for t in dc.texts(dc.general)))
+    last = dc.sent(dc.general)[-1]
+    assert last["content"] == "".join(words).strip()
+    assert last["author"]["username"] == "Mom"  # through the re-created webhook
+    assert len(dc.routes(r"POST /channels/\{id\}/webhooks")) == 2
