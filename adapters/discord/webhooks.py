@@ -31,7 +31,8 @@ def webhook_username(name: str) -> str:
         while at >= 0:
             original = name[at : at + len(word)]
             swapped = "".join(
-                s if o.lower() == s else o for o, s in zip(original, safe, strict=True)
+                o if o.lower() == s else (s.upper() if o.isupper() else s)
+                for o, s in zip(original, safe, strict=True)
             )
             name = name[:at] + swapped + name[at + len(word) :]
             lowered = name.lower()
