@@ -136,6 +136,7 @@ class MemoryService:
         return target
 
     async def forget_all(self, user_id: int) -> ForgetReport:
+        self._noted.clear()  # their private chats are no longer noted: note them again
         return await self.store.forget_user(user_id)
 
     async def export(self, user_id: int) -> dict[str, Any]:

@@ -133,6 +133,16 @@ async def forget_user(store: SQLiteStore, user_id: int) -> ForgetReport:
                     (platform, chat_key),
                 )
             await store._all("DELETE FROM users WHERE id = ?", (user_id,))
+            # SQLite reuses the highest ids once they are deleted: progress marks (message
+            # ids) must not point past what is left, or new messages would be skipped.
+            await store._all(
+                "DELETE FROM memory_state WHERE key LIKE 'extracted:%' AND"
+                " CAST(substr(key, 11) AS INTEGER) NOT IN (SELECT id FROM conversations)"
+            )
+            await store._all(
+                "UPDATE memory_state SET value = (SELECT COALESCE(MAX(id), 0) FROM messages)"
+                " WHERE value > (SELECT COALESCE(MAX(id), 0) FROM messages)"
+            )
             await index.reindex_conversations(shared)
         for table in ("turns_fts", "memories_fts"):
             await store._all(f"INSERT INTO {table} ({table}) VALUES ('optimize')")

@@ -249,7 +249,9 @@ class SQLiteMemoryStore(WorkTables):
     async def forget_user(self, user_id: int) -> ForgetReport:
         from bot.store.sqlite_forget import forget_user
 
-        return await forget_user(self._s, user_id)
+        report = await forget_user(self._s, user_id)
+        self.turns.forget_caches()  # a private chat's owner may have changed
+        return report
 
     async def export_user(self, user_id: int) -> dict[str, Any]:
         from bot.store.sqlite_forget import export_user

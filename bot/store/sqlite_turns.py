@@ -77,6 +77,9 @@ class TurnIndex:
         self._buckets[k] = int(row[0])
         return self._buckets[k]
 
+    def forget_caches(self) -> None:
+        self._owners.clear()
+
     async def _private_owner(self, platform: str, chat_key: str) -> int | None:
         key = (platform, chat_key)
         if key not in self._owners:

@@ -17,6 +17,7 @@ from bot.commands import Commands
 from bot.engine import Engine, EngineConfig
 from bot.events import ChatKind, ChatRef, CommandRequest, IncomingMessage, UserRef
 from bot.llm import OpenAIChatModel
+from bot.memory.base import Scope
 from bot.memory.recall import RecallConfig, Recaller
 from bot.memory.service import MemoryService
 from bot.memory.worker import MemoryWorker, WorkerConfig
@@ -326,6 +327,8 @@ async def test_memory_commands_are_private(tmp_path: Path, fake: FakeOpenAI) -> 
             assert "private chat" in ch.sent()[-1]
             assert "figs" not in ch.sent()[-1]
         dm_chat = ChatRef("telegram", "a", ChatKind.PRIVATE)
+        await rig.engine.handle(dm("hello there", "a", "Alice"), RecordingChannel())
+        await settle(rig)
         await rig.commands.run(CommandRequest(dm_chat, alice, "memory"), ch)
         assert "1. I like figs" in ch.sent()[-1]
         await rig.commands.run(CommandRequest(dm_chat, alice, "export"), ch)
@@ -335,5 +338,13 @@ async def test_memory_commands_are_private(tmp_path: Path, fake: FakeOpenAI) -> 
         assert ch.sent()[-1].startswith("Done.")
         await rig.commands.run(CommandRequest(dm_chat, alice, "memory"), ch)
         assert "doesn't remember anything" in ch.sent()[-1]
+        # A fresh start after forgetting: new words are indexed and found again.
+        await rig.engine.handle(dm("I like plums", "a", "Alice"), RecordingChannel())
+        await settle(rig)
+        new_id = (await rig.store.upsert_user("telegram", "a", "Alice")).id
+        hits = await rig.memory.store.search_turns(
+            Scope("mom", new_id, "telegram", "a"), ['"plums"'], 5
+        )
+        assert [h.content for h in hits][:1] == ["I like plums"]
     finally:
         await rig.close()
