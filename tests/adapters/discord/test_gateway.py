@@ -77,3 +77,19 @@ async def test_sharded_process_runs_its_shards(
         await fake.wait_for(
             lambda: fake.texts(msg["channel_id"])[-1:] == ["**Mom:** You said: sharded hello"]
         )
+
+
+async def test_commands_sync_globally_or_to_a_dev_guild(
+    tmp_path: Path, fake: FakeDiscord, llm: FakeOpenAI
+) -> None:
+    async with running(make_settings(tmp_path, fake, llm)):
+        pass
+    assert [c["name"] for c in fake.commands["global"]] == ["persona", "channel", "chat"]
+    persona = fake.commands["global"][0]
+    assert int(persona["default_member_permissions"]) == 1 << 5  # Manage Server
+    fake.commands.clear()
+    settings = make_settings(tmp_path, fake, llm, dev_guild_id=int(fake.guild_id))
+    async with running(settings):
+        pass
+    assert list(fake.commands) == [fake.guild_id]
+    assert {c["name"] for c in fake.commands[fake.guild_id]} == {"persona", "channel", "chat"}

@@ -119,3 +119,14 @@ async def test_use_in_dm_greets_in_the_persona_voice(rig: Rig) -> None:
     assert "You are now talking with Sunny" in msgs[-1]["content"]
     settings = await rig.runtime.store.chat_settings("discord", dm)
     assert settings.active_persona_id == "sunny"
+
+
+async def test_channel_mode_in_a_thread_is_the_threads_own(rig: Rig) -> None:
+    dc = rig.dc
+    token = await dc.slash(dc.alice, "channel", sub("mode", mode="off"), channel_id=dc.thread_id)
+    msgs = await answered(rig, token)
+    assert msgs[-1]["content"] == "Mode set to off."
+    store = rig.runtime.store
+    thread = await store.chat_settings("discord", f"{dc.general}:{dc.thread_id}")
+    parent = await store.chat_settings("discord", dc.general)
+    assert thread.trigger_mode is TriggerMode.OFF and parent.trigger_mode is TriggerMode.MENTION
