@@ -144,7 +144,9 @@ def routes(fake: FakeDiscord) -> list[tuple[str, str, Handler]]:
         msg = fake.messages.get(mid)
         if msg is None or msg["channel_id"] != cid:
             raise ApiError(404, 10008, "Unknown Message")
-        return edit(msg, call)
+        edited = edit(msg, call)
+        await fake.gateway.dispatch("MESSAGE_UPDATE", dict(edited))  # as Discord does
+        return edited
 
     async def typing(call: Call, cid: str) -> Any:
         channel(cid)
@@ -203,7 +205,9 @@ def routes(fake: FakeDiscord) -> list[tuple[str, str, Handler]]:
         where = call.query.get("thread_id") or w["channel_id"]
         if msg is None or msg.get("webhook_id") != wid or msg["channel_id"] != where:
             raise ApiError(404, 10008, "Unknown Message")
-        return edit(msg, call)
+        edited = edit(msg, call)
+        await fake.gateway.dispatch("MESSAGE_UPDATE", dict(edited))  # as Discord does
+        return edited
 
     # -- interactions -------------------------------------------------------------------------
     async def callback(call: Call, iid: str, token: str) -> Any:
