@@ -17,6 +17,7 @@ ping @everyone, a role or a member because the model wrote their mention.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -92,8 +93,8 @@ class DiscordChannel:
 
     async def typing(self) -> None:
         """Show "typing…" only if the reply has not started within ``TYPING_DELAY``: a
-        fast reply appears before the indicator would, and the call would be wasted (one
-        REST call, a third of this adapter's cost per message, see bench/discord_bench.py)."""
+        fast reply appears before the indicator would, and the REST call would be wasted
+        (with an instant model it was one of the three calls each reply made)."""
         self._cancel_typing()
         self._typing = asyncio.get_running_loop().call_later(TYPING_DELAY, self._start_typing)
 
@@ -121,21 +122,30 @@ class DiscordChannel:
         posted: list[Posted] = []
         shown: list[str] = []
         next_at = 0.0
-        async for chunk in chunks:
-            parts.append(chunk)
-            now = self._clock()
-            if now < next_at:
-                continue
-            pieces = preview(self._prefix + "".join(parts).strip())
-            if not pieces or pieces == shown:
-                continue
-            # The first post is what the user waits for; later edits are optional extras
-            # and only go out while the channel's budget allows.
-            if posted and not self.budget.take():
-                next_at = now + self.edit_interval
-                continue
-            await self._sync(pieces, posted, shown)
-            next_at = self._clock() + self.edit_interval
+        try:
+            async for chunk in chunks:
+                parts.append(chunk)
+                now = self._clock()
+                if now < next_at:
+                    continue
+                pieces = preview(self._prefix + "".join(parts).strip())
+                if not pieces or pieces == shown:
+                    continue
+                # The first post is what the user waits for; later edits are optional
+                # extras and only go out while the channel's budget allows.
+                if posted and not self.budget.take():
+                    next_at = now + self.edit_interval
+                    continue
+                await self._sync(pieces, posted, shown)
+                next_at = self._clock() + self.edit_interval
+        except Exception:
+            # The model broke off mid-reply: show everything that did arrive (the engine
+            # follows with an apology) rather than leave an older, shorter edit.
+            with contextlib.suppress(Exception):
+                partial = split(self._prefix + "".join(parts).strip())
+                if posted and partial != shown:
+                    await self._sync(partial, posted, shown)
+            raise
         body = "".join(parts).strip()
         final = split(self._prefix + body)
         if final != shown:

@@ -67,3 +67,14 @@ async def test_an_image_alone_is_answered_not_ignored(rig: Rig) -> None:
     await rig.expect(
         msg["channel_id"], "**Mom:** You said: [sent an image you cannot see: cat.png]"
     )
+
+
+async def test_a_reply_cut_off_mid_stream_shows_all_it_got(rig: Rig) -> None:
+    words = ["one ", "two ", "three ", "four ", "five ", "six"]
+    rig.llm.script(Reply("".join(words), chunks=words, drop_after=4))
+    msg = await rig.dc.dm(rig.dc.bob, "go on")
+    cid = msg["channel_id"]
+    await rig.dc.wait_for(lambda: any("foggy" in t for t in rig.dc.texts(cid)))
+    texts = rig.dc.texts(cid)
+    assert "**Mom:** one two three four" in texts  # not just the first word
+    assert "foggy" in texts[-1]  # then the persona's own apology
