@@ -147,3 +147,12 @@ async def test_webhook_deleted_mid_reply_finishes_in_a_new_message(rig: Rig) -> 
     assert last["content"] == "".join(words).strip()
     assert last["author"]["username"] == "Mom"  # through the re-created webhook
     assert len(dc.routes(r"POST /channels/\{id\}/webhooks")) == 2
+
+
+async def test_name_mode_answers_when_the_persona_is_named(rig: Rig) -> None:
+    dc = rig.dc
+    await rig.runtime.store.set_chat_settings("discord", dc.random, trigger_mode=TriggerMode.NAME)
+    await dc.say(dc.random, dc.bob, "nobody in particular")
+    await dc.say(dc.random, dc.bob, "mom, are you around?")
+    await rig.expect(dc.random, "You said: bob: mom, are you around?")
+    assert len(replies(rig)) == 1
