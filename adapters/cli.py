@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from pydantic import BaseModel, SecretStr
+
 from bot.errors import CardError, ConfigError, KindredError, PersonaExists, PersonaNotFound
 from bot.logs import setup_logging
 from bot.personas.registry import PersonaRegistry
@@ -60,10 +62,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _secrets(settings: Settings) -> list[str]:
-    values = [settings.llm.api_key, settings.telegram.token, settings.discord.token]
-    found = [v.get_secret_value() for v in values if v is not None]
-    found += [os.environ[k] for k in ("OPENAI_API_KEY",) if os.environ.get(k)]
+def _secrets(model: BaseModel) -> list[str]:
+    """Every SecretStr in the settings, however deeply nested: a new secret setting is
+    masked in the logs without anyone remembering to list it here."""
+    found: list[str] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            found += _secrets(value)
     return found
 
 
@@ -249,7 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # In a terminal chat, INFO lines would interleave with the conversation.
     headless_run = args.command == "run" and not sys.stdin.isatty()
     level = settings.log_level if explicit_level or headless_run else "WARNING"
-    setup_logging(level, _secrets(settings))
+    openai_key = [os.environ["OPENAI_API_KEY"]] if os.environ.get("OPENAI_API_KEY") else []
+    setup_logging(level, _secrets(settings) + openai_key)
     try:
         return asyncio.run(_main(args, settings))
     except Exit as exc:

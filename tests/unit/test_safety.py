@@ -76,3 +76,20 @@ def test_secret_filter_masks_messages_args_and_tracebacks() -> None:
     f.filter(rec)
     assert rec.exc_text is not None
     assert token not in rec.exc_text
+
+
+def test_every_secret_setting_is_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from adapters.cli import _secrets
+    from config.settings import load_settings
+
+    monkeypatch.setenv("KINDRED_LLM__API_KEY", "sk-llm-123456")
+    monkeypatch.setenv("KINDRED_TELEGRAM__TOKEN", "123:tg-token-abcdef")
+    monkeypatch.setenv("KINDRED_TELEGRAM__SECRET_TOKEN", "webhook-secret-xyz")
+    monkeypatch.setenv("KINDRED_DISCORD__TOKEN", "discord-token-abcdef")
+    found = set(_secrets(load_settings()))
+    assert {
+        "sk-llm-123456",
+        "123:tg-token-abcdef",
+        "webhook-secret-xyz",
+        "discord-token-abcdef",
+    } <= found
