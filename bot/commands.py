@@ -22,6 +22,7 @@ HELP = """\
 /persona — list the personas you can talk to
 /persona use NAME — switch to another persona
 /reset — start a fresh conversation with the current persona
+/voice on|off — the persona also answers you with a voice message (if it has a voice)
 /help — this list
 Chat admins (and you, in a private chat):
 /persona_create NAME — a new persona; its description on the following lines
@@ -49,6 +50,8 @@ class Commands:
             await self.persona(cmd, channel)
         elif name == "reset":
             await self.reset(cmd, channel)
+        elif name == "voice":
+            await self.voice(cmd, channel)
         elif name == "help":
             await channel.send(f"{HELP}\n{MEMORY_HELP}")
         elif name in ADMIN_COMMANDS:
@@ -121,6 +124,28 @@ class Commands:
             lines.append(f"{mark} {e.persona.display_name} ({e.persona.id}) — {about}")
         lines.append("Switch with /persona use NAME")
         await channel.send("\n".join(lines))
+
+    async def voice(self, cmd: CommandRequest, channel: Channel) -> None:
+        """A personal preference (it follows the user into every chat), so no admin check."""
+        store = self.engine.store
+        user = await store.upsert_user(cmd.user.platform, cmd.user.user_id, cmd.user.display_name)
+        wanted = cmd.args[0].lower() if cmd.args else ""
+        if wanted not in ("on", "off"):
+            state = "on" if user.voice_replies else "off"
+            await channel.send(f"Voice replies are {state}. Use /voice on or /voice off.")
+            return
+        await store.update_user(user.id, voice_replies=wanted == "on")
+        if wanted == "off":
+            await channel.send("Voice replies are off: replies come as text only.")
+            return
+        persona, _ = await self.engine.active_persona(cmd.chat)
+        if persona.voice and self.engine.speech is not None:
+            await channel.send(f"Voice replies are on: {persona.display_name} will also speak.")
+        else:
+            await channel.send(
+                f"Voice replies are on, but {persona.display_name} has no voice here, "
+                "so replies stay text for now."
+            )
 
     async def reset(self, cmd: CommandRequest, channel: Channel) -> None:
         if cmd.chat.kind is ChatKind.GROUP and not cmd.is_admin:

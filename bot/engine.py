@@ -29,7 +29,7 @@ from bot.ordering import KeyedOrder
 from bot.personas.macros import expand
 from bot.personas.model import Persona
 from bot.personas.registry import PersonaRegistry
-from bot.ports import Channel, ChatModel, ChatRequest
+from bot.ports import Channel, ChatModel, ChatRequest, SpeechModel
 from bot.prompt import Prompt, PromptInput, build_prompt
 from bot.safety import crisis
 from bot.safety.disclosure import DisclosureClock, notice
@@ -104,8 +104,10 @@ class Engine:
         clock: Callable[[], datetime] = _utcnow,
         count: Callable[[str], int] = count_tokens,
         memory: MemoryService | None = None,
+        speech: SpeechModel | None = None,
     ) -> None:
         self.store = store
+        self.speech = speech  # text to speech for voice replies; None = text only
         self.memory = memory  # long-term memory (bot/memory); None = history only
         self.model = model
         self.registry = registry
@@ -277,6 +279,23 @@ class Engine:
                 await say(channel, self.apology(persona, ctx.user.name))
             except Exception:
                 log.exception("could not deliver the apology either")
+        elif text.strip() and persona.voice and ctx.user.voice_replies:
+            await self._voice(text, persona.voice, channel)
+
+    async def _voice(self, text: str, voice: str, channel: Channel) -> None:
+        """Speak a reply that is already shown and stored. Best effort: the text stands on
+        its own, so a failure is logged and never reaches the user. It runs inside the
+        chat's reply turn so the voice note comes before the next reply, and is bounded
+        by the speech client's own deadline."""
+        if self.speech is None:
+            return
+        try:
+            audio = await self.speech.speak(text, voice)
+            await channel.send_voice(audio, None)
+        except LLMUnavailable as exc:
+            log.warning("voice reply skipped: %s", exc)
+        except Exception:
+            log.exception("voice reply skipped: could not send the audio")
 
     async def _stream(self, request: ChatRequest, channel: Channel) -> tuple[str, bool]:
         """Stream the reply into the channel. Returns (text shown, whether it failed)."""

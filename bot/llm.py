@@ -292,6 +292,25 @@ class OpenAIChatModel:
             raise LLMUnavailable(f"transcription failed: {self._reason(exc)}") from None
         return result.text.strip()
 
+    async def speak(self, text: str, voice: str) -> bytes:
+        """Text to speech through the endpoint's audio API (``/v1/audio/speech``): OGG/Opus,
+        which Telegram plays as a voice note and Discord as an audio attachment."""
+        try:
+            async with asyncio.timeout(self._settings.timeout):
+                response = await self._client.audio.speech.create(
+                    model=self._settings.speech_model,
+                    voice=voice,
+                    input=text,
+                    response_format="opus",
+                )
+                return response.content
+        except TimeoutError:
+            raise LLMUnavailable(
+                f"no speech from {self.endpoint} within {self._settings.timeout:g} s"
+            ) from None
+        except openai.OpenAIError as exc:
+            raise LLMUnavailable(f"speech synthesis failed: {self._reason(exc)}") from None
+
     async def check(self) -> str:
         """Probe the endpoint for ``kindred doctor``: a short description, or LLMUnavailable."""
         try:

@@ -21,6 +21,16 @@ class Channel(Protocol):
     async def typing(self) -> None:
         """Signal that a reply is being prepared (may be a no-op)."""
 
+    async def send_voice(self, audio: bytes, caption: str | None = None) -> None:
+        """Send speech (OGG/Opus) as the platform's voice note or audio attachment; a
+        channel that cannot play audio says so in text or ignores it."""
+
+
+class SpeechModel(Protocol):
+    """Text to speech. Raises ``bot.errors.LLMUnavailable`` when no audio could be had."""
+
+    async def speak(self, text: str, voice: str) -> bytes: ...
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...

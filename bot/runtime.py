@@ -108,6 +108,7 @@ async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime
                 crisis_lines=settings.safety.crisis_line,
             ),
             memory=memory,
+            speech=model,
         )
         return Runtime(
             settings,

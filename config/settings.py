@@ -46,6 +46,8 @@ class LLMSettings(BaseModel):
     max_concurrency: int = Field(8, ge=1, le=1000)
     # Speech-to-text model for voice notes (the endpoint's /v1/audio/transcriptions).
     transcription_model: str = "whisper-1"
+    # Text-to-speech model for voice replies (the endpoint's /v1/audio/speech).
+    speech_model: str = "tts-1"
 
     @field_validator("base_url")
     @classmethod

@@ -33,3 +33,7 @@ class ConsoleChannel:
 
     async def typing(self) -> None:
         """A terminal shows the reply as it streams; nothing to signal before that."""
+
+    async def send_voice(self, audio: bytes, caption: str | None = None) -> None:
+        # A terminal cannot play it; a note shows that voice replies work end to end.
+        await self.send(f"[voice reply: {len(audio)} bytes]")

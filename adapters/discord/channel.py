@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -151,6 +152,37 @@ class DiscordChannel:
         if final != shown:
             await self._sync(final, posted, shown)
         return body
+
+    async def send_voice(self, audio: bytes, caption: str | None = None) -> None:
+        """Speech as an audio attachment (OGG/Opus plays inline in Discord clients), under
+        the persona's identity like its text: the webhook when there is one, else the bot
+        account with the persona's name."""
+        self._cancel_typing()
+        await self._choose_identity()
+
+        def file() -> discord.File:  # a File is consumed by one upload
+            return discord.File(io.BytesIO(audio), filename="voice.ogg")
+
+        if self._hook is not None:
+            thread = (
+                self.target if isinstance(self.target, discord.Thread) else discord.utils.MISSING
+            )
+            try:
+                await self._hook.send(
+                    caption or discord.utils.MISSING,
+                    file=file(),
+                    username=webhook_username(self._name),
+                    avatar_url=self._avatar or discord.utils.MISSING,
+                    allowed_mentions=NO_MENTIONS,
+                    thread=thread,
+                    wait=True,
+                )
+                return
+            except (discord.NotFound, discord.Forbidden):
+                # The webhook is gone or no longer allowed: post from the bot account.
+                await self._renew_hook(fallback=True)
+        content = (self._prefix + (caption or "")).strip() or None
+        await self.target.send(content, file=file(), allowed_mentions=NO_MENTIONS)
 
     # -- posting ------------------------------------------------------------------------------
     async def _choose_identity(self) -> None:

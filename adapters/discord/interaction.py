@@ -93,3 +93,9 @@ class InteractionChannel:
 
     async def typing(self) -> None:
         """The deferred "thinking…" state already shows that work is under way."""
+
+    async def send_voice(self, audio: bytes, caption: str | None = None) -> None:
+        # Speech belongs to the conversation, like a streamed reply; a private command
+        # answer has nowhere to play it.
+        if self._speech is not None:
+            await self._speech.send_voice(audio, caption)

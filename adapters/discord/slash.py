@@ -48,6 +48,15 @@ def install(adapter: DiscordAdapter) -> app_commands.CommandTree[discord.Client]
     tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(adapter.client)
     for group in (PersonaGroup(adapter), ChannelGroup(adapter), ChatGroup(adapter)):
         tree.add_command(group)
+
+    # Top level and open to everyone (no default permissions): a personal preference.
+    @tree.command(name="voice", description="Voice replies: the persona also answers with audio")
+    @app_commands.describe(state="on: replies come with an audio message too; off: text only")
+    async def voice(interaction: Interaction, state: Literal["on", "off"]) -> None:
+        ch = InteractionChannel(interaction, None)
+        await ch.defer()
+        await adapter.runtime.commands.run(request(interaction, "voice", (state,)), ch)
+
     return tree
 
 
@@ -265,6 +274,9 @@ class _Collector:
 
     async def typing(self) -> None:
         pass
+
+    async def send_voice(self, audio: bytes, caption: str | None = None) -> None:
+        pass  # collected notices are text
 
 
 def _clip(text: str, limit: int = 4096) -> str:

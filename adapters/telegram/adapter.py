@@ -43,6 +43,7 @@ BASIC = [
     ("start", "Meet the persona"),
     ("persona", "List or switch personas"),
     ("reset", "Start a fresh conversation"),
+    ("voice", "Voice replies: on or off"),
     ("help", "What I can do"),
 ]
 MANAGE = [

@@ -109,6 +109,20 @@ class TelegramChannel:
             self._cancel_typing()
         return "".join(parts)
 
+    async def send_voice(self, audio: bytes, caption: str | None = None) -> None:
+        """A voice note: Telegram plays OGG/Opus inline with a waveform (sendVoice)."""
+        self._cancel_typing()
+        await self._final(
+            partial(
+                self.bot.send_voice,
+                self.chat_id,
+                audio,
+                caption=caption,
+                filename="voice.ogg",
+                message_thread_id=self.thread_id,
+            )
+        )
+
     # -- streaming --------------------------------------------------------------------------
     async def _stream_draft(self, chunks: AsyncIterator[str], parts: list[str]) -> None:
         draft_id = secrets.randbelow(2**31 - 1) + 1  # must be non-zero

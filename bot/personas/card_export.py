@@ -80,7 +80,12 @@ def build_card(
     if p.id != slugify(p.name):
         kindred["id"] = p.id
     sampling = p.sampling.model_dump(exclude_none=True)
-    own = {"language": p.language, "apology": p.apology, "sampling": sampling or None}
+    own = {
+        "language": p.language,
+        "apology": p.apology,
+        "voice": p.voice,
+        "sampling": sampling or None,
+    }
     kindred.update({k: v for k, v in own.items() if v is not None})
     kindred.update(avatar)
 

@@ -117,6 +117,9 @@ class Persona(Frozen):
     avatar_png: bytes | None = None
     # Said when the LLM endpoint is down; in the persona's own voice. {{char}}/{{user}} apply.
     apology: str | None = None
+    # A text-to-speech voice name (OpenAI: alloy, nova, shimmer, ...) for voice replies;
+    # None = this persona only writes.
+    voice: str | None = None
 
     @property
     def display_name(self) -> str:

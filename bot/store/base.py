@@ -41,6 +41,7 @@ class User:
     preferred_name: str | None = None
     language: str | None = None
     timezone: str | None = None
+    voice_replies: bool = False  # the persona answers with speech too (/voice on)
 
     @property
     def name(self) -> str:
@@ -122,6 +123,7 @@ class Store(Protocol):
         preferred_name: str | None = None,
         language: str | None = None,
         timezone: str | None = None,
+        voice_replies: bool | None = None,
     ) -> User:
         """Set the given fields (None leaves a field unchanged)."""
 

@@ -281,6 +281,14 @@ MIGRATIONS: list[tuple[int, tuple[Statement, ...]]] = [
             OnlyFor("sqlite", "CREATE VIRTUAL TABLE turns_vocab USING fts5vocab(turns_fts, 'row')"),
         ),
     ),
+    (
+        4,
+        (
+            # Whether the user asked for voice replies (/voice on); a personal preference,
+            # so it follows the user into every chat rather than living in chat settings.
+            "ALTER TABLE users ADD COLUMN voice_replies BOOLEAN NOT NULL DEFAULT FALSE",
+        ),
+    ),
 ]
 
 

@@ -51,7 +51,10 @@ Row = Sequence[Any]
 MIN_SQLITE = (3, 35, 0)  # RETURNING
 BUSY_TIMEOUT_MS = 5000
 
-USER_COLS = "id, platform, platform_user_id, display_name, preferred_name, language, timezone"
+USER_COLS = (
+    "id, platform, platform_user_id, display_name, preferred_name, language, timezone,"
+    " voice_replies"
+)
 CONV_COLS = "id, platform, chat_key, persona_id, started_at"
 MSG_COLS = (
     "id, conversation_id, role, content, created_at, user_id, author_name,"
@@ -89,7 +92,8 @@ _ROLES = {role.value: role for role in Role}  # a dict hit is ~10x cheaper than 
 
 
 def _user(row: Row) -> User:
-    return User(*row)
+    i, platform, puid, display, preferred, language, timezone, voice = row
+    return User(i, platform, puid, display, preferred, language, timezone, bool(voice))
 
 
 def _conversation(row: Row) -> Conversation:
@@ -249,13 +253,22 @@ class SQLiteStore:
         preferred_name: str | None = None,
         language: str | None = None,
         timezone: str | None = None,
+        voice_replies: bool | None = None,
     ) -> User:
         async with self._lock:
             row = await self._one(
                 "UPDATE users SET preferred_name = COALESCE(?, preferred_name),"
                 " language = COALESCE(?, language), timezone = COALESCE(?, timezone),"
+                " voice_replies = COALESCE(?, voice_replies),"
                 f" updated_at = ? WHERE id = ? RETURNING {USER_COLS}",
-                (preferred_name, language, timezone, _ts(self._clock()), user_id),
+                (
+                    preferred_name,
+                    language,
+                    timezone,
+                    voice_replies,
+                    _ts(self._clock()),
+                    user_id,
+                ),
             )
         if row is None:
             raise LookupError(f"no user with id {user_id}")

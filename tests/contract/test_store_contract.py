@@ -217,6 +217,19 @@ async def test_update_user_changes_only_given_fields(store: Store) -> None:
     assert await store.get_user(ann.id) == relang
 
 
+async def test_voice_replies_preference(store: Store) -> None:
+    ann = await store.upsert_user("telegram", "100", "Ann")
+    assert ann.voice_replies is False  # off until the user asks for it
+    on = await store.update_user(ann.id, voice_replies=True)
+    assert on.voice_replies is True
+    # Other updates and a refreshed display name leave the preference alone.
+    assert (await store.update_user(ann.id, preferred_name="Annie")).voice_replies is True
+    assert (await store.upsert_user("telegram", "100", "Ann B.")).voice_replies is True
+    off = await store.update_user(ann.id, voice_replies=False)
+    assert off.voice_replies is False
+    assert await store.get_user(ann.id) == off
+
+
 async def test_unknown_user(store: Store) -> None:
     assert await store.get_user(424242) is None
     with pytest.raises(LookupError):

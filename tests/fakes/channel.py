@@ -15,6 +15,7 @@ class RecordingChannel:
     # Raise this from stream() after N chunks, to model a platform failure mid-reply.
     fail_after: int | None = None
     chunk_delay: float = 0.0
+    voices: list[bytes] = field(default_factory=list)  # audio of send_voice, in order
 
     async def send(self, text: str) -> None:
         self.events.append(("send", text))
@@ -34,6 +35,10 @@ class RecordingChannel:
 
     async def typing(self) -> None:
         self.events.append(("typing", ""))
+
+    async def send_voice(self, audio: bytes, caption: str | None = None) -> None:
+        self.voices.append(audio)
+        self.events.append(("voice", caption or ""))
 
     def sent(self) -> list[str]:
         return [t for kind, t in self.events if kind == "send"]

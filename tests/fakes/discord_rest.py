@@ -3,6 +3,7 @@ recorded ``Call`` and the path's ids; it returns the JSON body, or None for 204.
 
 from __future__ import annotations
 
+import mimetypes
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -43,7 +44,8 @@ def routes(fake: FakeDiscord) -> list[tuple[str, str, Handler]]:
     def attachments(call: Call) -> list[dict[str, Any]]:
         out = []
         for name, data in call.files.items():
-            out.append(fake.add_file(name, data, "application/octet-stream"))
+            kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            out.append(fake.add_file(name, data, kind))
         return out
 
     def channel(cid: str) -> dict[str, Any]:

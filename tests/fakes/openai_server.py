@@ -60,6 +60,7 @@ __all__ = [
     "RecordedRequest",
     "Reply",
     "default_reply_text",
+    "default_speech",
     "default_transcript",
 ]
 
@@ -67,6 +68,7 @@ CHAT = "chat"
 MODELS = "models"
 EMBEDDINGS = "embeddings"
 TRANSCRIPTIONS = "transcriptions"
+SPEECH = "speech"
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,8 @@ def _endpoint(path: str) -> str:
         return EMBEDDINGS
     if path.endswith("/audio/transcriptions"):
         return TRANSCRIPTIONS
+    if path.endswith("/audio/speech"):
+        return SPEECH
     if path.rstrip("/").endswith("/models"):
         return MODELS
     return path
@@ -222,6 +226,7 @@ class FakeOpenAI:
             MODELS: deque(),
             EMBEDDINGS: deque(),
             TRANSCRIPTIONS: deque(),
+            SPEECH: deque(),
         }
         self._log_path = log_path
         self._log: TextIO | None = None
@@ -233,7 +238,8 @@ class FakeOpenAI:
 
     def script(self, *actions: Action, endpoint: str = CHAT) -> None:
         """Queue responses for the next requests to ``endpoint`` ("chat", "models",
-        "embeddings"), one per request, in order; then the default behaviour resumes."""
+        "embeddings", "transcriptions", "speech"), one per request, in order; then the
+        default behaviour resumes."""
         self._queues[endpoint].extend(actions)
 
     def pending(self, endpoint: str = CHAT) -> int:
@@ -268,6 +274,7 @@ class FakeOpenAI:
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
+        app.router.add_post("/v1/audio/speech", self._speech)
         # The handlers wake on shutdown, so a short timeout only bounds a stuck write.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
@@ -547,6 +554,37 @@ class FakeOpenAI:
         if fields.get("response_format") == b"text":
             return web.Response(text=text + "\n", content_type="text/plain")
         return _json({"text": text})
+
+    async def _speech(self, request: web.Request) -> web.StreamResponse:
+        """JSON ``model`` + ``input`` + ``voice``; answers audio bytes: a scripted
+        ``Reply.text`` (encoded), else ``default_speech(voice, input)``."""
+        rec, action = await self._preamble(request)
+        try:
+            special = await self._special(request, action)
+            if special is not None:
+                return special
+        except _Closing:
+            _abort(request)
+            return web.Response(status=503)
+        body = rec.body if isinstance(rec.body, dict) else {}
+        text, voice = body.get("input"), body.get("voice")
+        if not body.get("model") or not isinstance(text, str) or not isinstance(voice, str):
+            err = {
+                "message": "model, input and voice are required",
+                "type": "invalid_request_error",
+            }
+            return _json({"error": err}, status=400)
+        audio = default_speech(voice, text)
+        if isinstance(action, Reply) and action.text:
+            audio = action.text.encode()
+        kind = {"opus": "audio/ogg", "mp3": "audio/mpeg"}.get(body.get("response_format") or "mp3")
+        return web.Response(body=audio, content_type=kind or "application/octet-stream")
+
+
+def default_speech(voice: str, text: str) -> bytes:
+    """Test "audio": an Ogg page marker, then the voice and the words (easy to assert on;
+    the inverse of ``default_transcript``'s convention)."""
+    return b"OggS" + f"{voice}|SPEECH:{text}".encode()
 
 
 def default_transcript(audio: bytes) -> str:

@@ -239,6 +239,8 @@ class FakeBotAPI:
         handler = getattr(self, f"_m_{lower}", None)
         if handler is None:
             return _envelope(ApiError(404, "Not Found"))
+        if lower == "sendvoice" and "voice" not in files and not params.get("voice"):
+            return _envelope(ApiError(400, "Bad Request: there is no voice in the request"))
         call = Call(method, params, files)
         if lower != "getupdates":
             async with self._changed:

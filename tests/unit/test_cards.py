@@ -129,6 +129,7 @@ def rich_persona(**update: Any) -> Persona:
         ),
         avatar_png=avatar,
         apology="Sorry, {{user}}, my crystal ball is cloudy.",
+        voice="shimmer",
     )
     return persona.model_copy(update=update)
 
@@ -329,6 +330,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "id": "mira",
         "language": None,
         "apology": None,
+        "voice": None,
         "sampling": Sampling(),
         "extensions": {},
         "extra": {},
@@ -368,6 +370,7 @@ def test_v2_export_parks_v3_fields_in_kindred() -> None:
     assert kindred["id"] == "mira-2"
     assert kindred["sampling"]["temperature"] == 0.85
     assert kindred["apology"].startswith("Sorry")
+    assert kindred["voice"] == "shimmer"
     assert kindred["avatar_png"].startswith("data:image/png;base64,")
     entry = data["character_book"]["entries"][0]
     assert "use_regex" not in entry

@@ -4,6 +4,7 @@ over a socket to the fake server, the shipped personas, a recording Channel."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from bot.store.base import Role, TriggerMode
 from bot.store.sqlite import SQLiteStore
 from config.settings import PROJECT_ROOT, LLMSettings
 from tests.fakes.channel import RecordingChannel
-from tests.fakes.openai_server import FakeOpenAI, HTTPError, Reply
+from tests.fakes.openai_server import FakeOpenAI, HTTPError, Reply, default_speech
 
 SECRET = "sk-test-SECRET-0123456789"
 
@@ -46,6 +47,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
             model=model,
             registry=registry,
             config=EngineConfig(model="fake-model", default_persona="mom", max_concurrency=2),
+            speech=model,
         )
         try:
             yield Rig(engine, Commands(engine), store, fake)
@@ -301,3 +303,61 @@ async def test_a_storage_failure_is_told_not_crashed(rig: Rig) -> None:
     await rig.engine.handle(dm("hello?", mid="1"), ch)
     assert ch.sent() == ["Sorry, something went wrong on my side. Please try again in a moment."]
     await rig.store.open()  # the fixture closes it again
+
+
+async def voice(rig: Rig, arg: str, user: str = "u1") -> RecordingChannel:
+    ch = RecordingChannel()
+    chat, who = ChatRef("telegram", user, ChatKind.PRIVATE), UserRef("telegram", user, "Wen")
+    await rig.commands.run(CommandRequest(chat, who, "voice", (arg,)), ch)
+    return ch
+
+
+async def test_voice_on_adds_a_voice_note_after_the_text(rig: Rig) -> None:
+    assert "Mom will also speak" in (await voice(rig, "on")).sent()[0]
+    rig.fake.script(Reply("Hello sweetheart."))
+    ch = RecordingChannel()
+    await rig.engine.handle(dm("hi mom", mid="1"), ch)
+    assert [kind for kind, _ in ch.events if kind in ("stream", "voice")] == ["stream", "voice"]
+    assert ch.voices == [default_speech("shimmer", "Hello sweetheart.")]  # Mom's voice
+    (tts,) = rig.fake.requests_to("speech")
+    assert tts.body["input"] == "Hello sweetheart."
+
+    assert "off" in (await voice(rig, "off")).sent()[0]
+    ch = RecordingChannel()
+    await rig.engine.handle(dm("and now?", mid="2"), ch)
+    assert ch.replies() and ch.voices == []
+    assert len(rig.fake.requests_to("speech")) == 1
+
+
+async def test_no_voice_replies_unless_asked(rig: Rig) -> None:
+    assert "are off" in (await voice(rig, "")).sent()[0]  # the state, and how to change it
+    ch = RecordingChannel()
+    await rig.engine.handle(dm("hi", mid="1"), ch)
+    assert ch.replies() and ch.voices == []
+    assert rig.fake.requests_to("speech") == []
+
+
+async def test_failed_speech_leaves_the_text_reply(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    await voice(rig, "on")
+    rig.fake.script(HTTPError(500, "tts down"), endpoint="speech")
+    rig.fake.script(Reply("Still here."))
+    ch = RecordingChannel()
+    with caplog.at_level(logging.WARNING):
+        await rig.engine.handle(dm("hi", mid="1"), ch)
+    assert ch.replies() == ["Still here."]
+    assert ch.voices == []
+    assert not any("wrong" in t for t in ch.sent())  # no error for the user
+    assert "voice reply skipped" in caplog.text
+    assert SECRET not in caplog.text
+    assert await history(rig) == [(Role.USER, "hi"), (Role.ASSISTANT, "Still here.")]
+
+
+async def test_failed_reply_is_not_spoken(rig: Rig) -> None:
+    await voice(rig, "on")
+    rig.fake.script(*[HTTPError(503)] * 10)
+    ch = RecordingChannel()
+    await rig.engine.handle(dm("are you there?", mid="7"), ch)
+    assert "foggy" in ch.replies()[-1]
+    assert ch.voices == []

@@ -16,7 +16,14 @@ from bot.errors import LLMUnavailable
 from bot.llm import OpenAIChatModel
 from bot.ports import ChatRequest, Turn
 from config.settings import LLMSettings
-from tests.fakes.openai_server import Disconnect, FakeOpenAI, HTTPError, RateLimited, Reply
+from tests.fakes.openai_server import (
+    Disconnect,
+    FakeOpenAI,
+    HTTPError,
+    RateLimited,
+    Reply,
+    default_speech,
+)
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 # Bounds are generous on purpose: these tests must not flake on a loaded machine.
@@ -358,3 +365,31 @@ async def test_no_key_configured_still_works(fake: FakeOpenAI) -> None:
         assert "".join(await collect(m, req("local"))) == "You said: local"
     finally:
         await m.aclose()
+
+
+async def test_speak_returns_the_endpoints_audio(fake: FakeOpenAI, model: OpenAIChatModel) -> None:
+    audio = await model.speak("Hello, dear.", "shimmer")
+    assert audio == default_speech("shimmer", "Hello, dear.")
+    (rec,) = fake.requests_to("speech")
+    assert rec.path == "/v1/audio/speech"
+    assert rec.body == {
+        "model": "tts-1",
+        "voice": "shimmer",
+        "input": "Hello, dear.",
+        "response_format": "opus",  # OGG/Opus: a Telegram voice note as is
+    }
+
+
+async def test_speak_uses_the_configured_speech_model(fake: FakeOpenAI) -> None:
+    m = await make(fake, speech_model="my-tts")
+    try:
+        await m.speak("hi", "nova")
+    finally:
+        await m.aclose()
+    assert fake.requests_to("speech")[0].body["model"] == "my-tts"
+
+
+async def test_speak_failure_is_unavailable(fake: FakeOpenAI, model: OpenAIChatModel) -> None:
+    fake.script(HTTPError(500, "tts down"), endpoint="speech")
+    with pytest.raises(LLMUnavailable, match="speech synthesis failed: HTTP 500"):
+        await model.speak("hi", "nova")

@@ -108,6 +108,7 @@ def test_shipped_persona_is_complete(shipped: dict[str, Persona], pid: str) -> N
     assert 1 <= len(p.alternate_greetings) <= 2
     assert p.tags
     assert p.language == "en"
+    assert p.voice  # every shipped persona can answer with voice replies
     assert p.sampling.temperature is not None
 
 

@@ -84,12 +84,14 @@ async def test_commands_sync_globally_or_to_a_dev_guild(
 ) -> None:
     async with running(make_settings(tmp_path, fake, llm)):
         pass
-    assert [c["name"] for c in fake.commands["global"]] == ["persona", "channel", "chat"]
+    names = ["persona", "channel", "chat", "voice"]
+    assert [c["name"] for c in fake.commands["global"]] == names
     persona = fake.commands["global"][0]
     assert int(persona["default_member_permissions"]) == 1 << 5  # Manage Server
+    assert fake.commands["global"][3].get("default_member_permissions") is None  # everyone's
     fake.commands.clear()
     settings = make_settings(tmp_path, fake, llm, dev_guild_id=int(fake.guild_id))
     async with running(settings):
         pass
     assert list(fake.commands) == [fake.guild_id]
-    assert {c["name"] for c in fake.commands[fake.guild_id]} == {"persona", "channel", "chat"}
+    assert {c["name"] for c in fake.commands[fake.guild_id]} == set(names)

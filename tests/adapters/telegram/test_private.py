@@ -8,7 +8,7 @@ from pathlib import Path
 
 from adapters.telegram.format import LIMIT
 from tests.adapters.telegram.conftest import Rig, make_settings, running, streamed
-from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.fakes.openai_server import FakeOpenAI, Reply, default_speech
 from tests.fakes.telegram_api import FakeBotAPI
 
 
@@ -104,3 +104,28 @@ async def test_private_user_creates_a_persona_only_they_use(rig: Rig) -> None:
     system = streamed(rig.llm)[-1].body["messages"][0]["content"]
     assert "bakes bread" in system
     assert not rig.tg.calls_to("getChatMember")  # no admin check in one's own chat
+
+
+async def test_voice_on_adds_a_voice_note_after_the_reply(rig: Rig) -> None:
+    await rig.tg.send_text("/voice on")
+    await rig.tg.wait_for(lambda t: any("Voice replies are on" in x for x in t.texts()))
+    rig.llm.script(Reply("Hello, sweetheart."))
+    await rig.tg.send_text("hi mom")
+    await rig.tg.wait_for(lambda t: bool(t.calls_to("sendVoice")))
+    (call,) = rig.tg.calls_to("sendVoice")
+    # The endpoint's speech, in Mom's voice, uploaded as an OGG/Opus voice note.
+    assert call.files["voice"] == default_speech("shimmer", "Hello, sweetheart.")
+    assert call.params["chat_id"] == 42
+    methods = [c.method for c in rig.tg.calls if c.method in ("sendMessage", "sendVoice")]
+    assert methods[-2:] == ["sendMessage", "sendVoice"]  # the text first, then the voice
+    assert "Hello, sweetheart." in rig.tg.texts()
+    assert rig.llm.requests_to("speech")[0].body["response_format"] == "opus"
+
+
+async def test_no_voice_note_without_voice_on(rig: Rig) -> None:
+    await rig.tg.send_text("hello")
+    await rig.reply_count(2)
+    await rig.tg.send_text("/voice")
+    await rig.tg.wait_for(lambda t: any("Voice replies are off" in x for x in t.texts()))
+    assert not rig.tg.calls_to("sendVoice")
+    assert not rig.llm.requests_to("speech")
