@@ -7,10 +7,14 @@ For each reply the engine asks for the memory slot of the prompt. It is built fr
    and their plans are there even when the message shares no word with them;
 2. the **rolling summary** of this conversation's older part;
 3. **earlier turns** matching the message (FTS5 bm25 over turns indexed with their
-   neighbours; relative dates in the message expanded to absolute ones), re-ranked with a
-   small recency bonus and a bonus for turns by someone the message names, and, when an
-   embedding endpoint is configured, fused with cosine similarity (reciprocal-rank
-   fusion) over the lexical candidates.
+   neighbours; relative dates in the message expanded to absolute ones, irregular verbs to
+   their other forms), re-ranked with a small recency bonus, a bonus for turns by someone
+   the message names (whose name then leaves the query: it would match every turn they
+   wrote and every turn addressing them), and a bonus for turns of a day (a proxy for a
+   session) on which several candidates matched, so the conversation a question is about
+   lifts its turns together, and, for a question asking "when", a bonus for turns that
+   carry a time expression; when an embedding endpoint is configured, fused with cosine
+   similarity (reciprocal-rank fusion) over the lexical candidates.
 
 Turns still in the prompt's history window are excluded (they are there already).
 """
@@ -20,12 +24,20 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.memory.base import Memory, MemoryStore, Scope, TurnHit
-from bot.memory.text import date_terms, query_terms, render_date
+from bot.memory.text import (
+    asks_time,
+    date_terms,
+    query_terms,
+    render_date,
+    says_time,
+    word_forms,
+)
 from bot.memory.vectors import cosine, unpack
 
 log = logging.getLogger(__name__)
@@ -42,8 +54,14 @@ class RecallConfig:
     # Lexical candidates fetched before re-ranking.
     candidates: int = 40
     recency_weight: float = 0.1
-    speaker_boost: float = 0.5
+    speaker_boost: float = 1.0
     recency_half_life_days: float = 30.0
+    # Bonus for a turn whose day holds other strong candidates: the sum of that day's best
+    # ``day_top`` normalised scores, relative to the best day's, times ``day_weight``.
+    day_weight: float = 0.35
+    day_top: int = 3
+    # A question asking "when" favours turns that carry a time expression ("last week").
+    time_boost: float = 0.3
     # Reciprocal-rank fusion constant (hybrid ranking with embeddings).
     rrf_k: int = 60
 
@@ -62,7 +80,7 @@ class Recaller:
         self._embed = embed
 
     def atoms(self, query: str, now: datetime) -> list[str]:
-        words = query_terms(query)
+        words = word_forms(query_terms(query))
         extra = [f'"{w.lower()}"' for w in date_terms(query, now)]
         return list(dict.fromkeys(words + extra))
 
@@ -72,17 +90,25 @@ class Recaller:
         """The ``k`` best earlier turns for ``query`` in ``scope`` (the eval uses this too)."""
         cfg = self.config
         atoms = self.atoms(query, now)
-        hits = await self.store.search_turns(scope, atoms, max(k, cfg.candidates), before_id)
+        want = max(k, cfg.candidates)
+        hits = await self.store.search_turns(scope, atoms, want, before_id)
         if not hits:
             return []
 
-        # A question that names someone ("what did Alice say about…") favours their turns.
+        # A question that names someone ("what did Alice say about…") favours their turns,
+        # and is asked again without the name, which would otherwise match every turn they
+        # wrote or that addresses them and crowd out the words that say what it is about.
         low = query.casefold()
         named = {
             a
             for a in {h.author for h in hits if h.author}
             if a and re.search(rf"(?<!\w){re.escape(a.casefold())}(?!\w)", low)
         }
+        if named:
+            names = {f'"{a.casefold()}"' for a in named}
+            rest = [a for a in atoms if a not in names]
+            if rest and len(rest) < len(atoms):
+                hits = await self.store.search_turns(scope, rest, want, before_id) or hits
 
         def lexical(h: TurnHit) -> float:
             age = max(0.0, (now - h.created_at).total_seconds() / 86400)
@@ -90,7 +116,24 @@ class Recaller:
             boost = 1 + cfg.speaker_boost * (h.author in named)
             return float(-h.score * (1 + cfg.recency_weight * fresh) * boost)
 
-        ranked = sorted(hits, key=lexical, reverse=True)
+        base = {h.message_id: lexical(h) for h in hits}
+        top = max(base.values())
+        scale = top if top > 0 else 1.0
+        by_day: defaultdict[date, list[float]] = defaultdict(list)
+        for h in hits:
+            by_day[h.created_at.date()].append(base[h.message_id] / scale)
+        day = {d: sum(sorted(v, reverse=True)[: cfg.day_top]) for d, v in by_day.items()}
+        best_day = max(day.values())
+        day_scale = best_day if best_day > 0 else 1.0
+
+        when = asks_time(query)
+
+        def final(h: TurnHit) -> float:
+            own = base[h.message_id] / scale
+            total = own + cfg.day_weight * day[h.created_at.date()] / day_scale
+            return total * (1 + cfg.time_boost * (when and says_time(h.content)))
+
+        ranked = sorted(hits, key=final, reverse=True)
         if self._embed is not None:
             ranked = await self._fuse(query, ranked)
         return ranked[:k]

@@ -131,6 +131,55 @@ def query_terms(text: str, limit: int = 16) -> list[str]:
     return unique
 
 
+# Irregular English verb forms, which porter stemming does not bring together ("bought"
+# and "buy"): a query word in one form also looks for the others. General words only.
+_IRREGULAR_TEXT = """
+buy bought|run ran|take took taken|make made|meet met|see saw seen|give gave given
+write wrote written|begin began begun|feel felt|find found|leave left|lose lost|win won
+teach taught|think thought|bring brought|catch caught|build built|drive drove driven
+fly flew flown|grow grew grown|know knew known|sing sang sung|swim swam swum
+speak spoke spoken|break broke broken|choose chose chosen|fall fell fallen|hold held
+keep kept|pay paid|sell sold|send sent|spend spent|stand stood|wear wore worn|eat ate eaten
+draw drew drawn|forget forgot forgotten|go went gone|hear heard|lead led|ride rode ridden
+rise rose risen|shoot shot|sleep slept|steal stole stolen|throw threw thrown|wake woke
+become became|come came|sit sat|fight fought|feed fed|hang hung|hide hid hidden|lend lent
+seek sought|sink sank sunk
+"""
+_FORMS: dict[str, tuple[str, ...]] = {
+    w: tuple(x for x in group.split() if x != w)
+    for group in _IRREGULAR_TEXT.replace("\n", "|").split("|")
+    for w in group.split()
+}
+
+
+# A question asking for a time, and text that carries one (a relative or absolute date).
+_ASKS_TIME = re.compile(
+    r"\b(when|what (year|month|date|day|time)|which (year|month|day)|how long ago)\b", re.I
+)
+_TIME_WORDS = (
+    r"yesterday|today|tonight|tomorrow|ago|last|next|weekend|since|recently|week|month|year"
+)
+_SAYS_TIME = re.compile(
+    rf"\b({_TIME_WORDS}|{'|'.join(WEEKDAYS)}|{'|'.join(MONTHS)})s?\b|\b(19|20)\d\d\b", re.I
+)
+
+
+def asks_time(question: str) -> bool:
+    """Whether a question asks when something happened ("When did…", "What year…")."""
+    return _ASKS_TIME.search(question) is not None
+
+
+def says_time(text: str) -> bool:
+    """Whether text carries a time expression ("last week", "in May", "2022")."""
+    return _SAYS_TIME.search(text) is not None
+
+
+def word_forms(atoms: list[str]) -> list[str]:
+    """``atoms`` (query_terms output) plus the other forms of irregular verbs among them."""
+    extra = [f'"{x}"' for a in atoms for x in _FORMS.get(a.strip('"'), ())]
+    return list(dict.fromkeys(atoms + extra))
+
+
 def or_query(atoms: Iterable[str]) -> str:
     return " OR ".join(atoms)
 

@@ -83,3 +83,19 @@ def test_locomo_quirks_and_metrics() -> None:
     m = s.mean()
     assert m["recall@1"] == 0.5 and m["recall@3"] == 1.0 and m["hit@1"] == 1.0
     assert round(m["ndcg@10"], 3) == round((1 + 1 / 2) / (1 + 1 / 1.585), 3)
+
+
+def test_irregular_verbs_and_time_questions() -> None:
+    from bot.memory.text import asks_time, says_time, word_forms
+
+    assert word_forms(query_terms("Where did she buy the piano?")) == [
+        '"buy"',
+        '"piano"',
+        '"bought"',
+    ]
+    assert word_forms(['"piano"']) == ['"piano"']
+    assert asks_time("When did Mel go camping?")
+    assert asks_time("What year did they move?")
+    assert not asks_time("What did Mel paint?")
+    assert says_time("I went there last week") and says_time("back in 2021")
+    assert says_time("on Friday") and not says_time("I like cats")
