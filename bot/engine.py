@@ -14,11 +14,12 @@ history it sees), instead of the persona answering each fragment in turn.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bot.errors import LLMUnavailable, PersonaNotFound
@@ -29,7 +30,7 @@ from bot.ordering import KeyedOrder
 from bot.personas.macros import expand
 from bot.personas.model import Persona
 from bot.personas.registry import PersonaRegistry
-from bot.ports import Channel, ChatModel, ChatRequest, SpeechModel
+from bot.ports import Channel, ChatModel, ChatRequest, SpeechModel, Turn
 from bot.prompt import Prompt, PromptInput, build_prompt
 from bot.safety import crisis
 from bot.safety.disclosure import DisclosureClock, notice
@@ -68,6 +69,7 @@ class EngineConfig:
     max_concurrency: int = 8
     disclosure_interval: timedelta = timedelta(hours=3)
     crisis_lines: str = ""
+    vision: bool = False  # the model accepts images (LLMSettings.vision)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +252,8 @@ class Engine:
                 before_id=history[0].id if history else None,
             )
         prompt = self._prompt(ctx, history, is_group, notes, memory)
+        if self.config.vision and (images := _images(msg)):
+            prompt = replace(prompt, messages=_show(prompt.messages, images))
         self.last_prompt = prompt
         s = persona.sampling
         request = ChatRequest(
@@ -358,3 +362,22 @@ class Engine:
     @staticmethod
     def apology(persona: Persona, user_name: str) -> str:
         return expand(persona.apology or DEFAULT_APOLOGY, char=persona.display_name, user=user_name)
+
+
+def _images(msg: IncomingMessage) -> tuple[str, ...]:
+    """The message's downloaded images as data: URLs (only they can reach the model)."""
+    return tuple(
+        f"data:{a.mime_type or 'image/jpeg'};base64,{base64.b64encode(a.data).decode()}"
+        for a in msg.attachments
+        if a.kind == "image" and a.data
+    )
+
+
+def _show(messages: tuple[Turn, ...], images: tuple[str, ...]) -> tuple[Turn, ...]:
+    """Attach the images to the newest user turn: the message being answered. Only this
+    once: history keeps the text, so later turns do not pay for the image again."""
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].role == "user":
+            turn = replace(messages[i], images=images)
+            return (*messages[:i], turn, *messages[i + 1 :])
+    return messages

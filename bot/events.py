@@ -42,6 +42,8 @@ class Attachment:
     url: str | None = None
     mime_type: str | None = None
     size: int | None = None
+    # The file itself, when the adapter downloaded it (images for a vision model).
+    data: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

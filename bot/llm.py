@@ -30,7 +30,7 @@ import openai
 from openai import AsyncOpenAI
 
 from bot.errors import LLMUnavailable
-from bot.ports import ChatRequest
+from bot.ports import ChatRequest, Turn
 from bot.reasoning import ReasoningFilter
 from config.settings import LLMSettings
 
@@ -235,7 +235,7 @@ class OpenAIChatModel:
             raise LLMUnavailable("no LLM model is configured (set KINDRED_LLM__MODEL)")
         body: dict[str, Any] = {
             "model": model,
-            "messages": [{"role": t.role, "content": t.content} for t in request.messages],
+            "messages": [{"role": t.role, "content": _content(t)} for t in request.messages],
             "stream": True,
         }
         # None must not reach the wire as null: some servers reject it.
@@ -375,6 +375,15 @@ async def _sse_deltas(response: httpx2.Response) -> AsyncIterator[tuple[str, boo
         # DeepSeek and vLLM send "reasoning_content", OpenRouter and Ollama "reasoning".
         reasoning = bool(delta.get("reasoning_content") or delta.get("reasoning"))
         yield delta.get("content") or "", reasoning
+
+
+def _content(turn: Turn) -> str | list[dict[str, Any]]:
+    """Plain text, or OpenAI content parts when the turn carries images."""
+    if not turn.images:
+        return turn.content
+    parts: list[dict[str, Any]] = [{"type": "text", "text": turn.content}]
+    parts += [{"type": "image_url", "image_url": {"url": url}} for url in turn.images]
+    return parts
 
 
 def _retryable(exc: Exception) -> bool:

@@ -42,6 +42,8 @@ class Turn:
 
     role: str  # "system" | "user" | "assistant"
     content: str
+    # Images for a vision model, as data: URLs; sent as content parts after the text.
+    images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,6 +106,7 @@ async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime
                 max_concurrency=llm.max_concurrency,
                 disclosure_interval=timedelta(hours=settings.safety.disclosure_interval_hours),
                 crisis_lines=settings.safety.crisis_line,
+                vision=llm.vision,
             ),
             memory=memory,
             speech=model,

@@ -48,6 +48,9 @@ class LLMSettings(BaseModel):
     transcription_model: str = "whisper-1"
     # Text-to-speech model for voice replies (the endpoint's /v1/audio/speech).
     speech_model: str = "tts-1"
+    # Whether the model accepts images (OpenAI image_url content parts). Off: a photo is
+    # only named in the text and the persona says it cannot see it.
+    vision: bool = False
 
     @field_validator("base_url")
     @classmethod

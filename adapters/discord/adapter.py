@@ -266,13 +266,19 @@ class DiscordAdapter:
     ) -> IncomingMessage | None:
         if event.chat.thread_id is not None and event.chat.key not in self._inherited:
             await self.inherit(event.chat)
+        llm = self.runtime.settings.effective_llm()
+        images = media.images_of(message) if llm.vision else []
         audio = media.audio_of(message)
-        if audio is None:
+        if audio is None and not images:
             return event
         _, settings = await self.runtime.engine.active_persona(event.chat)
+        # Downloads (and transcriptions) only for what the persona would answer.
         if not media.worth_transcribing(event, settings):
             return event
-        llm = self.runtime.settings.effective_llm()
+        if images:
+            event = await media.see(images, event)
+        if audio is None:
+            return event
         heard = await media.transcribe(audio, event, self.runtime.model, llm.transcription_model)
         if heard is None:
             await channel.send(media.CANT_LISTEN)

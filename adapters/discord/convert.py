@@ -103,6 +103,15 @@ def clean_text(message: discord.Message, bot_id: int) -> str:
     return re.sub(r"[ \t]{2,}", " ", text).strip()
 
 
+def unseen(what: str, filename: str) -> str:
+    return f"[sent {what} you cannot see: {filename}]"
+
+
+def seen(filename: str) -> str:
+    """The note for an image the model is shown (KINDRED_LLM__VISION)."""
+    return f"[sent an image: {filename}]"
+
+
 def attachment_notes(message: discord.Message) -> str:
     """Images and files, named for the model: it cannot see them (no vision input yet), but
     it should know they were sent, so the persona can say so instead of ignoring them."""
@@ -111,7 +120,7 @@ def attachment_notes(message: discord.Message) -> str:
         kind = attachment_kind(att)
         if kind != "voice":  # voice is transcribed by the adapter
             what = "an image" if kind == "image" else "a file"
-            notes.append(f"[sent {what} you cannot see: {att.filename}]")
+            notes.append(unseen(what, att.filename))
     return "\n".join(notes)
 
 

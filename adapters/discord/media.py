@@ -14,14 +14,16 @@ from dataclasses import replace
 
 import discord
 
+from adapters.discord import convert
 from bot.errors import LLMUnavailable
-from bot.events import ChatKind, IncomingMessage
+from bot.events import Attachment, ChatKind, IncomingMessage
 from bot.llm import OpenAIChatModel
 from bot.store.base import ChatSettings, TriggerMode
 
 log = logging.getLogger(__name__)
 
 MAX_AUDIO = 25 * 1024 * 1024  # the OpenAI audio API's upload limit
+MAX_IMAGE = 20 * 1024 * 1024  # the OpenAI image input limit
 CANT_LISTEN = "Sorry — I couldn't listen to that voice message. Could you type it instead?"
 
 
@@ -61,3 +63,28 @@ async def transcribe(
         return None
     typed = event.text.strip()
     return replace(event, text=f"{text}\n\n{typed}" if typed else text)
+
+
+def images_of(message: discord.Message) -> list[discord.Attachment]:
+    return [a for a in message.attachments if convert.attachment_kind(a) == "image"]
+
+
+async def see(images: list[discord.Attachment], event: IncomingMessage) -> IncomingMessage:
+    """The event with its images downloaded for a vision model, each note saying it was
+    seen; an image that cannot be fetched stays a note the persona cannot see."""
+    text = event.text
+    found: list[Attachment] = []
+    for att in images:
+        if att.size > MAX_IMAGE:
+            continue
+        try:
+            data = await att.read()
+        except discord.HTTPException as exc:
+            log.warning("could not download an image: HTTP %s", exc.status)
+            continue
+        found.append(Attachment("image", att.url, att.content_type, att.size, data))
+        text = text.replace(convert.unseen("an image", att.filename), convert.seen(att.filename))
+    if not found:
+        return event
+    others = tuple(a for a in event.attachments if a.kind != "image")
+    return replace(event, text=text, attachments=(*others, *found))

@@ -29,7 +29,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageH
 
 from adapters.telegram.channel import TelegramChannel
 from adapters.telegram.convert import BotIdentity, command, incoming
-from adapters.telegram.media import CANT_LISTEN, is_audio, transcribe
+from adapters.telegram.media import CANT_LISTEN, is_audio, see, transcribe
 from bot.errors import KindredError
 from bot.events import AttachedFile, ChatKind, IncomingMessage
 from bot.persona_admin import ADMIN_COMMANDS
@@ -175,9 +175,14 @@ class TelegramAdapter:
             return
         if not human:  # allowed by ALLOW_BOTS: the core answers only non-bots
             event = _replace(event, user=_replace(event.user, is_bot=False))
-        if message.photo and not event.text and await self._would_answer(event):
-            await channel.send(CANT_SEE)  # no vision support yet
-            return
+        vision = self.runtime.settings.effective_llm().vision
+        if message.photo and (vision or not event.text) and await self._would_answer(event):
+            # A text-only model gets a caption as text; a bare photo gets CANT_SEE.
+            seen = await see(message, event) if vision else None
+            if seen is None:
+                await channel.send(CANT_SEE)
+                return
+            event = seen
         if is_audio(message) and await self._would_answer(event):
             stt = self.runtime.settings.effective_llm().transcription_model
             heard = await transcribe(message, event, self.runtime.model, stt)

@@ -1,5 +1,6 @@
 """Voice notes and audio files: download through getFile, transcribe through the LLM
-endpoint's audio API, and hand the transcript to the core as the user's words."""
+endpoint's audio API, and hand the transcript to the core as the user's words. Photos, for
+a vision model (``KINDRED_LLM__VISION``): downloaded the same way and handed over as bytes."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import logging
 from dataclasses import replace
 
 from telegram import Message
+from telegram.error import TelegramError
 
 from bot.errors import LLMUnavailable
-from bot.events import IncomingMessage
+from bot.events import Attachment, IncomingMessage
 from bot.llm import OpenAIChatModel
 
 log = logging.getLogger(__name__)
@@ -45,3 +47,23 @@ async def transcribe(
         return None
     caption = event.text.strip()
     return replace(event, text=f"{text}\n\n{caption}" if caption else text)
+
+
+async def see(message: Message, event: IncomingMessage) -> IncomingMessage | None:
+    """The event with the photo (its largest size) attached as bytes; its text is the
+    caption, or a note that a photo came (an empty message would not be answered).
+    None when the photo could not be fetched."""
+    if not message.photo:
+        return event
+    photo = message.photo[-1]
+    if photo.file_size is not None and photo.file_size > MAX_DOWNLOAD:
+        return None
+    try:
+        file = await photo.get_file()
+        data = bytes(await file.download_as_bytearray())
+    except TelegramError as exc:
+        log.warning("photo not downloaded: %s", type(exc).__name__)
+        return None
+    image = Attachment("image", photo.file_id, "image/jpeg", photo.file_size, data)
+    others = tuple(a for a in event.attachments if a.kind != "image")
+    return replace(event, text=event.text or "[sent a photo]", attachments=(*others, image))

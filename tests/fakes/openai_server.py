@@ -181,7 +181,8 @@ def default_reply_text(body: Any) -> str:
         if isinstance(m, dict) and m.get("role") == "user":
             content = m.get("content")
             if isinstance(content, list):  # content parts
-                content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+                texts = [p.get("text") for p in content if isinstance(p, dict)]
+                content = " ".join(t for t in texts if isinstance(t, str) and t)
             last = str(content or "")
             break
     return f"You said: {last}" if last else "Hello! How can I help?"

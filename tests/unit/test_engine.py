@@ -4,16 +4,18 @@ over a socket to the fake server, the shipped personas, a recording Channel."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.commands import Commands
 from bot.engine import Engine, EngineConfig
-from bot.events import ChatKind, ChatRef, CommandRequest, IncomingMessage, UserRef
+from bot.events import Attachment, ChatKind, ChatRef, CommandRequest, IncomingMessage, UserRef
 from bot.llm import OpenAIChatModel
 from bot.personas.registry import PersonaRegistry
 from bot.store.base import Role, TriggerMode
@@ -361,3 +363,36 @@ async def test_failed_reply_is_not_spoken(rig: Rig) -> None:
     await rig.engine.handle(dm("are you there?", mid="7"), ch)
     assert "foggy" in ch.replies()[-1]
     assert ch.voices == []
+
+
+def last_user(body: dict[str, Any]) -> dict[str, Any]:
+    return [m for m in body["messages"] if m["role"] == "user"][-1]
+
+
+def photo_dm(text: str, mid: str) -> IncomingMessage:
+    image = Attachment("image", "https://cdn.example/cat.png", "image/png", 3, b"PNG")
+    return dataclasses.replace(dm(text, mid=mid), attachments=(image,))
+
+
+async def test_vision_model_sees_the_image_of_the_message_it_answers(rig: Rig) -> None:
+    rig.engine.config = dataclasses.replace(rig.engine.config, vision=True)
+    await rig.engine.handle(photo_dm("my cat", "1"), RecordingChannel())
+    last = last_user(rig.fake.requests_to("chat")[0].body)
+    assert last["content"] == [
+        {"type": "text", "text": "my cat"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,UE5H"}},
+    ]
+    await rig.engine.handle(dm("isn't she cute?", mid="2"), RecordingChannel())
+    second = rig.fake.requests_to("chat")[1].body["messages"]
+    assert all(isinstance(m["content"], str) for m in second)  # history is text
+    assert await history(rig) == [
+        (Role.USER, "my cat"),
+        (Role.ASSISTANT, "You said: my cat"),
+        (Role.USER, "isn't she cute?"),
+        (Role.ASSISTANT, "You said: isn't she cute?"),
+    ]
+
+
+async def test_text_only_model_never_gets_image_parts(rig: Rig) -> None:
+    await rig.engine.handle(photo_dm("my cat", "1"), RecordingChannel())
+    assert last_user(rig.fake.requests_to("chat")[0].body)["content"] == "my cat"

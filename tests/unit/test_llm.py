@@ -393,3 +393,15 @@ async def test_speak_failure_is_unavailable(fake: FakeOpenAI, model: OpenAIChatM
     fake.script(HTTPError(500, "tts down"), endpoint="speech")
     with pytest.raises(LLMUnavailable, match="speech synthesis failed: HTTP 500"):
         await model.speak("hi", "nova")
+
+
+async def test_images_go_as_content_parts(fake: FakeOpenAI, model: OpenAIChatModel) -> None:
+    url = "data:image/png;base64,iVBORw0KGgo="
+    request = req(messages=(Turn("system", "You are kind."), Turn("user", "look", (url,))))
+    await collect(model, request)
+    messages = fake.requests_to("chat")[0].body["messages"]
+    assert messages[0]["content"] == "You are kind."  # text-only turns stay strings
+    assert messages[1]["content"] == [
+        {"type": "text", "text": "look"},
+        {"type": "image_url", "image_url": {"url": url}},
+    ]
