@@ -21,17 +21,27 @@ from telegram import (
     BotCommand,
     BotCommandScopeAllChatAdministrators,
     BotCommandScopeAllPrivateChats,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
     Message,
     Update,
 )
 from telegram.error import InvalidToken, TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from adapters.telegram.channel import TelegramChannel
-from adapters.telegram.convert import BotIdentity, command, incoming
+from adapters.telegram.convert import BotIdentity, command, incoming, user_ref
 from adapters.telegram.media import CANT_LISTEN, is_audio, see, transcribe
 from bot.errors import KindredError
-from bot.events import AttachedFile, ChatKind, IncomingMessage
+from bot.events import AttachedFile, ChatKind, CommandRequest, IncomingMessage
+from bot.memory.commands import MemoryCommands, forgotten
 from bot.persona_admin import ADMIN_COMMANDS
 from bot.runtime import Runtime
 from bot.store.base import TriggerMode
@@ -52,6 +62,23 @@ MANAGE = [
     ("persona_delete", "Delete a persona made here"),
     ("persona_import", "Import a character card (caption or reply)"),
 ]
+# Private data: listed only in private chats (in a group they answer "ask me privately").
+MEMORY = [
+    ("memory", "What I remember about you"),
+    ("remember", "Remember something: TEXT"),
+    ("forget", "Forget item N, or all"),
+    ("export", "Everything stored about you, as a file"),
+]
+# Callback data of the /forget all buttons: no user ids or text, only the choice. Who may
+# press is checked against the chat (a private chat's id is its user's id).
+FORGET_YES = "forget_all:yes"
+FORGET_NO = "forget_all:no"
+FORGET_ASK = (
+    "This deletes everything stored about you — memories, your messages, summaries — "
+    "and cannot be undone."
+)
+KEPT = "Kept everything; nothing was deleted."
+UPDATES = ["message", "callback_query"]
 # Commands whose effect in a group depends on the sender being a chat admin.
 NEEDS_ADMIN = {*ADMIN_COMMANDS, "persona", "reset"}
 MAX_CARD_BYTES = 20 * 1024 * 1024  # the Bot API's download limit
@@ -77,6 +104,7 @@ class TelegramAdapter:
             .build()
         )
         self.app.add_handler(MessageHandler(filters.UpdateType.MESSAGES, self._on_message))
+        self.app.add_handler(CallbackQueryHandler(self._on_forget_button, pattern="^forget_all:"))
         self.app.add_error_handler(self._on_error)
         self._admins: dict[tuple[int, int], tuple[float, bool]] = {}
         self.identity: BotIdentity | None = None
@@ -109,10 +137,10 @@ class TelegramAdapter:
                 url_path="telegram",
                 webhook_url=s.webhook_url,
                 secret_token=secret,
-                allowed_updates=["message"],
+                allowed_updates=UPDATES,
             )
         else:
-            await updater.start_polling(poll_interval=0, timeout=10, allowed_updates=["message"])
+            await updater.start_polling(poll_interval=0, timeout=10, allowed_updates=UPDATES)
         await self.app.start()
 
     async def stop(self) -> None:
@@ -129,7 +157,9 @@ class TelegramAdapter:
 
         bot = self.app.bot
         await bot.set_my_commands(cmds(BASIC))
-        await bot.set_my_commands(cmds(BASIC + MANAGE), scope=BotCommandScopeAllPrivateChats())
+        await bot.set_my_commands(
+            cmds(BASIC + MEMORY + MANAGE), scope=BotCommandScopeAllPrivateChats()
+        )
         await bot.set_my_commands(
             cmds([*BASIC, *MANAGE, ("mode", "When to answer: mention|name|always|off")]),
             scope=BotCommandScopeAllChatAdministrators(),
@@ -168,6 +198,9 @@ class TelegramAdapter:
                 cmd = _replace(cmd, is_admin=admin)
             if cmd.name == "persona_import":
                 cmd = _replace(cmd, file=await self._attached_file(message))
+            if self._asks_forget_all(cmd):
+                await self._ask_forget_all(message)
+                return
             await self.runtime.commands.run(cmd, channel)
             return
         event = incoming(message, self.identity)
@@ -191,6 +224,57 @@ class TelegramAdapter:
                 return
             event = heard
         await self.runtime.engine.handle(event, channel)
+
+    # -- /forget all with a confirmation button ------------------------------------------------
+    def _asks_forget_all(self, cmd: CommandRequest) -> bool:
+        # Groups and a turned-off memory get the shared answers from MemoryCommands.
+        return (
+            cmd.name.lower() == "forget"
+            and [a.lower() for a in cmd.args[:1]] == ["all"]
+            and cmd.chat.kind is ChatKind.PRIVATE
+            and self.runtime.engine.memory is not None
+        )
+
+    async def _ask_forget_all(self, message: Message) -> None:
+        keyboard = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton("Yes, forget everything", callback_data=FORGET_YES),
+                    InlineKeyboardButton("Cancel", callback_data=FORGET_NO),
+                ]
+            ]
+        )
+        await message.reply_text(FORGET_ASK, reply_markup=keyboard)
+
+    async def _on_forget_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        shown = query.message
+        presser = query.from_user
+        # Only the person whose private chat holds the question may answer it: a forwarded
+        # or otherwise reachable button must not delete someone else's data.
+        if (
+            not isinstance(shown, Message)
+            or shown.chat.type != "private"
+            or shown.chat.id != presser.id
+        ):
+            await query.answer("This button is not for you.", show_alert=True)
+            return
+        if query.data != FORGET_YES:
+            await query.answer()
+            await query.edit_message_text(KEPT)
+            return
+        engine = self.runtime.engine
+        if engine.memory is None:
+            await query.answer()
+            await query.edit_message_text("Long-term memory is turned off here.")
+            return
+        me = user_ref(presser)
+        user = await engine.store.upsert_user(me.platform, me.user_id, me.display_name)
+        report = await MemoryCommands(engine).forget_all(user.id)
+        await query.answer("Deleted.")
+        await query.edit_message_text(forgotten(report))
 
     async def _would_answer(self, event: IncomingMessage) -> bool:
         """Whether a voice note or photo may be for the persona. Transcription costs money,

@@ -123,6 +123,20 @@ class TelegramChannel:
             )
         )
 
+    async def send_file(self, filename: str, data: bytes, caption: str | None = None) -> None:
+        """A document (sendDocument, multipart): /export's JSON arrives as a file."""
+        self._cancel_typing()
+        await self._final(
+            partial(
+                self.bot.send_document,
+                self.chat_id,
+                data,
+                caption=caption,
+                filename=filename,
+                message_thread_id=self.thread_id,
+            )
+        )
+
     # -- streaming --------------------------------------------------------------------------
     async def _stream_draft(self, chunks: AsyncIterator[str], parts: list[str]) -> None:
         draft_id = secrets.randbelow(2**31 - 1) + 1  # must be non-zero

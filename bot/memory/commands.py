@@ -7,7 +7,7 @@
 /export — everything stored about you, as a JSON file
 
 ``/forget all`` acts at once in the console; elsewhere it asks for ``/forget all confirm``
-(an adapter with buttons can call ``forget_all`` from its own confirmation button).
+(Telegram asks with a button instead and calls ``forget_all`` itself, saying ``forgotten``).
 ``/export`` uses ``channel.send_file(filename, data, caption)`` when the adapter has one;
 the console writes the file in the working directory and says where; other chats get the
 JSON as messages. Listing, forgetting and exporting work in private chats only.
@@ -37,6 +37,14 @@ HELP = """\
 /remember TEXT — ask me to remember something
 /forget N — forget item N of /memory; /forget all — forget everything about you
 /export — everything stored about you, as a JSON file"""
+
+
+def forgotten(report: ForgetReport) -> str:
+    """What the person is told after /forget all, however it was confirmed."""
+    return (
+        f"Done. I deleted {report.memories} memories and {report.messages} messages; "
+        "nothing about you is kept."
+    )
 
 
 class MemoryCommands:
@@ -88,10 +96,7 @@ class MemoryCommands:
                     )
                     return
                 report = await self.forget_all(user.id)
-                await channel.send(
-                    f"Done. I deleted {report.memories} memories and {report.messages} messages; "
-                    "nothing about you is kept."
-                )
+                await channel.send(forgotten(report))
             elif args[:1] and args[0].isdigit():
                 gone = await memory.forget_one(persona.id, user.id, int(args[0]))
                 if gone is None:

@@ -70,6 +70,9 @@ class FakeBotAPI:
         self.members: dict[tuple[int, int], str] = {}  # (chat, user) -> status
         self.messages: dict[tuple[int, int], str] = {}  # (chat, message_id) -> text
         self.chats: dict[int, dict[str, Any]] = {}
+        # Inline keyboards on the bot's messages; an edit without reply_markup removes it.
+        self.markups: dict[tuple[int, int], dict[str, Any]] = {}
+        self.answered: list[dict[str, Any]] = []  # answerCallbackQuery params, in order
         self._failures: dict[str, deque[ApiError]] = defaultdict(deque)
         # When set, every request with parse_mode fails as Telegram does for bad markup.
         self.reject_parse_mode = False
@@ -194,6 +197,35 @@ class FakeBotAPI:
             msg["is_topic_message"] = True
         return await self.inject({"message": msg})
 
+    async def press(
+        self,
+        data: str,
+        message_id: int,
+        *,
+        chat_id: int = 42,
+        user_id: int = 42,
+        first_name: str = "Wen",
+    ) -> dict[str, Any]:
+        """Inject a callback query: someone pressed the button ``data`` under a bot message."""
+        chat = self.chats.get(chat_id, {"id": chat_id, "type": "private", "first_name": "X"})
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": chat,
+            "text": self.messages.get((chat_id, message_id), ""),
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Kindred"},
+        }
+        if (chat_id, message_id) in self.markups:
+            message["reply_markup"] = self.markups[(chat_id, message_id)]
+        query = {
+            "id": str(next(self._ids) + 900_000),
+            "from": {"id": user_id, "is_bot": False, "first_name": first_name},
+            "chat_instance": f"ci{chat_id}",
+            "message": message,
+            "data": data,
+        }
+        return await self.inject({"callback_query": query})
+
     # -- inspection ------------------------------------------------------------------------
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -241,6 +273,8 @@ class FakeBotAPI:
             return _envelope(ApiError(404, "Not Found"))
         if lower == "sendvoice" and "voice" not in files and not params.get("voice"):
             return _envelope(ApiError(400, "Bad Request: there is no voice in the request"))
+        if lower == "senddocument" and "document" not in files and not params.get("document"):
+            return _envelope(ApiError(400, "Bad Request: there is no document in the request"))
         call = Call(method, params, files)
         if lower != "getupdates":
             async with self._changed:
@@ -328,7 +362,25 @@ class FakeBotAPI:
         }
 
     async def _m_sendmessage(self, p: dict[str, Any]) -> dict[str, Any]:
-        return self._message(int(p["chat_id"]), self._check_text(p))
+        msg = self._message(int(p["chat_id"]), self._check_text(p))
+        if isinstance(p.get("reply_markup"), dict):
+            self.markups[(int(p["chat_id"]), msg["message_id"])] = p["reply_markup"]
+            msg["reply_markup"] = p["reply_markup"]
+        return msg
+
+    async def _m_answercallbackquery(self, p: dict[str, Any]) -> bool:
+        if not p.get("callback_query_id"):
+            raise _Fail(ApiError(400, "Bad Request: query is too old and response timeout expired"))
+        self.answered.append(p)
+        return True
+
+    async def _m_senddocument(self, p: dict[str, Any]) -> dict[str, Any]:
+        msg = self._message(int(p["chat_id"]), "[document]")
+        msg.pop("text")
+        msg["document"] = {"file_id": "sentdoc", "file_unique_id": "sd"}
+        if p.get("caption"):
+            msg["caption"] = p["caption"]
+        return msg
 
     async def _m_sendmessagedraft(self, p: dict[str, Any]) -> bool:
         if not int(p.get("draft_id", 0)):
@@ -352,6 +404,10 @@ class FakeBotAPI:
                 )
             )
         self.messages[key] = text
+        if isinstance(p.get("reply_markup"), dict):
+            self.markups[key] = p["reply_markup"]
+        else:
+            self.markups.pop(key, None)  # Telegram drops the keyboard when none is given
         msg = self._message(key[0], text)
         del self.messages[(key[0], msg["message_id"])]
         msg["message_id"] = key[1]
