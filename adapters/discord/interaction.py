@@ -8,6 +8,7 @@ person who ran the command are ephemeral; what a persona *says* (a greeting afte
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -83,6 +84,10 @@ class InteractionChannel:
                 await self.interaction.followup.send(
                     piece, ephemeral=True, allowed_mentions=NO_MENTIONS, **kwargs
                 )
+
+    async def send_file(self, filename: str, data: bytes, caption: str | None = None) -> None:
+        """An ephemeral attachment (/memory export): only the person who asked sees it."""
+        await self.send(caption or filename, file=discord.File(io.BytesIO(data), filename))
 
     async def stream(self, chunks: AsyncIterator[str]) -> str:
         if self._speech is not None:

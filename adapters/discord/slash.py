@@ -48,6 +48,7 @@ def install(adapter: DiscordAdapter) -> app_commands.CommandTree[discord.Client]
     tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(adapter.client)
     for group in (PersonaGroup(adapter), ChannelGroup(adapter), ChatGroup(adapter)):
         tree.add_command(group)
+    tree.add_command(MemoryGroup(adapter))
 
     # Top level and open to everyone (no default permissions): a personal preference.
     @tree.command(name="voice", description="Voice replies: the persona also answers with audio")
@@ -256,6 +257,38 @@ class ChatGroup(_Base):
         if ch is None:
             return
         await self.adapter.runtime.commands.run(request(interaction, "reset"), ch)
+
+
+class MemoryGroup(app_commands.Group):
+    """The person's own memory controls (bot/memory/commands.py): open to everyone (no
+    default permissions), every answer ephemeral because it is about them alone."""
+
+    def __init__(self, adapter: DiscordAdapter) -> None:
+        super().__init__(name="memory", description="What the persona remembers about you")
+        self.adapter = adapter
+
+    async def _run(self, interaction: Interaction, name: str, *args: str, text: str = "") -> None:
+        ch = InteractionChannel(interaction, None)
+        await ch.defer()
+        await self.adapter.runtime.commands.run(request(interaction, name, args, text), ch)
+
+    @app_commands.command(description="What the persona remembers about you")
+    async def show(self, interaction: Interaction) -> None:
+        await self._run(interaction, "memory")
+
+    @app_commands.command(description="Ask the persona to remember something")
+    async def remember(
+        self, interaction: Interaction, text: app_commands.Range[str, 1, 2000]
+    ) -> None:
+        await self._run(interaction, "remember", text=text)
+
+    @app_commands.command(description="Forget item N of /memory show")
+    async def forget(self, interaction: Interaction, number: app_commands.Range[int, 1]) -> None:
+        await self._run(interaction, "forget", str(number))
+
+    @app_commands.command(description="Everything stored about you, as a JSON file")
+    async def export(self, interaction: Interaction) -> None:
+        await self._run(interaction, "export")
 
 
 class _Collector:

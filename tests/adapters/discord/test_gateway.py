@@ -84,11 +84,12 @@ async def test_commands_sync_globally_or_to_a_dev_guild(
 ) -> None:
     async with running(make_settings(tmp_path, fake, llm)):
         pass
-    names = ["persona", "channel", "chat", "voice"]
+    names = ["persona", "channel", "chat", "memory", "voice"]
     assert [c["name"] for c in fake.commands["global"]] == names
     persona = fake.commands["global"][0]
     assert int(persona["default_member_permissions"]) == 1 << 5  # Manage Server
-    assert fake.commands["global"][3].get("default_member_permissions") is None  # everyone's
+    for everyones in fake.commands["global"][3:]:  # /memory and /voice are the person's own
+        assert everyones.get("default_member_permissions") is None
     fake.commands.clear()
     settings = make_settings(tmp_path, fake, llm, dev_guild_id=int(fake.guild_id))
     async with running(settings):

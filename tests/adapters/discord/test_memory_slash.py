@@ -1,0 +1,44 @@
+"""/memory show|remember|forget|export through the real discord.py command tree: open to
+everyone, answered ephemerally, the export as an ephemeral JSON attachment."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.adapters.discord.conftest import Rig
+from tests.adapters.discord.test_slash import EPHEMERAL, answered, sub
+
+PLUMS = "I grow plums on my balcony"
+
+
+async def memory(rig: Rig, action: str, **options: Any) -> list[dict[str, Any]]:
+    """Run /memory ACTION as bob (no Manage Server) in his DM with the bot."""
+    dc = rig.dc
+    token = await dc.slash(
+        dc.bob, "memory", sub(action, **options), channel_id=dc.dm_channel_for(dc.bob)
+    )
+    msgs = await answered(rig, token)
+    assert all(m["flags"] & EPHEMERAL for m in msgs)
+    return msgs
+
+
+async def test_remember_show_forget(rig: Rig) -> None:
+    msgs = await memory(rig, "remember", text=PLUMS)
+    assert "will remember that" in msgs[-1]["content"]
+    msgs = await memory(rig, "show")
+    assert f"1. {PLUMS}" in msgs[-1]["content"]
+    msgs = await memory(rig, "forget", number=1)
+    assert msgs[-1]["content"] == f"Forgotten: {PLUMS}"
+    msgs = await memory(rig, "show")
+    assert "doesn't remember anything about you yet" in msgs[-1]["content"]
+
+
+async def test_export_is_an_ephemeral_json_attachment(rig: Rig) -> None:
+    await memory(rig, "remember", text=PLUMS)
+    msgs = await memory(rig, "export")
+    (attachment,) = msgs[-1]["attachments"]
+    assert attachment["filename"].startswith("kindred-export-discord-")
+    stored = next(d for n, (d, _) in rig.dc.files.items() if n.endswith(attachment["filename"]))
+    assert PLUMS in json.dumps(json.loads(stored), ensure_ascii=False)
+    assert not any("can't receive files" in m["content"] for m in msgs)
