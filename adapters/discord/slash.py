@@ -28,6 +28,7 @@ from adapters.discord.interaction import (
 )
 from bot.commands import owners_for
 from bot.errors import PersonaNotFound
+from bot.memory.commands import MemoryCommands, forgotten
 from bot.persona_admin import owner_of
 from bot.personas.cards import export_card
 from bot.personas.model import Persona
@@ -286,9 +287,56 @@ class MemoryGroup(app_commands.Group):
     async def forget(self, interaction: Interaction, number: app_commands.Range[int, 1]) -> None:
         await self._run(interaction, "forget", str(number))
 
+    @app_commands.command(name="forget-all", description="Forget everything about you")
+    async def forget_all(self, interaction: Interaction) -> None:
+        engine = self.adapter.runtime.engine
+        if engine.memory is None or interaction.guild_id is not None:
+            # The shared answers: memory off, or "ask me in a private chat".
+            await self._run(interaction, "forget", "all")
+            return
+        await interaction.response.send_message(
+            FORGET_ASK, view=ForgetAllView(self.adapter, interaction.user.id), ephemeral=True
+        )
+
     @app_commands.command(description="Everything stored about you, as a JSON file")
     async def export(self, interaction: Interaction) -> None:
         await self._run(interaction, "export")
+
+
+FORGET_ASK = (
+    "This deletes everything stored about you — memories, your messages, summaries — "
+    "and cannot be undone."
+)
+KEPT = "Kept everything; nothing was deleted."
+
+
+class ForgetAllView(discord.ui.View):
+    """The /memory forget-all confirmation: only the person who asked may press."""
+
+    def __init__(self, adapter: DiscordAdapter, invoker_id: int) -> None:
+        super().__init__(timeout=300)
+        self.adapter = adapter
+        self.invoker_id = invoker_id
+
+    async def interaction_check(self, interaction: Interaction) -> bool:
+        if interaction.user.id == self.invoker_id:
+            return True
+        await refuse(interaction, "This button is not for you.")
+        return False
+
+    @discord.ui.button(label="Yes, forget everything", style=discord.ButtonStyle.danger)
+    async def confirm(self, interaction: Interaction, _: discord.ui.Button[ForgetAllView]) -> None:
+        self.stop()
+        engine = self.adapter.runtime.engine
+        me = request(interaction, "forget").user
+        user = await engine.store.upsert_user(me.platform, me.user_id, me.display_name)
+        report = await MemoryCommands(engine).forget_all(user.id)
+        await interaction.response.edit_message(content=forgotten(report), view=None)
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel(self, interaction: Interaction, _: discord.ui.Button[ForgetAllView]) -> None:
+        self.stop()
+        await interaction.response.edit_message(content=KEPT, view=None)
 
 
 class _Collector:

@@ -231,6 +231,46 @@ class FakeDiscord:
         await self.gateway.dispatch("INTERACTION_CREATE", data)
         return token
 
+    async def press(
+        self, u: dict[str, Any], message: dict[str, Any], custom_id: str, *, channel_id: str
+    ) -> str:
+        """Press the button ``custom_id`` on a bot message as ``u`` (a component interaction,
+        type 3); returns the new interaction's token."""
+        channel = self.channels[channel_id]
+        token = "itok-" + secrets.token_hex(32)
+        data: dict[str, Any] = {
+            "id": p.snowflake(),
+            "application_id": self.app_id,
+            "type": 3,
+            "token": token,
+            "version": 1,
+            "channel_id": channel_id,
+            "channel": channel,
+            "app_permissions": str(self._bot_perms()),
+            "locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {},
+            "attachment_size_limit": 10 * 1024 * 1024,
+            "message": message,
+            "data": {"custom_id": custom_id, "component_type": 2},
+        }
+        if channel["type"] == p.DM:
+            data["user"] = u
+            data["context"] = 1
+        else:
+            data["guild_id"] = self.guild_id
+            data["guild_locale"] = "en-US"
+            data["context"] = 0
+            data["member"] = {**p.member(u), "permissions": str(p.MEMBER_PERMS)}
+        self.interactions[token] = {
+            "id": data["id"],
+            "channel_id": channel_id,
+            "messages": [],
+            "source": message,  # an UPDATE_MESSAGE (type 7) response edits this message
+        }
+        await self.gateway.dispatch("INTERACTION_CREATE", data)
+        return token
+
     def changed(self, msg: dict[str, Any]) -> None:
         for watcher in self.watchers:
             watcher(msg)

@@ -228,6 +228,12 @@ def routes(fake: FakeDiscord) -> list[tuple[str, str, Handler]]:
         msg["embeds"] = data.get("embeds") or []
         msg["attachments"] = attachments(call)
         msg["deferred"] = kind == 5
+        msg["components"] = data.get("components") or []
+        source = state.get("source")
+        if kind == 7 and source is not None:  # UPDATE_MESSAGE: the button's message changes
+            for key in ("content", "components"):
+                if key in data:
+                    source[key] = data[key] or ([] if key == "components" else "")
         state["messages"].append(msg)
         return {
             "interaction": {
@@ -245,6 +251,7 @@ def routes(fake: FakeDiscord) -> list[tuple[str, str, Handler]]:
         if not state.get("responded"):
             raise ApiError(404, 10015, "Unknown Webhook")
         msg = new_message(state["channel_id"], fake.bot_user, call)
+        msg["components"] = (call.body or {}).get("components") or []
         state["messages"].append(msg)
         return msg
 
