@@ -7,7 +7,7 @@
 /export — everything stored about you, as a JSON file
 
 ``/forget all`` acts at once in the console; elsewhere it asks for ``/forget all confirm``
-(Telegram asks with a button instead and calls ``forget_all`` itself, saying ``forgotten``).
+(Telegram and Discord ask with a button instead and call ``forget_all`` themselves).
 ``/export`` uses ``channel.send_file(filename, data, caption)`` when the adapter has one;
 the console writes the file in the working directory and says where; other chats get the
 JSON as messages. Listing, forgetting and exporting work in private chats only.
