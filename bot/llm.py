@@ -22,6 +22,7 @@ import random
 import struct
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -177,24 +178,19 @@ class OpenAIChatModel:
         body["stream"] = False
         if json_object:
             body["response_format"] = {"type": "json_object"}
-        try:
-            async with asyncio.timeout(self._settings.timeout):
-                try:
-                    response = await self._client.post(
-                        "/chat/completions", body=body, cast_to=httpx2.Response
-                    )
-                except openai.BadRequestError:
-                    if not json_object:
-                        raise
-                    body.pop("response_format")
-                    response = await self._client.post(
-                        "/chat/completions", body=body, cast_to=httpx2.Response
-                    )
-                data = response.json()
-        except TimeoutError:
-            raise LLMUnavailable(f"no reply from {self.endpoint} within the deadline") from None
-        except (openai.OpenAIError, httpx2.HTTPError, ValueError) as exc:
-            raise LLMUnavailable(f"LLM request failed: {self._reason(exc)}") from None
+        async with self._guard("LLM request", "reply"):
+            try:
+                response = await self._client.post(
+                    "/chat/completions", body=body, cast_to=httpx2.Response
+                )
+            except openai.BadRequestError:
+                if not json_object:
+                    raise
+                body.pop("response_format")
+                response = await self._client.post(
+                    "/chat/completions", body=body, cast_to=httpx2.Response
+                )
+            data = response.json()
         try:
             content = data["choices"][0]["message"].get("content") or ""
         except (KeyError, IndexError, TypeError, AttributeError):
@@ -206,20 +202,13 @@ class OpenAIChatModel:
         """Embedding vectors for ``texts`` from ``/embeddings`` (base64 float32 on the wire)."""
         if not texts:
             return []
-        try:
-            async with asyncio.timeout(self._settings.timeout):
-                response = await self._client.post(
-                    "/embeddings",
-                    body={"model": model, "input": texts, "encoding_format": "base64"},
-                    cast_to=httpx2.Response,
-                )
-                data = response.json()["data"]
-        except TimeoutError:
-            raise LLMUnavailable(
-                f"no embeddings from {self.endpoint} within the deadline"
-            ) from None
-        except (openai.OpenAIError, httpx2.HTTPError, ValueError, KeyError, TypeError) as exc:
-            raise LLMUnavailable(f"embedding request failed: {self._reason(exc)}") from None
+        async with self._guard("embedding request", "embeddings"):
+            response = await self._client.post(
+                "/embeddings",
+                body={"model": model, "input": texts, "encoding_format": "base64"},
+                cast_to=httpx2.Response,
+            )
+            data = response.json()["data"]
         out: list[list[float]] = [[] for _ in texts]
         for item in data:
             emb = item["embedding"]
@@ -279,67 +268,60 @@ class OpenAIChatModel:
     async def transcribe(self, audio: bytes, filename: str, mime_type: str, model: str) -> str:
         """Speech to text through the endpoint's audio API (``/v1/audio/transcriptions``).
         Adapters call it for voice notes; the transcript is then the user's words."""
-        try:
-            async with asyncio.timeout(self._settings.timeout):
-                result = await self._client.audio.transcriptions.create(
-                    model=model, file=(filename, audio, mime_type)
-                )
-        except TimeoutError:
-            raise LLMUnavailable(
-                f"no transcript from {self.endpoint} within {self._settings.timeout:g} s"
-            ) from None
-        except openai.OpenAIError as exc:
-            raise LLMUnavailable(f"transcription failed: {self._reason(exc)}") from None
+        async with self._guard("transcription", "transcript"):
+            result = await self._client.audio.transcriptions.create(
+                model=model, file=(filename, audio, mime_type)
+            )
         return result.text.strip()
 
     async def speak(self, text: str, voice: str) -> bytes:
         """Text to speech through the endpoint's audio API (``/v1/audio/speech``): OGG/Opus,
         which Telegram plays as a voice note and Discord as an audio attachment."""
-        try:
-            async with asyncio.timeout(self._settings.timeout):
-                response = await self._client.audio.speech.create(
-                    model=self._settings.speech_model,
-                    voice=voice,
-                    input=text,
-                    response_format="opus",
-                )
-                return response.content
-        except TimeoutError:
-            raise LLMUnavailable(
-                f"no speech from {self.endpoint} within {self._settings.timeout:g} s"
-            ) from None
-        except openai.OpenAIError as exc:
-            raise LLMUnavailable(f"speech synthesis failed: {self._reason(exc)}") from None
+        async with self._guard("speech synthesis", "speech"):
+            response = await self._client.audio.speech.create(
+                model=self._settings.speech_model,
+                voice=voice,
+                input=text,
+                response_format="opus",
+            )
+        return response.content
 
     async def check(self) -> str:
         """Probe the endpoint for ``kindred doctor``: a short description, or LLMUnavailable."""
+        async with self._guard("LLM check", "answer"):
+            try:
+                page = await self._client.models.list()
+                ids = [m.id for m in page.data]
+            except openai.NotFoundError:
+                ids = None  # some servers have no /models; the completion below decides
+            n = len(ids or ())
+            listed = "" if ids is None else f"{n} model{'s' * (n != 1)} listed; "
+            if not self._model:
+                return f"{self.endpoint}: {listed}no model configured"
+            if ids is not None and self._model in ids:
+                return f"{self.endpoint}: {listed}model {self._model!r} available"
+            started = time.monotonic()
+            await self._client.chat.completions.create(
+                model=self._model,
+                messages=[{"role": "user", "content": "ping"}],
+                max_tokens=1,
+            )
+            took = time.monotonic() - started
+        return f"{self.endpoint}: {listed}model {self._model!r} answered in {took:.1f} s"
+
+    @asynccontextmanager
+    async def _guard(self, action: str, thing: str) -> AsyncIterator[None]:
+        """One deadline and one error mapping for every non-streamed call: whatever goes
+        wrong reaches the caller as ``LLMUnavailable`` with a secret-free reason."""
         try:
             async with asyncio.timeout(self._settings.timeout):
-                try:
-                    page = await self._client.models.list()
-                    ids = [m.id for m in page.data]
-                except openai.NotFoundError:
-                    ids = None  # some servers have no /models; the completion below decides
-                n = len(ids or ())
-                listed = "" if ids is None else f"{n} model{'s' * (n != 1)} listed; "
-                if not self._model:
-                    return f"{self.endpoint}: {listed}no model configured"
-                if ids is not None and self._model in ids:
-                    return f"{self.endpoint}: {listed}model {self._model!r} available"
-                started = time.monotonic()
-                await self._client.chat.completions.create(
-                    model=self._model,
-                    messages=[{"role": "user", "content": "ping"}],
-                    max_tokens=1,
-                )
-                took = time.monotonic() - started
-                return f"{self.endpoint}: {listed}model {self._model!r} answered in {took:.1f} s"
+                yield
         except TimeoutError:
             raise LLMUnavailable(
-                f"no answer from {self.endpoint} within {self._settings.timeout:g} s"
+                f"no {thing} from {self.endpoint} within {self._settings.timeout:g} s"
             ) from None
-        except openai.OpenAIError as exc:
-            raise LLMUnavailable(f"LLM check failed: {self._reason(exc)}") from None
+        except (openai.OpenAIError, httpx2.HTTPError, ValueError, KeyError, TypeError) as exc:
+            raise LLMUnavailable(f"{action} failed: {self._reason(exc)}") from None
 
 
 async def _sse_deltas(response: httpx2.Response) -> AsyncIterator[tuple[str, bool]]:

@@ -57,8 +57,14 @@ class PersonaRegistry:
 
     async def resolve(self, name_or_id: str, owners: set[str] | None = None) -> Persona:
         """Match an id exactly, else a name or nickname case-insensitively."""
-        entries = await (self.entries() if owners is None else self.visible_to(owners))
         wanted = name_or_id.strip()
+        if owners is None:
+            # The engine resolves the chat's persona by id on every message: one row
+            # lookup instead of listing (and validating) every stored persona.
+            found = await self.get(wanted)
+            if found is not None:
+                return found
+        entries = await (self.entries() if owners is None else self.visible_to(owners))
         for e in entries:
             if e.persona.id == wanted:
                 return e.persona

@@ -4,11 +4,11 @@ variables, talking to the fake Discord and the fake OpenAI server over loopback.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from pathlib import Path
 
+from tests.e2e.conftest import clean_env
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -19,7 +19,7 @@ async def test_kindred_run_answers_a_dm_and_a_mention_and_stops_on_sigterm(
     tmp_path: Path,
 ) -> None:
     async with FakeDiscord() as dc, FakeOpenAI() as llm:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("KINDRED_", "OPENAI_"))}
+        env = clean_env()
         env |= {
             "KINDRED_DISCORD__TOKEN": dc.token,
             "KINDRED_DISCORD__API_BASE": dc.api_base,

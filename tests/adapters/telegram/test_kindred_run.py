@@ -4,12 +4,12 @@ variables, talking to the fake Bot API and fake OpenAI server over loopback."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from pathlib import Path
 
 from tests.adapters.telegram.conftest import streamed
+from tests.e2e.conftest import clean_env
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_api import FakeBotAPI
 
@@ -18,7 +18,7 @@ KINDRED = Path(sys.executable).with_name("kindred")
 
 async def test_kindred_run_answers_a_dm_and_stops_on_sigterm(tmp_path: Path) -> None:
     async with FakeBotAPI() as tg, FakeOpenAI() as llm:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("KINDRED_", "OPENAI_"))}
+        env = clean_env()
         env |= {
             "KINDRED_TELEGRAM__TOKEN": tg.token,
             "KINDRED_TELEGRAM__BASE_URL": tg.base_url,
@@ -56,7 +56,7 @@ async def test_kindred_run_with_a_rejected_token_says_so_without_the_token(
 ) -> None:
     async with FakeBotAPI() as tg, FakeOpenAI() as llm:
         wrong = "999999:WRONG-token-SECRET-zzzzzzzzzzzz"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("KINDRED_", "OPENAI_"))}
+        env = clean_env()
         env |= {
             "KINDRED_TELEGRAM__TOKEN": wrong,
             "KINDRED_TELEGRAM__BASE_URL": tg.base_url,
