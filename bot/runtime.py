@@ -170,6 +170,8 @@ def build_memory(
             extraction=ms.extraction,
             summaries=ms.summaries,
             summary_chunk=ms.summary_chunk,
+            extract_idle=ms.extract_idle,
+            extract_every=ms.extract_every,
             history_window=history_limit,
             poll_seconds=ms.poll_seconds,
             embedding_model=ms.embedding_model or "",

@@ -27,6 +27,10 @@ class MemorySettings(BaseSettings):
     extraction: bool = True
     summaries: bool = True
     summary_chunk: int = Field(40, ge=10, le=500)
+    # Fact extraction reads a conversation's new exchanges in one LLM call once the chat
+    # has been quiet this many seconds, or this many exchanges are waiting.
+    extract_idle: float = Field(45.0, ge=0.0, le=86400.0)
+    extract_every: int = Field(4, ge=1, le=50)
     # Embeddings (hybrid ranking): a model served by the LLM endpoint's /embeddings, or by
     # embedding_base_url. Unset = lexical search only.
     embedding_model: str | None = None

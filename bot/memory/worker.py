@@ -5,6 +5,13 @@ written by a fire-and-forget task after the reply has been delivered), so memory
 delays a reply. The worker claims jobs oldest first; a job claimed by a process that died
 is claimed again at the next start-up, so pending work survives a restart. A job that
 fails is retried up to ``MAX_ATTEMPTS`` times.
+
+Extraction is batched per conversation: an exchange's job is *parked* (claimed, not
+finished) until the conversation has been quiet for ``extract_idle`` seconds or
+``extract_every`` exchanges are waiting, then one LLM call reads all their turns. One call per
+exchange would double what a chat costs in LLM calls and CPU, and facts rarely need to be
+known sooner: the words are in the prompt's history window until then. Parked jobs are
+unfinished rows, so a restart runs them again.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.memory.base import Job, MemoryStore, NewMemory, Scope, ScopeKind
+from bot.memory.base import Job, MemoryStore, NewMemory, Scope, ScopeKind, TurnForExtraction
 from bot.memory.extract import Extraction, build_request, is_duplicate, parse
 from bot.memory.vectors import pack
 from bot.ports import ChatRequest, Turn
@@ -49,6 +56,20 @@ class WorkerConfig:
     poll_seconds: float = 30.0
     batch_delay: float = 0.2
     embedding_model: str = ""
+    # Extraction runs once a conversation is quiet this long, or has this many exchanges
+    # waiting (see the module's docstring).
+    extract_idle: float = 45.0
+    extract_every: int = 4
+
+
+@dataclass(slots=True)
+class _Parked:
+    """Exchange jobs of one person in one conversation, waiting for a batched extraction."""
+
+    job_ids: list[int]
+    payload: dict[str, Any]  # the newest job's: its ``upto`` covers the others
+    due: float  # loop time at which the conversation counts as quiet
+    attempts: int  # the most any of them has been claimed: failures give up by it
 
 
 SUMMARY_PROMPT = """Condense this part of a conversation between {char} and {user} into a
@@ -76,6 +97,8 @@ class MemoryWorker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
+        self._parked: dict[tuple[int, int], _Parked] = {}  # (conversation, user)
+        self._flush = False
 
     # lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -96,11 +119,15 @@ class MemoryWorker:
         self._wake.set()
 
     async def drain(self, within: float = 30.0) -> None:
-        """Wait until every pending job is done (tests, eval)."""
-        async with asyncio.timeout(within):
-            while await self.memory.pending_jobs():
-                self.notify()
-                await asyncio.sleep(0.01)
+        """Wait until every pending job is done, parked ones included (tests, eval)."""
+        self._flush = True
+        try:
+            async with asyncio.timeout(within):
+                while await self.memory.pending_jobs():
+                    self.notify()
+                    await asyncio.sleep(0.01)
+        finally:
+            self._flush = False
 
     async def _loop(self) -> None:
         stale_before = self._clock()  # at start-up, anything claimed earlier is orphaned
@@ -114,39 +141,75 @@ class MemoryWorker:
             stale_before = self._clock() - STALE_CLAIM
             self._idle.set()
             self._wake.clear()
+            wait = self.config.poll_seconds
+            if self._parked:
+                soonest = min(p.due for p in self._parked.values())
+                wait = max(0.0, min(wait, soonest - asyncio.get_running_loop().time()))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), wait)
             # Let a busy moment's exchanges gather: one pass then indexes them together.
             await asyncio.sleep(self.config.batch_delay)
 
-    async def run_pending(self, stale_before: datetime | None = None) -> int:
-        """Index new turns, then run every claimable job. Returns jobs run."""
+    async def run_pending(self, stale_before: datetime | None = None, flush: bool = False) -> int:
+        """Index new turns, then run every claimable job, parking exchanges whose
+        conversation is not yet due (all are due with ``flush``). Returns jobs run."""
         while (await self.memory.index_turns(batch=500)).more:
             pass
         done = 0
         while job := await self.memory.claim_job(stale_before or self._clock() - STALE_CLAIM):
-            await self._run_job(job)
+            if job.kind == EXCHANGE and self._batched():
+                self._park(job)
+                continue
+            await self._run_job([job.id], job.kind, job.payload, job.attempts)
             done += 1
+        now = asyncio.get_running_loop().time()
+        flush = flush or self._flush
+        for conv, parked in list(self._parked.items()):
+            if flush or parked.due <= now or len(parked.job_ids) >= self.config.extract_every:
+                del self._parked[conv]
+                await self._run_job(parked.job_ids, EXCHANGE, parked.payload, parked.attempts)
+                done += len(parked.job_ids)
         if self.embed is not None:
             await self._embed_pending()
         return done
 
-    async def _run_job(self, job: Job) -> None:
+    def _batched(self) -> bool:
+        return self.llm is not None and self.config.extraction
+
+    def _park(self, job: Job) -> None:
+        conv = (int(job.payload["conversation_id"]), int(job.payload["user_id"]))
+        due = asyncio.get_running_loop().time() + self.config.extract_idle
+        parked = self._parked.get(conv)
+        if parked is None:
+            self._parked[conv] = _Parked([job.id], job.payload, due, job.attempts)
+            return
+        parked.attempts = max(parked.attempts, job.attempts)
+        if job.id not in parked.job_ids:  # a stale claim of a parked job comes back
+            parked.job_ids.append(job.id)
+        if int(job.payload["upto"]) >= int(parked.payload["upto"]):
+            parked.payload = job.payload
+        parked.due = due
+
+    async def _run_job(
+        self, job_ids: list[int], kind: str, payload: dict[str, Any], attempts: int
+    ) -> None:
         try:
-            if job.kind == EXCHANGE:
-                await self._exchange(job.payload)
+            if kind == EXCHANGE:
+                await self._exchange(payload)
             else:
-                log.warning("unknown memory job kind %r", job.kind)
+                log.warning("unknown memory job kind %r", kind)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            if job.attempts < MAX_ATTEMPTS:
-                log.warning("memory job %s failed (attempt %s): %s", job.id, job.attempts, exc)
-                return  # stays unfinished; claimed again after STALE_CLAIM
-            log.warning("memory job %s gave up: %s", job.id, exc)
-            await self.memory.finish_job(job.id, str(exc)[:500])
+            if attempts < MAX_ATTEMPTS:
+                log.warning("memory jobs %s failed (attempt %s): %s", job_ids, attempts, exc)
+                return  # stay unfinished; claimed again after STALE_CLAIM
+            log.warning("memory jobs %s gave up: %s", job_ids, exc)
+            for job_id in job_ids:
+                await self.memory.finish_job(job_id, str(exc)[:500])
             return
-        await self.memory.finish_job(job.id)
+        for job_id in job_ids:
+            await self.memory.finish_job(job_id)
 
     # the work ----------------------------------------------------------------------------
     async def _exchange(self, p: dict[str, Any]) -> None:
@@ -161,9 +224,14 @@ class MemoryWorker:
 
     async def _extract(self, scope: Scope, p: dict[str, Any]) -> None:
         conv, upto = int(p["conversation_id"]), int(p["upto"])
-        key = f"extracted:{conv}"
+        # In a group each member's facts come from their own words (and the persona's
+        # answers to them) only: another member's words never become this member's memory,
+        # so /forget all of that member leaves nothing behind. Hence progress per member.
+        key = f"extracted:{conv}:{scope.user_id}" if scope.is_group else f"extracted:{conv}"
         after = await self.memory.get_state(key) or 0
         turns = await self.memory.turns_between(conv, after, upto, 10_000)
+        if scope.is_group:
+            turns = _own_turns(turns, scope.user_id)
         turns = turns[-self.config.max_extract_turns :]
         if not any(t.role == "user" and t.user_id == scope.user_id for t in turns):
             await self.memory.set_state(key, upto)
@@ -264,3 +332,18 @@ class MemoryWorker:
                 )
                 if len(items) < batch:
                     break
+
+
+def _own_turns(turns: list[TurnForExtraction], user_id: int) -> list[TurnForExtraction]:
+    """A member's messages in a group, each with the persona's answer that follows it."""
+    kept: list[TurnForExtraction] = []
+    theirs = False
+    for t in turns:
+        if t.role == "user":
+            theirs = t.user_id == user_id
+            if theirs:
+                kept.append(t)
+        elif theirs:
+            kept.append(t)
+            theirs = False
+    return kept

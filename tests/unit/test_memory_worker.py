@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from bot.llm import OpenAIChatModel
@@ -19,6 +20,7 @@ from tests.unit.test_memory_engine import (
     Clock,
     dm,
     extraction_replies,
+    group,
     last_prompt,
     make_rig,
     settle,
@@ -137,3 +139,123 @@ async def test_embeddings_are_stored_and_fused(tmp_path: Path, fake: FakeOpenAI)
     finally:
         await model.aclose()
         await store.close()
+
+
+def extraction_calls(fake: FakeOpenAI) -> list[str]:
+    """The prompts of the (non-streamed) extraction requests the fake received."""
+    return [
+        r.body["messages"][-1]["content"]
+        for r in fake.requests_to("chat")
+        if not r.body.get("stream") and "New messages" in r.body["messages"][-1]["content"]
+    ]
+
+
+async def batching_rig(
+    tmp_path: Path, fake: FakeOpenAI, extract_idle: float, extract_every: int = 4
+) -> tuple[SQLiteStore, OpenAIChatModel, MemoryWorker, MemoryService]:
+    clock = Clock()
+    store = SQLiteStore(tmp_path / "k.db", clock=clock)
+    await store.open()
+    model = OpenAIChatModel(LLMSettings(base_url=fake.base_url, api_key="sk-test"), "fake-model")
+    mstore = SQLiteMemoryStore(store)
+    worker = MemoryWorker(
+        mstore,
+        store,
+        WorkerConfig(
+            model="fake-model",
+            batch_delay=0,
+            extract_idle=extract_idle,
+            extract_every=extract_every,
+        ),
+        model,
+        clock,
+    )
+    memory = MemoryService(mstore, Recaller(mstore, count_tokens), worker, clock)
+    memory.start()
+    return store, model, worker, memory
+
+
+async def chat(
+    memory: MemoryService, store: SQLiteStore, model: OpenAIChatModel, *texts: str
+) -> None:
+    from bot.engine import Engine, EngineConfig
+    from bot.personas.registry import PersonaRegistry
+    from config.settings import PROJECT_ROOT
+
+    registry, _ = await PersonaRegistry.load(store, PROJECT_ROOT / "personas")
+    engine = Engine(
+        store=store,
+        model=model,
+        registry=registry,
+        config=EngineConfig(model="fake-model", default_persona="mom"),
+        memory=memory,
+    )
+    for text in texts:
+        await engine.handle(dm(text), RecordingChannel())
+        await memory.settle()
+
+
+async def test_exchanges_of_a_busy_chat_share_one_extraction(
+    tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    store, model, worker, memory = await batching_rig(tmp_path, fake, extract_idle=60.0)
+    try:
+        await chat(memory, store, model, "hi mom, call me wen'er", "my exam is on Friday", "ok")
+        await asyncio.sleep(0.2)  # the worker has run: the chat is not quiet yet, nothing due
+        assert extraction_calls(fake) == []
+        assert await worker.memory.pending_jobs() == 3  # parked, not lost
+        await worker.drain()
+        (prompt,) = extraction_calls(fake)  # one call read all three exchanges
+        assert "call me wen'er" in prompt and "my exam is on Friday" in prompt
+        user = await store.upsert_user("telegram", "u1", "Wen")
+        assert user.preferred_name == "wen'er"
+    finally:
+        await memory.stop()
+        await model.aclose()
+        await store.close()
+
+
+async def test_extraction_runs_when_the_chat_goes_quiet_or_enough_exchanges_wait(
+    tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    store, model, worker, memory = await batching_rig(
+        tmp_path, fake, extract_idle=0.3, extract_every=2
+    )
+    try:
+        await chat(memory, store, model, "call me wen'er")
+        await asyncio.sleep(0.1)
+        assert extraction_calls(fake) == []  # one exchange waits for more, or for quiet
+        await asyncio.sleep(0.6)
+        assert len(extraction_calls(fake)) == 1  # quiet: it ran without anyone draining
+        await chat(memory, store, model, "my exam is on Friday", "and I live in Paris")
+        await asyncio.sleep(0.1)
+        assert len(extraction_calls(fake)) == 2  # two waiting exchanges: due at once
+        assert await worker.memory.pending_jobs() == 0
+    finally:
+        await memory.stop()
+        await model.aclose()
+        await store.close()
+
+
+async def test_a_group_members_extraction_reads_only_their_own_words(
+    tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    rig = await make_rig(tmp_path / "k.db", fake, Clock())
+    try:
+        await rig.engine.handle(
+            group("my cat is called zanzibarquux", "a", "Alice"), RecordingChannel()
+        )
+        await rig.engine.handle(group("I live in Paris", "b", "Bob"), RecordingChannel())
+        await settle(rig)
+        prompts = extraction_calls(fake)
+        assert len(prompts) == 2
+        bob = next(p for p in prompts if "I live in Paris" in p)
+        assert "zanzibarquux" not in bob
+        alice = await rig.store.upsert_user("telegram", "a", "Alice")
+        bob_user = await rig.store.upsert_user("telegram", "b", "Bob")
+        assert [m.text for m in await rig.memory.list_for("mom", bob_user.id)] == ["Lives in Paris"]
+        assert [m.text for m in await rig.memory.list_for("mom", alice.id)] == [
+            "Has a cat called zanzibarquux"
+        ]
+    finally:
+        await rig.close()
