@@ -151,6 +151,10 @@ class DiscordSettings(BaseModel):
     # Public URL prefix where persona avatars are served as <persona id>.png; webhooks take
     # an avatar URL, not an image. A persona card's own http(s) icon asset wins.
     avatar_base_url: str | None = None
+    # Without a base URL, a persona's picture is uploaded once as one of the bot's
+    # application emojis and its permanent CDN URL is the avatar (adapters/discord/avatars.py).
+    # False: personas without a hosted URL speak with the webhook's default picture.
+    host_avatars: bool = True
     # Seconds discord.py waits for servers to stream in before it counts as ready.
     guild_ready_timeout: float = Field(2.0, ge=0.0, le=60.0)
 

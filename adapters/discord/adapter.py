@@ -26,11 +26,11 @@ import discord.http
 import yarl
 
 from adapters.discord import convert, media
+from adapters.discord.avatars import AvatarHost
 from adapters.discord.channel import ChannelBudget, DiscordChannel, Speaker
 from adapters.discord.webhooks import WebhookCache
 from bot.errors import KindredError
 from bot.events import ChatRef, IncomingMessage
-from bot.personas.model import Persona
 from bot.runtime import Runtime
 from bot.store.base import ChatSettings
 from config.settings import DiscordSettings
@@ -56,15 +56,6 @@ def intents() -> discord.Intents:
     wanted.dm_messages = True
     wanted.message_content = True
     return wanted
-
-
-def avatar_url(persona: Persona, base: str | None) -> str | None:
-    for asset in persona.assets:
-        if asset.type == "icon" and asset.uri.startswith(("https://", "http://")):
-            return asset.uri
-    if base and persona.avatar_png:
-        return f"{base}/{persona.id}.png"
-    return None
 
 
 class DiscordAdapter:
@@ -94,6 +85,8 @@ class DiscordAdapter:
             self.client = discord.Client(**options)
         self.me = convert.BotIdentity(0)
         self.webhooks: WebhookCache | None = None
+        # Persona avatars as URLs a webhook can use (see avatars.py for where they come from).
+        self.avatars = AvatarHost(self.client, base_url=s.avatar_base_url, enabled=s.host_avatars)
         self._budgets: dict[int, ChannelBudget] = {}
         self._inherited: set[str] = set()
         self._inherit_lock = asyncio.Lock()
@@ -314,7 +307,7 @@ class DiscordAdapter:
     def channel_for(self, target: Any, chat: ChatRef) -> DiscordChannel:
         async def speaker() -> Speaker:
             persona, _ = await self.runtime.engine.active_persona(chat)
-            return Speaker(persona.display_name, avatar_url(persona, self.settings.avatar_base_url))
+            return Speaker(persona.display_name, avatar=lambda: self.avatars.url(persona))
 
         return DiscordChannel(
             target,

@@ -41,6 +41,8 @@ Clock = Callable[[], float]
 class Speaker:
     name: str
     avatar_url: str | None = None
+    # Looked up only when the message goes through a webhook (it may upload the picture).
+    avatar: Callable[[], Awaitable[str | None]] | None = None
 
 
 class ChannelBudget:
@@ -191,6 +193,8 @@ class DiscordChannel:
         if host is not None and self._webhooks is not None:
             self._hook = await self._webhooks.get(host)
         self._name, self._avatar = speaker.name, speaker.avatar_url
+        if self._hook is not None and self._avatar is None and speaker.avatar is not None:
+            self._avatar = await speaker.avatar()
         # Without a webhook the bot account speaks; say who is talking.
         self._prefix = "" if self._hook is not None else f"**{speaker.name}:** "
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import discord
 from discord import app_commands
 
+from adapters.discord.avatars import TOO_LARGE
 from adapters.discord.interaction import (
     NEEDS_MANAGE_SERVER,
     InteractionChannel,
@@ -122,23 +123,72 @@ class PersonaGroup(_Base):
             update: dict[str, Any] = {}
             if greeting:
                 update["first_mes"] = greeting
-            image = avatar is not None and (avatar.content_type or "").startswith("image/")
-            if avatar is not None and image and avatar.size <= MAX_AVATAR:
-                update["avatar_png"] = await avatar.read()
+            picture = await _picture(avatar)
+            if picture is not None:
+                update["avatar_png"] = picture
             persona = entry.persona.model_copy(update=update)
             await core.engine.store.save_persona(persona, entry.scope, entry.owner)
+            quiet.lines.extend(await self._host_avatar(persona))
         await ch.send("\n".join(quiet.lines))
 
-    @app_commands.command(description="Change a field of a persona made in this channel")
-    async def edit(self, interaction: Interaction, name: str, field: Field, value: str) -> None:
+    async def _host_avatar(self, persona: Persona) -> list[str]:
+        """Upload a new picture for webhook messages now rather than on the persona's first
+        reply; the hint when it cannot be shown (never an error: see avatars.py)."""
+        avatars = self.adapter.avatars
+        if not avatars.fits(persona):
+            return [TOO_LARGE]
+        await avatars.url(persona)
+        return []
+
+    @app_commands.command(description="Change a field or the picture of a persona made here")
+    @app_commands.describe(
+        field="The field to change (with value)",
+        value="Its new text",
+        avatar="A new picture (PNG/JPEG/WebP)",
+    )
+    async def edit(
+        self,
+        interaction: Interaction,
+        name: str,
+        field: Field | None = None,
+        value: str | None = None,
+        avatar: discord.Attachment | None = None,
+    ) -> None:
         ch = await self.begin(interaction, admin=True)
         if ch is None:
             return
+        if (field is None) != (value is None) or (field is None and avatar is None):
+            await ch.send("Give a field and its new value, or an avatar picture (or both).")
+            return
         cmd = request(interaction, "persona_edit")
         owned = await self._owned(cmd, name)
-        target = owned.id if owned is not None else name.replace(" ", "-")
-        cmd = request(interaction, "persona_edit", text=f"{target} {field} {value}")
-        await self.adapter.runtime.commands.admin.run(cmd, ch)
+        if field is not None:
+            target = owned.id if owned is not None else name.replace(" ", "-")
+            cmd = request(interaction, "persona_edit", text=f"{target} {field} {value}")
+            await self.adapter.runtime.commands.admin.run(cmd, ch)
+        if avatar is None:
+            return
+        if owned is None:
+            await ch.send(f"I can't find a persona called {name!r} made in this channel.")
+            return
+        picture = await _picture(avatar)
+        if picture is None:
+            await ch.send("That file is not a picture I can use (PNG, JPEG or WebP, up to 8 MB).")
+            return
+        await self._set_picture(owned.id, picture, ch)
+
+    async def _set_picture(self, persona_id: str, picture: bytes, ch: InteractionChannel) -> None:
+        store = self.adapter.runtime.commands.engine.store
+        stored = await store.get_persona(persona_id)  # as it is now, after any field edit
+        if stored is None:
+            return
+        persona = stored.persona.model_copy(update={"avatar_png": picture})
+        await store.save_persona(persona, stored.scope, stored.owner)
+        await ch.send(
+            "\n".join(
+                [f"New picture for {persona.display_name}.", *await self._host_avatar(persona)]
+            )
+        )
 
     @app_commands.command(description="Delete a persona made in this channel")
     async def delete(self, interaction: Interaction, name: str) -> None:
@@ -158,7 +208,13 @@ class PersonaGroup(_Base):
             await ch.send("That file is too large for a character card.")
             return
         cmd = request(interaction, "persona_import", file=file)
+        registry = self.adapter.runtime.registry
+        before = {e.persona.id: e.persona.avatar_png for e in await registry.entries()}
         await self.adapter.runtime.commands.admin.run(cmd, ch)
+        for e in await registry.entries():
+            p = e.persona
+            if e.owner == owner_of(cmd)[1] and p.avatar_png and before.get(p.id) != p.avatar_png:
+                await self._host_avatar(p)  # a card too large to show simply has no avatar
 
     @app_commands.command(name="list", description="The personas you can talk to here")
     async def list_(self, interaction: Interaction) -> None:
@@ -358,6 +414,15 @@ class _Collector:
 
     async def send_voice(self, audio: bytes, caption: str | None = None) -> None:
         pass  # collected notices are text
+
+
+async def _picture(avatar: discord.Attachment | None) -> bytes | None:
+    """The attachment's bytes if it is a picture of a size worth keeping."""
+    if avatar is None or not (avatar.content_type or "").startswith("image/"):
+        return None
+    if avatar.size > MAX_AVATAR:
+        return None
+    return await avatar.read()
 
 
 def _clip(text: str, limit: int = 4096) -> str:

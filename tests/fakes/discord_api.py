@@ -6,7 +6,9 @@ Faithful where discord.py or our adapter depends on it (notes/platform-testing.m
 ``retry_after`` *and* the ``Via`` header (without it discord.py assumes a Cloudflare ban);
 webhooks with per-message ``username``/``avatar_url`` and ``thread_id``; interaction
 callbacks answering with an ``InteractionCallbackResponse``; MESSAGE_CREATE echoed for
-every message created, the bot's and its webhooks' included, as Discord does.
+every message created, the bot's and its webhooks' included, as Discord does; application
+emojis (``/applications/{id}/emojis``: data-URI images up to 256 KB, names unique) whose
+CDN URLs ``emoji_image`` resolves to the uploaded bytes.
 
 Point discord.py at it with ``discord.http.Route.BASE = fake.api_base`` and
 ``DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)`` (``redirect()`` does
@@ -69,6 +71,9 @@ class FakeDiscord:
         self.interactions: dict[str, dict[str, Any]] = {}  # token -> state
         self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id
         self._rate_limits: list[tuple[str, float]] = []  # (route regex, retry_after)
+        self._failures: list[tuple[str, ApiError]] = []  # (route regex, error), until healed
+        self.emojis: dict[str, dict[str, Any]] = {}  # the application's emojis, by id
+        self.emoji_images: dict[str, bytes] = {}  # emoji id -> the uploaded image
         self.gateway = Gateway(self)
         # Called with every message as it is created or edited (benchmarks time on these).
         self.watchers: list[Callable[[dict[str, Any]], None]] = []
@@ -134,6 +139,33 @@ class FakeDiscord:
     def rate_limit(self, route: str, retry_after: float = 0.05) -> None:
         """The next request whose "METHOD /route" matches ``route`` (a regex) gets a 429."""
         self._rate_limits.append((route, retry_after))
+
+    def fail(self, route: str, status: int = 500, code: int = 0, message: str = "") -> None:
+        """Every request whose "METHOD /route" matches ``route`` (a regex) gets this error
+        until ``heal``. (discord.py retries a 5xx several times, seconds apart: a test that
+        must be quick fails with a 4xx.)"""
+        self._failures.append((route, ApiError(status, code, message or f"{status}: Failed")))
+
+    def heal(self) -> None:
+        self._failures.clear()
+
+    def delete_emoji(self, emoji_id: str) -> None:
+        """As if someone deleted an application emoji in the Developer Portal."""
+        del self.emojis[emoji_id]
+        del self.emoji_images[emoji_id]
+
+    def emoji_image(self, url: str) -> bytes | None:
+        """What Discord's CDN serves at ``url`` if it is one of the application's emojis."""
+        m = re.fullmatch(r"https://cdn\.discordapp\.com/emojis/(\d+)\.(png|gif|webp)", url)
+        return self.emoji_images.get(m.group(1)) if m else None
+
+    def executions(self) -> list[Call]:
+        """Webhook executes that posted a message (interaction follow-ups excluded)."""
+        return [
+            c
+            for c in self.routes(r"POST /webhooks/\{id\}/\{token\}")
+            if not c.path.startswith(f"/webhooks/{self.app_id}/")
+        ]
 
     def delete_webhooks(self) -> None:
         """As if a server admin deleted every webhook (the next execute gets 10015)."""
@@ -375,6 +407,9 @@ class FakeDiscord:
                 if re.fullmatch(pattern, route):
                     del self._rate_limits[i]
                     return _rate_limited(retry_after)
+            for pattern, error in self._failures:
+                if re.fullmatch(pattern, route):
+                    raise error
             for method, regex, handler in self._routes:
                 m = re.fullmatch(regex, path)
                 if m and method == request.method:

@@ -3,7 +3,9 @@ recorded ``Call`` and the path's ids; it returns the JSON body, or None for 204.
 
 from __future__ import annotations
 
+import base64
 import mimetypes
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -211,6 +213,62 @@ def routes(fake: FakeDiscord) -> list[tuple[str, str, Handler]]:
         await fake.gateway.dispatch("MESSAGE_UPDATE", dict(edited))  # as Discord does
         return edited
 
+    # -- application emojis (persona avatars) ----------------------------------------------------
+    def own_app(app_id: str) -> None:
+        if app_id != fake.app_id:
+            raise ApiError(403, 50001, "Missing Access")
+
+    async def list_emojis(call: Call, app_id: str) -> Any:
+        own_app(app_id)
+        return {"items": list(fake.emojis.values())}
+
+    async def get_emoji(call: Call, app_id: str, eid: str) -> Any:
+        own_app(app_id)
+        if eid not in fake.emojis:
+            raise ApiError(404, 10014, "Unknown Emoji")
+        return fake.emojis[eid]
+
+    async def create_emoji(call: Call, app_id: str) -> Any:
+        own_app(app_id)
+        body = call.body or {}
+        name = str(body.get("name") or "")
+        if not re.fullmatch(r"[A-Za-z0-9_]{2,32}", name):
+            raise invalid("name", "BASE_TYPE_BAD_LENGTH", "Must be between 2 and 32 in length.")
+        if any(e["name"] == name for e in fake.emojis.values()):
+            raise invalid("name", "APPLICATION_EMOJI_NAME_ALREADY_TAKEN", "Name already taken.")
+        m = re.fullmatch(r"data:image/(png|jpeg|gif|webp|avif);base64,(.+)", body.get("image", ""))
+        if m is None:
+            raise invalid("image", "IMAGE_INVALID", "Invalid image data")
+        image = base64.b64decode(m.group(2))
+        if len(image) > 256 * 1024:
+            raise ApiError(400, 50045, "File uploaded exceeds the maximum size")
+        if len(fake.emojis) >= 2000:
+            raise ApiError(400, 30018, "Maximum number of application emojis reached (2000)")
+        emoji = {
+            "id": p.snowflake(),
+            "name": name,
+            "roles": [],
+            "user": fake.bot_user,
+            "require_colons": True,
+            "managed": False,
+            "animated": m.group(1) == "gif",
+            "available": True,
+        }
+        fake.emojis[emoji["id"]] = emoji
+        fake.emoji_images[emoji["id"]] = image
+        return emoji
+
+    async def delete_emoji(call: Call, app_id: str, eid: str) -> Any:
+        own_app(app_id)
+        if eid not in fake.emojis:
+            raise ApiError(404, 10014, "Unknown Emoji")
+        fake.delete_emoji(eid)
+        return None
+
+    def invalid(key: str, code: str, message: str) -> Exception:
+        errors = {key: {"_errors": [{"code": code, "message": message}]}}
+        return ApiError(400, 50035, "Invalid Form Body", errors=errors)
+
     # -- interactions -------------------------------------------------------------------------
     async def callback(call: Call, iid: str, token: str) -> Any:
         state = fake.interactions.get(token)
@@ -288,4 +346,8 @@ def routes(fake: FakeDiscord) -> list[tuple[str, str, Handler]]:
         ("POST", f"/webhooks/{ID}/{TOK}", execute),
         ("PATCH", f"/webhooks/{ID}/{TOK}/messages/{TOK}", patch_webhook_message),
         ("POST", f"/interactions/{ID}/{TOK}/callback", callback),
+        ("GET", f"/applications/{ID}/emojis", list_emojis),
+        ("POST", f"/applications/{ID}/emojis", create_emoji),
+        ("GET", f"/applications/{ID}/emojis/{ID}", get_emoji),
+        ("DELETE", f"/applications/{ID}/emojis/{ID}", delete_emoji),
     ]
