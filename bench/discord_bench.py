@@ -39,8 +39,6 @@ KINDRED = Path(sys.executable).with_name("kindred")
 PREFIX = "**Mom:** "  # DMs: the bot account speaks, with the persona's name
 
 
-
-
 async def run(users: int, messages: int, words: int, extra_env: list[str]) -> None:
     reply = " ".join((WORDS * (words // len(WORDS) + 1))[:words])
     per_user = max(1, messages // users)

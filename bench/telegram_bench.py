@@ -35,8 +35,6 @@ REPLY = " ".join((WORDS * 4)[:100])
 KINDRED = Path(sys.executable).with_name("kindred")
 
 
-
-
 async def run(users: int, messages: int, words: int, memory: bool = True) -> None:
     global REPLY
     REPLY = " ".join((WORDS * (words // len(WORDS) + 1))[:words])
