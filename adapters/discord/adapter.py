@@ -31,6 +31,7 @@ from adapters.discord.channel import ChannelBudget, DiscordChannel, Speaker
 from adapters.discord.webhooks import WebhookCache
 from bot.errors import KindredError
 from bot.events import ChatRef, IncomingMessage
+from bot.personas.model import Persona
 from bot.runtime import Runtime
 from bot.store.base import ChatSettings
 from config.settings import DiscordSettings
@@ -86,7 +87,12 @@ class DiscordAdapter:
         self.me = convert.BotIdentity(0)
         self.webhooks: WebhookCache | None = None
         # Persona avatars as URLs a webhook can use (see avatars.py for where they come from).
-        self.avatars = AvatarHost(self.client, base_url=s.avatar_base_url, enabled=s.host_avatars)
+        self.avatars = AvatarHost(
+            self.client,
+            base_url=s.avatar_base_url,
+            enabled=s.host_avatars,
+            personas=self._all_personas,
+        )
         self._budgets: dict[int, ChannelBudget] = {}
         self._inherited: set[str] = set()
         self._inherit_lock = asyncio.Lock()
@@ -294,6 +300,9 @@ class DiscordAdapter:
                         trigger_mode=parent.trigger_mode,
                     )
             self._inherited.add(chat.key)
+
+    async def _all_personas(self) -> list[Persona]:
+        return [e.persona for e in await self.runtime.registry.entries()]
 
     # -- channels ----------------------------------------------------------------------------
     def budget(self, channel_id: int) -> ChannelBudget:

@@ -31,6 +31,9 @@ uploaded again.
 
 Limits: an emoji image may be at most 256 KB (PNG/JPEG/GIF/WebP). Card text chunks are
 stripped first; a larger picture gets no hosted avatar (``/persona create`` says so).
+Emojis of pictures no persona uses any more (after an edit or a delete) are kept, so old
+messages keep their avatars, until the application reaches its emoji limit: then those
+are deleted to make room and the upload is tried once more.
 Every failure (Discord refusing, the emoji limit, a timeout) means "no avatar" — the
 webhook's default picture — never an error to the user, and is not retried for ``retry``
 seconds so a failing upload does not slow every reply down.
@@ -43,7 +46,7 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 import aiohttp
 import discord
@@ -58,12 +61,14 @@ PREFIX = "kindred_"
 MAX_EMOJI_BYTES = 256_000  # Discord: "emojis have a maximum file size of 256 KB"
 RECHECK = 3600.0  # seconds between reads of the application's emoji list
 RETRY = 600.0  # seconds before a failed upload of the same picture is tried again
+FULL = {30008, 30018}  # "Maximum number of emojis reached" (and of animated ones)
 TIMEOUT = 10.0  # seconds one lookup may take before the reply goes out without an avatar
 TOO_LARGE = (
     "The picture is larger than 256 KB, so it can't be shown as the persona's avatar on "
     "Discord; a smaller one (say 256×256) will be."
 )
 Clock = Callable[[], float]
+InUse = Callable[[], Awaitable[Iterable[Persona]]]
 
 
 def configured_url(persona: Persona, base: str | None) -> str | None:
@@ -105,9 +110,11 @@ class AvatarHost:
         *,
         base_url: str | None = None,
         enabled: bool = True,
+        personas: InUse | None = None,
         clock: Clock = time.monotonic,
     ) -> None:
         self._client = client
+        self._personas = personas  # every persona there is: whose pictures are in use
         self.base_url = base_url
         self.enabled = enabled
         self.recheck = RECHECK
@@ -167,8 +174,32 @@ class AvatarHost:
             self._listed_at = self.clock()
         found = self._urls.get(name)
         if found is None:
-            emoji = await self._client.create_application_emoji(name=name, image=data)
+            try:
+                emoji = await self._client.create_application_emoji(name=name, image=data)
+            except discord.HTTPException as exc:
+                if exc.code not in FULL or not await self._make_room():
+                    raise
+                emoji = await self._client.create_application_emoji(name=name, image=data)
             found = self._urls[name] = emoji_url(emoji.id, emoji.animated)
             log.info("uploaded an avatar as application emoji %s", emoji.id)
         self._failed.pop(name, None)
         return found
+
+    async def _make_room(self) -> bool:
+        """Delete our emojis whose picture no persona has any more; True if any went."""
+        if self._personas is None:
+            return False
+        used = set()
+        for persona in await self._personas():
+            data = emoji_image(persona.avatar_png) if persona.avatar_png else None
+            if data is not None:
+                used.add(emoji_name(data))
+        freed = 0
+        for emoji in await self._client.fetch_application_emojis():
+            if emoji.name.startswith(PREFIX) and emoji.name not in used:
+                await emoji.delete()
+                if self._urls is not None:
+                    self._urls.pop(emoji.name, None)
+                freed += 1
+        log.info("the application's emoji list was full: deleted %d unused avatars", freed)
+        return freed > 0

@@ -214,7 +214,8 @@ class PersonaGroup(_Base):
         for e in await registry.entries():
             p = e.persona
             if e.owner == owner_of(cmd)[1] and p.avatar_png and before.get(p.id) != p.avatar_png:
-                await self._host_avatar(p)  # a card too large to show simply has no avatar
+                for hint in await self._host_avatar(p):
+                    await ch.send(hint)
 
     @app_commands.command(name="list", description="The personas you can talk to here")
     async def list_(self, interaction: Interaction) -> None:

@@ -74,6 +74,7 @@ class FakeDiscord:
         self._failures: list[tuple[str, ApiError]] = []  # (route regex, error), until healed
         self.emojis: dict[str, dict[str, Any]] = {}  # the application's emojis, by id
         self.emoji_images: dict[str, bytes] = {}  # emoji id -> the uploaded image
+        self.emoji_limit = 2000  # Discord's per-application limit
         self.gateway = Gateway(self)
         # Called with every message as it is created or edited (benchmarks time on these).
         self.watchers: list[Callable[[dict[str, Any]], None]] = []

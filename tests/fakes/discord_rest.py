@@ -242,8 +242,8 @@ def routes(fake: FakeDiscord) -> list[tuple[str, str, Handler]]:
         image = base64.b64decode(m.group(2))
         if len(image) > 256 * 1024:
             raise ApiError(400, 50045, "File uploaded exceeds the maximum size")
-        if len(fake.emojis) >= 2000:
-            raise ApiError(400, 30018, "Maximum number of application emojis reached (2000)")
+        if len(fake.emojis) >= fake.emoji_limit:
+            raise ApiError(400, 30008, f"Maximum number of emojis reached ({fake.emoji_limit})")
         emoji = {
             "id": p.snowflake(),
             "name": name,

@@ -126,7 +126,7 @@ async def test_a_deleted_emoji_is_uploaded_again_after_the_recheck(hosted: Rig) 
 
 async def test_failing_upload_still_delivers_the_reply_without_an_avatar(hosted: Rig) -> None:
     dc = hosted.dc
-    dc.fail(CREATE_EMOJI, 400, 30018, "Maximum number of application emojis reached (2000)")
+    dc.fail(CREATE_EMOJI, 400, 50035, "Invalid Form Body")
     await create(hosted, "Captain Hook", CARD_PNG.read_bytes())  # no error for the admin
     body = await reply(hosted, "still there?")
     assert body["username"] == "Captain Hook" and "avatar_url" not in body
@@ -191,6 +191,31 @@ async def test_edit_gives_a_new_picture(hosted: Rig) -> None:
     body = await reply(hosted, "two")
     assert body["username"] == "Captain Hook"
     assert body["avatar_url"] != first and dc.emoji_image(body["avatar_url"]) == mom
+
+
+async def test_a_full_emoji_list_makes_room_from_pictures_no_longer_used(hosted: Rig) -> None:
+    dc = hosted.dc
+    dc.emoji_limit = 1
+    await create(hosted, "Captain Hook", CARD_PNG.read_bytes())
+    (old_id,) = dc.emojis
+    sunny = (PROJECT_ROOT / "personas" / "sunny.png").read_bytes()
+    avatar = dc.add_file("new.png", sunny, "image/png")
+    token = await dc.slash(
+        dc.alice,
+        "persona",
+        sub("edit", name="Captain Hook", avatar=avatar),
+        resolved={"attachments": {avatar["id"]: avatar}},
+    )
+    await answered(hosted, token)
+    # The old picture's emoji went (no persona has it now); the new one took its place.
+    (new_id,) = dc.emojis
+    assert new_id != old_id and dc.emoji_images[new_id] == sunny
+    assert len(dc.routes(r"DELETE /applications/\{id\}/emojis/\{id\}")) == 1
+    # Still full, and every remaining emoji is in use: Mom speaks without an avatar.
+    await hosted.runtime.store.set_chat_settings("discord", dc.general, active_persona_id="mom")
+    body = await reply(hosted, "hi mom")
+    assert body["username"] == "Mom" and "avatar_url" not in body
+    assert list(dc.emojis) == [new_id]
 
 
 async def test_edit_needs_a_field_and_value_or_a_picture(hosted: Rig) -> None:
