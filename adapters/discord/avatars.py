@@ -61,6 +61,7 @@ PREFIX = "kindred_"
 MAX_EMOJI_BYTES = 256_000  # Discord: "emojis have a maximum file size of 256 KB"
 RECHECK = 3600.0  # seconds between reads of the application's emoji list
 RETRY = 600.0  # seconds before a failed upload of the same picture is tried again
+INVALID_FORM = 50035
 FULL = {30008, 30018}  # "Maximum number of emojis reached" (and of animated ones)
 TIMEOUT = 10.0  # seconds one lookup may take before the reply goes out without an avatar
 TOO_LARGE = (
@@ -167,16 +168,19 @@ class AvatarHost:
 
     async def _find_or_upload(self, name: str, data: bytes) -> str:
         if self._urls is None or self.clock() - self._listed_at >= self.recheck:
-            emojis = await self._client.fetch_application_emojis()
-            self._urls = {
-                e.name: emoji_url(e.id, e.animated) for e in emojis if e.name.startswith(PREFIX)
-            }
-            self._listed_at = self.clock()
+            await self._list()
+        assert self._urls is not None
         found = self._urls.get(name)
         if found is None:
             try:
                 emoji = await self._client.create_application_emoji(name=name, image=data)
             except discord.HTTPException as exc:
+                if exc.code == INVALID_FORM:
+                    # Most likely the name is taken: another process sharing this bot (a
+                    # shard) uploaded the same picture since we listed. Use that one.
+                    await self._list()
+                    if name in self._urls:
+                        return self._urls[name]
                 if exc.code not in FULL or not await self._make_room():
                     raise
                 emoji = await self._client.create_application_emoji(name=name, image=data)
@@ -184,6 +188,13 @@ class AvatarHost:
             log.info("uploaded an avatar as application emoji %s", emoji.id)
         self._failed.pop(name, None)
         return found
+
+    async def _list(self) -> None:
+        emojis = await self._client.fetch_application_emojis()
+        self._urls = {
+            e.name: emoji_url(e.id, e.animated) for e in emojis if e.name.startswith(PREFIX)
+        }
+        self._listed_at = self.clock()
 
     async def _make_room(self) -> bool:
         """Delete our emojis whose picture no persona has any more; True if any went."""

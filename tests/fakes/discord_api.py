@@ -150,6 +150,22 @@ class FakeDiscord:
     def heal(self) -> None:
         self._failures.clear()
 
+    def add_emoji(self, name: str, image: bytes, *, animated: bool = False) -> dict[str, Any]:
+        """An application emoji (also: as if another process sharing the bot uploaded it)."""
+        emoji = {
+            "id": p.snowflake(),
+            "name": name,
+            "roles": [],
+            "user": self.bot_user,
+            "require_colons": True,
+            "managed": False,
+            "animated": animated,
+            "available": True,
+        }
+        self.emojis[emoji["id"]] = emoji
+        self.emoji_images[emoji["id"]] = image
+        return emoji
+
     def delete_emoji(self, emoji_id: str) -> None:
         """As if someone deleted an application emoji in the Developer Portal."""
         del self.emojis[emoji_id]

@@ -244,19 +244,7 @@ def routes(fake: FakeDiscord) -> list[tuple[str, str, Handler]]:
             raise ApiError(400, 50045, "File uploaded exceeds the maximum size")
         if len(fake.emojis) >= fake.emoji_limit:
             raise ApiError(400, 30008, f"Maximum number of emojis reached ({fake.emoji_limit})")
-        emoji = {
-            "id": p.snowflake(),
-            "name": name,
-            "roles": [],
-            "user": fake.bot_user,
-            "require_colons": True,
-            "managed": False,
-            "animated": m.group(1) == "gif",
-            "available": True,
-        }
-        fake.emojis[emoji["id"]] = emoji
-        fake.emoji_images[emoji["id"]] = image
-        return emoji
+        return fake.add_emoji(name, image, animated=m.group(1) == "gif")
 
     async def delete_emoji(call: Call, app_id: str, eid: str) -> Any:
         own_app(app_id)

@@ -141,6 +141,17 @@ async def test_failing_upload_still_delivers_the_reply_without_an_avatar(hosted:
     assert body["avatar_url"].startswith(CDN) and dc.emoji_image(body["avatar_url"])
 
 
+async def test_a_picture_another_process_uploaded_meanwhile_is_used(hosted: Rig) -> None:
+    dc = hosted.dc
+    await reply(hosted, "list once")  # Mom's picture is uploaded; the list is now cached
+    sunny = (PROJECT_ROOT / "personas" / "sunny.png").read_bytes()
+    other = dc.add_emoji(emoji_name(sunny), sunny)  # as a second shard process would
+    await hosted.runtime.store.set_chat_settings("discord", dc.general, active_persona_id="sunny")
+    body = await reply(hosted, "hi sunny")
+    assert body["avatar_url"] == f"{CDN}{other['id']}.png"
+    assert len(dc.routes(CREATE_EMOJI)) == 2  # Mom's, then Sunny's that found the name taken
+
+
 async def test_unreachable_emoji_list_means_no_avatar(hosted: Rig) -> None:
     hosted.dc.fail(LIST_EMOJIS, 403, 50001, "Missing Access")
     body = await reply(hosted, "hi")
