@@ -6,6 +6,10 @@ mean lives here so Telegram, Discord and the console behave alike.
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass
+from enum import StrEnum
+
 from bot.engine import Engine, say
 from bot.errors import PersonaNotFound
 from bot.events import ChatKind, ChatRef, CommandRequest
@@ -32,9 +36,46 @@ Chat admins (and you, in a private chat):
 /mode mention|name|always|off — when the persona speaks in a group"""
 
 
+SWITCH_HINT = "Switch with /persona use NAME"
+NOT_ADMIN = "Only chat admins can change the persona here."
+
+
 def owners_for(chat: ChatRef, user_id: str) -> set[str]:
     """Owner keys whose personas this user may use here (see PersonaRegistry.visible_to)."""
     return {f"{chat.platform}:{chat.chat_id}", f"{chat.platform}:{user_id}"}
+
+
+@dataclass(frozen=True, slots=True)
+class PersonaChoice:
+    """One persona a user may switch to: what an adapter shows as a button."""
+
+    persona_id: str
+    name: str
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PersonaMenu:
+    """``/persona`` without arguments: the listing (one line per persona, the active one
+    marked) and the same personas as choices, for adapters that can offer buttons."""
+
+    listing: str
+    choices: tuple[PersonaChoice, ...]
+
+
+class Outcome(StrEnum):
+    SWITCHED = "switched"
+    NOT_ADMIN = "not_admin"
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class Switch:
+    """What a persona switch did; ``message`` says it in words."""
+
+    outcome: Outcome
+    message: str
+    persona: Persona | None = None
 
 
 class Commands:
@@ -86,26 +127,49 @@ class Commands:
             await self.greet(cmd, persona, channel)
 
     async def persona(self, cmd: CommandRequest, channel: Channel) -> None:
-        owners = owners_for(cmd.chat, cmd.user.user_id)
         args = list(cmd.args)
         if not args or args[0].lower() == "list":
-            await self._list(cmd, owners, channel)
+            menu = await self.persona_menu(cmd)
+            await channel.send(f"{menu.listing}\n{SWITCH_HINT}")
             return
         if args[0].lower() in ("use", "switch", "select") and len(args) > 1:
             wanted = " ".join(args[1:])
         else:
             wanted = " ".join(args)
+        result = await self.switch(cmd, wanted)
+        await channel.send(result.message)
+        if result.persona is not None:
+            await self.welcome(cmd, result.persona, channel)
+
+    async def switch(self, cmd: CommandRequest, wanted: str, *, by_id: bool = False) -> Switch:
+        """Make ``wanted`` (a name, or with ``by_id`` exactly a persona id, as a button
+        carries) the chat's persona, if this user may. Sends nothing: ``/persona NAME``
+        and a pressed button report the outcome each in their own way."""
         if cmd.chat.kind is ChatKind.GROUP and not cmd.is_admin:
-            await channel.send("Only chat admins can change the persona here.")
-            return
-        try:
-            persona = await self.engine.registry.resolve(wanted, owners)
-        except PersonaNotFound:
-            await channel.send(f"I can't find a persona called {wanted!r}. Try /persona list.")
-            return
+            return Switch(Outcome.NOT_ADMIN, NOT_ADMIN)
+        owners = owners_for(cmd.chat, cmd.user.user_id)
+        registry = self.engine.registry
+        persona: Persona | None = None
+        if by_id:
+            found = [e.persona for e in await registry.visible_to(owners)]
+            persona = next((p for p in found if p.id == wanted), None)
+        else:
+            with contextlib.suppress(PersonaNotFound):
+                persona = await registry.resolve(wanted, owners)
+        if persona is None:
+            return Switch(
+                Outcome.NOT_FOUND, f"I can't find a persona called {wanted!r}. Try /persona list."
+            )
+        await self.engine.store.set_chat_settings(
+            cmd.chat.platform, cmd.chat.key, active_persona_id=persona.id
+        )
+        return Switch(
+            Outcome.SWITCHED, f"You are now talking with {persona.display_name}.", persona
+        )
+
+    async def welcome(self, cmd: CommandRequest, persona: Persona, channel: Channel) -> None:
+        """After a switch: the AI notice when due, and the greeting of a new conversation."""
         store = self.engine.store
-        await store.set_chat_settings(cmd.chat.platform, cmd.chat.key, active_persona_id=persona.id)
-        await channel.send(f"You are now talking with {persona.display_name}.")
         conv = await store.conversation(cmd.chat.platform, cmd.chat.key, persona.id)
         if self.engine.disclosure_due(conv.id):
             await channel.send(notice(persona.display_name))
@@ -113,17 +177,26 @@ class Commands:
         if not await store.recent_messages(conv.id, 1):
             await self.greet(cmd, persona, channel)
 
-    async def _list(self, cmd: CommandRequest, owners: set[str], channel: Channel) -> None:
+    async def persona_menu(self, cmd: CommandRequest) -> PersonaMenu:
+        """The personas this user may use in this chat, the active one first marked."""
+        owners = owners_for(cmd.chat, cmd.user.user_id)
         active, _ = await self.engine.active_persona(cmd.chat)
-        lines = []
+        lines: list[str] = []
+        choices: list[PersonaChoice] = []
         for e in await self.engine.registry.visible_to(owners):
-            mark = "▶" if e.persona.id == active.id else " "
-            about = e.persona.description.strip().split("\n")[0]
+            p = e.persona
+            mark = "▶" if p.id == active.id else " "
+            about = p.description.strip().split("\n")[0]
             if len(about) > 80:
                 about = about[:79] + "…"
-            lines.append(f"{mark} {e.persona.display_name} ({e.persona.id}) — {about}")
-        lines.append("Switch with /persona use NAME")
-        await channel.send("\n".join(lines))
+            lines.append(f"{mark} {p.display_name} ({p.id}) — {about}")
+            choices.append(PersonaChoice(p.id, p.display_name, p.id == active.id))
+        return PersonaMenu("\n".join(lines), tuple(choices))
+
+    async def speaker_name(self, chat: ChatRef) -> str | None:
+        """The name a reply from a shared bot account should carry, or None: see
+        ``bot.persona_admin.ChatRoster``."""
+        return await self.admin.roster.speaker_name(chat)
 
     async def voice(self, cmd: CommandRequest, channel: Channel) -> None:
         """A personal preference (it follows the user into every chat), so no admin check."""

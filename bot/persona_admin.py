@@ -9,9 +9,12 @@ Who owns what: in a private chat a user manages personas only they can use (owne
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from bot.engine import Engine
-from bot.errors import CardError, PersonaExists
-from bot.events import ChatKind, CommandRequest
+from bot.errors import CardError, PersonaExists, PersonaNotFound
+from bot.events import ChatKind, ChatRef, CommandRequest
 from bot.personas.cards import load_card
 from bot.personas.model import Persona, PersonaScope, slugify
 from bot.personas.registry import PersonaEntry
@@ -45,18 +48,87 @@ USAGE = {
 def owner_of(cmd: CommandRequest) -> tuple[PersonaScope, str]:
     if cmd.chat.kind is ChatKind.PRIVATE:
         return PersonaScope.USER, f"{cmd.user.platform}:{cmd.user.user_id}"
-    return PersonaScope.CHAT, f"{cmd.chat.platform}:{cmd.chat.chat_id}"
+    return PersonaScope.CHAT, chat_owner(cmd.chat)
+
+
+class ChatRoster:
+    """Which personas live in a group: the one it started with (the deployment's default),
+    the ones made or imported in it, and the one it talks with now. When that is more than
+    one, a reply from the shared bot account should say who is speaking.
+
+    A chat's own personas are found by listing every stored persona, so they are kept for
+    ``ttl`` seconds (and dropped at once when a persona command runs in that chat): the
+    question is asked before every group reply."""
+
+    def __init__(
+        self, engine: Engine, ttl: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.engine = engine
+        self.ttl = ttl
+        self._clock = clock
+        self._owned: dict[str, tuple[float, frozenset[str]]] = {}
+        self._default: tuple[float, str | None] | None = None
+
+    def forget(self, chat: ChatRef) -> None:
+        self._owned.pop(chat_owner(chat), None)
+
+    async def speaker_name(self, chat: ChatRef) -> str | None:
+        """The active persona's name when a reply should carry it: in a group where more
+        than one persona lives. None in private chats (only one persona is ever there)."""
+        if chat.kind is ChatKind.PRIVATE:
+            return None
+        active, _ = await self.engine.active_persona(chat)
+        living = {active.id} | await self._chat_owned(chat)
+        default = await self._default_id()
+        if default is not None:
+            living.add(default)
+        return active.display_name if len(living) > 1 else None
+
+    async def _chat_owned(self, chat: ChatRef) -> frozenset[str]:
+        owner, now = chat_owner(chat), self._clock()
+        cached = self._owned.get(owner)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        ids = frozenset(
+            e.persona.id for e in await self.engine.registry.entries() if e.owner == owner
+        )
+        self._owned[owner] = (now + self.ttl, ids)
+        return ids
+
+    async def _default_id(self) -> str | None:
+        now = self._clock()
+        if self._default is not None and self._default[0] > now:
+            return self._default[1]
+        wanted = self.engine.config.default_persona
+        try:
+            found: str | None = (await self.engine.registry.resolve(wanted)).id if wanted else None
+        except PersonaNotFound:
+            found = None
+        self._default = (now + self.ttl, found)
+        return found
+
+
+def chat_owner(chat: ChatRef) -> str:
+    """The owner key of personas made in a group (see ``owner_of``)."""
+    return f"{chat.platform}:{chat.chat_id}"
 
 
 class PersonaAdmin:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.roster = ChatRoster(engine)
 
     async def run(self, cmd: CommandRequest, channel: Channel) -> None:
         name = cmd.name.lower()
         if cmd.chat.kind is ChatKind.GROUP and not cmd.is_admin:
             await channel.send(NOT_ADMIN)
             return
+        try:
+            await self._run(name, cmd, channel)
+        finally:
+            self.roster.forget(cmd.chat)  # a persona may have been made, deleted or renamed
+
+    async def _run(self, name: str, cmd: CommandRequest, channel: Channel) -> None:
         handler = {
             "persona_create": self.create,
             "persona_edit": self.edit,

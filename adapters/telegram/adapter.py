@@ -13,6 +13,7 @@ every RetryAfter, which is what Telegram's per-chat limits need.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import replace as _replace
@@ -37,8 +38,16 @@ from telegram.ext import (
 )
 
 from adapters.telegram.channel import TelegramChannel
-from adapters.telegram.convert import BotIdentity, command, incoming, user_ref
+from adapters.telegram.convert import (
+    BotIdentity,
+    button_press,
+    chat_ref,
+    command,
+    incoming,
+    user_ref,
+)
 from adapters.telegram.media import CANT_LISTEN, is_audio, see, transcribe
+from bot.commands import Outcome, PersonaChoice
 from bot.errors import KindredError
 from bot.events import AttachedFile, ChatKind, CommandRequest, IncomingMessage
 from bot.memory.commands import MemoryCommands, forgotten
@@ -78,6 +87,15 @@ FORGET_ASK = (
     "and cannot be undone."
 )
 KEPT = "Kept everything; nothing was deleted."
+# Callback data of the /persona buttons: "persona:<id>", or for an id too long for
+# Telegram's 64 bytes "persona#<hash of the id>", looked up among the presser's personas.
+PICK = "persona:"
+PICK_HASHED = "persona#"
+CALLBACK_BYTES = 64
+MAX_BUTTONS = 100  # Telegram's limit for one inline keyboard
+TAP_HINT = "Tap a name to switch, or send /persona use NAME."
+STALE = "That choice is out of date. Send /persona for a fresh list."
+NOT_YOURS = "This button is not for you."
 UPDATES = ["message", "callback_query"]
 # Commands whose effect in a group depends on the sender being a chat admin.
 NEEDS_ADMIN = {*ADMIN_COMMANDS, "persona", "reset"}
@@ -105,6 +123,7 @@ class TelegramAdapter:
         )
         self.app.add_handler(MessageHandler(filters.UpdateType.MESSAGES, self._on_message))
         self.app.add_handler(CallbackQueryHandler(self._on_forget_button, pattern="^forget_all:"))
+        self.app.add_handler(CallbackQueryHandler(self._on_persona_button, pattern="^persona[:#]"))
         self.app.add_error_handler(self._on_error)
         self._admins: dict[tuple[int, int], tuple[float, bool]] = {}
         self.identity: BotIdentity | None = None
@@ -168,6 +187,12 @@ class TelegramAdapter:
     # -- updates -----------------------------------------------------------------------------
     def channel_for(self, message: Message) -> TelegramChannel:
         private = message.chat.type == "private"
+        chat = chat_ref(message)
+        commands = self.runtime.commands
+
+        async def speaker() -> str | None:
+            return await commands.speaker_name(chat)
+
         return TelegramChannel(
             self.app.bot,
             message.chat.id,
@@ -175,6 +200,7 @@ class TelegramAdapter:
             thread_id=message.message_thread_id if message.is_topic_message else None,
             edit_interval=self.settings.edit_interval,
             draft_interval=self.settings.draft_interval,
+            speaker=None if private else speaker,
         )
 
     async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -200,6 +226,9 @@ class TelegramAdapter:
                 cmd = _replace(cmd, file=await self._attached_file(message))
             if self._asks_forget_all(cmd):
                 await self._ask_forget_all(message)
+                return
+            if cmd.name == "persona" and [a.lower() for a in cmd.args] in ([], ["list"]):
+                await self._persona_menu(cmd, channel)
                 return
             await self.runtime.commands.run(cmd, channel)
             return
@@ -276,6 +305,58 @@ class TelegramAdapter:
         await query.answer("Deleted.")
         await query.edit_message_text(forgotten(report))
 
+    # -- /persona with a button per persona ----------------------------------------------------
+    async def _persona_menu(self, cmd: CommandRequest, channel: TelegramChannel) -> None:
+        """The shared listing, with one button per persona (the active one ticked)."""
+        menu = await self.runtime.commands.persona_menu(cmd)
+        rows = [
+            [InlineKeyboardButton(_label(c), callback_data=pick_data(c.persona_id))]
+            for c in menu.choices[:MAX_BUTTONS]
+        ]
+        await channel.send_buttons(f"{menu.listing}\n{TAP_HINT}", InlineKeyboardMarkup(rows))
+
+    async def _on_persona_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A persona button: the same switch as ``/persona NAME``, with the same rules (in a
+        group only chat admins may switch), answered on the button and in the message."""
+        query = update.callback_query
+        if query is None:
+            return
+        shown, presser = query.message, query.from_user
+        if not isinstance(shown, Message):  # too old to edit: Telegram sends no content
+            await query.answer(STALE, show_alert=True)
+            return
+        if shown.chat.type == "private" and shown.chat.id != presser.id:
+            await query.answer(NOT_YOURS, show_alert=True)
+            return
+        cmd = button_press(shown, presser, "persona")
+        if cmd.chat.kind is ChatKind.GROUP:
+            cmd = _replace(cmd, is_admin=await self.member_is_admin(shown.chat.id, presser.id))
+        else:
+            cmd = _replace(cmd, is_admin=True)
+        commands = self.runtime.commands
+        persona_id = await self._picked(query.data or "", cmd)
+        result = await commands.switch(cmd, persona_id or "", by_id=True)
+        if result.outcome is Outcome.NOT_ADMIN:
+            await query.answer(result.message, show_alert=True)
+            return
+        if result.persona is None:
+            await query.answer(STALE, show_alert=True)
+            return
+        done = f"Now talking with {result.persona.display_name}."
+        await query.answer(done)
+        await query.edit_message_text(done)  # and the buttons go
+        await commands.welcome(cmd, result.persona, self.channel_for(shown))
+
+    async def _picked(self, data: str, cmd: CommandRequest) -> str | None:
+        if data.startswith(PICK):
+            return data[len(PICK) :]
+        if data.startswith(PICK_HASHED):
+            menu = await self.runtime.commands.persona_menu(cmd)
+            for choice in menu.choices:
+                if pick_data(choice.persona_id) == data:
+                    return choice.persona_id
+        return None
+
     async def _would_answer(self, event: IncomingMessage) -> bool:
         """Whether a voice note or photo may be for the persona. Transcription costs money,
         so in groups only when addressed (a transcript can't hold an @mention, so mode
@@ -288,7 +369,10 @@ class TelegramAdapter:
     async def is_admin(self, message: Message) -> bool:
         """creator/administrator per getChatMember, trusted for ``admin_cache_seconds``."""
         assert message.from_user is not None
-        key = (message.chat.id, message.from_user.id)
+        return await self.member_is_admin(message.chat.id, message.from_user.id)
+
+    async def member_is_admin(self, chat_id: int, user_id: int) -> bool:
+        key = (chat_id, user_id)
         now = time.monotonic()
         cached = self._admins.get(key)
         if cached is not None and cached[0] > now:
@@ -318,6 +402,18 @@ class TelegramAdapter:
         # The exception's text may come from the HTTP layer; the log filter redacts the
         # token, and we never format URLs ourselves.
         log.error("error while handling a Telegram update", exc_info=context.error)
+
+
+def pick_data(persona_id: str) -> str:
+    """A persona button's callback data, within Telegram's 64 bytes whatever the id."""
+    data = PICK + persona_id
+    if len(data.encode()) <= CALLBACK_BYTES:
+        return data
+    return PICK_HASHED + hashlib.sha256(persona_id.encode()).hexdigest()[:32]
+
+
+def _label(choice: PersonaChoice) -> str:
+    return f"✓ {choice.name}" if choice.active else choice.name
 
 
 def create_adapter(runtime: Runtime) -> TelegramAdapter:

@@ -8,11 +8,17 @@ PTB's ``AIORateLimiter`` would cap the whole bot at 30 calls/s, edits and drafts
 
 Intermediate updates are best effort: a 429 there just postpones the next one. The final
 text is not: it is retried after every ``RetryAfter``, so a flood never loses a reply.
+
+Persona identity: every persona speaks through the one bot account, so where more than one
+persona lives in a group the reply starts with the persona's name in bold (``speaker``, asked
+once per reply, says whether and which; see ``bot.persona_admin.ChatRoster``). Plain
+``send`` is the bot's own voice (notices, command answers) and carries no name.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import secrets
 import time
@@ -22,7 +28,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from telegram import Bot
+from telegram import Bot, InlineKeyboardMarkup, MessageEntity
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 
@@ -31,6 +37,9 @@ from adapters.telegram.format import LIMIT, split, to_html
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 FINAL_ATTEMPTS = 6
+NAME_MAX = 64  # a longer persona name is cut in the reply's heading
+# Who is speaking in this chat: the persona's name to head replies with, or None.
+Speaker = Callable[[], Awaitable[str | None]]
 
 
 def retry_seconds(exc: RetryAfter) -> float:
@@ -45,6 +54,16 @@ def _is(exc: BadRequest, phrase: str) -> bool:
     return phrase in exc.message.lower()
 
 
+def _room(name: str | None) -> int:
+    """Characters the name heading takes from a message ("Name:\n" when sent plain)."""
+    return len(name) + 2 if name else 0
+
+
+def _utf16(text: str) -> int:
+    # Entity offsets and lengths count UTF-16 code units (an emoji in a name counts 2).
+    return len(text.encode("utf-16-le")) // 2
+
+
 class TelegramChannel:
     def __init__(
         self,
@@ -57,6 +76,7 @@ class TelegramChannel:
         draft_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         typing_delay: float = 0.5,
+        speaker: Speaker | None = None,
     ) -> None:
         self.bot = bot
         self.chat_id = chat_id
@@ -67,12 +87,27 @@ class TelegramChannel:
         self._clock = clock
         self.typing_delay = typing_delay
         self._typing: asyncio.Task[None] | None = None
+        self._speaker = speaker
+        # The name heading the persona's messages here, set when a reply starts.
+        self.name: str | None = None
 
     # -- the Channel port -------------------------------------------------------------------
     async def send(self, text: str) -> None:
         self._cancel_typing()
-        for part in split(text):
-            await self._final(partial(self._send_formatted, part))
+        await self._send_all(text, None)
+
+    async def send_buttons(self, text: str, keyboard: InlineKeyboardMarkup) -> None:
+        """A command answer with an inline keyboard (under its last part, if it is long)."""
+        self._cancel_typing()
+        parts = split(text)
+        for i, part in enumerate(parts):
+            markup = keyboard if i == len(parts) - 1 else None
+            await self._final(partial(self._send_formatted, part, None, markup))
+
+    async def _send_all(self, text: str, name: str | None) -> None:
+        """Send ``text`` in as many messages as it takes; the first one headed by ``name``."""
+        for i, part in enumerate(split(text, LIMIT - _room(name))):
+            await self._final(partial(self._send_formatted, part, name if i == 0 else None))
 
     async def typing(self) -> None:
         """Show "typing…" only if the model has not started answering within
@@ -98,10 +133,12 @@ class TelegramChannel:
 
     async def stream(self, chunks: AsyncIterator[str]) -> str:
         parts: list[str] = []
+        self.name = await self._who()
         try:
             if self.private:
                 await self._stream_draft(chunks, parts)
-                await self.send("".join(parts))
+                self._cancel_typing()
+                await self._send_all("".join(parts), self.name)
             else:
                 message_id = await self._stream_edits(chunks, parts)
                 await self._finish_edits(message_id, "".join(parts))
@@ -112,6 +149,8 @@ class TelegramChannel:
     async def send_voice(self, audio: bytes, caption: str | None = None) -> None:
         """A voice note: Telegram plays OGG/Opus inline with a waveform (sendVoice)."""
         self._cancel_typing()
+        if caption is None:
+            caption = self.name  # a voice note from one of several personas says whose
         await self._final(
             partial(
                 self.bot.send_voice,
@@ -138,6 +177,25 @@ class TelegramChannel:
         )
 
     # -- streaming --------------------------------------------------------------------------
+    async def _who(self) -> str | None:
+        if self._speaker is None:
+            return None
+        try:
+            name = await self._speaker()
+        except Exception:
+            # The heading is a courtesy; a failed lookup must not cost the reply.
+            log.exception("could not tell which persona is speaking")
+            return None
+        name = (name or "").strip()[:NAME_MAX].strip()
+        return name or None
+
+    def _headed(self, text: str) -> tuple[str, list[MessageEntity] | None]:
+        """Plain streaming text under the name in bold (an entity: no markup to parse)."""
+        if not self.name:
+            return text, None
+        bold = MessageEntity(MessageEntity.BOLD, 0, _utf16(self.name))
+        return f"{self.name}\n{text}", [bold]
+
     async def _stream_draft(self, chunks: AsyncIterator[str], parts: list[str]) -> None:
         draft_id = secrets.randbelow(2**31 - 1) + 1  # must be non-zero
         next_at = 0.0
@@ -148,13 +206,18 @@ class TelegramChannel:
             now = self._clock()
             if now < next_at:
                 continue  # cheap check first: joining the whole text per chunk is O(n²)
-            text = "".join(parts).strip()[:LIMIT]
+            text = "".join(parts).strip()[: LIMIT - _room(self.name)]
             if not text or text == shown:
                 continue
             next_at = now + self.draft_interval
+            headed, entities = self._headed(text)
             try:
                 await self.bot.send_message_draft(
-                    self.chat_id, draft_id, text, message_thread_id=self.thread_id
+                    self.chat_id,
+                    draft_id,
+                    headed,
+                    message_thread_id=self.thread_id,
+                    entities=entities,
                 )
                 shown = text
             except RetryAfter as exc:
@@ -174,19 +237,25 @@ class TelegramChannel:
                 continue
             # While streaming, show the first piece as plain text (half-written Markdown
             # would not parse); the final edit formats it.
-            pieces = split("".join(parts)[: LIMIT * 2])
+            pieces = split("".join(parts)[: LIMIT * 2], LIMIT - _room(self.name))
             text = pieces[0] if pieces else ""
             if not text or text == shown:
                 continue
             next_at = now + self.edit_interval
+            headed, entities = self._headed(text)
             try:
                 if message_id is None:
                     sent = await self.bot.send_message(
-                        self.chat_id, text, message_thread_id=self.thread_id
+                        self.chat_id,
+                        headed,
+                        message_thread_id=self.thread_id,
+                        entities=entities,
                     )
                     message_id = sent.message_id
                 else:
-                    await self.bot.edit_message_text(text, self.chat_id, message_id)
+                    await self.bot.edit_message_text(
+                        headed, self.chat_id, message_id, entities=entities
+                    )
                 shown = text
             except RetryAfter as exc:
                 next_at = now + retry_seconds(exc)
@@ -198,43 +267,51 @@ class TelegramChannel:
         return message_id
 
     async def _finish_edits(self, message_id: int | None, text: str) -> None:
-        pieces = split(text)
+        pieces = split(text, LIMIT - _room(self.name))
         if not pieces:
             return
         if message_id is None:
-            await self.send(text)
+            await self._send_all(text, self.name)
             return
         first = pieces[0]
-        await self._final(partial(self._edit_formatted, message_id, first))
+        await self._final(partial(self._edit_formatted, message_id, first, self.name))
         for piece in pieces[1:]:
             await self._final(partial(self._send_formatted, piece))
 
     # -- single calls ------------------------------------------------------------------------
-    async def _send_formatted(self, text: str) -> None:
+    async def _send_formatted(
+        self, text: str, name: str | None = None, markup: InlineKeyboardMarkup | None = None
+    ) -> None:
         try:
             await self.bot.send_message(
                 self.chat_id,
-                to_html(text),
+                _html(text, name),
                 parse_mode=ParseMode.HTML,
                 message_thread_id=self.thread_id,
+                reply_markup=markup,
             )
         except BadRequest as exc:
             if not _is(exc, "can't parse entities"):
                 raise
             log.info("Telegram rejected the formatting; sending plain text")
-            await self.bot.send_message(self.chat_id, text, message_thread_id=self.thread_id)
+            await self.bot.send_message(
+                self.chat_id,
+                _plain(text, name),
+                message_thread_id=self.thread_id,
+                reply_markup=markup,
+            )
 
-    async def _edit_formatted(self, message_id: int, text: str) -> None:
+    async def _edit_formatted(self, message_id: int, text: str, name: str | None = None) -> None:
         try:
             try:
                 await self.bot.edit_message_text(
-                    to_html(text), self.chat_id, message_id, parse_mode=ParseMode.HTML
+                    _html(text, name), self.chat_id, message_id, parse_mode=ParseMode.HTML
                 )
             except BadRequest as exc:
                 if not _is(exc, "can't parse entities"):
                     raise
                 log.info("Telegram rejected the formatting; editing to plain text")
-                await self.bot.edit_message_text(text, self.chat_id, message_id)
+                await self.bot.edit_message_text(_plain(text, name), self.chat_id, message_id)
         except BadRequest as exc:
             if not _is(exc, "not modified"):
                 raise
@@ -256,3 +333,12 @@ class TelegramChannel:
                     raise
                 log.warning("Telegram call failed (%s); retrying", type(exc).__name__)
                 await asyncio.sleep(min(2.0**attempt * 0.25, 5.0))
+
+
+def _html(text: str, name: str | None) -> str:
+    body = to_html(text)
+    return f"<b>{html.escape(name, quote=False)}</b>\n{body}" if name else body
+
+
+def _plain(text: str, name: str | None) -> str:
+    return f"{name}:\n{text}" if name else text

@@ -109,6 +109,12 @@ def incoming(message: Message, bot: BotIdentity) -> IncomingMessage | None:
     )
 
 
+def button_press(message: Message, presser: User, name: str) -> CommandRequest:
+    """A pressed inline button under the bot's ``message`` as the command it stands for
+    (``/persona`` for a persona button): the chat is the message's, the user the presser."""
+    return CommandRequest(chat=chat_ref(message), user=user_ref(presser), name=name)
+
+
 def command(message: Message, bot: BotIdentity, *, is_admin: bool = False) -> CommandRequest | None:
     """``/persona_edit@bot mom name Mum`` -> CommandRequest("persona_edit", ("mom", …)).
 

@@ -73,7 +73,8 @@ async def test_non_admin_creation_changes_nothing_admin_creation_works(rig: Rig)
 
     text = f"@{BOT_USERNAME} who are you?"
     await say(rig, text, user=7, **mention(text))
-    await said(rig, f"You said: U7: {text}")
+    # Nana now lives here beside Mom (the default), so the reply says who is speaking.
+    await said(rig, f"Nana\nYou said: U7: {text}")
     system = streamed(rig.llm)[-1].body["messages"][0]["content"]
     assert "bakes rye bread" in system
 
@@ -104,7 +105,7 @@ async def test_card_import_from_a_sent_file_and_from_a_reply(rig: Rig) -> None:
     assert rig.tg.calls_to("getFile")[0].params["file_id"] == "CARD1"
     text = f"@{BOT_USERNAME} what do you see?"
     await say(rig, text, **mention(text))
-    await said(rig, f"You said: U7: {text}")
+    await said(rig, f"Aurora\nYou said: U7: {text}")
     assert "crystal tower" in streamed(rig.llm)[-1].body["messages"][0]["content"]
 
     png = (CARDS / "tk_chara_only_v2.png").read_bytes()
