@@ -162,8 +162,12 @@ class AvatarHost:
             log.warning("no Discord avatar for %s: %s", name, reason)
         except TimeoutError:
             log.warning("no Discord avatar for %s: Discord did not answer in time", name)
+        if urls is not None and name in urls:
+            # Only re-reading the list failed: the emoji is most likely still there. Keep
+            # using what we had and try the list again ``retry`` seconds from now.
+            self._listed_at = self.clock() - self.recheck + self.retry
+            return urls[name]
         self._failed[name] = self.clock() + self.retry
-        self._listed_at = -math.inf  # the list may be out of date too: read it next time
         return None
 
     async def _find_or_upload(self, name: str, data: bytes) -> str:

@@ -124,6 +124,17 @@ async def test_a_deleted_emoji_is_uploaded_again_after_the_recheck(hosted: Rig) 
     assert len(dc.routes(CREATE_EMOJI)) == 2
 
 
+async def test_a_failing_recheck_keeps_the_avatar_it_had(hosted: Rig) -> None:
+    dc = hosted.dc
+    first = (await reply(hosted, "one"))["avatar_url"]
+    dc.fail(LIST_EMOJIS, 403, 50001, "Missing Access")
+    clock(hosted).now += RECHECK + 1
+    assert (await reply(hosted, "two"))["avatar_url"] == first
+    lists = len(dc.routes(LIST_EMOJIS))
+    assert (await reply(hosted, "three"))["avatar_url"] == first
+    assert len(dc.routes(LIST_EMOJIS)) == lists  # not asked again before RETRY has passed
+
+
 async def test_failing_upload_still_delivers_the_reply_without_an_avatar(hosted: Rig) -> None:
     dc = hosted.dc
     dc.fail(CREATE_EMOJI, 400, 50035, "Invalid Form Body")
