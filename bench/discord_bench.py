@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.proc import BENCH_ENV, cpu_times, pct, settle
+from bench.proc import BENCH_ENV, cpu_times, memory_mb, pct, settle
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI, Reply
 
@@ -80,6 +80,7 @@ async def run(users: int, messages: int, words: int, extra_env: list[str]) -> No
         )
         await dc.wait_for(lambda: dc.connected() == 1, limit=120)
         await asyncio.sleep(0.5)  # let start-up settle before the CPU baseline
+        started_mb, _ = memory_mb(proc.pid)
         user0, sys0 = cpu_times(proc.pid)
         firsts: list[float] = []
         completes: list[float] = []
@@ -102,6 +103,7 @@ async def run(users: int, messages: int, words: int, extra_env: list[str]) -> No
         replies_cpu = sum(cpu_times(proc.pid)) - user0 - sys0
         await settle(proc.pid)  # background memory work is part of the cost
         user1, sys1 = cpu_times(proc.pid)
+        end_mb, _ = memory_mb(proc.pid)
         proc.send_signal(signal.SIGTERM)
         status = await asyncio.wait_for(proc.wait(), 15)
     user_cpu, sys_cpu = user1 - user0, sys1 - sys0
@@ -119,7 +121,8 @@ async def run(users: int, messages: int, words: int, extra_env: list[str]) -> No
           f"p95 {pct(firsts, 95) * 1000:.1f} ms")  # fmt: skip
     print(f"reply complete: p50 {pct(completes, 50) * 1000:.1f} ms, "
           f"p95 {pct(completes, 95) * 1000:.1f} ms")  # fmt: skip
-    print(f"peak RSS of the bot: {peak_mb:.0f} MB")
+    print(f"peak RSS of the bot: {peak_mb:.0f} MB "
+          f"({started_mb:.0f} MB after start-up, {end_mb:.0f} MB at the end)")  # fmt: skip
     print(f"REST calls per message: {per}")
 
 

@@ -37,3 +37,11 @@ async def settle(pid: int, *, at_least: float = 1.5, quiet: float = 0.5, limit: 
         if now - before <= 0.02 * quiet and time.monotonic() - start >= at_least:
             return
         before = now
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(current RSS, peak RSS) of a process in MB, from /proc."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024

