@@ -1,6 +1,7 @@
 """One Discord channel, thread or DM as the core's ``Channel``.
 
-Streaming: the first text is posted at once, then the message is edited at most every
+Streaming: the first text is posted ``first_delay`` after the stream starts (a reply complete
+by then is posted once, with no edit), then the message is edited at most every
 ``edit_interval`` seconds. Pacing is per message, plus a per-channel budget for the
 in-between edits (Discord allows about 5 creates/edits per 5 s in a channel): several
 replies streaming into one channel share that channel's budget, and a busy channel never
@@ -75,6 +76,7 @@ class DiscordChannel:
         speaker: Callable[[], Awaitable[Speaker]],
         webhooks: WebhookCache | None = None,
         edit_interval: float = 1.2,
+        first_delay: float = 0.25,
         clock: Clock = time.monotonic,
     ) -> None:
         self.target = target
@@ -82,6 +84,7 @@ class DiscordChannel:
         self._speaker = speaker
         self._webhooks = webhooks
         self.edit_interval = edit_interval
+        self.first_delay = first_delay
         self._clock = clock
         self._hook: discord.Webhook | None = None
         self._prefix = ""
@@ -124,7 +127,7 @@ class DiscordChannel:
         parts: list[str] = []
         posted: list[Posted] = []
         shown: list[str] = []
-        next_at = 0.0
+        next_at = self._clock() + self.first_delay
         try:
             async for chunk in chunks:
                 parts.append(chunk)
@@ -146,7 +149,7 @@ class DiscordChannel:
             # follows with an apology) rather than leave an older, shorter edit.
             with contextlib.suppress(Exception):
                 partial = split(self._prefix + "".join(parts).strip())
-                if posted and partial != shown:
+                if "".join(parts).strip() and partial != shown:
                     await self._sync(partial, posted, shown)
             raise
         body = "".join(parts).strip()

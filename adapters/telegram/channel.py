@@ -6,6 +6,10 @@ the final send is what persists. Groups get ``sendMessage`` and ``editMessageTex
 every ``edit_interval`` (groups allow ~20 messages a minute). Pacing is per reply, not global:
 PTB's ``AIORateLimiter`` would cap the whole bot at 30 calls/s, edits and drafts included.
 
+The first draft or message waits ``first_delay`` after the stream starts: a reply that is
+complete by then (a fast model, a short answer) goes out as one ``sendMessage`` instead of a
+draft and a message, or a message and an edit, and each Bot API call costs 1-2 ms of CPU.
+
 Intermediate updates are best effort: a 429 there just postpones the next one. The final
 text is not: it is retried after every ``RetryAfter``, so a flood never loses a reply.
 
@@ -74,6 +78,7 @@ class TelegramChannel:
         thread_id: int | None = None,
         edit_interval: float = 3.0,
         draft_interval: float = 1.0,
+        first_delay: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
         typing_delay: float = 0.5,
         speaker: Speaker | None = None,
@@ -84,6 +89,7 @@ class TelegramChannel:
         self.thread_id = thread_id
         self.edit_interval = edit_interval
         self.draft_interval = draft_interval
+        self.first_delay = first_delay
         self._clock = clock
         self.typing_delay = typing_delay
         self._typing: asyncio.Task[None] | None = None
@@ -198,7 +204,7 @@ class TelegramChannel:
 
     async def _stream_draft(self, chunks: AsyncIterator[str], parts: list[str]) -> None:
         draft_id = secrets.randbelow(2**31 - 1) + 1  # must be non-zero
-        next_at = 0.0
+        next_at = self._clock() + self.first_delay
         shown = ""
         async for chunk in chunks:
             parts.append(chunk)
@@ -227,7 +233,7 @@ class TelegramChannel:
 
     async def _stream_edits(self, chunks: AsyncIterator[str], parts: list[str]) -> int | None:
         message_id: int | None = None
-        next_at = 0.0
+        next_at = self._clock() + self.first_delay
         shown = ""
         async for chunk in chunks:
             parts.append(chunk)

@@ -78,3 +78,13 @@ async def test_a_reply_cut_off_mid_stream_shows_all_it_got(rig: Rig) -> None:
     texts = rig.dc.texts(cid)
     assert "**Mom:** one two three four" in texts  # not just the first word
     assert "foggy" in texts[-1]  # then the persona's own apology
+
+
+async def test_a_reply_complete_within_first_delay_is_posted_once(rig: Rig) -> None:
+    dc = rig.dc
+    await dc.dm(dc.bob, "warm up")  # the first-time notice goes out on the first message
+    msg = await dc.dm(dc.bob, "quick one")
+    await rig.expect(msg["channel_id"], "**Mom:** You said: quick one")
+    posts = [p for p in dc.routes(r"POST /channels/\{id\}/messages") if "quick" in str(p.body)]
+    assert len(posts) == 1  # the whole reply, in one post
+    assert not dc.routes(r"PATCH /channels/\{id\}/messages/\{id\}")  # and no edit

@@ -89,6 +89,7 @@ async def test_thread_inherits_parent_settings(rig: Rig) -> None:
     await store.set_chat_settings(
         "discord", dc.general, active_persona_id="sunny", trigger_mode=TriggerMode.ALWAYS
     )
+    rig.llm.script(Reply(chunk_delay=0.1))  # long enough to be edited while it streams
     await dc.say(dc.thread_id, dc.bob, "no mention needed here")
     await rig.expect(dc.thread_id, "You said: bob: no mention needed here")
     execute = dc.routes(EXECUTE)[-1]

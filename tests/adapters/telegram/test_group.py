@@ -118,7 +118,7 @@ async def test_card_import_from_a_sent_file_and_from_a_reply(rig: Rig) -> None:
 
 async def test_final_text_survives_a_flood_on_the_final_edit(rig: Rig) -> None:
     words = " ".join(f"w{i}" for i in range(100))
-    rig.llm.script(Reply(words))
+    rig.llm.script(Reply(words, chunk_delay=0.005))
     rig.tg.fail("editMessageText", flood(1))
     text = f"@{BOT_USERNAME} count"
     await say(rig, text, **mention(text))
@@ -126,6 +126,15 @@ async def test_final_text_survives_a_flood_on_the_final_edit(rig: Rig) -> None:
     edits = rig.tg.calls_to("editMessageText")
     assert len(edits) >= 2  # the flooded edit was retried after retry_after
     assert edits[-1].params["text"] == words
+
+
+async def test_a_reply_complete_within_first_delay_is_one_message(rig: Rig) -> None:
+    text = f"@{BOT_USERNAME} quick"
+    await say(rig, text, **mention(text))
+    await said(rig, f"You said: U7: {text}")
+    sends = [c for c in rig.tg.calls_to("sendMessage") if "quick" in c.params["text"]]
+    assert len(sends) == 1 and sends[0].params["parse_mode"] == "HTML"  # one final call
+    assert not rig.tg.calls_to("editMessageText")
 
 
 async def test_group_edits_are_throttled(rig: Rig) -> None:

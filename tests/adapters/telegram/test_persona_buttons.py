@@ -167,7 +167,7 @@ async def test_two_personas_in_a_group_the_reply_carries_the_name(rig: Rig) -> N
     await rig.tg.wait_for(lambda t: "You are now talking with Sunny." in t.texts(GROUP))
     # Sunny's greeting (a new conversation) is a reply in the persona's voice: named.
     await rig.tg.wait_for(lambda t: any(x.startswith("Sunny\n") for x in t.texts(GROUP)))
-    rig.llm.script(Reply("Hi **there**! Fine thanks."))
+    rig.llm.script(Reply("Hi **there**! Fine thanks.", chunk_delay=0.1))
     await in_group(rig, f"@{BOT_USERNAME} how are you?", entities=[_mention()])
     await rig.tg.wait_for(lambda t: "Sunny\nHi there! Fine thanks." in t.texts(GROUP))
     # Streamed first as plain text with the name as a bold entity...
@@ -225,6 +225,7 @@ def _mention() -> dict[str, Any]:
 async def test_private_chat_never_shows_the_name(rig: Rig) -> None:
     await rig.tg.send_text("/persona sunny")
     await rig.tg.wait_for(lambda t: "You are now talking with Sunny." in t.texts())
+    rig.llm.script(Reply(chunk_delay=0.2))  # long enough to draft
     await rig.tg.send_text("hi")
     await rig.tg.wait_for(lambda t: "You said: hi" in t.texts())
     assert not any(x.startswith("Sunny") for x in rig.tg.texts())

@@ -22,6 +22,7 @@ def llm_user_texts(llm: FakeOpenAI) -> list[list[str]]:
 
 
 async def test_private_round_trip_streams_a_draft_then_sends(rig: Rig) -> None:
+    rig.llm.script(Reply(chunk_delay=0.1))  # streams for longer than the channel's first_delay
     await rig.tg.send_text("hello there")
     texts = await rig.reply_count(2)
     # First the AI notice, then the persona's reply (the fake LLM echoes the user).
@@ -38,8 +39,15 @@ async def test_private_round_trip_streams_a_draft_then_sends(rig: Rig) -> None:
     assert methods[-1] == "sendMessage"
 
 
+async def test_a_reply_complete_within_first_delay_needs_no_draft(rig: Rig) -> None:
+    await rig.tg.send_text("hello there")
+    await rig.reply_count(2)
+    assert not rig.tg.calls_to("sendMessageDraft")
+    assert [c.method for c in rig.tg.calls].count("sendMessage") == 2  # notice, reply
+
+
 async def test_typing_is_shown_while_a_slow_model_thinks(rig: Rig) -> None:
-    rig.llm.script(Reply("Hmm, let me think.", first_byte_delay=2.0))
+    rig.llm.script(Reply("Hmm, let me think.", first_byte_delay=2.0, chunk_delay=0.1))
     await rig.tg.send_text("a hard question")
     await rig.tg.wait_for(lambda t: "Hmm, let me think." in t.texts())
     methods = [c.method for c in rig.tg.calls]
