@@ -22,6 +22,7 @@ once per reply, says whether and which; see ``bot.persona_admin.ChatRoster``). P
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import secrets
@@ -96,6 +97,7 @@ class TelegramChannel:
         self._speaker = speaker
         # The name heading the persona's messages here, set when a reply starts.
         self.name: str | None = None
+        self._message_id: int | None = None  # a group reply's streamed message
 
     # -- the Channel port -------------------------------------------------------------------
     async def send(self, text: str) -> None:
@@ -140,14 +142,25 @@ class TelegramChannel:
     async def stream(self, chunks: AsyncIterator[str]) -> str:
         parts: list[str] = []
         self.name = await self._who()
+        self._message_id = None
         try:
             if self.private:
                 await self._stream_draft(chunks, parts)
                 self._cancel_typing()
                 await self._send_all("".join(parts), self.name)
             else:
-                message_id = await self._stream_edits(chunks, parts)
-                await self._finish_edits(message_id, "".join(parts))
+                await self._stream_edits(chunks, parts)
+                await self._finish_edits(self._message_id, "".join(parts))
+        except Exception:
+            # The model broke off mid-reply: what did arrive is kept in the history, so the
+            # person sees it too (a draft is ephemeral), before the engine's apology.
+            if "".join(parts).strip():
+                with contextlib.suppress(Exception):
+                    if self.private:
+                        await self._send_all("".join(parts), self.name)
+                    else:
+                        await self._finish_edits(self._message_id, "".join(parts))
+            raise
         finally:
             self._cancel_typing()
         return "".join(parts)
@@ -231,8 +244,9 @@ class TelegramChannel:
             except (BadRequest, NetworkError) as exc:
                 log.info("draft update failed: %s", type(exc).__name__)
 
-    async def _stream_edits(self, chunks: AsyncIterator[str], parts: list[str]) -> int | None:
-        message_id: int | None = None
+    async def _stream_edits(self, chunks: AsyncIterator[str], parts: list[str]) -> None:
+        """Post, then edit ``self._message_id`` (kept there so a broken-off stream can still
+        be finished)."""
         next_at = self._clock() + self.first_delay
         shown = ""
         async for chunk in chunks:
@@ -250,17 +264,17 @@ class TelegramChannel:
             next_at = now + self.edit_interval
             headed, entities = self._headed(text)
             try:
-                if message_id is None:
+                if self._message_id is None:
                     sent = await self.bot.send_message(
                         self.chat_id,
                         headed,
                         message_thread_id=self.thread_id,
                         entities=entities,
                     )
-                    message_id = sent.message_id
+                    self._message_id = sent.message_id
                 else:
                     await self.bot.edit_message_text(
-                        headed, self.chat_id, message_id, entities=entities
+                        headed, self.chat_id, self._message_id, entities=entities
                     )
                 shown = text
             except RetryAfter as exc:
@@ -270,7 +284,6 @@ class TelegramChannel:
                     log.info("streaming edit failed: %s", exc.message)
             except NetworkError as exc:
                 log.info("streaming edit failed: %s", type(exc).__name__)
-        return message_id
 
     async def _finish_edits(self, message_id: int | None, text: str) -> None:
         pieces = split(text, LIMIT - _room(self.name))

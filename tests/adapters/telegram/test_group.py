@@ -160,3 +160,12 @@ async def test_bot_messages_are_ignored(rig: Rig) -> None:
     await say(rig, text2, **mention(text2))
     await said(rig, f"You said: U7: {text2}")
     assert len(streamed(rig.llm)) == 1
+
+
+async def test_a_group_reply_cut_off_mid_stream_shows_all_it_got(rig: Rig) -> None:
+    words = ["one ", "two ", "three ", "four ", "five ", "six"]
+    rig.llm.script(Reply("".join(words), chunks=words, drop_after=4))
+    text = f"@{BOT_USERNAME} go on"
+    await say(rig, text, **mention(text))
+    await rig.tg.wait_for(lambda t: any("water" in x for x in t.texts(GROUP)))
+    assert "one two three four" in rig.tg.texts(GROUP)

@@ -137,3 +137,13 @@ async def test_no_voice_note_without_voice_on(rig: Rig) -> None:
     await rig.tg.wait_for(lambda t: any("Voice replies are off" in x for x in t.texts()))
     assert not rig.tg.calls_to("sendVoice")
     assert not rig.llm.requests_to("speech")
+
+
+async def test_a_reply_cut_off_mid_stream_shows_all_it_got(rig: Rig) -> None:
+    words = ["one ", "two ", "three ", "four ", "five ", "six"]
+    rig.llm.script(Reply("".join(words), chunks=words, drop_after=4))
+    await rig.tg.send_text("go on")
+    await rig.tg.wait_for(lambda t: any("water" in x for x in t.texts()))  # the apology
+    texts = rig.tg.texts()
+    assert "one two three four" in texts  # what arrived stays visible, not only a draft
+    assert texts.index("one two three four") < len(texts) - 1
