@@ -25,6 +25,7 @@ from bot.store.sqlite import Row, SQLiteStore, _dt, _required
 
 SHIFT = 40
 MASK = (1 << SHIFT) - 1
+MAX_ROWID = (1 << 63) - 1
 CHUNK = 500
 TURN_SQL = (
     "SELECT m.id, m.conversation_id, m.role, m.content, m.user_id, m.author_name, m.created_at,"
@@ -33,10 +34,13 @@ TURN_SQL = (
 )
 INSERT = "INSERT INTO turns_fts (rowid, body, c1, c2) VALUES (?, ?, ?, ?)"
 # Query words ranked at most, and the number of index rows (summed over the words, rarest
-# first) beyond which further words are left out: ranking costs time per matching row.
+# first, estimated within the searched buckets) beyond which further words are left out:
+# bm25 costs time per matching row (about 1 us), counting and seeking almost nothing. When
+# even the rarest word passes the budget (a message of only very common words), its newest
+# matches are ranked instead of all of them.
 MAX_TERMS = 8
-RANK_BUDGET = 3000
-DF_TTL = 300.0  # seconds a word's document count is reused
+RANK_BUDGET = 1500
+DF_TTL = 300.0  # seconds a word's document count (and a bucket's size) is reused
 CACHE_KIB = 32_000  # SQLite page cache of the shared connection, once memory is searched
 
 
@@ -55,6 +59,7 @@ class TurnIndex:
         self._owners: dict[tuple[str, str], int | None] = {}
         self._df: dict[str, int] = {}
         self._df_at = 0.0
+        self._sizes: dict[tuple[int, int], int] = {}  # rows in a rowid range (a bucket's)
         self._tuned = False
         self._stemmer = Stemmer()
 
@@ -159,17 +164,22 @@ class TurnIndex:
             if b is not None:
                 top = min(before_id - 1, MASK) if before_id is not None else MASK
                 ranges.append((b << SHIFT, b << SHIFT | top))
-        atoms = await self.prune(atoms)
-        if not ranges or not atoms:
+        if not ranges:
             return []
         if not self._tuned:
             # The index outgrows SQLite's default 2 MB page cache long before 100k turns.
             await self._s._all(f"PRAGMA cache_size = -{CACHE_KIB}")
             self._tuned = True
+        atoms, rows = await self.prune(atoms, await self.share(ranges))
+        if not atoms:
+            return []
         match = " OR ".join(atoms)
+        # Past the budget (one very common word), the newest matches: bm25 then scores only
+        # the rows returned, and recent turns are the likelier ones to be meant.
+        order = "rank" if rows <= RANK_BUDGET else "rowid DESC"
         one = (
             "SELECT * FROM (SELECT rowid, rank FROM turns_fts WHERE turns_fts MATCH ?"
-            " AND rowid BETWEEN ? AND ? ORDER BY rank LIMIT ?)"
+            f" AND rowid BETWEEN ? AND ? ORDER BY {order} LIMIT ?)"
         )
         sql = (
             "SELECT m.id, r.rank, m.conversation_id, m.role, m.author_name, m.content,"
@@ -184,18 +194,42 @@ class TurnIndex:
             best.setdefault(row[0], row)  # a turn in both buckets: same rank
         return list(best.values())[:limit]
 
-    async def prune(self, atoms: list[str]) -> list[str]:
-        """The query's words worth ranking: rarest first, at most ``MAX_TERMS``, common
-        words (scored lowest by bm25) left out once the rows to rank pass ``RANK_BUDGET``,
-        and words the index does not hold (they match nothing) dropped."""
-        words = {a: a.strip('"') for a in atoms if " " not in a}
-        if not words:
-            return atoms[:MAX_TERMS]
-        stems = self._stemmer.stems(words.values())
+    async def share(self, ranges: list[tuple[int, int]]) -> float:
+        """The searched buckets' share of the index: document counts are over the whole
+        index (every person and chat), the rows to rank only those in the buckets."""
+        self._expire()
+        # Whole buckets (the ranges' tops move with ``before_id``) and the whole index. The
+        # docsize table holds one row per index row, keyed by rowid: counting a range of
+        # it is a b-tree walk, unlike a scan of the FTS5 table itself.
+        spans = [(lo, lo | MASK) for lo, _ in ranges]
+        for lo, hi in [*spans, (0, MAX_ROWID)]:
+            if (lo, hi) not in self._sizes:
+                row = await self._s._one(
+                    "SELECT count(*) FROM turns_fts_docsize WHERE id BETWEEN ? AND ?", (lo, hi)
+                )
+                self._sizes[(lo, hi)] = int(row[0]) if row else 0
+        total = self._sizes[(0, MAX_ROWID)]
+        return min(1.0, sum(self._sizes[s] for s in spans) / total) if total else 1.0
+
+    def _expire(self) -> None:
         now = time.monotonic()
         if now - self._df_at > DF_TTL or len(self._df) > 100_000:
-            self._df.clear()  # counts drift slowly: an approximate, recent count will do
+            # Counts drift slowly: an approximate, recent count will do.
+            self._df.clear()
+            self._sizes.clear()
             self._df_at = now
+
+    async def prune(self, atoms: list[str], share: float = 1.0) -> tuple[list[str], float]:
+        """The query's words worth ranking, and the rows they match (estimated: document
+        counts times the searched ``share`` of the index): rarest first, at most
+        ``MAX_TERMS``, common words (scored lowest by bm25) left out once the rows to rank
+        pass ``RANK_BUDGET``, and words the index does not hold (they match nothing)
+        dropped."""
+        words = {a: a.strip('"') for a in atoms if " " not in a}
+        if not words:
+            return atoms[:MAX_TERMS], 0.0
+        stems = self._stemmer.stems(words.values())
+        self._expire()
         keys = sorted({s for s in stems.values() if s and s not in self._df})
         if keys:
             rows = await self._s._all(
@@ -204,24 +238,24 @@ class TurnIndex:
             # Only counts are kept: a word not indexed yet may be by the next message.
             self._df.update({str(r[0]): int(r[1]) for r in rows})
         df = self._df
-        scored: list[tuple[int, str]] = []
+        scored: list[tuple[float, str]] = []
         for a in atoms:
             if a in words:
                 stem = stems[words[a]]
                 count = df.get(stem, 0) if stem else 0
                 if count:
-                    scored.append((count, a))
+                    scored.append((count * share, a))
             else:
-                scored.append((0, a))  # a CJK phrase: no count at hand, keep it
+                scored.append((0.0, a))  # a CJK phrase: no count at hand, keep it
         scored.sort(key=lambda x: x[0])
         keep: list[str] = []
-        total = 0
+        total = 0.0
         for n, a in scored[:MAX_TERMS]:
             if keep and total + n > RANK_BUDGET:
                 break
             keep.append(a)
             total += n
-        return keep
+        return keep, total
 
 
 WATERMARK = "turns_indexed_upto"

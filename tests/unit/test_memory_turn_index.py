@@ -1,0 +1,76 @@
+"""The turn index's query budget (``TurnIndex.prune`` and ``search``) on a real SQLite store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.memory.base import Scope
+from bot.store import sqlite_turns
+from bot.store.base import NewMessage, Role
+from bot.store.sqlite import SQLiteStore
+from bot.store.sqlite_memory import SQLiteMemoryStore
+
+
+async def fill(memory: SQLiteMemoryStore, chat: str, texts: list[str]) -> int:
+    """A private chat of ``texts``, indexed; the person's id."""
+    store = memory.store
+    user = (await store.upsert_user("console", chat, chat)).id
+    await memory.note_chat("console", chat, False, user)
+    conv = await store.conversation("console", chat, "mom")
+    for text in texts:
+        await store.add_message(conv.id, NewMessage(role=Role.USER, content=text, user_id=user))
+    while (await memory.index_turns(batch=100)).more:
+        pass
+    return user
+
+
+async def test_word_counts_are_scaled_to_the_searched_buckets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SQLiteStore(tmp_path / "m.db")
+    await store.open()
+    try:
+        memory = SQLiteMemoryStore(store)
+        # Ann has a quarter of the index rows. Counting rows where a neighbour (up to two
+        # away) carries the word too: "tea" is in 15 rows (4 Ann's), "cake" in 8 (3 Ann's).
+        ann = await fill(memory, "ann", ["tea and cake", "tea at noon", "more tea", "a walk"])
+        await fill(memory, "bob", ["tea"] * 9 + ["cake", "walk", "noon"])
+        monkeypatch.setattr(sqlite_turns, "RANK_BUDGET", 7)
+        index = memory.turns
+        scope = Scope("mom", ann, "console", "ann")
+        bucket = await index.bucket("mom", "user", str(ann), create=False)
+        assert bucket is not None
+        lo = bucket << sqlite_turns.SHIFT
+        share = await index.share([(lo, lo | 3)])
+        assert share == pytest.approx(4 / 16)
+        # Whole index: 8 + 15 rows pass the budget; scaled to Ann's bucket, 2 + 3.75 do not.
+        assert (await index.prune(['"tea"', '"cake"']))[0] == ['"cake"']
+        kept, rows = await index.prune(['"tea"', '"cake"'], share)
+        assert kept == ['"cake"', '"tea"'] and rows == pytest.approx(23 / 4)
+        hits = await memory.search_turns(scope, ['"tea"'], 10)
+        assert {h.content for h in hits} == {"tea and cake", "tea at noon", "more tea", "a walk"}
+    finally:
+        await store.close()
+
+
+async def test_past_the_budget_the_newest_matches_are_ranked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SQLiteStore(tmp_path / "m.db")
+    await store.open()
+    try:
+        memory = SQLiteMemoryStore(store)
+        texts = [f"coffee number {i} " + "filler " * (0 if i < 3 else 20) for i in range(10)]
+        uid = await fill(memory, "ann", texts)
+        scope = Scope("mom", uid, "console", "ann")
+        ranked = await memory.search_turns(scope, ['"coffee"'], 3)
+        # bm25 favours the short early turns; past the budget, the newest ones are taken.
+        assert {h.content.split()[2] for h in ranked} == {"0", "1", "2"}
+        monkeypatch.setattr(sqlite_turns, "RANK_BUDGET", 5)
+        memory.turns.forget_caches()
+        newest = await memory.search_turns(scope, ['"coffee"'], 3)
+        assert {h.content.split()[2] for h in newest} == {"7", "8", "9"}
+    finally:
+        await store.close()
