@@ -345,38 +345,57 @@ def _os_error(exc: BaseException) -> OSError | None:
 
 
 async def _sse_deltas(response: httpx2.Response) -> AsyncIterator[tuple[str, bool]]:
-    """(content, carries reasoning) per chunk of an OpenAI-style SSE chat stream."""
-    data: list[str] = []
+    """(content, carries reasoning) of an OpenAI-style SSE chat stream, one pair per network
+    read: the deltas that arrived together are joined, so a fast server's hundred chunks do
+    not each pay for a trip through every async layer up to the platform; a server that
+    sends token by token still shows each token as it comes."""
+    pending = b""
+    data: list[bytes] = []
     finished = False
-    async for line in response.aiter_lines():
+    async for block in response.aiter_bytes():
         if finished:
             continue  # read to the end, so the connection goes back to the pool
-        if line.startswith("data:"):
-            data.append(line[5:].lstrip())
-            continue
-        if line or not data:
-            continue  # comments, "event:"/"id:" fields, keep-alive blank lines
-        payload, data = "\n".join(data), []
-        if payload == "[DONE]":
-            finished = True
-            continue
-        try:
-            obj = json.loads(payload)
-        except ValueError:
-            raise openai.APIError("malformed stream chunk", response.request, body=None) from None
-        if not isinstance(obj, dict):
-            continue
-        if "error" in obj:
-            err = obj["error"]
-            message = err.get("message") if isinstance(err, dict) else str(err)
-            raise openai.APIError(str(message or "error in stream"), response.request, body=obj)
-        choices = obj.get("choices")
-        if not choices:
-            continue  # e.g. the usage chunk
-        delta = choices[0].get("delta") or {}
-        # DeepSeek and vLLM send "reasoning_content", OpenRouter and Ollama "reasoning".
-        reasoning = bool(delta.get("reasoning_content") or delta.get("reasoning"))
-        yield delta.get("content") or "", reasoning
+        lines = (pending + block).split(b"\n")
+        pending = lines.pop()  # an incomplete last line waits for the next read
+        texts: list[str] = []
+        reasoning = False
+        for line in lines:
+            line = line.rstrip(b"\r")
+            if line.startswith(b"data:"):
+                data.append(line[5:].lstrip())
+                continue
+            if line or not data:
+                continue  # comments, "event:"/"id:" fields, keep-alive blank lines
+            payload, data = b"\n".join(data), []
+            if payload == b"[DONE]":
+                finished = True
+                break
+            text, thinks = _delta(payload, response)
+            texts.append(text)
+            reasoning = reasoning or thinks
+        if texts or reasoning:
+            yield "".join(texts), reasoning
+
+
+def _delta(payload: bytes, response: httpx2.Response) -> tuple[str, bool]:
+    """One SSE event's (content, carries reasoning)."""
+    try:
+        obj = json.loads(payload)
+    except ValueError:
+        raise openai.APIError("malformed stream chunk", response.request, body=None) from None
+    if not isinstance(obj, dict):
+        return "", False
+    if "error" in obj:
+        err = obj["error"]
+        message = err.get("message") if isinstance(err, dict) else str(err)
+        raise openai.APIError(str(message or "error in stream"), response.request, body=obj)
+    choices = obj.get("choices")
+    if not choices:
+        return "", False  # e.g. the usage chunk
+    delta = choices[0].get("delta") or {}
+    # DeepSeek and vLLM send "reasoning_content", OpenRouter and Ollama "reasoning".
+    reasoning = bool(delta.get("reasoning_content") or delta.get("reasoning"))
+    return delta.get("content") or "", reasoning
 
 
 def _content(turn: Turn) -> str | list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from bot.memory.service import MemoryService
 from bot.personas.registry import PersonaRegistry
 from bot.store import open_store
 from bot.store.base import Store
+from bot.tokens import get_tokenizer
 from config.settings import LLMSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime
         registry, warnings = await PersonaRegistry.load(store, settings.personas_dir)
         for w in warnings:
             log.warning("%s", w)
+        # Load the token table now (~0.1 s) rather than inside the first person's reply.
+        get_tokenizer()
 
         llm = settings.effective_llm()
         context_window = llm.context_window

@@ -90,7 +90,7 @@ async def history(rig: Rig, chat: str = "u1", persona: str = "mom") -> list[tupl
 
 async def test_dm_streams_reply_and_remembers_it(rig: Rig) -> None:
     ch = RecordingChannel()
-    rig.fake.script(Reply("Hello sweetheart, did you eat?"))
+    rig.fake.script(Reply("Hello sweetheart, did you eat?", chunk_delay=0.01))
     await rig.engine.handle(dm("hi mom", mid="1"), ch)
     assert ch.replies() == ["Hello sweetheart, did you eat?"]
     assert len(ch.chunks[0]) > 1  # it streamed, not one block
