@@ -36,6 +36,7 @@ SENTENCE = (
 )
 WORDS = SENTENCE.split(" ")
 KINDRED = Path(sys.executable).with_name("kindred")
+PACE = (0.0, 0.0)  # the fake model: seconds to the first token, and between words
 PREFIX = "**Mom:** "  # DMs: the bot account speaks, with the persona's name
 
 
@@ -56,7 +57,7 @@ async def run(users: int, messages: int, words: int, extra_env: list[str]) -> No
 
     async with FakeDiscord() as dc, FakeOpenAI() as llm:
         dc.watchers.append(watch)
-        llm.responder = lambda rec: Reply(reply)
+        llm.responder = lambda rec: Reply(reply, first_byte_delay=PACE[0], chunk_delay=PACE[1])
         tmp = Path(tempfile.mkdtemp(prefix="kindred-bench-"))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KINDRED_", "OPENAI_"))}
         env |= {
@@ -132,6 +133,11 @@ def main() -> None:
     p.add_argument("--messages", type=int, default=100)
     p.add_argument("--words", type=int, default=100, help="words in each streamed reply")
     p.add_argument(
+        "--pace",
+        default="0,0",
+        help="seconds to the first token, and between words, e.g. 0.3,0.02 (a real model)",
+    )
+    p.add_argument(
         "--set",
         action="append",
         default=[],
@@ -139,6 +145,9 @@ def main() -> None:
         help="extra environment for the bot, e.g. KINDRED_MEMORY__ENABLED=false",
     )
     args = p.parse_args()
+    global PACE
+    first, per_word = (float(x) for x in args.pace.split(","))
+    PACE = (first, per_word)
     asyncio.run(run(args.users, args.messages, args.words, args.set))
 
 

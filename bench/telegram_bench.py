@@ -33,6 +33,7 @@ SENTENCE = (
 WORDS = SENTENCE.split(" ")
 REPLY = " ".join((WORDS * 4)[:100])
 KINDRED = Path(sys.executable).with_name("kindred")
+PACE = (0.0, 0.0)  # the fake model: seconds to the first token, and between words
 
 
 async def run(users: int, messages: int, words: int, memory: bool = True) -> None:
@@ -53,7 +54,7 @@ async def run(users: int, messages: int, words: int, memory: bool = True) -> Non
 
     async with FakeBotAPI() as tg, FakeOpenAI() as llm:
         tg.on_call = on_call
-        llm.responder = lambda rec: Reply(REPLY)
+        llm.responder = lambda rec: Reply(REPLY, first_byte_delay=PACE[0], chunk_delay=PACE[1])
         tmp = Path(tempfile.mkdtemp(prefix="kindred-bench-"))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KINDRED_", "OPENAI_"))}
         env |= {
@@ -129,8 +130,16 @@ def main() -> None:
     p.add_argument("--users", type=int, default=20)
     p.add_argument("--messages", type=int, default=200)
     p.add_argument("--words", type=int, default=100, help="words in each streamed reply")
+    p.add_argument(
+        "--pace",
+        default="0,0",
+        help="seconds to the first token, and between words, e.g. 0.3,0.02 (a real model)",
+    )
     p.add_argument("--no-memory", action="store_true", help="disable long-term memory")
     args = p.parse_args()
+    global PACE
+    first, per_word = (float(x) for x in args.pace.split(","))
+    PACE = (first, per_word)
     asyncio.run(run(args.users, args.messages, args.words, not args.no_memory))
 
 

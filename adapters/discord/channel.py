@@ -76,7 +76,7 @@ class DiscordChannel:
         speaker: Callable[[], Awaitable[Speaker]],
         webhooks: WebhookCache | None = None,
         edit_interval: float = 1.2,
-        first_delay: float = 0.25,
+        first_delay: float = 0.15,
         clock: Clock = time.monotonic,
     ) -> None:
         self.target = target

@@ -79,7 +79,7 @@ class TelegramChannel:
         thread_id: int | None = None,
         edit_interval: float = 3.0,
         draft_interval: float = 1.0,
-        first_delay: float = 0.25,
+        first_delay: float = 0.15,
         clock: Callable[[], float] = time.monotonic,
         typing_delay: float = 0.5,
         speaker: Speaker | None = None,
