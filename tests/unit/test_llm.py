@@ -235,9 +235,13 @@ async def test_drop_mid_stream_keeps_tokens_then_raises(
 ) -> None:
     fake.script(Reply("one two three four five six", drop_after=2), Reply("never asked"))
     got: list[str] = []
-    with pytest.raises(LLMUnavailable, match="broke off"):
+
+    async def read() -> None:
         async for chunk in model.stream_chat(req()):
             got.append(chunk)
+
+    with pytest.raises(LLMUnavailable, match="broke off"):
+        await read()
     assert "".join(got) == "one two "  # what arrived (maybe in one read) came out first
     assert len(fake.requests) == 1  # no retry once text was shown
 
