@@ -32,6 +32,7 @@ from datetime import date, datetime
 from bot.memory.base import Memory, MemoryStore, Scope, TurnHit
 from bot.memory.text import (
     asks_time,
+    date_phrases,
     date_terms,
     query_terms,
     render_date,
@@ -52,7 +53,7 @@ class RecallConfig:
     max_turns: int = 8
     max_facts: int = 40
     # Lexical candidates fetched before re-ranking.
-    candidates: int = 40
+    candidates: int = 60
     recency_weight: float = 0.1
     speaker_boost: float = 1.0
     recency_half_life_days: float = 30.0
@@ -82,7 +83,7 @@ class Recaller:
     def atoms(self, query: str, now: datetime) -> list[str]:
         words = word_forms(query_terms(query))
         extra = [f'"{w.lower()}"' for w in date_terms(query, now)]
-        return list(dict.fromkeys(words + extra))
+        return list(dict.fromkeys(date_phrases(query) + words + extra))
 
     async def search_turns(
         self, scope: Scope, query: str, k: int, now: datetime, before_id: int | None = None

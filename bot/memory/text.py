@@ -100,6 +100,27 @@ def date_terms(text: str, now: datetime) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+_ORDINAL = r"(?:st|nd|rd|th)?"
+_MONTH = "|".join(MONTHS)
+_YEAR = r"(?:,?\s*(\d{4})\b)?"
+_DAY_MONTH = re.compile(rf"\b(\d{{1,2}}){_ORDINAL}\s+(?:of\s+)?({_MONTH})\b{_YEAR}", re.I)
+_MONTH_DAY = re.compile(rf"\b({_MONTH})\s+(\d{{1,2}}){_ORDINAL}\b{_YEAR}", re.I)
+
+
+def date_phrases(text: str) -> list[str]:
+    """Phrase atoms for the calendar dates a message names ("on May 23, 2023", "the 4th of
+    October") in the order documents carry them (``"23 may 2023"``), so turns of that very
+    day rank above those that merely share its month or year."""
+    out = []
+    for m in _DAY_MONTH.finditer(text):
+        day, month, year = m.groups()
+        out.append(" ".join([str(int(day)), month.lower(), *([year] if year else [])]))
+    for m in _MONTH_DAY.finditer(text):
+        month, day, year = m.groups()
+        out.append(" ".join([str(int(day)), month.lower(), *([year] if year else [])]))
+    return list(dict.fromkeys(f'"{p}"' for p in out))
+
+
 def query_terms(text: str, limit: int = 16) -> list[str]:
     """FTS5 query atoms for a free-text question: quoted words and CJK bigram phrases,
     stopwords dropped, duplicates removed, at most ``limit`` (longest words first, which

@@ -289,6 +289,31 @@ MIGRATIONS: list[tuple[int, tuple[Statement, ...]]] = [
             "ALTER TABLE users ADD COLUMN voice_replies BOOLEAN NOT NULL DEFAULT FALSE",
         ),
     ),
+    (
+        5,
+        (
+            # The turn index with the nearest neighbours split by side: a reply is read in
+            # the light of the turn it answers (``before``, ranked higher) more than of the
+            # turn answering it (``after``); ``far``: the turns two away. The index is
+            # rebuilt from scratch: the watermark is reset and the memory worker indexes
+            # every stored turn again, in batches, in the background.
+            OnlyFor("sqlite", "DROP TABLE turns_fts"),
+            OnlyFor(
+                "sqlite",
+                """
+                CREATE VIRTUAL TABLE turns_fts USING fts5(
+                    body, before, after, far, tokenize = 'porter unicode61 remove_diacritics 2'
+                )
+                """,
+            ),
+            OnlyFor(
+                "sqlite",
+                "INSERT INTO turns_fts (turns_fts, rank)"
+                " VALUES ('rank', 'bm25(1.0, 0.7, 0.4, 0.3)')",
+            ),
+            OnlyFor("sqlite", "DELETE FROM memory_state WHERE key = 'turns_indexed_upto'"),
+        ),
+    ),
 ]
 
 

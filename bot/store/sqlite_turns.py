@@ -32,7 +32,7 @@ TURN_SQL = (
     " c.persona_id, c.platform, c.chat_key FROM messages m"
     " JOIN conversations c ON c.id = m.conversation_id"
 )
-INSERT = "INSERT INTO turns_fts (rowid, body, c1, c2) VALUES (?, ?, ?, ?)"
+INSERT = "INSERT INTO turns_fts (rowid, body, before, after, far) VALUES (?, ?, ?, ?, ?)"
 # Query words ranked at most, and the number of index rows (summed over the words, rarest
 # first, estimated within the searched buckets) beyond which further words are left out:
 # bm25 costs time per matching row (about 1 us), counting and seeking almost nothing. When
@@ -129,8 +129,9 @@ class TurnIndex:
                 return texts[j] if 0 <= j < len(conv) else ""
 
             body = turn_document(_dt(r[6]), r[5], r[3])
-            near, far = f"{at(i - 1)} {at(i + 1)}", f"{at(i - 2)} {at(i + 2)}"
-            out += [(rowid, body, near, far) for rowid in await self.rowids(r, create=True)]
+            far = f"{at(i - 2)} {at(i + 2)}"
+            rowids = await self.rowids(r, create=True)
+            out += [(rowid, body, at(i - 1), at(i + 1), far) for rowid in rowids]
         return out
 
     async def delete(self, rows: Iterable[Row]) -> None:

@@ -345,6 +345,6 @@ async def test_memory_commands_are_private(tmp_path: Path, fake: FakeOpenAI) -> 
         hits = await rig.memory.store.search_turns(
             Scope("mom", new_id, "telegram", "a"), ['"plums"'], 5
         )
-        assert [h.content for h in hits][:1] == ["I like plums"]
+        assert "I like plums" in [h.content for h in hits]
     finally:
         await rig.close()

@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 from bot.memory.eval import Scores, evidence_ids, parse_session_date, score
 from bot.memory.extract import parse
 from bot.memory.stems import Stemmer
-from bot.memory.text import date_terms, query_terms, render_date, segment, turn_document
+from bot.memory.text import (
+    date_phrases,
+    date_terms,
+    query_terms,
+    render_date,
+    segment,
+    turn_document,
+)
 
 
 def test_cjk_is_segmented_and_queried_as_bigram_phrases() -> None:
@@ -99,3 +106,11 @@ def test_irregular_verbs_and_time_questions() -> None:
     assert not asks_time("What did Mel paint?")
     assert says_time("I went there last week") and says_time("back in 2021")
     assert says_time("on Friday") and not says_time("I like cats")
+
+
+def test_date_phrases_match_the_dates_documents_carry() -> None:
+    asked = "What did she find on May 23, 2023, and on the 4th of October? Or 1 February, 2023?"
+    assert date_phrases(asked) == ['"4 october"', '"1 february 2023"', '"23 may 2023"']
+    assert date_phrases("What did she do in May 2023?") == []
+    doc = turn_document(datetime(2023, 5, 23, tzinfo=UTC), "Gina", "found a shop")
+    assert "23 May 2023" in doc

@@ -74,3 +74,30 @@ async def test_past_the_budget_the_newest_matches_are_ranked(
         assert {h.content.split()[2] for h in newest} == {"7", "8", "9"}
     finally:
         await store.close()
+
+
+async def test_migration_5_rebuilds_an_old_index_with_sided_neighbours(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "m.db")
+    await store.open()
+    memory = SQLiteMemoryStore(store)
+    uid = await fill(memory, "ann", ["where should we go?", "the aquarium", "sounds fun"])
+    # Back to a version 4 index: three columns (neighbours on both sides in one), indexed.
+    await store._all("DROP TABLE turns_fts")
+    await store._all("CREATE VIRTUAL TABLE turns_fts USING fts5(body, c1, c2)")
+    await store._all("INSERT INTO turns_fts (rowid, body, c1, c2) VALUES (1, 'old', '', '')")
+    await store._all("DELETE FROM schema_version WHERE version = 5")
+    await store.close()
+
+    store = SQLiteStore(tmp_path / "m.db")
+    await store.open()
+    try:
+        memory = SQLiteMemoryStore(store)
+        scope = Scope("mom", uid, "console", "ann")
+        assert await memory.search_turns(scope, ['"old"'], 5) == []
+        stats = await memory.index_turns(batch=100)
+        assert stats.indexed == 3  # every stored turn, again
+        hits = await memory.search_turns(scope, ['"aquarium"'], 5)
+        # The reply to the question ranks above the question answered by it.
+        assert [h.content for h in hits] == ["the aquarium", "sounds fun", "where should we go?"]
+    finally:
+        await store.close()
