@@ -137,6 +137,8 @@ class MemoryService:
 
     async def forget_all(self, user_id: int) -> ForgetReport:
         self._noted.clear()  # their private chats are no longer noted: note them again
+        if self.worker is not None:
+            self.worker.forget_user(user_id)
         return await self.store.forget_user(user_id)
 
     async def export(self, user_id: int) -> dict[str, Any]:

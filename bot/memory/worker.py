@@ -173,6 +173,12 @@ class MemoryWorker:
             await self._embed_pending()
         return done
 
+    def forget_user(self, user_id: int) -> None:
+        """Drop a person's parked exchanges (their job rows are deleted with their data):
+        run later, they would write progress marks for conversations that no longer exist."""
+        for key in [k for k in self._parked if k[1] == user_id]:
+            del self._parked[key]
+
     def _batched(self) -> bool:
         return self.llm is not None and self.config.extraction
 

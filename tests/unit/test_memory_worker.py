@@ -259,3 +259,23 @@ async def test_a_group_members_extraction_reads_only_their_own_words(
         ]
     finally:
         await rig.close()
+
+
+async def test_forget_all_drops_the_persons_parked_exchanges(
+    tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    store, model, worker, memory = await batching_rig(tmp_path, fake, extract_idle=60.0)
+    try:
+        await chat(memory, store, model, "my cat is called zanzibarquux")
+        await asyncio.sleep(0.2)
+        assert worker._parked  # waiting for the chat to go quiet
+        user = await store.upsert_user("telegram", "u1", "Wen")
+        await memory.forget_all(user.id)
+        assert not worker._parked
+        await worker.drain()
+        assert extraction_calls(fake) == []
+        assert await store._all("SELECT * FROM memory_state WHERE key LIKE 'extracted:%'") == []
+    finally:
+        await memory.stop()
+        await model.aclose()
+        await store.close()
