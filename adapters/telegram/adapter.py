@@ -9,11 +9,13 @@ No ``AIORateLimiter``: it caps *all* calls at 30/s bot-wide (edits, drafts and t
 included), which is what made peers crawl under load (notes/performance.md). The channel
 paces each reply instead (drafts ≥ 1 s apart, group edits ≥ ``edit_interval``) and honours
 every RetryAfter, which is what Telegram's per-chat limits need.
+
+This module is the wiring; the inline buttons (``/forget all``, ``/persona``) live in
+buttons.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from dataclasses import replace as _replace
@@ -22,8 +24,6 @@ from telegram import (
     BotCommand,
     BotCommandScopeAllChatAdministrators,
     BotCommandScopeAllPrivateChats,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     Message,
     Update,
 )
@@ -37,20 +37,12 @@ from telegram.ext import (
     filters,
 )
 
+from adapters.telegram.buttons import FORGET_PATTERN, PICK_PATTERN, ForgetAllButtons, PersonaButtons
 from adapters.telegram.channel import TelegramChannel
-from adapters.telegram.convert import (
-    BotIdentity,
-    button_press,
-    chat_ref,
-    command,
-    incoming,
-    user_ref,
-)
+from adapters.telegram.convert import BotIdentity, chat_ref, command, incoming
 from adapters.telegram.media import CANT_LISTEN, is_audio, see, transcribe
-from bot.commands import Outcome, PersonaChoice
 from bot.errors import KindredError
-from bot.events import AttachedFile, ChatKind, CommandRequest, IncomingMessage
-from bot.memory.commands import MemoryCommands, forgotten
+from bot.events import AttachedFile, ChatKind, IncomingMessage
 from bot.persona_admin import ADMIN_COMMANDS
 from bot.runtime import Runtime
 from bot.store.base import TriggerMode
@@ -78,24 +70,6 @@ MEMORY = [
     ("forget", "Forget item N, or all"),
     ("export", "Everything stored about you, as a file"),
 ]
-# Callback data of the /forget all buttons: no user ids or text, only the choice. Who may
-# press is checked against the chat (a private chat's id is its user's id).
-FORGET_YES = "forget_all:yes"
-FORGET_NO = "forget_all:no"
-FORGET_ASK = (
-    "This deletes everything stored about you — memories, your messages, summaries — "
-    "and cannot be undone."
-)
-KEPT = "Kept everything; nothing was deleted."
-# Callback data of the /persona buttons: "persona:<id>", or for an id too long for
-# Telegram's 64 bytes "persona#<hash of the id>", looked up among the presser's personas.
-PICK = "persona:"
-PICK_HASHED = "persona#"
-CALLBACK_BYTES = 64
-MAX_BUTTONS = 100  # Telegram's limit for one inline keyboard
-TAP_HINT = "Tap a name to switch, or send /persona use NAME."
-STALE = "That choice is out of date. Send /persona for a fresh list."
-NOT_YOURS = "This button is not for you."
 UPDATES = ["message", "callback_query"]
 # Commands whose effect in a group depends on the sender being a chat admin.
 NEEDS_ADMIN = {*ADMIN_COMMANDS, "persona", "reset"}
@@ -121,9 +95,13 @@ class TelegramAdapter:
             .concurrent_updates(True)
             .build()
         )
+        self.forget_all = ForgetAllButtons(runtime)
+        self.persona_buttons = PersonaButtons(runtime, self.member_is_admin, self.channel_for)
         self.app.add_handler(MessageHandler(filters.UpdateType.MESSAGES, self._on_message))
-        self.app.add_handler(CallbackQueryHandler(self._on_forget_button, pattern="^forget_all:"))
-        self.app.add_handler(CallbackQueryHandler(self._on_persona_button, pattern="^persona[:#]"))
+        self.app.add_handler(CallbackQueryHandler(self.forget_all.on_press, pattern=FORGET_PATTERN))
+        self.app.add_handler(
+            CallbackQueryHandler(self.persona_buttons.on_press, pattern=PICK_PATTERN)
+        )
         self.app.add_error_handler(self._on_error)
         self._admins: dict[tuple[int, int], tuple[float, bool]] = {}
         self.identity: BotIdentity | None = None
@@ -224,11 +202,11 @@ class TelegramAdapter:
                 cmd = _replace(cmd, is_admin=admin)
             if cmd.name == "persona_import":
                 cmd = _replace(cmd, file=await self._attached_file(message))
-            if self._asks_forget_all(cmd):
-                await self._ask_forget_all(message)
+            if self.forget_all.asked_for(cmd):
+                await self.forget_all.ask(message)
                 return
-            if cmd.name == "persona" and [a.lower() for a in cmd.args] in ([], ["list"]):
-                await self._persona_menu(cmd, channel)
+            if self.persona_buttons.asked_for(cmd):
+                await self.persona_buttons.menu(cmd, channel)
                 return
             await self.runtime.commands.run(cmd, channel)
             return
@@ -253,109 +231,6 @@ class TelegramAdapter:
                 return
             event = heard
         await self.runtime.engine.handle(event, channel)
-
-    # -- /forget all with a confirmation button ------------------------------------------------
-    def _asks_forget_all(self, cmd: CommandRequest) -> bool:
-        # Groups and a turned-off memory get the shared answers from MemoryCommands.
-        return (
-            cmd.name.lower() == "forget"
-            and [a.lower() for a in cmd.args[:1]] == ["all"]
-            and cmd.chat.kind is ChatKind.PRIVATE
-            and self.runtime.engine.memory is not None
-        )
-
-    async def _ask_forget_all(self, message: Message) -> None:
-        keyboard = InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton("Yes, forget everything", callback_data=FORGET_YES),
-                    InlineKeyboardButton("Cancel", callback_data=FORGET_NO),
-                ]
-            ]
-        )
-        await message.reply_text(FORGET_ASK, reply_markup=keyboard)
-
-    async def _on_forget_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        query = update.callback_query
-        if query is None:
-            return
-        shown = query.message
-        presser = query.from_user
-        # Only the person whose private chat holds the question may answer it: a forwarded
-        # or otherwise reachable button must not delete someone else's data.
-        if (
-            not isinstance(shown, Message)
-            or shown.chat.type != "private"
-            or shown.chat.id != presser.id
-        ):
-            await query.answer("This button is not for you.", show_alert=True)
-            return
-        if query.data != FORGET_YES:
-            await query.answer()
-            await query.edit_message_text(KEPT)
-            return
-        engine = self.runtime.engine
-        if engine.memory is None:
-            await query.answer()
-            await query.edit_message_text("Long-term memory is turned off here.")
-            return
-        me = user_ref(presser)
-        user = await engine.store.upsert_user(me.platform, me.user_id, me.display_name)
-        report = await MemoryCommands(engine).forget_all(user.id)
-        await query.answer("Deleted.")
-        await query.edit_message_text(forgotten(report))
-
-    # -- /persona with a button per persona ----------------------------------------------------
-    async def _persona_menu(self, cmd: CommandRequest, channel: TelegramChannel) -> None:
-        """The shared listing, with one button per persona (the active one ticked)."""
-        menu = await self.runtime.commands.persona_menu(cmd)
-        rows = [
-            [InlineKeyboardButton(_label(c), callback_data=pick_data(c.persona_id))]
-            for c in menu.choices[:MAX_BUTTONS]
-        ]
-        await channel.send_buttons(f"{menu.listing}\n{TAP_HINT}", InlineKeyboardMarkup(rows))
-
-    async def _on_persona_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A persona button: the same switch as ``/persona NAME``, with the same rules (in a
-        group only chat admins may switch), answered on the button and in the message."""
-        query = update.callback_query
-        if query is None:
-            return
-        shown, presser = query.message, query.from_user
-        if not isinstance(shown, Message):  # too old to edit: Telegram sends no content
-            await query.answer(STALE, show_alert=True)
-            return
-        if shown.chat.type == "private" and shown.chat.id != presser.id:
-            await query.answer(NOT_YOURS, show_alert=True)
-            return
-        cmd = button_press(shown, presser, "persona")
-        if cmd.chat.kind is ChatKind.GROUP:
-            cmd = _replace(cmd, is_admin=await self.member_is_admin(shown.chat.id, presser.id))
-        else:
-            cmd = _replace(cmd, is_admin=True)
-        commands = self.runtime.commands
-        persona_id = await self._picked(query.data or "", cmd)
-        result = await commands.switch(cmd, persona_id or "", by_id=True)
-        if result.outcome is Outcome.NOT_ADMIN:
-            await query.answer(result.message, show_alert=True)
-            return
-        if result.persona is None:
-            await query.answer(STALE, show_alert=True)
-            return
-        done = f"Now talking with {result.persona.display_name}."
-        await query.answer(done)
-        await query.edit_message_text(done)  # and the buttons go
-        await commands.welcome(cmd, result.persona, self.channel_for(shown))
-
-    async def _picked(self, data: str, cmd: CommandRequest) -> str | None:
-        if data.startswith(PICK):
-            return data[len(PICK) :]
-        if data.startswith(PICK_HASHED):
-            menu = await self.runtime.commands.persona_menu(cmd)
-            for choice in menu.choices:
-                if pick_data(choice.persona_id) == data:
-                    return choice.persona_id
-        return None
 
     async def _would_answer(self, event: IncomingMessage) -> bool:
         """Whether a voice note or photo may be for the persona. Transcription costs money,
@@ -402,18 +277,6 @@ class TelegramAdapter:
         # The exception's text may come from the HTTP layer; the log filter redacts the
         # token, and we never format URLs ourselves.
         log.error("error while handling a Telegram update", exc_info=context.error)
-
-
-def pick_data(persona_id: str) -> str:
-    """A persona button's callback data, within Telegram's 64 bytes whatever the id."""
-    data = PICK + persona_id
-    if len(data.encode()) <= CALLBACK_BYTES:
-        return data
-    return PICK_HASHED + hashlib.sha256(persona_id.encode()).hexdigest()[:32]
-
-
-def _label(choice: PersonaChoice) -> str:
-    return f"✓ {choice.name}" if choice.active else choice.name
 
 
 def create_adapter(runtime: Runtime) -> TelegramAdapter:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from adapters.telegram.adapter import FORGET_NO, FORGET_YES, KEPT
+from adapters.telegram.buttons import FORGET_NO, FORGET_YES, KEPT
 from tests.adapters.telegram.conftest import Rig
 from tests.fakes.telegram_api import FakeBotAPI
 

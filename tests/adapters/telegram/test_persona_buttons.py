@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.telegram.adapter import NOT_YOURS, STALE, TAP_HINT, pick_data
+from adapters.telegram.buttons import NOT_YOURS, STALE, TAP_HINT, pick_data
 from bot.commands import NOT_ADMIN
 from bot.events import ChatKind, ChatRef
 from tests.adapters.telegram.conftest import Rig, streamed
