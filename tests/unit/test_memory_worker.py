@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from bot.llm import OpenAIChatModel
@@ -150,9 +152,10 @@ def extraction_calls(fake: FakeOpenAI) -> list[str]:
     ]
 
 
+@asynccontextmanager
 async def batching_rig(
     tmp_path: Path, fake: FakeOpenAI, extract_idle: float, extract_every: int = 4
-) -> tuple[SQLiteStore, OpenAIChatModel, MemoryWorker, MemoryService]:
+) -> AsyncIterator[tuple[SQLiteStore, OpenAIChatModel, MemoryWorker, MemoryService]]:
     clock = Clock()
     store = SQLiteStore(tmp_path / "k.db", clock=clock)
     await store.open()
@@ -172,7 +175,12 @@ async def batching_rig(
     )
     memory = MemoryService(mstore, Recaller(mstore, count_tokens), worker, clock)
     memory.start()
-    return store, model, worker, memory
+    try:
+        yield store, model, worker, memory
+    finally:
+        await memory.stop()
+        await model.aclose()
+        await store.close()
 
 
 async def chat(
@@ -198,8 +206,7 @@ async def chat(
 async def test_exchanges_of_a_busy_chat_share_one_extraction(
     tmp_path: Path, fake: FakeOpenAI
 ) -> None:
-    store, model, worker, memory = await batching_rig(tmp_path, fake, extract_idle=60.0)
-    try:
+    async with batching_rig(tmp_path, fake, extract_idle=60.0) as (store, model, worker, memory):
         await chat(memory, store, model, "hi mom, call me wen'er", "my exam is on Friday", "ok")
         await asyncio.sleep(0.2)  # the worker has run: the chat is not quiet yet, nothing due
         assert extraction_calls(fake) == []
@@ -209,19 +216,17 @@ async def test_exchanges_of_a_busy_chat_share_one_extraction(
         assert "call me wen'er" in prompt and "my exam is on Friday" in prompt
         user = await store.upsert_user("telegram", "u1", "Wen")
         assert user.preferred_name == "wen'er"
-    finally:
-        await memory.stop()
-        await model.aclose()
-        await store.close()
 
 
 async def test_extraction_runs_when_the_chat_goes_quiet_or_enough_exchanges_wait(
     tmp_path: Path, fake: FakeOpenAI
 ) -> None:
-    store, model, worker, memory = await batching_rig(
-        tmp_path, fake, extract_idle=0.3, extract_every=2
-    )
-    try:
+    async with batching_rig(tmp_path, fake, extract_idle=0.3, extract_every=2) as (
+        store,
+        model,
+        worker,
+        memory,
+    ):
         await chat(memory, store, model, "call me wen'er")
         await asyncio.sleep(0.1)
         assert extraction_calls(fake) == []  # one exchange waits for more, or for quiet
@@ -231,10 +236,6 @@ async def test_extraction_runs_when_the_chat_goes_quiet_or_enough_exchanges_wait
         await asyncio.sleep(0.1)
         assert len(extraction_calls(fake)) == 2  # two waiting exchanges: due at once
         assert await worker.memory.pending_jobs() == 0
-    finally:
-        await memory.stop()
-        await model.aclose()
-        await store.close()
 
 
 async def test_a_group_members_extraction_reads_only_their_own_words(
@@ -264,8 +265,7 @@ async def test_a_group_members_extraction_reads_only_their_own_words(
 async def test_forget_all_drops_the_persons_parked_exchanges(
     tmp_path: Path, fake: FakeOpenAI
 ) -> None:
-    store, model, worker, memory = await batching_rig(tmp_path, fake, extract_idle=60.0)
-    try:
+    async with batching_rig(tmp_path, fake, extract_idle=60.0) as (store, model, worker, memory):
         await chat(memory, store, model, "my cat is called zanzibarquux")
         await asyncio.sleep(0.2)
         assert worker._parked  # waiting for the chat to go quiet
@@ -275,7 +275,3 @@ async def test_forget_all_drops_the_persons_parked_exchanges(
         await worker.drain()
         assert extraction_calls(fake) == []
         assert await store._all("SELECT * FROM memory_state WHERE key LIKE 'extracted:%'") == []
-    finally:
-        await memory.stop()
-        await model.aclose()
-        await store.close()
