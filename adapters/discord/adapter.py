@@ -37,6 +37,15 @@ from bot.store.base import ChatSettings
 from config.settings import DiscordSettings
 
 log = logging.getLogger(__name__)
+
+
+def _not_voice_support(record: logging.LogRecord) -> bool:
+    # Kindred never joins voice channels (voice notes are attachments), so discord.py's
+    # start-up warnings about missing voice libraries would only worry an operator.
+    return not str(record.msg).endswith("voice will NOT be supported")
+
+
+logging.getLogger("discord.client").addFilter(_not_voice_support)
 PLATFORM = convert.PLATFORM
 STOP_GRACE = 5.0  # seconds in-flight replies get to finish on shutdown
 # start() returns once the gateway session is up (READY), so `kindred run` can still be
