@@ -13,21 +13,33 @@ For each reply the engine asks for the memory slot of the prompt. It is built fr
    wrote and every turn addressing them), and a bonus for turns of a day (a proxy for a
    session) on which several candidates matched, so the conversation a question is about
    lifts its turns together, and, for a question asking "when", a bonus for turns that
-   carry a time expression; when an embedding endpoint is configured, fused with cosine
-   similarity (reciprocal-rank fusion) over the lexical candidates.
+   carry a time expression.
+
+When an embedding endpoint is configured (vectors stored beside the text), the ranking is
+hybrid: the message is embedded (without the names of the people it names: turns address
+people by name, so a name would pull in the turns said *to* them), each turn of the scope
+is scored by cosine similarity plus a share of its better neighbour's in the same
+conversation, and the best of these join the candidates even when they share no word with
+the message. Each candidate's score is then its normalised lexical score plus
+``vector_weight`` times its similarity, scaled so that the scope's median turn counts 0 and
+its best 1 (the speaker bonus applies to both parts), before the day and "when" bonuses.
+Without embeddings, or when the endpoint fails, the ranking is the lexical one.
 
 Turns still in the prompt's history window are excluded (they are there already).
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 import re
-from collections import defaultdict
-from collections.abc import Awaitable, Callable
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Protocol, runtime_checkable
 
 from bot.memory.base import Memory, MemoryStore, Scope, TurnHit
 from bot.memory.text import (
@@ -39,11 +51,34 @@ from bot.memory.text import (
     says_time,
     word_forms,
 )
-from bot.memory.vectors import cosine, unpack
+from bot.memory.vectors import ScopeVectors
 
 log = logging.getLogger(__name__)
 
 Embed = Callable[[list[str]], Awaitable[list[list[float]]]]
+
+
+# The recaller's copies of scopes' turn vectors: reloaded whole after this many seconds (so
+# vectors stored late and deletions are seen), newer turns' vectors fetched on each search;
+# the least recently searched scopes are dropped past this many vectors held.
+VECTOR_TTL = 300.0
+MAX_CACHED_VECTORS = 50_000
+
+
+@runtime_checkable
+class TurnVectors(Protocol):
+    """What hybrid ranking needs from a ``MemoryStore`` (``SQLiteMemoryStore`` has it)."""
+
+    async def turn_vectors(
+        self, scope: Scope, after_id: int = 0, before_id: int | None = None
+    ) -> list[tuple[int, int, bytes]]:
+        """(message id, conversation id, vector) of the turns visible in ``scope`` with a
+        stored vector, ids in (after_id, before_id), ascending."""
+
+    async def turn_hits(
+        self, scope: Scope, ids: Sequence[int], before_id: int | None = None
+    ) -> list[TurnHit]:
+        """The turns ``ids`` that ``scope`` may see, in that order (score 0)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +98,14 @@ class RecallConfig:
     day_top: int = 3
     # A question asking "when" favours turns that carry a time expression ("last week").
     time_boost: float = 0.3
-    # Reciprocal-rank fusion constant (hybrid ranking with embeddings).
-    rrf_k: int = 60
+    # Hybrid ranking (with embeddings): turns taken by similarity alone, beyond the lexical
+    # candidates; the weight of similarity (0 at the scope's ``vector_floor`` quantile, 1 at
+    # its best turn) beside the lexical score (1 for the best candidate); the share of the
+    # better neighbour's similarity added to a turn's.
+    vector_candidates: int = 20
+    vector_weight: float = 0.4
+    vector_floor: float = 0.5
+    neighbour_weight: float = 0.5
 
 
 class Recaller:
@@ -79,6 +120,7 @@ class Recaller:
         self.config = config or RecallConfig()
         self._count = count
         self._embed = embed
+        self._vectors: OrderedDict[tuple[str, int, str], ScopeVectors] = OrderedDict()
 
     def atoms(self, query: str, now: datetime) -> list[str]:
         words = word_forms(query_terms(query))
@@ -93,7 +135,8 @@ class Recaller:
         atoms = self.atoms(query, now)
         want = max(k, cfg.candidates)
         hits = await self.store.search_turns(scope, atoms, want, before_id)
-        if not hits:
+        hybrid = self._embed is not None and isinstance(self.store, TurnVectors)
+        if not hits and not hybrid:
             return []
 
         # A question that names someone ("what did Alice say about…") favours their turns,
@@ -117,12 +160,26 @@ class Recaller:
             boost = 1 + cfg.speaker_boost * (h.author in named)
             return float(-h.score * (1 + cfg.recency_weight * fresh) * boost)
 
+        sims: dict[int, float] | None = None
+        if hybrid:
+            try:
+                sims, extra = await self._vector_candidates(scope, query, hits, before_id, named)
+                hits = hits + extra
+            except Exception as exc:
+                log.warning("embedding search unavailable, lexical only: %s", exc)
+        if not hits:
+            return []
+
         base = {h.message_id: lexical(h) for h in hits}
         top = max(base.values())
         scale = top if top > 0 else 1.0
+        own = {i: b / scale for i, b in base.items()}
+        if sims:
+            vec = self._vector_scores(sims, hits, named)
+            own = {i: o + cfg.vector_weight * vec.get(i, 0.0) for i, o in own.items()}
         by_day: defaultdict[date, list[float]] = defaultdict(list)
         for h in hits:
-            by_day[h.created_at.date()].append(base[h.message_id] / scale)
+            by_day[h.created_at.date()].append(own[h.message_id])
         day = {d: sum(sorted(v, reverse=True)[: cfg.day_top]) for d, v in by_day.items()}
         best_day = max(day.values())
         day_scale = best_day if best_day > 0 else 1.0
@@ -130,34 +187,62 @@ class Recaller:
         when = asks_time(query)
 
         def final(h: TurnHit) -> float:
-            own = base[h.message_id] / scale
-            total = own + cfg.day_weight * day[h.created_at.date()] / day_scale
+            total = own[h.message_id] + cfg.day_weight * day[h.created_at.date()] / day_scale
             return total * (1 + cfg.time_boost * (when and says_time(h.content)))
 
-        ranked = sorted(hits, key=final, reverse=True)
-        if self._embed is not None:
-            ranked = await self._fuse(query, ranked)
-        return ranked[:k]
+        return sorted(hits, key=final, reverse=True)[:k]
 
-    async def _fuse(self, query: str, ranked: list[TurnHit]) -> list[TurnHit]:
-        """Reciprocal-rank fusion of the lexical order and cosine similarity (over the
-        lexical candidates that have vectors). Any failure keeps the lexical order."""
-        assert self._embed is not None
-        try:
-            qvec = (await self._embed([query]))[0]
-            stored = await self.store.get_vectors("turn", [h.message_id for h in ranked])
-        except Exception as exc:
-            log.warning("embedding search unavailable, lexical only: %s", exc)
-            return ranked
-        if not stored:
-            return ranked
-        sims = {i: cosine(qvec, unpack(v)) for i, v in stored.items()}
-        by_sim = sorted(sims, key=lambda i: sims[i], reverse=True)
-        k = self.config.rrf_k
-        score = {h.message_id: 1 / (k + r + 1) for r, h in enumerate(ranked)}
-        for r, i in enumerate(by_sim):
-            score[i] += 1 / (k + r + 1)
-        return sorted(ranked, key=lambda h: score[h.message_id], reverse=True)
+    async def _vector_candidates(
+        self,
+        scope: Scope,
+        query: str,
+        hits: list[TurnHit],
+        before_id: int | None,
+        named: set[str],
+    ) -> tuple[dict[int, float], list[TurnHit]]:
+        """Similarity of every turn of the scope to the query (named people left out of
+        it), and the most similar turns not among the lexical ``hits``."""
+        assert self._embed is not None and isinstance(self.store, TurnVectors)
+        cfg = self.config
+        text = query
+        for a in named:
+            text = re.sub(rf"(?<!\w){re.escape(a)}(?:['’]s)?(?!\w)", " ", text, flags=re.I)
+        qvec = (await self._embed([" ".join(text.split()) or query]))[0]
+        vectors = await self._scope_vectors(scope)
+        sims = vectors.similarities(qvec, before_id, cfg.neighbour_weight)
+        have = {h.message_id for h in hits}
+        best = heapq.nlargest(cfg.vector_candidates + len(have), sims, key=sims.__getitem__)
+        extra = [i for i in best if i not in have][: cfg.vector_candidates]
+        return sims, await self.store.turn_hits(scope, extra, before_id)
+
+    def _vector_scores(
+        self, sims: dict[int, float], hits: list[TurnHit], named: set[str]
+    ) -> dict[int, float]:
+        """Each candidate's similarity, 0 at the scope's ``vector_floor`` quantile (and
+        below), 1 at its best turn; doubled, like the lexical score, for a named speaker."""
+        cfg = self.config
+        values = sorted(sims.values())
+        floor = values[int((len(values) - 1) * cfg.vector_floor)]
+        span = values[-1] - floor if values[-1] > floor else 1.0
+        out = {}
+        for h in hits:
+            s = max(0.0, (sims.get(h.message_id, floor) - floor) / span)
+            out[h.message_id] = s * (1 + cfg.speaker_boost * (h.author in named))
+        return out
+
+    async def _scope_vectors(self, scope: Scope) -> ScopeVectors:
+        assert isinstance(self.store, TurnVectors)
+        key = (scope.persona_id, scope.user_id, scope.chat)
+        now = time.monotonic()
+        vectors = self._vectors.pop(key, None)
+        if vectors is None or now - vectors.loaded_at > VECTOR_TTL:
+            vectors = ScopeVectors(now)
+        vectors.add(await self.store.turn_vectors(scope, vectors.upto))
+        self._vectors[key] = vectors  # the most recently used last
+        held = sum(len(v) for v in self._vectors.values())
+        while held > MAX_CACHED_VECTORS and len(self._vectors) > 1:
+            held -= len(self._vectors.popitem(last=False)[1])
+        return vectors
 
     async def facts(self, scope: Scope, query: str, now: datetime) -> list[Memory]:
         cfg = self.config

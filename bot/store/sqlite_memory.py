@@ -28,7 +28,7 @@ from bot.memory.scope import memory_filter, memory_owner_sql, memory_scope
 from bot.memory.text import segment
 from bot.store.sqlite import Row, SQLiteStore, _dt, _required
 from bot.store.sqlite_memory_work import WorkTables
-from bot.store.sqlite_turns import INSERT, TURN_SQL, WATERMARK, TurnIndex
+from bot.store.sqlite_turns import INSERT, MASK, SHIFT, TURN_SQL, WATERMARK, TurnIndex
 
 MEM_COLS = (
     "id, persona_id, scope_kind, scope_id, user_id, text, kind, importance, source_ids,"
@@ -128,6 +128,60 @@ class SQLiteMemoryStore(WorkTables):
         async with self._s._lock:
             rows = await self.turns.search(scope, atoms, limit, before_id)
         return [TurnHit(r[0], r[2], r[3], r[4], r[5], _dt(r[6]), r[1]) for r in rows]
+
+    # vector search (reads) ---------------------------------------------------------------
+    async def _ranges(self, scope: Scope, lo_id: int, hi_id: int) -> list[tuple[int, int]]:
+        """The index rowid ranges of ``scope``'s buckets holding message ids in
+        [lo_id, hi_id]: what a lexical search of ``scope`` may see (callers hold the lock)."""
+        out = []
+        for kind, key in (("user", str(scope.user_id)), ("chat", scope.chat)):
+            b = await self.turns.bucket(scope.persona_id, kind, key, create=False)
+            if b is not None and lo_id <= hi_id:
+                out.append((b << SHIFT | lo_id, b << SHIFT | hi_id))
+        return out
+
+    async def turn_vectors(
+        self, scope: Scope, after_id: int = 0, before_id: int | None = None
+    ) -> list[tuple[int, int, bytes]]:
+        """(message id, conversation id, vector) of the indexed turns visible in ``scope``
+        that have a stored vector, ids in (after_id, before_id), ascending. Visibility is
+        the lexical search's: the rowid ranges of the scope's buckets."""
+        hi = min(before_id - 1, MASK) if before_id is not None else MASK
+        out: dict[int, tuple[int, int, bytes]] = {}
+        async with self._s._lock:
+            for lo_row, hi_row in await self._ranges(scope, max(after_id + 1, 0), hi):
+                for r in await self._s._all(
+                    f"SELECT m.id, m.conversation_id, v.vector FROM turns_fts_docsize d"
+                    f" JOIN memory_vectors v ON v.ref_kind = 'turn' AND v.ref_id = d.id & {MASK}"
+                    " JOIN messages m ON m.id = v.ref_id WHERE d.id BETWEEN ? AND ?",
+                    (lo_row, hi_row),
+                ):
+                    out[r[0]] = (r[0], r[1], r[2])
+        return [out[i] for i in sorted(out)]
+
+    async def turn_hits(
+        self, scope: Scope, ids: Sequence[int], before_id: int | None = None
+    ) -> list[TurnHit]:
+        """The turns ``ids`` that ``scope`` may see (others are left out), as hits with score
+        0 (for candidates found by vector similarity)."""
+        if not ids:
+            return []
+        hi = min(before_id - 1, MASK) if before_id is not None else MASK
+        found: dict[int, TurnHit] = {}
+        async with self._s._lock:
+            ranges = await self._ranges(scope, 0, hi)
+            for part in _chunks(sorted(set(ids))):
+                rowids = [lo & ~MASK | i for lo, _ in ranges for i in part if i <= hi]
+                if not rowids:
+                    continue
+                for r in await self._s._all(
+                    "SELECT m.id, m.conversation_id, m.role, m.author_name, m.content,"
+                    f" m.created_at FROM turns_fts_docsize d JOIN messages m"
+                    f" ON m.id = d.id & {MASK} WHERE d.id IN ({_marks(len(rowids))})",
+                    rowids,
+                ):
+                    found[r[0]] = TurnHit(r[0], r[1], r[2], r[3], r[4], _dt(r[5]), 0.0)
+        return [found[i] for i in ids if i in found]
 
     # memories ----------------------------------------------------------------------------
     async def _insert_memory(self, m: NewMemory, now: str) -> Memory:

@@ -1,12 +1,23 @@
-"""Re-ranking in ``Recaller.search_turns`` over a fake store's candidates."""
+"""Re-ranking in ``Recaller.search_turns`` over a fake store's candidates, hybrid ranking
+with a toy embedding, and the SQLite store's scoped vector reads."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.memory.base import Scope, TurnHit
 from bot.memory.recall import RecallConfig, Recaller
+from bot.memory.vectors import ScopeVectors, pack, unpack
+from bot.store.base import NewMessage, Role
+from bot.store.sqlite import SQLiteStore
+from bot.store.sqlite_memory import SQLiteMemoryStore
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 SCOPE = Scope("mom", 1, "console", "me")
@@ -63,3 +74,201 @@ async def test_a_when_question_favours_turns_that_say_when() -> None:
     r = recaller(store, day_weight=0)
     assert (await r.search_turns(SCOPE, "gallery?", 2, NOW))[0].message_id == 1
     assert (await r.search_turns(SCOPE, "When was the gallery?", 2, NOW))[0].message_id == 2
+
+
+# Hybrid ranking (an embedding endpoint configured) -------------------------------------
+
+# A toy embedding: one axis per topic, so "puppy" and "dog" are close with no word shared.
+TOPICS = {"dog": 0, "puppy": 0, "leash": 0, "tax": 1, "invoice": 1, "cello": 2, "violin": 2}
+
+
+def toy_vector(text: str) -> list[float]:
+    v = [0.0, 0.0, 0.0, 0.1]
+    for word in re.findall(r"\w+", text.casefold()):
+        if word in TOPICS:
+            v[TOPICS[word]] += 1.0
+    return v
+
+
+class Embedder:
+    def __init__(self, fail: bool = False) -> None:
+        self.texts: list[str] = []
+        self.fail = fail
+
+    async def __call__(self, texts: list[str]) -> list[list[float]]:
+        if self.fail:
+            raise ConnectionError("no embedding endpoint")
+        self.texts += texts
+        return [toy_vector(t) for t in texts]
+
+
+class VectorStore(FakeStore):
+    """A fake store with the vector reads hybrid ranking needs (every turn in one scope);
+    its lexical search answers ``lexical`` to any query."""
+
+    def __init__(self, lexical: list[TurnHit], turns: list[TurnHit]) -> None:
+        super().__init__({})
+        self.lexical = lexical
+        self.turns = {t.message_id: t for t in turns}
+        self.vectors = {
+            t.message_id: (t.conversation_id, pack(toy_vector(t.content))) for t in turns
+        }
+        self.after: list[int] = []
+
+    async def search_turns(
+        self, scope: Scope, atoms: list[str], limit: int, before_id: int | None = None
+    ) -> list[TurnHit]:
+        self.asked.append(atoms)
+        return self.lexical[:limit]
+
+    async def turn_vectors(
+        self, scope: Scope, after_id: int = 0, before_id: int | None = None
+    ) -> list[tuple[int, int, bytes]]:
+        self.after.append(after_id)
+        return [
+            (i, c, v)
+            for i, (c, v) in sorted(self.vectors.items())
+            if i > after_id and (before_id is None or i < before_id)
+        ]
+
+    async def turn_hits(
+        self, scope: Scope, ids: Sequence[int], before_id: int | None = None
+    ) -> list[TurnHit]:
+        return [
+            replace(self.turns[i], score=0.0)
+            for i in ids
+            if i in self.turns and (before_id is None or i < before_id)
+        ]
+
+
+def hybrid(store: Any, embed: Embedder, **cfg: Any) -> Recaller:
+    config = RecallConfig(recency_weight=0, day_weight=0, **cfg)
+    return Recaller(store, lambda s: len(s.split()), config, embed)
+
+
+async def test_a_turn_sharing_no_word_is_found_by_similarity() -> None:
+    turns = [
+        hit(1, "Ann", "my new puppy chewed the leash", -0.0),
+        hit(2, "Ann", "walked to the shop for milk", -0.0),
+        hit(3, "Ann", "sent the tax invoice today", -0.0),
+        hit(4, "Ann", "my cat sleeps all day", -0.0),
+        hit(5, "Ann", "the weather is grey", -0.0),
+    ]
+    lexical = [hit(4, "Ann", "my cat sleeps all day", -2.0)]
+    store = VectorStore(lexical, turns)
+    plain = await recaller(store).search_turns(SCOPE, "dog?", 3, NOW)
+    assert [h.message_id for h in plain] == [4]
+    got = await hybrid(store, Embedder()).search_turns(SCOPE, "dog?", 3, NOW)
+    # The lexical match first, then the turn with no word in common but closest in meaning.
+    assert [h.message_id for h in got][:2] == [4, 1]
+    # Nothing lexical at all: similarity alone still answers.
+    store.lexical = []
+    assert await recaller(store).search_turns(SCOPE, "dog?", 3, NOW) == []
+    alone = await hybrid(store, Embedder()).search_turns(SCOPE, "dog?", 3, NOW)
+    assert alone[0].message_id == 1
+
+
+async def test_similarity_reorders_close_lexical_candidates() -> None:
+    turns = [hit(1, "Ann", "the cello recital", -3.0), hit(2, "Ann", "the dog recital", -2.8)]
+    store = VectorStore(turns, turns)
+    first = await recaller(store).search_turns(SCOPE, "the puppy recital", 2, NOW)
+    assert [h.message_id for h in first] == [1, 2]
+    got = await hybrid(store, Embedder()).search_turns(SCOPE, "the puppy recital", 2, NOW)
+    assert [h.message_id for h in got] == [2, 1]
+
+
+async def test_named_people_leave_the_embedded_query() -> None:
+    turns = [hit(1, "Bob", "hi Alice", -2.0), hit(2, "Alice", "my violin", -1.0)]
+    store = VectorStore(turns, turns)
+    embed = Embedder()
+    await hybrid(store, embed).search_turns(SCOPE, "What is Alice's violin like?", 2, NOW)
+    assert embed.texts == ["What is violin like?"]
+
+
+async def test_an_embedding_failure_falls_back_to_the_lexical_order() -> None:
+    turns = [hit(1, "Ann", "the cello recital", -3.0), hit(2, "Ann", "the dog recital", -2.8)]
+    store = VectorStore(turns, turns)
+    got = await hybrid(store, Embedder(fail=True)).search_turns(SCOPE, "puppy recital", 2, NOW)
+    assert [h.message_id for h in got] == [1, 2]
+
+
+async def test_turns_in_the_history_window_are_not_recalled_by_similarity() -> None:
+    turns = [hit(1, "Ann", "the weather", -0.0), hit(5, "Ann", "my puppy", -0.0)]
+    store = VectorStore([], turns)
+    got = await hybrid(store, Embedder()).search_turns(SCOPE, "dog", 2, NOW, before_id=5)
+    assert [h.message_id for h in got] == [1]
+
+
+async def test_scope_vectors_are_cached_and_only_newer_ones_fetched() -> None:
+    turns = [hit(1, "Ann", "my puppy", -0.0)]
+    store = VectorStore([], turns)
+    r = hybrid(store, Embedder())
+    await r.search_turns(SCOPE, "dog", 2, NOW)
+    store.turns[2] = hit(2, "Ann", "a dog leash", -0.0)
+    store.vectors[2] = (1, pack(toy_vector("a dog leash")))
+    got = await r.search_turns(SCOPE, "dog leash", 2, NOW)
+    assert store.after == [0, 1]  # the second search fetched only turns after id 1
+    assert [h.message_id for h in got] == [2, 1]
+
+
+def test_similarity_takes_a_share_of_the_better_neighbour_in_the_same_conversation() -> None:
+    vs = ScopeVectors()
+    rows = [(1, 7, [1.0, 0.0]), (2, 7, [0.0, 1.0]), (3, 8, [1.0, 0.0]), (4, 8, [1.0, 1.0, 0.0])]
+    vs.add((i, c, pack(v)) for i, c, v in rows)
+    plain = vs.similarities([1.0, 0.0])
+    assert plain == pytest.approx({1: 1.0, 2: 0.0, 3: 1.0})  # 4: another model's size
+    near = vs.similarities([1.0, 0.0], neighbour=0.5)
+    # 2 gains from 1 (same conversation), not from 3 (another one).
+    assert near == pytest.approx({1: 1.0, 2: 0.5, 3: 1.0})
+    assert vs.similarities([1.0, 0.0], before_id=3) == pytest.approx({1: 1.0, 2: 0.0})
+    assert vs.similarities([0.0, 0.0]) == {}
+
+
+async def test_sqlite_vector_reads_see_only_the_scope(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "k.db")
+    await store.open()
+    try:
+        memory = SQLiteMemoryStore(store)
+        alice = (await store.upsert_user("telegram", "a", "Alice")).id
+        bob = (await store.upsert_user("telegram", "b", "Bob")).id
+        await memory.note_chat("telegram", "a", False, alice)
+        await memory.note_chat("telegram", "b", False, bob)
+
+        async def say(chat: str, user: int | None, text: str, persona: str = "mom") -> int:
+            conv = await store.conversation("telegram", chat, persona)
+            role = Role.USER if user is not None else Role.ASSISTANT
+            msg = await store.add_message(
+                conv.id, NewMessage(role=role, content=text, user_id=user)
+            )
+            assert msg is not None
+            return msg.id
+
+        a1 = await say("a", alice, "my puppy")
+        a2 = await say("a", None, "a lovely dog")
+        b1 = await say("b", bob, "my dog is a secret")
+        g1 = await say("-100", alice, "dog park in the group")
+        o1 = await say("a", alice, "a dog for another persona", persona="sunny")
+        a3 = await say("a", alice, "no vector yet")
+        while (await memory.index_turns(batch=3)).more:
+            pass
+        ids = [a1, a2, b1, g1, o1]
+        await memory.put_vectors("turn", [(i, pack([1.0, float(i)])) for i in ids], "toy")
+
+        scope = Scope("mom", alice, "telegram", "a")
+        got = await memory.turn_vectors(scope)
+        assert [i for i, _, _ in got] == [a1, a2, g1]  # not Bob's, not the other persona's
+        assert unpack(got[0][2]) == [1.0, float(a1)]
+        assert [i for i, _, _ in await memory.turn_vectors(scope, after_id=a1)] == [a2, g1]
+        assert [i for i, _, _ in await memory.turn_vectors(scope, before_id=g1)] == [a1, a2]
+        hits = await memory.turn_hits(scope, [g1, b1, a3, a1, o1])
+        assert [h.message_id for h in hits] == [g1, a3, a1]
+        assert hits[0].content == "dog park in the group"
+        assert [h.message_id for h in await memory.turn_hits(scope, [g1, a1], g1)] == [a1]
+
+        # And through the recaller: Bob's dog is never recalled for Alice.
+        r = hybrid(memory, Embedder())
+        seen = await r.search_turns(scope, "dog", 10, datetime.now(UTC))
+        assert b1 not in {h.message_id for h in seen}
+        assert {a1, a2, g1} <= {h.message_id for h in seen}
+    finally:
+        await store.close()
