@@ -3,7 +3,10 @@ with a toy embedding, and the SQLite store's scoped vector reads."""
 
 from __future__ import annotations
 
+import random
 import re
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -272,3 +275,26 @@ async def test_sqlite_vector_reads_see_only_the_scope(tmp_path: Path) -> None:
         assert {a1, a2, g1} <= {h.message_id for h in seen}
     finally:
         await store.close()
+
+
+def test_numpy_and_pure_python_similarities_agree() -> None:
+    pytest.importorskip("numpy")
+    rnd = random.Random(5)
+    rows = [(i, i // 7, pack([rnd.gauss(0, 1) for _ in range(16)])) for i in range(1, 60)]
+    query = [rnd.gauss(0, 1) for _ in range(16)]
+    fast, pure = ScopeVectors(use_numpy=True), ScopeVectors(use_numpy=False)
+    fast.add(rows[:30])
+    pure.add(rows[:30])
+    assert fast.similarities(query) == pytest.approx(pure.similarities(query), abs=1e-6)
+    fast.add(rows[30:])  # appended to the numpy matrix
+    pure.add(rows[30:])
+    for before, near in ((None, 0.5), (41, 0.0), (41, 0.5)):
+        got = fast.similarities(query, before, near)
+        assert got == pytest.approx(pure.similarities(query, before, near), abs=1e-6)
+        assert len(got) == (59 if before is None else 40)
+
+
+def test_lexical_recall_does_not_import_numpy() -> None:
+    code = "import sys, bot.memory.recall, bot.memory.vectors; print('numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
