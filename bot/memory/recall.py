@@ -230,6 +230,11 @@ class Recaller:
             out[h.message_id] = s * (1 + cfg.speaker_boost * (h.author in named))
         return out
 
+    def forget_user(self, user_id: int) -> None:
+        """Drop a person's cached vectors (with /forget all: nothing of theirs stays)."""
+        for key in [k for k in self._vectors if k[1] == user_id]:
+            del self._vectors[key]
+
     async def _scope_vectors(self, scope: Scope) -> ScopeVectors:
         assert isinstance(self.store, TurnVectors)
         key = (scope.persona_id, scope.user_id, scope.chat)

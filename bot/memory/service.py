@@ -139,6 +139,7 @@ class MemoryService:
         self._noted.clear()  # their private chats are no longer noted: note them again
         if self.worker is not None:
             self.worker.forget_user(user_id)
+        self.recaller.forget_user(user_id)
         return await self.store.forget_user(user_id)
 
     async def export(self, user_id: int) -> dict[str, Any]:

@@ -214,6 +214,18 @@ async def test_scope_vectors_are_cached_and_only_newer_ones_fetched() -> None:
     assert [h.message_id for h in got] == [2, 1]
 
 
+async def test_forgetting_a_person_drops_their_cached_vectors() -> None:
+    store = VectorStore([], [hit(1, "Ann", "my puppy", -0.0)])
+    r = hybrid(store, Embedder())
+    await r.search_turns(SCOPE, "dog", 2, NOW)
+    other = replace(SCOPE, user_id=SCOPE.user_id + 1)
+    await r.search_turns(other, "dog", 2, NOW)
+    r.forget_user(SCOPE.user_id)
+    await r.search_turns(SCOPE, "dog", 2, NOW)
+    await r.search_turns(other, "dog", 2, NOW)
+    assert store.after == [0, 0, 0, 1]  # reloaded from scratch for them only
+
+
 def test_similarity_takes_a_share_of_the_better_neighbour_in_the_same_conversation() -> None:
     vs = ScopeVectors()
     rows = [(1, 7, [1.0, 0.0]), (2, 7, [0.0, 1.0]), (3, 8, [1.0, 0.0]), (4, 8, [1.0, 1.0, 0.0])]
