@@ -150,9 +150,9 @@ class MemoryWorker:
             # Let a busy moment's exchanges gather: one pass then indexes them together.
             await asyncio.sleep(self.config.batch_delay)
 
-    async def run_pending(self, stale_before: datetime | None = None, flush: bool = False) -> int:
+    async def run_pending(self, stale_before: datetime | None = None) -> int:
         """Index new turns, then run every claimable job, parking exchanges whose
-        conversation is not yet due (all are due with ``flush``). Returns jobs run."""
+        conversation is not yet due (all are due while ``drain`` waits). Returns jobs run."""
         while (await self.memory.index_turns(batch=500)).more:
             pass
         done = 0
@@ -163,9 +163,8 @@ class MemoryWorker:
             await self._run_job([job.id], job.kind, job.payload, job.attempts)
             done += 1
         now = asyncio.get_running_loop().time()
-        flush = flush or self._flush
         for conv, parked in list(self._parked.items()):
-            if flush or parked.due <= now or len(parked.job_ids) >= self.config.extract_every:
+            if self._flush or parked.due <= now or len(parked.job_ids) >= self.config.extract_every:
                 del self._parked[conv]
                 await self._run_job(parked.job_ids, EXCHANGE, parked.payload, parked.attempts)
                 done += len(parked.job_ids)

@@ -245,16 +245,51 @@ class FakeDiscord:
         resolved: dict[str, Any] | None = None,
     ) -> str:
         """Run a slash command as ``u``; returns the interaction token."""
-        cid = channel_id or self.general
-        channel = self.channels[cid]
-        token = "itok-" + secrets.token_hex(32)
         perms = p.MEMBER_PERMS | (
             p.MANAGE_GUILD if (admin if admin is not None else u is self.alice) else 0
         )
-        data: dict[str, Any] = {
+        command: dict[str, Any] = {
+            "id": p.snowflake(),
+            "name": name,
+            "type": 1,
+            "options": options,
+        }
+        if resolved:
+            command["resolved"] = resolved
+        return await self._interact(u, channel_id or self.general, 2, perms, data=command)
+
+    async def press(
+        self, u: dict[str, Any], message: dict[str, Any], custom_id: str, *, channel_id: str
+    ) -> str:
+        """Press the button ``custom_id`` on a bot message as ``u`` (a component interaction,
+        type 3); returns the new interaction's token. An UPDATE_MESSAGE (type 7) response
+        edits ``message``."""
+        return await self._interact(
+            u,
+            channel_id,
+            3,
+            p.MEMBER_PERMS,
+            message=message,
+            data={"custom_id": custom_id, "component_type": 2},
+        )
+
+    async def _interact(
+        self,
+        u: dict[str, Any],
+        cid: str,
+        kind: int,
+        perms: int,
+        *,
+        data: dict[str, Any],
+        message: dict[str, Any] | None = None,
+    ) -> str:
+        """Dispatch an INTERACTION_CREATE of type ``kind`` from ``u`` in channel ``cid``."""
+        channel = self.channels[cid]
+        token = "itok-" + secrets.token_hex(32)
+        event: dict[str, Any] = {
             "id": p.snowflake(),
             "application_id": self.app_id,
-            "type": 2,
+            "type": kind,
             "token": token,
             "version": 1,
             "channel_id": cid,
@@ -264,60 +299,23 @@ class FakeDiscord:
             "entitlements": [],
             "authorizing_integration_owners": {},
             "attachment_size_limit": 10 * 1024 * 1024,
-            "data": {"id": p.snowflake(), "name": name, "type": 1, "options": options},
+            "data": data,
         }
-        if resolved:
-            data["data"]["resolved"] = resolved
+        if message is not None:
+            event["message"] = message
         if channel["type"] == p.DM:
-            data["user"] = u
-            data["context"] = 1
+            event["user"] = u
+            event["context"] = 1
         else:
-            data["guild_id"] = self.guild_id
-            data["guild_locale"] = "en-US"
-            data["context"] = 0
-            data["member"] = {**p.member(u), "permissions": str(perms)}
-        self.interactions[token] = {"id": data["id"], "channel_id": cid, "messages": []}
-        await self.gateway.dispatch("INTERACTION_CREATE", data)
-        return token
-
-    async def press(
-        self, u: dict[str, Any], message: dict[str, Any], custom_id: str, *, channel_id: str
-    ) -> str:
-        """Press the button ``custom_id`` on a bot message as ``u`` (a component interaction,
-        type 3); returns the new interaction's token."""
-        channel = self.channels[channel_id]
-        token = "itok-" + secrets.token_hex(32)
-        data: dict[str, Any] = {
-            "id": p.snowflake(),
-            "application_id": self.app_id,
-            "type": 3,
-            "token": token,
-            "version": 1,
-            "channel_id": channel_id,
-            "channel": channel,
-            "app_permissions": str(self._bot_perms()),
-            "locale": "en-US",
-            "entitlements": [],
-            "authorizing_integration_owners": {},
-            "attachment_size_limit": 10 * 1024 * 1024,
-            "message": message,
-            "data": {"custom_id": custom_id, "component_type": 2},
-        }
-        if channel["type"] == p.DM:
-            data["user"] = u
-            data["context"] = 1
-        else:
-            data["guild_id"] = self.guild_id
-            data["guild_locale"] = "en-US"
-            data["context"] = 0
-            data["member"] = {**p.member(u), "permissions": str(p.MEMBER_PERMS)}
-        self.interactions[token] = {
-            "id": data["id"],
-            "channel_id": channel_id,
-            "messages": [],
-            "source": message,  # an UPDATE_MESSAGE (type 7) response edits this message
-        }
-        await self.gateway.dispatch("INTERACTION_CREATE", data)
+            event["guild_id"] = self.guild_id
+            event["guild_locale"] = "en-US"
+            event["context"] = 0
+            event["member"] = {**p.member(u), "permissions": str(perms)}
+        record: dict[str, Any] = {"id": event["id"], "channel_id": cid, "messages": []}
+        if message is not None:
+            record["source"] = message
+        self.interactions[token] = record
+        await self.gateway.dispatch("INTERACTION_CREATE", event)
         return token
 
     def changed(self, msg: dict[str, Any]) -> None:

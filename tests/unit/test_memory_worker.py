@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
+from bot.engine import Engine, EngineConfig
 from bot.llm import OpenAIChatModel
 from bot.memory.base import Scope
 from bot.memory.recall import RecallConfig, Recaller
 from bot.memory.service import MemoryService
 from bot.memory.worker import MemoryWorker, WorkerConfig
+from bot.personas.registry import PersonaRegistry
 from bot.store.sqlite import SQLiteStore
 from bot.store.sqlite_memory import SQLiteMemoryStore
 from bot.tokens import count_tokens
-from config.settings import LLMSettings
+from config.settings import PROJECT_ROOT, LLMSettings
 from tests.fakes.channel import RecordingChannel
 from tests.fakes.openai_server import EMBEDDINGS, FakeOpenAI, RecordedRequest, Reply
 from tests.unit.test_memory_engine import (
@@ -59,46 +61,18 @@ async def test_rolling_summary_reaches_the_prompt(tmp_path: Path, fake: FakeOpen
         return extraction_replies(rec)
 
     fake.responder = replies
-    clock = Clock()
-    store = SQLiteStore(tmp_path / "k.db", clock=clock)
-    await store.open()
-    model = OpenAIChatModel(LLMSettings(base_url=fake.base_url, api_key="sk-test"), "fake-model")
-    mstore = SQLiteMemoryStore(store)
-    worker = MemoryWorker(
-        mstore,
-        store,
-        WorkerConfig(model="fake-model", summary_chunk=10, history_window=8, batch_delay=0),
-        model,
-        clock,
-    )
-    try:
-        from bot.engine import Engine, EngineConfig
-        from bot.personas.registry import PersonaRegistry
-        from config.settings import PROJECT_ROOT
-
-        registry, _ = await PersonaRegistry.load(store, PROJECT_ROOT / "personas")
-        memory = MemoryService(mstore, Recaller(mstore, count_tokens), worker, clock)
-        memory.start()
-        engine = Engine(
-            store=store,
-            model=model,
-            registry=registry,
-            config=EngineConfig(model="fake-model", default_persona="mom", history_limit=8),
-            memory=memory,
-        )
+    config = WorkerConfig(model="fake-model", summary_chunk=10, history_window=8, batch_delay=0)
+    async with worker_rig(tmp_path, fake, config) as (store, model, worker, memory):
+        engine = await engine_for(memory, store, model, history_limit=8)
         for i in range(12):
             await engine.handle(dm(f"rainy day {i} in Lyon"), RecordingChannel())
             await memory.settle()
             await worker.drain()
         conv = await store.conversation("telegram", "u1", "mom")
-        summary = await mstore.latest_summary(conv.id)
+        summary = await worker.memory.latest_summary(conv.id)
         assert summary is not None and summary.text == "They talked about the weather in Lyon."
         await engine.handle(dm("and now?"), RecordingChannel())
         assert "Summary of your earlier conversation:\nThey talked about" in last_prompt(fake)
-        await memory.stop()
-    finally:
-        await model.aclose()
-        await store.close()
 
 
 async def test_embeddings_are_stored_and_fused(tmp_path: Path, fake: FakeOpenAI) -> None:
@@ -153,26 +127,15 @@ def extraction_calls(fake: FakeOpenAI) -> list[str]:
 
 
 @asynccontextmanager
-async def batching_rig(
-    tmp_path: Path, fake: FakeOpenAI, extract_idle: float, extract_every: int = 4
+async def worker_rig(
+    tmp_path: Path, fake: FakeOpenAI, config: WorkerConfig
 ) -> AsyncIterator[tuple[SQLiteStore, OpenAIChatModel, MemoryWorker, MemoryService]]:
     clock = Clock()
     store = SQLiteStore(tmp_path / "k.db", clock=clock)
     await store.open()
     model = OpenAIChatModel(LLMSettings(base_url=fake.base_url, api_key="sk-test"), "fake-model")
     mstore = SQLiteMemoryStore(store)
-    worker = MemoryWorker(
-        mstore,
-        store,
-        WorkerConfig(
-            model="fake-model",
-            batch_delay=0,
-            extract_idle=extract_idle,
-            extract_every=extract_every,
-        ),
-        model,
-        clock,
-    )
+    worker = MemoryWorker(mstore, store, config, model, clock)
     memory = MemoryService(mstore, Recaller(mstore, count_tokens), worker, clock)
     memory.start()
     try:
@@ -183,21 +146,30 @@ async def batching_rig(
         await store.close()
 
 
+def batching_rig(
+    tmp_path: Path, fake: FakeOpenAI, extract_idle: float, extract_every: int = 4
+) -> AbstractAsyncContextManager[tuple[SQLiteStore, OpenAIChatModel, MemoryWorker, MemoryService]]:
+    config = WorkerConfig(
+        model="fake-model",
+        batch_delay=0,
+        extract_idle=extract_idle,
+        extract_every=extract_every,
+    )
+    return worker_rig(tmp_path, fake, config)
+
+
+async def engine_for(
+    memory: MemoryService, store: SQLiteStore, model: OpenAIChatModel, history_limit: int = 60
+) -> Engine:
+    registry, _ = await PersonaRegistry.load(store, PROJECT_ROOT / "personas")
+    config = EngineConfig(model="fake-model", default_persona="mom", history_limit=history_limit)
+    return Engine(store=store, model=model, registry=registry, config=config, memory=memory)
+
+
 async def chat(
     memory: MemoryService, store: SQLiteStore, model: OpenAIChatModel, *texts: str
 ) -> None:
-    from bot.engine import Engine, EngineConfig
-    from bot.personas.registry import PersonaRegistry
-    from config.settings import PROJECT_ROOT
-
-    registry, _ = await PersonaRegistry.load(store, PROJECT_ROOT / "personas")
-    engine = Engine(
-        store=store,
-        model=model,
-        registry=registry,
-        config=EngineConfig(model="fake-model", default_persona="mom"),
-        memory=memory,
-    )
+    engine = await engine_for(memory, store, model)
     for text in texts:
         await engine.handle(dm(text), RecordingChannel())
         await memory.settle()
