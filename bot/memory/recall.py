@@ -12,8 +12,11 @@ For each reply the engine asks for the memory slot of the prompt. It is built fr
    the message names (whose name then leaves the query: it would match every turn they
    wrote and every turn addressing them), and a bonus for turns of a day (a proxy for a
    session) on which several candidates matched, so the conversation a question is about
-   lifts its turns together, and, for a question asking "when", a bonus for turns that
-   carry a time expression.
+   lifts its turns together. Three priors about which turns hold answers: a short turn
+   ("Thanks!", "See you!") counts less than one with something in it; a turn that ends
+   asking a question counts less than the one answering it; a question asking "when", "how
+   long", "how many" or "where" favours turns that carry a time, a duration, a number or a
+   place (``bot.memory.answers``).
 
 When an embedding endpoint is configured (vectors stored beside the text), the ranking is
 hybrid: the message is embedded (without the names of the people it names: turns address
@@ -41,14 +44,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
+from bot.memory.answers import answer_kind
 from bot.memory.base import Memory, MemoryStore, Scope, TurnHit
 from bot.memory.text import (
-    asks_time,
     date_phrases,
     date_terms,
     query_terms,
     render_date,
-    says_time,
+    word_count,
     word_forms,
 )
 from bot.memory.vectors import ScopeVectors
@@ -96,8 +99,17 @@ class RecallConfig:
     # ``day_top`` normalised scores, relative to the best day's, times ``day_weight``.
     day_weight: float = 0.35
     day_top: int = 3
-    # A question asking "when" favours turns that carry a time expression ("last week").
-    time_boost: float = 0.3
+    # A question asking "when" favours turns that carry a time expression ("last week"),
+    # "how long" a duration, "how many" a number, "where" a place.
+    answer_boost: float = 0.3
+    # A turn ending in a question mark counts this much less (its answer is what is wanted).
+    question_penalty: float = 0.2
+    # A turn shorter than ``full_words`` counts (words / full_words) ** ``short_power``:
+    # the longer a turn, the likelier it holds something worth recalling (in LoCoMo a turn
+    # of 50+ words is ten times likelier to be evidence than one of 5), while bm25 favours
+    # short turns.
+    full_words: int = 20
+    short_power: float = 0.5
     # Hybrid ranking (with embeddings): turns taken by similarity alone, beyond the lexical
     # candidates; the weight of similarity (0 at the scope's ``vector_floor`` quantile, 1 at
     # its best turn) beside the lexical score (1 for the best candidate); the share of the
@@ -158,7 +170,8 @@ class Recaller:
             age = max(0.0, (now - h.created_at).total_seconds() / 86400)
             fresh = 0.5 ** (age / cfg.recency_half_life_days)
             boost = 1 + cfg.speaker_boost * (h.author in named)
-            return float(-h.score * (1 + cfg.recency_weight * fresh) * boost)
+            short = min(1.0, word_count(h.content) / cfg.full_words) ** cfg.short_power
+            return float(-h.score * (1 + cfg.recency_weight * fresh) * boost * short)
 
         sims: dict[int, float] | None = None
         if hybrid:
@@ -184,11 +197,15 @@ class Recaller:
         best_day = max(day.values())
         day_scale = best_day if best_day > 0 else 1.0
 
-        when = asks_time(query)
+        kind = answer_kind(query)
 
         def final(h: TurnHit) -> float:
             total = own[h.message_id] + cfg.day_weight * day[h.created_at.date()] / day_scale
-            return total * (1 + cfg.time_boost * (when and says_time(h.content)))
+            if h.content.rstrip().endswith(("?", "？")):
+                total *= 1 - cfg.question_penalty
+            if kind is not None and kind.carries.search(h.content):
+                total *= 1 + cfg.answer_boost
+            return total
 
         return sorted(hits, key=final, reverse=True)[:k]
 

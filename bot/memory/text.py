@@ -173,28 +173,6 @@ _FORMS: dict[str, tuple[str, ...]] = {
 }
 
 
-# A question asking for a time, and text that carries one (a relative or absolute date).
-_ASKS_TIME = re.compile(
-    r"\b(when|what (year|month|date|day|time)|which (year|month|day)|how long ago)\b", re.I
-)
-_TIME_WORDS = (
-    r"yesterday|today|tonight|tomorrow|ago|last|next|weekend|since|recently|week|month|year"
-)
-_SAYS_TIME = re.compile(
-    rf"\b({_TIME_WORDS}|{'|'.join(WEEKDAYS)}|{'|'.join(MONTHS)})s?\b|\b(19|20)\d\d\b", re.I
-)
-
-
-def asks_time(question: str) -> bool:
-    """Whether a question asks when something happened ("When did…", "What year…")."""
-    return _ASKS_TIME.search(question) is not None
-
-
-def says_time(text: str) -> bool:
-    """Whether text carries a time expression ("last week", "in May", "2022")."""
-    return _SAYS_TIME.search(text) is not None
-
-
 def word_forms(atoms: list[str]) -> list[str]:
     """``atoms`` (query_terms output) plus the other forms of irregular verbs among them."""
     extra = [f'"{x}"' for a in atoms for x in _FORMS.get(a.strip('"'), ())]
@@ -203,6 +181,13 @@ def word_forms(atoms: list[str]) -> list[str]:
 
 def or_query(atoms: Iterable[str]) -> str:
     return " OR ".join(atoms)
+
+
+def word_count(text: str) -> int:
+    """Words in ``text`` as spaces separate them ("I'm" is one), CJK characters counting
+    one word per two (about what a word is in Chinese; Japanese and Korean are near)."""
+    cjk = len(_CJK_CHAR.findall(text))
+    return len(_CJK_CHAR.sub(" ", text).split()) + (cjk + 1) // 2
 
 
 def normalise(text: str) -> str:

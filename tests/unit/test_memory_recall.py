@@ -45,7 +45,9 @@ def hit(i: int, author: str, text: str, score: float, day: int = 0) -> TurnHit:
 
 
 def recaller(store: Any, **cfg: Any) -> Recaller:
-    return Recaller(store, lambda s: len(s.split()), RecallConfig(recency_weight=0, **cfg))
+    # The toy turns are a few words long: the short-turn prior is off unless a test sets it.
+    cfg = {"recency_weight": 0, "full_words": 1} | cfg
+    return Recaller(store, lambda s: len(s.split()), RecallConfig(**cfg))
 
 
 async def test_a_named_person_leaves_the_query_and_their_turns_rank_first() -> None:
@@ -77,6 +79,50 @@ async def test_a_when_question_favours_turns_that_say_when() -> None:
     r = recaller(store, day_weight=0)
     assert (await r.search_turns(SCOPE, "gallery?", 2, NOW))[0].message_id == 1
     assert (await r.search_turns(SCOPE, "When was the gallery?", 2, NOW))[0].message_id == 2
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("How long have you had turtles?", "I've had the turtles for three years now"),
+        ("How many turtles do you have?", "I have 3 turtles and they love it"),
+        ("Where are your turtles?", "I took the turtles to the beach in Tampa"),
+    ],
+)
+async def test_a_question_favours_turns_carrying_what_it_asks_for(
+    question: str, answer: str
+) -> None:
+    hits = [hit(1, "Ann", "the turtles are my favourite", -3.2), hit(2, "Ann", answer, -3.0)]
+    store = FakeStore({('"turtles"',): hits, ('"long"', '"turtles"'): hits})
+    r = recaller(store, day_weight=0)
+    assert (await r.search_turns(SCOPE, "turtles", 2, NOW))[0].message_id == 1
+    assert (await r.search_turns(SCOPE, question, 2, NOW))[0].message_id == 2
+
+
+async def test_a_short_turn_counts_less_than_one_with_something_in_it() -> None:
+    long = "we went kayaking on the river with the kids and camped two nights by the falls"
+    hits = [hit(1, "Ann", "kayak? wow!", -4.0), hit(2, "Ann", long, -3.0)]
+    store = FakeStore({('"kayak"',): hits})
+    flat = await recaller(store, day_weight=0, question_penalty=0).search_turns(
+        SCOPE, "kayak", 2, NOW
+    )
+    assert flat[0].message_id == 1
+    # 4.0 x (2/20)^0.5 = 1.26 against 3.0 x (17/20)^0.5 = 2.77
+    prior = await recaller(store, day_weight=0, full_words=20, question_penalty=0).search_turns(
+        SCOPE, "kayak", 2, NOW
+    )
+    assert prior[0].message_id == 2
+
+
+async def test_a_turn_asking_a_question_counts_less_than_its_answer() -> None:
+    hits = [hit(1, "Bob", "did you like the kayak trip?", -3.4), hit(2, "Ann", "loved it", -3.0)]
+    store = FakeStore({('"kayak"',): hits})
+    asks = await recaller(store, day_weight=0, question_penalty=0).search_turns(
+        SCOPE, "kayak", 2, NOW
+    )
+    assert asks[0].message_id == 1
+    answered = await recaller(store, day_weight=0).search_turns(SCOPE, "kayak", 2, NOW)
+    assert answered[0].message_id == 2  # 3.4 x 0.8 = 2.72 < 3.0
 
 
 # Hybrid ranking (an embedding endpoint configured) -------------------------------------

@@ -92,8 +92,8 @@ def test_locomo_quirks_and_metrics() -> None:
     assert round(m["ndcg@10"], 3) == round((1 + 1 / 2) / (1 + 1 / 1.585), 3)
 
 
-def test_irregular_verbs_and_time_questions() -> None:
-    from bot.memory.text import asks_time, says_time, word_forms
+def test_irregular_verbs() -> None:
+    from bot.memory.text import word_forms
 
     assert word_forms(query_terms("Where did she buy the piano?")) == [
         '"buy"',
@@ -101,11 +101,54 @@ def test_irregular_verbs_and_time_questions() -> None:
         '"bought"',
     ]
     assert word_forms(['"piano"']) == ['"piano"']
-    assert asks_time("When did Mel go camping?")
-    assert asks_time("What year did they move?")
-    assert not asks_time("What did Mel paint?")
-    assert says_time("I went there last week") and says_time("back in 2021")
-    assert says_time("on Friday") and not says_time("I like cats")
+
+
+def kind_of(question: str) -> str | None:
+    from bot.memory.answers import answer_kind
+
+    kind = answer_kind(question)
+    return kind.name if kind else None
+
+
+def carries(kind: str, text: str) -> bool:
+    from bot.memory.answers import KINDS
+
+    return next(k for k in KINDS if k.name == kind).carries.search(text) is not None
+
+
+def test_what_a_question_asks_for() -> None:
+    assert kind_of("When did Mel go camping?") == "time"
+    assert kind_of("What year did they move?") == "time"
+    assert kind_of("How long ago was the wedding?") == "time"
+    assert kind_of("How long have they been together?") == "duration"
+    assert kind_of("How many kids does she have?") == "number"
+    assert kind_of("How often does he run?") == "number"
+    assert kind_of("Where did she go on holiday?") == "place"
+    assert kind_of("Which US cities has he visited?") == "place"
+    assert kind_of("What did Mel paint?") is None
+    assert kind_of("什么时候考试?") is None  # English only: no bonus, no harm
+
+
+def test_what_a_turn_carries() -> None:
+    assert carries("time", "I went there last week") and carries("time", "back in 2021")
+    assert carries("time", "on Friday") and not carries("time", "I like cats")
+    assert carries("duration", "we've been together for three years")
+    assert carries("duration", "I've loved it ever since I was a kid")
+    assert not carries("duration", "we love the ride")
+    assert carries("number", "I have 3 dogs") and carries("number", "twice a week")
+    assert not carries("number", "I have dogs")
+    assert carries("place", "I took my turtles to the beach in Tampa yesterday")
+    assert carries("place", "my trip to the UK") and carries("place", "I was in Chicago")
+    assert not carries("place", "I went to the beach")
+
+
+def test_word_count() -> None:
+    from bot.memory.text import word_count
+
+    assert word_count("I'm nervous about my exam!") == 5
+    assert word_count("我明天考试") == 3  # two characters a word, rounded up
+    assert word_count("exam 考试 today") == 3
+    assert word_count("") == 0
 
 
 def test_date_phrases_match_the_dates_documents_carry() -> None:
