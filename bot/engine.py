@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from bot.errors import LLMUnavailable, PersonaNotFound
 from bot.events import ChatKind, ChatRef, IncomingMessage
 from bot.memory.base import Scope
+from bot.memory.naming import requested_name
 from bot.memory.service import MemoryService
 from bot.ordering import KeyedOrder
 from bot.personas.macros import expand
@@ -203,6 +204,11 @@ class Engine:
             return None
         if not respond:
             return None
+        # "call me wen'er": used from this very reply on, not once the background
+        # extraction has read the chat (which may be a minute later).
+        name = requested_name(msg.text) if self.memory is not None else None
+        if name and name != user.preferred_name:
+            user = await self.store.update_user(user.id, preferred_name=name)
         return TurnContext(user, persona, conv.id, stored)
 
     def should_respond(self, msg: IncomingMessage, settings: ChatSettings, p: Persona) -> bool:

@@ -48,20 +48,21 @@ def extraction_replies(rec: RecordedRequest) -> Reply | None:
     prompt = body["messages"][-1]["content"]
     new = prompt.split("New messages", 1)[-1]
     result: dict[str, object] = {"preferred_name": None, "memories": []}
-    if "call me wen'er" in new:
-        result = {
-            "preferred_name": "wen'er",
-            "memories": [{"action": "add", "text": "Likes to be called wen'er", "kind": "name"}],
-        }
-    elif "my exam is on Friday" in new:
-        result["memories"] = [
+    found: list[dict[str, object]] = []
+    if "call me wen'er" in new:  # one reading may hold both (extraction is batched)
+        result["preferred_name"] = "wen'er"
+        found.append({"action": "add", "text": "Likes to be called wen'er", "kind": "name"})
+    if "my exam is on Friday" in new:
+        found.append(
             {
                 "action": "add",
                 "text": "Has an exam on Friday 27 November 2026",
                 "kind": "plan",
                 "importance": 4,
             }
-        ]
+        )
+    if found:
+        result["memories"] = found
     elif "zanzibarquux" in new:
         result["memories"] = [{"action": "add", "text": "Has a cat called zanzibarquux"}]
     elif "moved to Lyon" in new:
@@ -161,9 +162,9 @@ async def test_done_when_name_and_exam_survive_restart_and_200_turns(
     clock = Clock()
     rig = await make_rig(tmp_path / "k.db", fake, clock)
     await rig.engine.handle(dm("hi mom, call me wen'er"), RecordingChannel())
-    await settle(rig)  # the extraction ran in the background, after the reply
+    # Used from this very reply on ({{user}} is wen'er), before any background extraction.
+    assert "[You are talking with wen'er.]" in last_prompt(fake)
     await rig.engine.handle(dm("my exam is on Friday"), RecordingChannel())
-    # Used from the next reply on: {{user}} is now wen'er.
     assert "[You are talking with wen'er.]" in last_prompt(fake)
     await settle(rig)
     await rig.close()
