@@ -149,7 +149,14 @@ def build_memory(
     from config.memory import MemorySettings
 
     ms = MemorySettings()
-    if not ms.enabled or not isinstance(store, SQLiteStore):
+    if not ms.enabled:
+        return None
+    if not isinstance(store, SQLiteStore):
+        # Said once at startup, so an operator does not mistake it for memory being broken.
+        log.warning(
+            "long-term memory is not available on PostgreSQL yet; conversations and settings"
+            " are stored, but recall beyond the recent history is off (use SQLite for memory)"
+        )
         return None
     mstore = SQLiteMemoryStore(store)
     embed = None

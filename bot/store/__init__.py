@@ -12,6 +12,7 @@ from bot.store.sqlite import SQLiteStore
 __all__ = ["SQLiteStore", "Store", "open_store"]
 
 DEFAULT_URL = "sqlite:///data/kindred.db"
+POSTGRES_SCHEMES = {"postgresql", "postgres", "postgresql+asyncpg"}
 
 
 def open_store(database_url: str) -> Store:
@@ -19,6 +20,8 @@ def open_store(database_url: str) -> Store:
 
     SQLAlchemy's spelling: ``sqlite:///relative/path.db`` is relative to the working
     directory, ``sqlite:////abs/path.db`` is absolute, ``sqlite:///:memory:`` is in memory.
+    ``postgresql://user:password@host:5432/db`` (also ``postgres://`` and
+    ``postgresql+asyncpg://``) selects PostgreSQL.
     """
     url = database_url.strip()
     scheme = urlsplit(url).scheme.lower()
@@ -32,6 +35,19 @@ def open_store(database_url: str) -> Store:
         if not path:
             raise KindredError(f"the SQLite database URL has no file path, e.g. {DEFAULT_URL}")
         return SQLiteStore(path if path == ":memory:" else Path(path))
-    if scheme in {"postgresql", "postgres"} or scheme.startswith("postgresql+"):
-        raise KindredError(f"the PostgreSQL backend is not available yet; use {DEFAULT_URL}")
-    raise KindredError(f"unsupported database URL scheme {scheme or '(none)'!r}; use {DEFAULT_URL}")
+    if scheme in POSTGRES_SCHEMES:
+        # Imported here: SQLite users need not install asyncpg.
+        try:
+            from bot.store.postgres import PostgresStore
+        except ImportError as exc:
+            if exc.name != "asyncpg":
+                raise
+            raise KindredError(
+                "the PostgreSQL backend needs asyncpg: install Kindred's postgres extra"
+                " (pip install 'kindred[postgres]')"
+            ) from None
+        return PostgresStore(url)
+    raise KindredError(
+        f"unsupported database URL scheme {scheme or '(none)'!r}; use {DEFAULT_URL}"
+        " or postgresql://user:password@host/db"
+    )

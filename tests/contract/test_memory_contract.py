@@ -22,6 +22,13 @@ def memory_for(store: Store) -> MemoryStore:
     raise AssertionError(f"no memory store for {type(store).__name__}")
 
 
+@pytest.fixture(autouse=True)
+def _memory_backends(backend: str) -> None:
+    # Autouse, so it runs before ``store``: no PostgreSQL schema is made just to be skipped.
+    if backend == "postgresql":
+        pytest.skip("long-term memory on PostgreSQL: not yet")
+
+
 @pytest.fixture
 def memory(store: Store) -> MemoryStore:
     return memory_for(store)

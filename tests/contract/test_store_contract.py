@@ -84,10 +84,12 @@ async def test_migrations_are_idempotent(make_store: Callable[[], Store]) -> Non
 async def test_a_newer_schema_is_refused(make_store: Callable[[], Store]) -> None:
     store = make_store()
     await store.open()
+    # applied_at copied from a row: a timestamp literal is text in SQLite, typed elsewhere.
     await query(
         store,
-        "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
-        (LATEST_VERSION + 1, "2030-01-01T00:00:00.000000+00:00"),
+        "INSERT INTO schema_version (version, applied_at)"
+        " SELECT ?, applied_at FROM schema_version WHERE version = 1",
+        (LATEST_VERSION + 1,),
     )
     await store.close()
     with pytest.raises(KindredError, match="newer"):
@@ -601,3 +603,18 @@ async def test_set_chat_settings_changes_only_given_fields(store: Store) -> None
     elsewhere = await store.chat_settings("telegram", "chan")
     assert elsewhere.active_persona_id is None
     assert elsewhere.trigger_mode is TriggerMode.MENTION
+
+
+async def test_processes_starting_together_migrate_once(make_store: Callable[[], Store]) -> None:
+    """Several bot processes started at once on a fresh database: one applies the
+    migrations, the others wait for it and find nothing left to do."""
+    stores = [make_store() for _ in range(4)]
+    await asyncio.gather(*(s.open() for s in stores))
+    try:
+        rows = await query(stores[0], "SELECT version FROM schema_version ORDER BY version")
+        assert [r[0] for r in rows] == sorted(v for v, _ in MIGRATIONS)
+        users = await asyncio.gather(*(s.upsert_user("tg", "1", "Ann") for s in stores))
+        assert len({u.id for u in users}) == 1
+    finally:
+        for s in stores:
+            await s.close()

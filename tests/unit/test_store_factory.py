@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
 from bot.errors import KindredError
+from bot.llm import OpenAIChatModel
+from bot.runtime import build_memory
 from bot.store import SQLiteStore, open_store
+from bot.store.postgres import PostgresStore
+from config.settings import LLMSettings
 
 
 async def _touch(url: str) -> None:
@@ -63,14 +69,48 @@ async def test_factory_does_not_open(tmp_path: Path) -> None:
         "postgresql://kindred:s3cret@db:5432/kindred",
         "postgres://kindred:s3cret@db/kindred",
         "postgresql+asyncpg://kindred:s3cret@db/kindred",
+        " POSTGRESQL://kindred@db/kindred ",
     ],
 )
-def test_postgresql_is_not_available_yet(url: str) -> None:
+def test_postgresql_urls_select_the_postgres_store(url: str) -> None:
+    store = open_store(url)  # not opened: nothing connects yet
+    assert isinstance(store, PostgresStore)
+
+
+def test_postgresql_without_asyncpg_says_which_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "asyncpg", None)  # makes `import asyncpg` fail
+    monkeypatch.delitem(sys.modules, "bot.store.postgres")
+    with pytest.raises(KindredError, match=r"postgres extra") as caught:
+        open_store("postgresql://kindred:s3cret@db/kindred")
+    assert "s3cret" not in str(caught.value)
+
+
+async def test_postgresql_connection_failure_names_the_server_not_the_password() -> None:
+    store = open_store("postgresql://kindred:s3cret%21pw@127.0.0.1:1/kindred_db?sslmode=disable")
     with pytest.raises(KindredError) as caught:
-        open_store(url)
-    assert str(caught.value) == (
-        "the PostgreSQL backend is not available yet; use sqlite:///data/kindred.db"
-    )
+        await store.open()
+    message = str(caught.value)
+    assert "cannot connect to PostgreSQL at 127.0.0.1:1, database 'kindred_db'" in message
+    assert "s3cret" not in message
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
+
+
+async def test_memory_on_postgresql_is_off_with_a_warning(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KINDRED_MEMORY__ENABLED", raising=False)
+    store = open_store("postgresql://kindred@db/kindred")
+    llm = LLMSettings(base_url="http://127.0.0.1:9/v1")
+    model = OpenAIChatModel(llm)
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.runtime"):
+            memory = build_memory(store, model, llm, "m", 60)
+    finally:
+        await model.aclose()
+    assert memory is None
+    [record] = caplog.records
+    assert "long-term memory is not available on PostgreSQL yet" in record.getMessage()
 
 
 @pytest.mark.parametrize(

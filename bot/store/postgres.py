@@ -1,0 +1,497 @@
+"""The scale-out ``Store``: PostgreSQL through an asyncpg connection pool.
+
+Several bot processes (Discord shards, Telegram webhook workers) share one database, so
+nothing here relies on in-process locks: every get-or-create is an ``INSERT ... ON CONFLICT``
+on the same unique indexes as SQLite, a reset is serialised per conversation with a
+transaction-scoped advisory lock, and migrations run under an advisory lock so processes
+starting together migrate once. Statements outside ``_transaction`` autocommit, so nothing
+is acknowledged before it is committed.
+
+The SQL mirrors ``bot/store/sqlite.py`` and is written with ``?`` placeholders, turned into
+asyncpg's ``$1, $2…`` by ``_numbered``. That converter is a plain split, so our SQL must never
+contain ``?`` elsewhere: not in string literals, and not the jsonb operators ``?``, ``?|``,
+``?&`` (use ``jsonb_exists`` and friends). Values map natively: TIMESTAMPTZ <-> aware
+``datetime`` (UTC), BOOLEAN <-> ``bool``, BYTEA <-> ``bytes``. JSONB columns take and return
+JSON *text*, as in SQLite (asyncpg's default for json types), so callers encode and decode.
+
+``asyncpg`` is imported by this module only (one module per third-party SDK).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
+
+import asyncpg
+
+from bot.errors import KindredError, PersonaExists
+from bot.personas.model import Persona, PersonaScope
+from bot.store.base import (
+    ChatSettings,
+    Conversation,
+    NewMessage,
+    Role,
+    StoredMessage,
+    StoredPersona,
+    TriggerMode,
+    User,
+)
+from bot.store.migrations import LATEST_VERSION, SCHEMA_VERSION_TABLE, migrations_for, render
+from bot.store.sqlite import (  # the same statements where portable, so they cannot drift
+    CURRENT_CONV,
+    INSERT_CONV,
+    MSG_COLS,
+    PERSONA_COLS,
+    USER_COLS,
+    _required,
+    _settings,
+    _user,
+    utc_now,
+)
+
+Row = Sequence[Any]
+
+CONNECT_TIMEOUT_S = 10.0
+SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_ROLES = {role.value: role for role in Role}
+# A reset whose fresh row loses to a concurrent get-or-create archives that one and retries.
+RESET_ATTEMPTS = 5
+
+__all__ = ["PostgresStore", "Row", "utc_now"]
+
+
+@lru_cache(maxsize=512)
+def _numbered(sql: str) -> str:
+    """``?`` placeholders -> ``$1, $2…`` (see the module docstring for the one rule)."""
+    parts = sql.split("?")
+    out = [parts[0]]
+    for n, part in enumerate(parts[1:], start=1):
+        out.append(f"${n}{part}")
+    return "".join(out)
+
+
+def _lock_key(text: str) -> int:
+    """A stable signed 64-bit advisory lock key (Python's hash() is salted per process)."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
+
+
+def _ts(value: datetime) -> datetime:
+    # Naive datetimes are taken as UTC, as in SQLite; asyncpg rejects them for TIMESTAMPTZ.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _conversation(row: Row) -> Conversation:
+    return Conversation(row[0], row[1], row[2], row[3], row[4])
+
+
+def _message(row: Row) -> StoredMessage:
+    i, conv, role, content, created, user_id, author, pmid, addressed = row
+    return StoredMessage(i, conv, _ROLES[role], content, created, user_id, author, pmid, addressed)
+
+
+def _persona(row: Row) -> StoredPersona:
+    data = json.loads(row[0])
+    data["avatar_png"] = row[1]
+    return StoredPersona(
+        persona=Persona.model_validate(data),
+        scope=PersonaScope(row[2]),
+        owner=row[3],
+        created_at=row[4],
+        updated_at=row[5],
+    )
+
+
+class PostgresStore:
+    def __init__(
+        self,
+        url: str,
+        clock: Callable[[], datetime] = utc_now,
+        *,
+        schema: str | None = None,
+        min_size: int = 1,
+        max_size: int = 10,
+    ) -> None:
+        parts = urlsplit(url.strip())
+        if parts.scheme.lower() not in SCHEMES:
+            raise KindredError("a PostgreSQL URL starts with postgresql://")
+        if schema is not None and not _IDENTIFIER.fullmatch(schema):
+            raise KindredError(f"invalid PostgreSQL schema name {schema!r}")
+        # asyncpg knows only postgresql:// and postgres:// (not SQLAlchemy's +driver form).
+        self._dsn = parts._replace(scheme="postgresql").geturl()
+        self._secrets = _secrets(parts.password, parts.query)
+        self._where = _describe(parts)
+        self._clock = clock
+        self._schema = schema
+        self._min_size = min_size
+        self._max_size = max_size
+        self._pool: Any = None  # asyncpg.Pool (asyncpg ships no type information)
+        # (task, connection) of the open transaction. Per store: two stores in one task
+        # must not share a transaction. The task is kept because tasks started inside
+        # inherit the context, and must not use the connection concurrently with it.
+        self._tx: ContextVar[tuple[object, Any] | None] = ContextVar(
+            f"kindred_pg_tx_{id(self)}", default=None
+        )
+
+    def now(self) -> datetime:
+        return _ts(self._clock())
+
+    # lifecycle ---------------------------------------------------------------------------
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        pool = await self._connect()
+        try:
+            await self._migrate(pool)
+        except BaseException:
+            await pool.close()
+            raise
+        self._pool = pool
+
+    async def _connect(self) -> Any:
+        settings = {"application_name": "kindred"}
+        if self._schema is not None:
+            settings["search_path"] = f'"{self._schema}"'
+        try:
+            return await asyncpg.create_pool(
+                self._dsn,
+                min_size=self._min_size,
+                max_size=self._max_size,
+                timeout=CONNECT_TIMEOUT_S,
+                server_settings=settings,
+            )
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            reason = str(exc) or type(exc).__name__
+            for secret in self._secrets:
+                reason = reason.replace(secret, "***")
+            # from None: the cause's traceback could carry the DSN; the reason is scrubbed.
+            raise KindredError(f"cannot connect to PostgreSQL {self._where}: {reason}") from None
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    async def _migrate(self, pool: Any) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            # Held until commit: concurrent openers wait here, then find nothing to do.
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock($1)", _lock_key(f"kindred:migrate:{self._schema}")
+            )
+            if self._schema is not None:
+                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"')
+            await conn.execute(render(SCHEMA_VERSION_TABLE, "postgresql"))
+            current: int = await conn.fetchval("SELECT MAX(version) FROM schema_version") or 0
+            if current > LATEST_VERSION:
+                raise KindredError(
+                    f"the database schema is version {current}, newer than this Kindred"
+                    f" understands ({LATEST_VERSION}); upgrade Kindred"
+                )
+            for version, statements in migrations_for("postgresql"):
+                if version <= current:
+                    continue
+                for sql in statements:
+                    await conn.execute(sql)
+                await conn.execute(
+                    "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
+                    version,
+                    self.now(),
+                )
+
+    # helpers (shared with the PostgreSQL memory store) -----------------------------------
+    @property
+    def _open_pool(self) -> Any:
+        if self._pool is None:
+            raise KindredError("the store is not open")
+        return self._pool
+
+    def _tx_conn(self) -> Any:
+        """The connection of the transaction this very task opened, or None."""
+        tx = self._tx.get()
+        return tx[1] if tx is not None and tx[0] is asyncio.current_task() else None
+
+    def _runner(self) -> Any:
+        """The connection of this task's transaction, else the pool itself (which runs
+        each call on any free connection, autocommitted)."""
+        conn = self._tx_conn()
+        return self._open_pool if conn is None else conn
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        rows: list[Row] = await self._runner().fetch(_numbered(sql), *params)
+        return rows
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        row: Row | None = await self._runner().fetchrow(_numbered(sql), *params)
+        return row
+
+    async def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._runner().executemany(_numbered(sql), rows)
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[None]:
+        """One pooled connection in a transaction; ``_all``/``_one``/``_executemany`` in the
+        same task use it, and nested use joins it. Tasks started inside run outside it (on
+        other connections), as one connection runs one statement at a time. Any error, a
+        cancellation included, rolls back (asyncpg's transaction, and the pool's reset of a
+        connection returned mid-transaction)."""
+        if self._tx_conn() is not None:
+            yield
+            return
+        async with self._open_pool.acquire() as conn, conn.transaction():
+            token = self._tx.set((asyncio.current_task(), conn))
+            try:
+                yield
+            finally:
+                self._tx.reset(token)
+
+    # users -------------------------------------------------------------------------------
+    async def upsert_user(
+        self, platform: str, platform_user_id: str, display_name: str, language: str | None = None
+    ) -> User:
+        row = await self._one(
+            f"SELECT {USER_COLS} FROM users WHERE platform = ? AND platform_user_id = ?",
+            (platform, platform_user_id),
+        )
+        # Called for every incoming message: skip the write when nothing changed.
+        if row is not None and row[3] == display_name and language in (None, row[5]):
+            return _user(row)
+        now = self.now()
+        row = await self._one(
+            "INSERT INTO users (platform, platform_user_id, display_name, language,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (platform, platform_user_id) DO UPDATE SET"
+            " display_name = excluded.display_name,"
+            " language = COALESCE(excluded.language, users.language),"
+            f" updated_at = excluded.updated_at RETURNING {USER_COLS}",
+            (platform, platform_user_id, display_name, language, now, now),
+        )
+        return _user(_required(row))
+
+    async def get_user(self, user_id: int) -> User | None:
+        row = await self._one(f"SELECT {USER_COLS} FROM users WHERE id = ?", (user_id,))
+        return None if row is None else _user(row)
+
+    async def update_user(
+        self,
+        user_id: int,
+        *,
+        preferred_name: str | None = None,
+        language: str | None = None,
+        timezone: str | None = None,
+        voice_replies: bool | None = None,
+    ) -> User:
+        row = await self._one(
+            "UPDATE users SET preferred_name = COALESCE(?, preferred_name),"
+            " language = COALESCE(?, language), timezone = COALESCE(?, timezone),"
+            " voice_replies = COALESCE(?, voice_replies),"
+            f" updated_at = ? WHERE id = ? RETURNING {USER_COLS}",
+            (preferred_name, language, timezone, voice_replies, self.now(), user_id),
+        )
+        if row is None:
+            raise LookupError(f"no user with id {user_id}")
+        return _user(row)
+
+    # personas ----------------------------------------------------------------------------
+    async def save_persona(
+        self, persona: Persona, scope: PersonaScope = PersonaScope.GLOBAL, owner: str | None = None
+    ) -> StoredPersona:
+        data = json.dumps(
+            persona.model_dump(mode="json", exclude={"avatar_png"}),
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        name_key = persona.name.casefold()
+        now = self.now()
+        clash_message = f"a persona named {persona.name!r} already exists here"
+        try:
+            async with self._transaction():
+                clash = await self._one(
+                    "SELECT id FROM personas WHERE scope = ? AND COALESCE(owner, '') = ?"
+                    " AND name_key = ? AND id <> ?",
+                    (scope.value, owner or "", name_key, persona.id),
+                )
+                if clash is not None:
+                    raise PersonaExists(f"{clash_message} (id {clash[0]!r})")
+                row = await self._one(
+                    "INSERT INTO personas (id, scope, owner, name, name_key, data, avatar,"
+                    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (id) DO UPDATE SET scope = excluded.scope,"
+                    " owner = excluded.owner, name = excluded.name,"
+                    " name_key = excluded.name_key, data = excluded.data,"
+                    " avatar = excluded.avatar, updated_at = excluded.updated_at"
+                    " RETURNING created_at, updated_at",
+                    (
+                        persona.id,
+                        scope.value,
+                        owner,
+                        persona.name,
+                        name_key,
+                        data,
+                        persona.avatar_png,
+                        now,
+                        now,
+                    ),
+                )
+        except asyncpg.UniqueViolationError as exc:
+            # Another process saved the same name between our check and our insert (SQLite
+            # serialises the two with BEGIN IMMEDIATE; here the unique index decides).
+            if exc.constraint_name != "personas_name_per_owner":
+                raise
+            raise PersonaExists(clash_message) from None
+        created_at, updated_at = _required(row)
+        return StoredPersona(persona, scope, owner, created_at, updated_at)
+
+    async def get_persona(self, persona_id: str) -> StoredPersona | None:
+        row = await self._one(f"SELECT {PERSONA_COLS} FROM personas WHERE id = ?", (persona_id,))
+        return None if row is None else _persona(row)
+
+    async def list_personas(self) -> list[StoredPersona]:
+        # COLLATE "C": SQLite's BINARY order, whatever the database's default collation.
+        rows = await self._all(
+            f'SELECT {PERSONA_COLS} FROM personas ORDER BY name_key COLLATE "C",'
+            ' name COLLATE "C", id COLLATE "C"'
+        )
+        return [_persona(row) for row in rows]
+
+    async def delete_persona(self, persona_id: str) -> bool:
+        rows = await self._all("DELETE FROM personas WHERE id = ? RETURNING id", (persona_id,))
+        return bool(rows)
+
+    # conversations and messages ----------------------------------------------------------
+    async def conversation(self, platform: str, chat_key: str, persona_id: str) -> Conversation:
+        key = (platform, chat_key, persona_id)
+        row = await self._one(CURRENT_CONV, key)
+        if row is None:
+            row = await self._one(INSERT_CONV, (*key, self.now()))
+        if row is None:  # another process created it between our two statements
+            row = await self._one(CURRENT_CONV, key)
+        return _conversation(_required(row))
+
+    async def reset_conversation(
+        self, platform: str, chat_key: str, persona_id: str
+    ) -> Conversation:
+        key = (platform, chat_key, persona_id)
+        now = self.now()
+        lock = _lock_key(f"kindred:conversation:{self._schema}:{key!r}")
+        async with self._transaction():
+            # Resets of one conversation queue here (SQLite: BEGIN IMMEDIATE), so each
+            # archives the row the previous one created.
+            await self._all("SELECT pg_advisory_xact_lock(?)", (lock,))
+            row = None
+            for _ in range(RESET_ATTEMPTS):
+                await self._all(
+                    "UPDATE conversations SET archived_at = ? WHERE platform = ?"
+                    " AND chat_key = ? AND persona_id = ? AND archived_at IS NULL",
+                    (now, *key),
+                )
+                # None: a concurrent ``conversation()`` (no lock) created one after our
+                # UPDATE's snapshot; the next UPDATE sees it (READ COMMITTED) and archives it.
+                row = await self._one(INSERT_CONV, (*key, now))
+                if row is not None:
+                    break
+        return _conversation(_required(row))
+
+    async def add_message(self, conversation_id: int, message: NewMessage) -> StoredMessage | None:
+        m = message
+        # platform/chat_key come from the conversation in the same statement; the unique
+        # (platform, chat_key, platform_message_id) makes a redelivery a no-op.
+        row = await self._one(
+            "INSERT INTO messages (conversation_id, platform, chat_key, role, content,"
+            " user_id, author_name, platform_message_id, addressed, created_at)"
+            " SELECT id, platform, chat_key, ?, ?, ?, ?, ?, ?, ? FROM conversations"
+            f" WHERE id = ? ON CONFLICT DO NOTHING RETURNING {MSG_COLS}",
+            (
+                m.role.value,
+                m.content,
+                m.user_id,
+                m.author_name,
+                m.platform_message_id,
+                m.addressed,
+                self.now(),
+                conversation_id,
+            ),
+        )
+        if row is None and not await self._all(
+            "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
+        ):
+            raise LookupError(f"no conversation with id {conversation_id}")
+        return None if row is None else _message(row)
+
+    async def recent_messages(self, conversation_id: int, limit: int) -> list[StoredMessage]:
+        if limit <= 0:
+            return []
+        rows = await self._all(
+            f"SELECT {MSG_COLS} FROM (SELECT {MSG_COLS} FROM messages"
+            " WHERE conversation_id = ? ORDER BY id DESC LIMIT ?) AS recent ORDER BY id",
+            (conversation_id, limit),
+        )
+        return [_message(row) for row in rows]
+
+    # per-chat settings -------------------------------------------------------------------
+    async def chat_settings(self, platform: str, chat_key: str) -> ChatSettings:
+        row = await self._one(
+            "SELECT platform, chat_key, active_persona_id, trigger_mode FROM chat_settings"
+            " WHERE platform = ? AND chat_key = ?",
+            (platform, chat_key),
+        )
+        return ChatSettings(platform, chat_key) if row is None else _settings(row)
+
+    async def set_chat_settings(
+        self,
+        platform: str,
+        chat_key: str,
+        *,
+        active_persona_id: str | None = None,
+        trigger_mode: TriggerMode | None = None,
+    ) -> ChatSettings:
+        if active_persona_id is None and trigger_mode is None:
+            return await self.chat_settings(platform, chat_key)
+        mode = None if trigger_mode is None else trigger_mode.value
+        row = await self._one(
+            "INSERT INTO chat_settings (platform, chat_key, active_persona_id, trigger_mode,"
+            " updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, chat_key) DO UPDATE"
+            " SET active_persona_id = COALESCE(?, chat_settings.active_persona_id),"
+            " trigger_mode = COALESCE(?, chat_settings.trigger_mode),"
+            " updated_at = excluded.updated_at"
+            " RETURNING platform, chat_key, active_persona_id, trigger_mode",
+            (
+                platform,
+                chat_key,
+                active_persona_id,
+                mode or TriggerMode.MENTION.value,
+                self.now(),
+                active_persona_id,
+                mode,
+            ),
+        )
+        return _settings(_required(row))
+
+
+def _secrets(password: str | None, query: str) -> list[str]:
+    """What must never appear in an error: the URL's password, raw and decoded, and any
+    ``password=`` query parameter (libpq accepts both)."""
+    found = [password] if password else []
+    found += [v for k, v in parse_qsl(query) if k.lower() == "password" and v]
+    found += [unquote(s) for s in found]
+    return sorted({s for s in found if s}, key=len, reverse=True)
+
+
+def _describe(parts: SplitResult) -> str:
+    """Host, port, database and user for messages; never the password."""
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname or "localhost"
+    db = unquote(parts.path.lstrip("/")) or "(default database)"
+    user = f" as {unquote(parts.username)!r}" if parts.username else ""
+    return f"at {host}:{port or 5432}, database {db!r}{user}"
