@@ -135,6 +135,7 @@ class PostgresStore:
         self._min_size = min_size
         self._max_size = max_size
         self._pool: Any = None  # asyncpg.Pool (asyncpg ships no type information)
+        self._lifecycle = asyncio.Lock()
         # (task, connection) of the open transaction. Per store: two stores in one task
         # must not share a transaction. The task is kept because tasks started inside
         # inherit the context, and must not use the connection concurrently with it.
@@ -147,15 +148,16 @@ class PostgresStore:
 
     # lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
-        if self._pool is not None:
-            return
-        pool = await self._connect()
-        try:
-            await self._migrate(pool)
-        except BaseException:
-            await pool.close()
-            raise
-        self._pool = pool
+        async with self._lifecycle:  # two concurrent open() calls make one pool
+            if self._pool is not None:
+                return
+            pool = await self._connect()
+            try:
+                await self._migrate(pool)
+            except BaseException:
+                await pool.close()
+                raise
+            self._pool = pool
 
     async def _connect(self) -> Any:
         settings = {"application_name": "kindred"}
@@ -177,9 +179,10 @@ class PostgresStore:
             raise KindredError(f"cannot connect to PostgreSQL {self._where}: {reason}") from None
 
     async def close(self) -> None:
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await pool.close()
+        async with self._lifecycle:
+            if self._pool is not None:
+                pool, self._pool = self._pool, None
+                await pool.close()
 
     async def _migrate(self, pool: Any) -> None:
         async with pool.acquire() as conn, conn.transaction():
@@ -478,11 +481,9 @@ class PostgresStore:
 
 def _secrets(password: str | None, query: str) -> list[str]:
     """What must never appear in an error: the URL's password, raw and decoded, and any
-    ``password=`` query parameter (libpq accepts both)."""
-    found = [password] if password else []
-    found += [v for k, v in parse_qsl(query) if k.lower() == "password" and v]
-    found += [unquote(s) for s in found]
-    return sorted({s for s in found if s}, key=len, reverse=True)
+    ``password=`` query parameter (libpq accepts both). Longest first, for replacing."""
+    found = [password or ""] + [v for k, v in parse_qsl(query) if k.lower() == "password"]
+    return sorted({s for v in found for s in (v, unquote(v)) if s}, key=len, reverse=True)
 
 
 def _describe(parts: SplitResult) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -110,8 +111,9 @@ async def test_not_open_and_bad_schema_names(pg: PostgresStore) -> None:
 
 
 async def test_server_side_connection_error_hides_the_password(pg: PostgresStore) -> None:
-    url = POSTGRES_URL.replace("://", "://nobody_kindred:pw-s3cret@", 1)
-    url = url.rsplit("/", 1)[0] + "/no_such_database_kindred"
+    parts = urlsplit(POSTGRES_URL)
+    netloc = f"nobody_kindred:pw-s3cret@{parts.hostname}:{parts.port or 5432}"
+    url = parts._replace(netloc=netloc, path="/no_such_database_kindred").geturl()
     with pytest.raises(KindredError, match="cannot connect to PostgreSQL") as caught:
         await PostgresStore(url).open()
     assert "no_such_database_kindred" in str(caught.value)
