@@ -25,10 +25,10 @@ import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
@@ -47,6 +47,21 @@ from bot.store.base import (
 from bot.store.migrations import LATEST_VERSION, SCHEMA_VERSION_TABLE, migrations_for, render
 
 Row = Sequence[Any]
+
+
+class SqlRunner(Protocol):
+    """The helpers the memory store shares across backends (``SQLiteStore``,
+    ``PostgresStore``): statements written with ``?`` placeholders, run in the caller's
+    transaction if it opened one."""
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
+
+    async def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def _transaction(self) -> AbstractAsyncContextManager[None]: ...
+
 
 MIN_SQLITE = (3, 35, 0)  # RETURNING
 BUSY_TIMEOUT_MS = 5000
@@ -202,6 +217,9 @@ class SQLiteStore:
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = await self._all(sql, params)
         return rows[0] if rows else None
+
+    async def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._conn.executemany(sql, rows)
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[None]:

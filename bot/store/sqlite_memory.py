@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from typing import Any
 
 from bot.memory.base import (
@@ -26,7 +28,7 @@ from bot.memory.base import (
 )
 from bot.memory.scope import memory_filter, memory_owner_sql, memory_scope
 from bot.memory.text import segment
-from bot.store.sqlite import Row, SQLiteStore, _dt, _required
+from bot.store.sqlite import Row, SQLiteStore, _dt, _required, _ts
 from bot.store.sqlite_memory_work import WorkTables
 from bot.store.sqlite_turns import INSERT, MASK, SHIFT, TURN_SQL, WATERMARK, TurnIndex
 
@@ -63,9 +65,23 @@ def _marks(n: int) -> str:
 
 
 class SQLiteMemoryStore(WorkTables):
+    _s: SQLiteStore
+
     def __init__(self, store: SQLiteStore) -> None:
         self._s = store
         self.turns = TurnIndex(store)
+
+    def _guard(self) -> AbstractAsyncContextManager[Any]:
+        return self._s._lock
+
+    def _param_ts(self, value: datetime) -> str:
+        return _ts(value)
+
+    def _read_ts(self, value: Any) -> datetime:
+        return _dt(value)
+
+    def _now(self) -> str:
+        return _ts(self._s._clock())
 
     @property
     def store(self) -> SQLiteStore:
@@ -109,7 +125,7 @@ class SQLiteMemoryStore(WorkTables):
                     await self.turns.delete(before)
                     targets = {r[0] for r in conv_rows} | {r[0] for r in before}
                     docs = await self.turns.documents([*reversed(before), *conv_rows], targets)
-                    await s._conn.executemany(INSERT, docs)
+                    await s._executemany(INSERT, docs)
                     stats.indexed += len(conv_rows)
                 await s._all(
                     "INSERT INTO memory_state (key, value) VALUES (?, ?)"

@@ -1,27 +1,47 @@
-"""The memory store's work tables on SQLite: persisted jobs, per-key state, rolling
-summaries, embedding vectors, and the turns the worker reads. A mixin of
-``SQLiteMemoryStore`` (it shares the ``SQLiteStore`` connection and lock)."""
+"""The memory store's work tables, one implementation for every backend: persisted jobs,
+per-key state, rolling summaries, embedding vectors, and the turns the worker reads. A
+mixin of ``SQLiteMemoryStore`` and ``PostgresMemoryStore``; the SQL is portable and runs
+through the store's shared helpers (``SqlRunner``).
+
+A backend supplies four things: ``_guard`` (SQLite: the ``SQLiteStore`` lock around its one
+connection; PostgreSQL: nothing, each call takes a pooled connection), how a timestamp is
+written (``_param_ts``: SQLite ISO text, PostgreSQL the aware datetime) and read back
+(``_read_ts``), and ``CLAIM_LOCK``: PostgreSQL claims with ``FOR UPDATE SKIP LOCKED`` so
+workers in several processes never claim the same job (SQLite's writes are serialised
+anyway, and it has no row locks).
+"""
 
 from __future__ import annotations
 
 import json
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from bot.memory.base import Job, Summary, TurnForExtraction
-from bot.store.sqlite import SQLiteStore, _dt, _required, _ts
+from bot.store.sqlite import SqlRunner, _required
 from bot.store.sqlite_turns import WATERMARK, chunks, marks
 
 
 class WorkTables:
-    _s: SQLiteStore
+    _s: SqlRunner
+    CLAIM_LOCK: ClassVar[str] = ""  # appended to the claim's row-picking subquery
 
-    def _now(self) -> str:
-        return _ts(self._s._clock())
+    def _guard(self) -> AbstractAsyncContextManager[Any]:
+        raise NotImplementedError
+
+    def _param_ts(self, value: datetime) -> Any:
+        raise NotImplementedError
+
+    def _read_ts(self, value: Any) -> datetime:
+        raise NotImplementedError
+
+    def _now(self) -> Any:
+        raise NotImplementedError
 
     # background jobs ---------------------------------------------------------------------
     async def enqueue_job(self, kind: str, payload: dict[str, Any]) -> int:
-        async with self._s._lock:
+        async with self._guard():
             row = await self._s._one(
                 "INSERT INTO memory_jobs (kind, payload, created_at) VALUES (?, ?, ?) RETURNING id",
                 (kind, json.dumps(payload, separators=(",", ":")), self._now()),
@@ -30,27 +50,27 @@ class WorkTables:
         return job_id
 
     async def claim_job(self, stale_before: datetime) -> Job | None:
-        async with self._s._lock:
+        async with self._guard():
             row = await self._s._one(
                 "UPDATE memory_jobs SET claimed_at = ?, attempts = attempts + 1 WHERE id = ("
                 " SELECT id FROM memory_jobs WHERE finished_at IS NULL"
-                " AND (claimed_at IS NULL OR claimed_at < ?) ORDER BY id LIMIT 1)"
-                " RETURNING id, kind, payload, attempts",
-                (self._now(), _ts(stale_before)),
+                " AND (claimed_at IS NULL OR claimed_at < ?) ORDER BY id LIMIT 1"
+                f"{self.CLAIM_LOCK}) RETURNING id, kind, payload, attempts",
+                (self._now(), self._param_ts(stale_before)),
             )
         if row is None:
             return None
         return Job(row[0], row[1], json.loads(row[2]), row[3])
 
     async def finish_job(self, job_id: int, error: str | None = None) -> None:
-        async with self._s._lock:
+        async with self._guard():
             await self._s._all(
                 "UPDATE memory_jobs SET finished_at = ?, error = ? WHERE id = ?",
                 (self._now(), error, job_id),
             )
 
     async def pending_jobs(self) -> int:
-        async with self._s._lock:
+        async with self._guard():
             row = await self._s._one("SELECT COUNT(*) FROM memory_jobs WHERE finished_at IS NULL")
         return int(_required(row)[0])
 
@@ -58,25 +78,25 @@ class WorkTables:
     async def turns_between(
         self, conversation_id: int, after_id: int, upto_id: int | None, limit: int
     ) -> list[TurnForExtraction]:
-        async with self._s._lock:
+        async with self._guard():
             rows = await self._s._all(
                 "SELECT id, role, author_name, user_id, content, created_at FROM messages"
                 " WHERE conversation_id = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?",
                 (conversation_id, after_id, upto_id if upto_id is not None else 2**62, limit),
             )
-        return [TurnForExtraction(r[0], r[1], r[2], r[3], r[4], _dt(r[5])) for r in rows]
+        return [TurnForExtraction(r[0], r[1], r[2], r[3], r[4], self._read_ts(r[5])) for r in rows]
 
     async def latest_summary(self, conversation_id: int) -> Summary | None:
-        async with self._s._lock:
+        async with self._guard():
             row = await self._s._one(
                 "SELECT conversation_id, upto_message_id, text, created_at FROM memory_summaries"
                 " WHERE conversation_id = ? ORDER BY id DESC LIMIT 1",
                 (conversation_id,),
             )
-        return None if row is None else Summary(row[0], row[1], row[2], _dt(row[3]))
+        return None if row is None else Summary(row[0], row[1], row[2], self._read_ts(row[3]))
 
     async def add_summary(self, conversation_id: int, upto_message_id: int, text: str) -> None:
-        async with self._s._lock:
+        async with self._guard():
             await self._s._all(
                 "INSERT INTO memory_summaries (conversation_id, upto_message_id, text, created_at)"
                 " VALUES (?, ?, ?, ?)",
@@ -84,12 +104,12 @@ class WorkTables:
             )
 
     async def get_state(self, key: str) -> int | None:
-        async with self._s._lock:
+        async with self._guard():
             row = await self._s._one("SELECT value FROM memory_state WHERE key = ?", (key,))
         return None if row is None else int(row[0])
 
     async def set_state(self, key: str, value: int) -> None:
-        async with self._s._lock:
+        async with self._guard():
             await self._s._all(
                 "INSERT INTO memory_state (key, value) VALUES (?, ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -100,8 +120,8 @@ class WorkTables:
     async def put_vectors(self, ref_kind: str, items: list[tuple[int, bytes]], model: str) -> None:
         if not items:
             return
-        async with self._s._lock, self._s._transaction():
-            await self._s._conn.executemany(
+        async with self._guard(), self._s._transaction():
+            await self._s._executemany(
                 "INSERT INTO memory_vectors (ref_kind, ref_id, model, vector) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (ref_kind, ref_id) DO UPDATE SET model = excluded.model,"
                 " vector = excluded.vector",
@@ -110,7 +130,7 @@ class WorkTables:
 
     async def get_vectors(self, ref_kind: str, ids: list[int]) -> dict[int, bytes]:
         out: dict[int, bytes] = {}
-        async with self._s._lock:
+        async with self._guard():
             for part in chunks(ids):
                 for r in await self._s._all(
                     "SELECT ref_id, vector FROM memory_vectors WHERE ref_kind = ?"
@@ -135,6 +155,6 @@ class WorkTables:
                 f"(SELECT value FROM memory_state WHERE key = '{WATERMARK}'), 0)"
                 " ORDER BY m.id LIMIT ?"
             )
-        async with self._s._lock:
+        async with self._guard():
             rows = await self._s._all(sql, (limit,))
         return [(r[0], r[1]) for r in rows]

@@ -15,13 +15,14 @@ Callers hold the ``SQLiteStore`` lock.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from bot.memory.base import Scope
 from bot.memory.stems import Stemmer
 from bot.memory.text import segment, turn_document
-from bot.store.sqlite import Row, SQLiteStore, _dt, _required
+from bot.store.sqlite import Row, SQLiteStore, SqlRunner, _dt, _required
 
 SHIFT = 40
 MASK = (1 << SHIFT) - 1
@@ -52,26 +53,26 @@ def chunks(ids: Sequence[Any]) -> list[Sequence[Any]]:
     return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
 
 
-class TurnIndex:
-    def __init__(self, store: SQLiteStore) -> None:
-        self._s = store
+class Buckets:
+    """Which scope partitions (buckets) hold a turn, and its index documents: portable SQL
+    on ``memory_buckets``/``memory_chats``, shared by the SQLite and PostgreSQL indexes.
+    A row is named by ``bucket << SHIFT | message id`` (SQLite's FTS5 rowid)."""
+
+    def __init__(self, store: SqlRunner, read_ts: Callable[[Any], datetime] = _dt) -> None:
+        self._sql = store
+        self._read_ts = read_ts  # a TURN_SQL row's created_at as a datetime
         self._buckets: dict[tuple[str, str, str], int] = {}
         self._owners: dict[tuple[str, str], int | None] = {}
-        self._df: dict[str, int] = {}
-        self._df_at = 0.0
-        self._sizes: dict[tuple[int, int], int] = {}  # rows in a rowid range (a bucket's)
-        self._tuned = False
-        self._stemmer = Stemmer()
 
     async def bucket(self, persona_id: str, kind: str, key: str, create: bool) -> int | None:
         k = (persona_id, kind, key)
         if k in self._buckets:
             return self._buckets[k]
-        row = await self._s._one(
+        row = await self._sql._one(
             "SELECT id FROM memory_buckets WHERE persona_id = ? AND kind = ? AND key = ?", k
         )
         if row is None and create:
-            row = await self._s._one(
+            row = await self._sql._one(
                 "INSERT INTO memory_buckets (persona_id, kind, key) VALUES (?, ?, ?)"
                 " ON CONFLICT (persona_id, kind, key) DO UPDATE SET kind = excluded.kind"
                 " RETURNING id",
@@ -88,7 +89,7 @@ class TurnIndex:
     async def _private_owner(self, platform: str, chat_key: str) -> int | None:
         key = (platform, chat_key)
         if key not in self._owners:
-            row = await self._s._one(
+            row = await self._sql._one(
                 "SELECT kind, user_id FROM memory_chats WHERE platform = ? AND chat_key = ?", key
             )
             if row is None:
@@ -128,11 +129,22 @@ class TurnIndex:
             def at(j: int) -> str:
                 return texts[j] if 0 <= j < len(conv) else ""
 
-            body = turn_document(_dt(r[6]), r[5], r[3])
+            body = turn_document(self._read_ts(r[6]), r[5], r[3])
             far = f"{at(i - 2)} {at(i + 2)}"
             rowids = await self.rowids(r, create=True)
             out += [(rowid, body, at(i - 1), at(i + 1), far) for rowid in rowids]
         return out
+
+
+class TurnIndex(Buckets):
+    def __init__(self, store: SQLiteStore) -> None:
+        super().__init__(store)
+        self._s = store
+        self._df: dict[str, int] = {}
+        self._df_at = 0.0
+        self._sizes: dict[tuple[int, int], int] = {}  # rows in a rowid range (a bucket's)
+        self._tuned = False
+        self._stemmer = Stemmer()
 
     async def delete(self, rows: Iterable[Row]) -> None:
         ids = [i for r in rows for i in await self.rowids(r, every=True)]
@@ -152,7 +164,7 @@ class TurnIndex:
             await self.delete(rows)
             docs = await self.documents(rows, {r[0] for r in rows})
             if docs:
-                await self._s._conn.executemany(INSERT, docs)
+                await self._s._executemany(INSERT, docs)
 
     async def search(
         self, scope: Scope, atoms: list[str], limit: int, before_id: int | None
