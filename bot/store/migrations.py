@@ -25,8 +25,8 @@ Dialect = Literal["sqlite", "postgresql"]
 
 @dataclass(frozen=True)
 class OnlyFor:
-    """A statement for one backend only: its full-text index (SQLite FTS5 here; PostgreSQL
-    will use a ``tsvector`` column instead) is not part of the portable schema."""
+    """A statement for one backend only: its full-text index (SQLite FTS5 tables; PostgreSQL
+    ``tsvector`` tables, migration 6) is not part of the portable schema."""
 
     dialect: Dialect
     sql: str
@@ -312,6 +312,41 @@ MIGRATIONS: list[tuple[int, tuple[Statement, ...]]] = [
                 " VALUES ('rank', 'bm25(1.0, 0.7, 0.4, 0.3)')",
             ),
             OnlyFor("sqlite", "DELETE FROM memory_state WHERE key = 'turns_indexed_upto'"),
+        ),
+    ),
+    (
+        6,
+        # PostgreSQL's full-text indexes (bot/store/postgres_turns.py): SQLite has its FTS5
+        # tables since migrations 2-5, so this version is empty there (recorded all the same).
+        # A turn's row per bucket (memory_buckets) holds one tsvector of its four sides,
+        # weighted A-D (body, before, after, far); a current memory's row its tsvector and
+        # scope token (bot/memory/scope.py). Rows go with their message or memory.
+        (
+            OnlyFor(
+                "postgresql",
+                """
+                CREATE TABLE turn_index (
+                    bucket BIGINT NOT NULL,
+                    message_id BIGINT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+                    doc TSVECTOR NOT NULL,
+                    PRIMARY KEY (bucket, message_id)
+                )
+                """,
+            ),
+            OnlyFor("postgresql", "CREATE INDEX turn_index_doc ON turn_index USING GIN (doc)"),
+            OnlyFor("postgresql", "CREATE INDEX turn_index_message ON turn_index (message_id)"),
+            OnlyFor(
+                "postgresql",
+                """
+                CREATE TABLE memory_index (
+                    memory_id BIGINT PRIMARY KEY REFERENCES memories (id) ON DELETE CASCADE,
+                    scope TEXT NOT NULL,
+                    doc TSVECTOR NOT NULL
+                )
+                """,
+            ),
+            OnlyFor("postgresql", "CREATE INDEX memory_index_doc ON memory_index USING GIN (doc)"),
+            OnlyFor("postgresql", "CREATE INDEX memory_index_scope ON memory_index (scope)"),
         ),
     ),
 ]

@@ -256,6 +256,20 @@ class PostgresStore:
             finally:
                 self._tx.reset(token)
 
+    async def _vacuum(self, tables: Sequence[str]) -> bool:
+        """``VACUUM`` these tables, on a pooled connection outside any transaction (VACUUM
+        cannot run in one). False when the server refused; a role that does not own a
+        table gets a warning from the server and the table is skipped."""
+        if self._tx_conn() is not None:
+            raise KindredError("VACUUM cannot run inside a transaction")
+        if not tables or not all(_IDENTIFIER.fullmatch(t) for t in tables):
+            raise KindredError(f"invalid table names for VACUUM: {tables!r}")
+        try:
+            await self._open_pool.execute(f"VACUUM {', '.join(tables)}")
+        except asyncpg.PostgresError:
+            return False
+        return True
+
     # users -------------------------------------------------------------------------------
     async def upsert_user(
         self, platform: str, platform_user_id: str, display_name: str, language: str | None = None

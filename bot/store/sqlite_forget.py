@@ -13,15 +13,17 @@ Forgetting is a hard delete that leaves no trace of their words in the database 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from bot.memory.base import ForgetReport
-from bot.store.sqlite import SQLiteStore, _required
-from bot.store.sqlite_memory import MEM_COLS, _chunks, _marks, _memory
+from bot.memory.base import ForgetReport, Memory
+from bot.store.sqlite import Row, SQLiteStore, SqlRunner, _required
+from bot.store.sqlite_memory import _chunks, _marks, _memory
+from bot.store.sqlite_memory_work import MEM_COLS
 from bot.store.sqlite_turns import TURN_SQL, TurnIndex
 
 
-async def _doomed_messages(store: SQLiteStore, user_id: int) -> tuple[list[int], list[int]]:
+async def _doomed_messages(store: SqlRunner, user_id: int) -> tuple[list[int], list[int]]:
     """(message ids to delete, conversations that keep other messages)."""
     private = await store._all(
         "SELECT c.id FROM conversations c JOIN memory_chats k ON k.platform = c.platform"
@@ -152,53 +154,69 @@ async def forget_user(store: SQLiteStore, user_id: int) -> ForgetReport:
 
 async def export_user(store: SQLiteStore, user_id: int) -> dict[str, Any]:
     async with store._lock:
-        user = await store._one(
-            "SELECT id, platform, platform_user_id, display_name, preferred_name, language,"
-            " timezone, created_at, updated_at FROM users WHERE id = ?",
-            (user_id,),
+        return await collect_export(store, user_id, _memory, _same)
+
+
+def _same(value: Any) -> Any:
+    return value  # SQLite timestamps are ISO-8601 text already
+
+
+async def collect_export(
+    store: SqlRunner,
+    user_id: int,
+    memory_of: Callable[[Row], Memory],
+    text_ts: Callable[[Any], Any],
+) -> dict[str, Any]:
+    """``export_user``'s data, on any backend (portable SQL): ``memory_of`` reads a memory
+    row, ``text_ts`` makes a stored timestamp JSON-ready. Caller holds the store's lock,
+    if it has one."""
+    user = await store._one(
+        "SELECT id, platform, platform_user_id, display_name, preferred_name, language,"
+        " timezone, created_at, updated_at FROM users WHERE id = ?",
+        (user_id,),
+    )
+    if user is None:
+        return {"user": None, "memories": [], "messages": [], "summaries": [], "chats": []}
+    memories = [
+        memory_of(r)
+        for r in await store._all(
+            f"SELECT {MEM_COLS} FROM memories WHERE user_id = ? ORDER BY id", (user_id,)
         )
-        if user is None:
-            return {"user": None, "memories": [], "messages": [], "summaries": [], "chats": []}
-        memories = [
-            _memory(r)
-            for r in await store._all(
-                f"SELECT {MEM_COLS} FROM memories WHERE user_id = ? ORDER BY id", (user_id,)
-            )
-        ]
-        doomed, _ = await _doomed_messages(store, user_id)
-        messages: list[dict[str, Any]] = []
-        for part in _chunks(doomed):
-            for r in await store._all(
-                "SELECT m.id, c.platform, c.chat_key, c.persona_id, m.role, m.author_name,"
-                f" m.content, m.created_at FROM messages m JOIN conversations c"
-                f" ON c.id = m.conversation_id WHERE m.id IN ({_marks(len(part))}) ORDER BY m.id",
-                part,
-            ):
-                messages.append(
-                    dict(
-                        zip(
-                            ("id", "platform", "chat", "persona", "role", "author", "text", "at"),
-                            r,
-                            strict=True,
-                        )
+    ]
+    doomed, _ = await _doomed_messages(store, user_id)
+    messages: list[dict[str, Any]] = []
+    for part in _chunks(doomed):
+        for r in await store._all(
+            "SELECT m.id, c.platform, c.chat_key, c.persona_id, m.role, m.author_name,"
+            f" m.content, m.created_at FROM messages m JOIN conversations c"
+            f" ON c.id = m.conversation_id WHERE m.id IN ({_marks(len(part))}) ORDER BY m.id",
+            part,
+        ):
+            messages.append(
+                dict(
+                    zip(
+                        ("id", "platform", "chat", "persona", "role", "author", "text", "at"),
+                        (*r[:7], text_ts(r[7])),
+                        strict=True,
                     )
                 )
-        chats = [
-            {"platform": r[0], "chat": r[1], "kind": r[2]}
-            for r in await store._all(
-                "SELECT platform, chat_key, kind FROM memory_chats WHERE user_id = ?", (user_id,)
             )
-        ]
-        summaries = [
-            {"conversation": r[0], "upto_message": r[1], "text": r[2], "at": r[3]}
-            for r in await store._all(
-                "SELECT s.conversation_id, s.upto_message_id, s.text, s.created_at"
-                " FROM memory_summaries s JOIN conversations c ON c.id = s.conversation_id"
-                " JOIN memory_chats k ON k.platform = c.platform AND k.chat_key = c.chat_key"
-                " WHERE k.user_id = ? ORDER BY s.id",
-                (user_id,),
-            )
-        ]
+    chats = [
+        {"platform": r[0], "chat": r[1], "kind": r[2]}
+        for r in await store._all(
+            "SELECT platform, chat_key, kind FROM memory_chats WHERE user_id = ?", (user_id,)
+        )
+    ]
+    summaries = [
+        {"conversation": r[0], "upto_message": r[1], "text": r[2], "at": text_ts(r[3])}
+        for r in await store._all(
+            "SELECT s.conversation_id, s.upto_message_id, s.text, s.created_at"
+            " FROM memory_summaries s JOIN conversations c ON c.id = s.conversation_id"
+            " JOIN memory_chats k ON k.platform = c.platform AND k.chat_key = c.chat_key"
+            " WHERE k.user_id = ? ORDER BY s.id",
+            (user_id,),
+        )
+    ]
     u = _required(user)
     return {
         "user": dict(
@@ -214,7 +232,7 @@ async def export_user(store: SQLiteStore, user_id: int) -> dict[str, Any]:
                     "created_at",
                     "updated_at",
                 ),
-                u,
+                (*u[:7], text_ts(u[7]), text_ts(u[8])),
                 strict=True,
             )
         ),

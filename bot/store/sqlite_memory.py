@@ -9,7 +9,6 @@ batches (``index_turns``), never on the reply path.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
@@ -23,37 +22,25 @@ from bot.memory.base import (
     MemoryHit,
     NewMemory,
     Scope,
-    ScopeKind,
     TurnHit,
 )
-from bot.memory.scope import memory_filter, memory_owner_sql, memory_scope
+from bot.memory.scope import memory_filter, memory_scope
 from bot.memory.text import segment
 from bot.store.sqlite import Row, SQLiteStore, _dt, _required, _ts
-from bot.store.sqlite_memory_work import WorkTables
+from bot.store.sqlite_memory_work import (
+    INSERT_MEMORY,
+    MEM_COLS,
+    WorkTables,
+    memory_from_row,
+    memory_params,
+)
 from bot.store.sqlite_turns import INSERT, MASK, SHIFT, TURN_SQL, WATERMARK, TurnIndex
 
-MEM_COLS = (
-    "id, persona_id, scope_kind, scope_id, user_id, text, kind, importance, source_ids,"
-    " created_at, updated_at, superseded_by"
-)
 CHUNK = 500  # ids per IN (...) list
 
 
 def _memory(row: Row) -> Memory:
-    return Memory(
-        row[0],
-        row[1],
-        ScopeKind(row[2]),
-        row[3],
-        row[4],
-        row[5],
-        row[6],
-        row[7],
-        tuple(json.loads(row[8])),
-        _dt(row[9]),
-        _dt(row[10]),
-        row[11],
-    )
+    return memory_from_row(row, _dt)
 
 
 def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
@@ -88,19 +75,6 @@ class SQLiteMemoryStore(WorkTables):
         return self._s
 
     # chats and the lexical index ---------------------------------------------------------
-    async def note_chat(self, platform: str, chat_key: str, is_group: bool, user_id: int) -> None:
-        async with self._s._lock:
-            await self._s._all(
-                "INSERT INTO memory_chats (platform, chat_key, kind, user_id) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (platform, chat_key) DO NOTHING",
-                (
-                    platform,
-                    chat_key,
-                    "group" if is_group else "private",
-                    None if is_group else user_id,
-                ),
-            )
-
     async def index_turns(self, *, batch: int = 2000) -> IndexStats:
         stats = IndexStats()
         s = self._s
@@ -202,23 +176,7 @@ class SQLiteMemoryStore(WorkTables):
     # memories ----------------------------------------------------------------------------
     async def _insert_memory(self, m: NewMemory, now: str) -> Memory:
         s = self._s
-        row = await s._one(
-            "INSERT INTO memories (persona_id, scope_kind, scope_id, user_id, text, kind,"
-            " importance, source_ids, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            f" RETURNING {MEM_COLS}",
-            (
-                m.persona_id,
-                m.scope_kind.value,
-                m.scope_id,
-                m.user_id,
-                m.text,
-                str(m.kind),
-                max(1, min(5, m.importance)),
-                json.dumps(list(m.source_ids)),
-                now,
-                now,
-            ),
-        )
+        row = await s._one(INSERT_MEMORY, memory_params(m, now))
         memory = _memory(_required(row))
         await s._all(
             "INSERT INTO memories_fts (rowid, scope, body) VALUES (?, ?, ?)",
@@ -274,21 +232,6 @@ class SQLiteMemoryStore(WorkTables):
                 )
         return bool(gone)
 
-    async def get_memory(self, memory_id: int) -> Memory | None:
-        async with self._s._lock:
-            row = await self._s._one(f"SELECT {MEM_COLS} FROM memories WHERE id = ?", (memory_id,))
-        return None if row is None else _memory(row)
-
-    async def memories_in_scope(self, scope: Scope, limit: int = 200) -> list[Memory]:
-        cond, params = memory_owner_sql(scope)
-        async with self._s._lock:
-            rows = await self._s._all(
-                f"SELECT {MEM_COLS} FROM memories WHERE {cond} AND superseded_by IS NULL"
-                " ORDER BY importance DESC, updated_at DESC, id DESC LIMIT ?",
-                (*params, limit),
-            )
-        return [_memory(r) for r in rows]
-
     async def search_memories(self, scope: Scope, atoms: list[str], limit: int) -> list[MemoryHit]:
         if not atoms or limit <= 0:
             return []
@@ -301,19 +244,6 @@ class SQLiteMemoryStore(WorkTables):
                 (match, limit),
             )
         return [MemoryHit(_memory(r[1:]), r[0]) for r in rows]
-
-    async def user_memories(self, persona_id: str | None, user_id: int) -> list[Memory]:
-        sql = (
-            f"SELECT {MEM_COLS} FROM memories WHERE scope_kind = 'user' AND scope_id = ?"
-            " AND superseded_by IS NULL"
-        )
-        params: list[Any] = [str(user_id)]
-        if persona_id is not None:
-            sql += " AND persona_id = ?"
-            params.append(persona_id)
-        async with self._s._lock:
-            rows = await self._s._all(sql + " ORDER BY id", params)
-        return [_memory(r) for r in rows]
 
     # the person's rights -----------------------------------------------------------------
     async def forget_user(self, user_id: int) -> ForgetReport:

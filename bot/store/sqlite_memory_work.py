@@ -1,5 +1,6 @@
 """The memory store's work tables, one implementation for every backend: persisted jobs,
-per-key state, rolling summaries, embedding vectors, and the turns the worker reads. A
+per-key state, rolling summaries, embedding vectors, the turns the worker reads, chat
+kinds, and reading memories (writing them touches each backend's own search index). A
 mixin of ``SQLiteMemoryStore`` and ``PostgresMemoryStore``; the SQL is portable and runs
 through the store's shared helpers (``SqlRunner``).
 
@@ -14,13 +15,59 @@ anyway, and it has no row locks).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, ClassVar
 
-from bot.memory.base import Job, Summary, TurnForExtraction
-from bot.store.sqlite import SqlRunner, _required
+from bot.memory.base import Job, Memory, NewMemory, Scope, ScopeKind, Summary, TurnForExtraction
+from bot.memory.scope import memory_owner_sql
+from bot.store.sqlite import Row, SqlRunner, _required
 from bot.store.sqlite_turns import WATERMARK, chunks, marks
+
+MEM_COLS = (
+    "id, persona_id, scope_kind, scope_id, user_id, text, kind, importance, source_ids,"
+    " created_at, updated_at, superseded_by"
+)
+INSERT_MEMORY = (
+    "INSERT INTO memories (persona_id, scope_kind, scope_id, user_id, text, kind,"
+    " importance, source_ids, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f" RETURNING {MEM_COLS}"
+)
+
+
+def memory_params(m: NewMemory, now: Any) -> tuple[Any, ...]:
+    """INSERT_MEMORY's parameters (``now``: the backend's timestamp parameter)."""
+    return (
+        m.persona_id,
+        m.scope_kind.value,
+        m.scope_id,
+        m.user_id,
+        m.text,
+        str(m.kind),
+        max(1, min(5, m.importance)),
+        json.dumps(list(m.source_ids)),
+        now,
+        now,
+    )
+
+
+def memory_from_row(row: Row, read_ts: Callable[[Any], datetime]) -> Memory:
+    """A ``MEM_COLS`` row as a ``Memory``."""
+    return Memory(
+        row[0],
+        row[1],
+        ScopeKind(row[2]),
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        tuple(json.loads(row[8])),
+        read_ts(row[9]),
+        read_ts(row[10]),
+        row[11],
+    )
 
 
 class WorkTables:
@@ -38,6 +85,51 @@ class WorkTables:
 
     def _now(self) -> Any:
         raise NotImplementedError
+
+    def _memory(self, row: Row) -> Memory:
+        return memory_from_row(row, self._read_ts)
+
+    # chats and memories (the backend-neutral part) ----------------------------------------
+    async def note_chat(self, platform: str, chat_key: str, is_group: bool, user_id: int) -> None:
+        async with self._guard():
+            await self._s._all(
+                "INSERT INTO memory_chats (platform, chat_key, kind, user_id) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (platform, chat_key) DO NOTHING",
+                (
+                    platform,
+                    chat_key,
+                    "group" if is_group else "private",
+                    None if is_group else user_id,
+                ),
+            )
+
+    async def get_memory(self, memory_id: int) -> Memory | None:
+        async with self._guard():
+            row = await self._s._one(f"SELECT {MEM_COLS} FROM memories WHERE id = ?", (memory_id,))
+        return None if row is None else self._memory(row)
+
+    async def memories_in_scope(self, scope: Scope, limit: int = 200) -> list[Memory]:
+        cond, params = memory_owner_sql(scope)
+        async with self._guard():
+            rows = await self._s._all(
+                f"SELECT {MEM_COLS} FROM memories WHERE {cond} AND superseded_by IS NULL"
+                " ORDER BY importance DESC, updated_at DESC, id DESC LIMIT ?",
+                (*params, limit),
+            )
+        return [self._memory(r) for r in rows]
+
+    async def user_memories(self, persona_id: str | None, user_id: int) -> list[Memory]:
+        sql = (
+            f"SELECT {MEM_COLS} FROM memories WHERE scope_kind = 'user' AND scope_id = ?"
+            " AND superseded_by IS NULL"
+        )
+        params: list[Any] = [str(user_id)]
+        if persona_id is not None:
+            sql += " AND persona_id = ?"
+            params.append(persona_id)
+        async with self._guard():
+            rows = await self._s._all(sql + " ORDER BY id", params)
+        return [self._memory(r) for r in rows]
 
     # background jobs ---------------------------------------------------------------------
     async def enqueue_job(self, kind: str, payload: dict[str, Any]) -> int:

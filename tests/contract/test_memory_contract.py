@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +11,8 @@ from bot.memory.base import MemoryStore, NewMemory, Scope, ScopeKind
 from bot.memory.text import query_terms
 from bot.memory.vectors import pack, unpack
 from bot.store.base import NewMessage, Role, Store
+from bot.store.postgres import PostgresStore
+from bot.store.postgres_memory import PostgresMemoryStore
 from bot.store.sqlite import SQLiteStore
 from bot.store.sqlite_memory import SQLiteMemoryStore
 from tests.contract.conftest import query
@@ -19,14 +21,9 @@ from tests.contract.conftest import query
 def memory_for(store: Store) -> MemoryStore:
     if isinstance(store, SQLiteStore):
         return SQLiteMemoryStore(store)
+    if isinstance(store, PostgresStore):
+        return PostgresMemoryStore(store)
     raise AssertionError(f"no memory store for {type(store).__name__}")
-
-
-@pytest.fixture(autouse=True)
-def _memory_backends(backend: str) -> None:
-    # Autouse, so it runs before ``store``: no PostgreSQL schema is made just to be skipped.
-    if backend == "postgresql":
-        pytest.skip("long-term memory on PostgreSQL: not yet")
 
 
 @pytest.fixture
@@ -47,7 +44,7 @@ async def index_all(memory: MemoryStore) -> None:
         pass
 
 
-def found(hits: list[object]) -> set[str]:
+def found(hits: Sequence[object]) -> set[str]:
     return {getattr(h, "content") for h in hits}  # noqa: B009
 
 
