@@ -140,7 +140,8 @@ def build_memory(
     *,
     background_llm: bool = True,
 ) -> MemoryService | None:
-    """Long-term memory on the store's database (SQLite only for now), or None."""
+    """Long-term memory on the store's database (SQLite or PostgreSQL), or None."""
+    from bot.memory.base import MemoryStore
     from bot.memory.recall import RecallConfig, Recaller
     from bot.memory.worker import MemoryWorker, WorkerConfig
     from bot.store.sqlite import SQLiteStore, utc_now
@@ -151,14 +152,18 @@ def build_memory(
     ms = MemorySettings()
     if not ms.enabled:
         return None
-    if not isinstance(store, SQLiteStore):
-        # Said once at startup, so an operator does not mistake it for memory being broken.
-        log.warning(
-            "long-term memory is not available on PostgreSQL yet; conversations and settings"
-            " are stored, but recall beyond the recent history is off (use SQLite for memory)"
-        )
-        return None
-    mstore = SQLiteMemoryStore(store)
+    mstore: MemoryStore
+    if isinstance(store, SQLiteStore):
+        mstore = SQLiteMemoryStore(store)
+    else:
+        # Imported only here: asyncpg comes with the optional postgres extra.
+        from bot.store.postgres import PostgresStore
+        from bot.store.postgres_memory import PostgresMemoryStore
+
+        if not isinstance(store, PostgresStore):
+            log.warning("long-term memory is not available on %s", type(store).__name__)
+            return None
+        mstore = PostgresMemoryStore(store)
     embed = None
     if ms.embedding_model:
         emb_model = model

@@ -96,9 +96,11 @@ async def test_postgresql_connection_failure_names_the_server_not_the_password()
     assert caught.value.__suppress_context__
 
 
-async def test_memory_on_postgresql_is_off_with_a_warning(
+async def test_memory_on_postgresql_uses_the_postgresql_memory_store(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from bot.store.postgres_memory import PostgresMemoryStore
+
     monkeypatch.delenv("KINDRED_MEMORY__ENABLED", raising=False)
     store = open_store("postgresql://kindred@db/kindred")
     llm = LLMSettings(base_url="http://127.0.0.1:9/v1")
@@ -108,9 +110,10 @@ async def test_memory_on_postgresql_is_off_with_a_warning(
             memory = build_memory(store, model, llm, "m", 60)
     finally:
         await model.aclose()
-    assert memory is None
-    [record] = caplog.records
-    assert "long-term memory is not available on PostgreSQL yet" in record.getMessage()
+    assert memory is not None
+    assert isinstance(memory.store, PostgresMemoryStore)
+    assert memory.store.store is store
+    assert caplog.records == []
 
 
 @pytest.mark.parametrize(
