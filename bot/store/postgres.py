@@ -7,6 +7,17 @@ transaction-scoped advisory lock, and migrations run under an advisory lock so p
 starting together migrate once. Statements outside ``_transaction`` autocommit, so nothing
 is acknowledged before it is committed.
 
+Message ids come from an identity sequence, but inserts on different connections commit in
+any order: id 7 can become visible after id 8. The turn indexer reads ``id > watermark`` and
+would move its watermark past 7 for good. So every message insert takes a *shared*
+transaction-scoped advisory lock (``_insert_lock``) in the same statement, before its id is
+drawn, and holds it until it commits or aborts (a dead process's transaction aborts, so the
+lock goes with it); ``settled_message_id`` reads the sequence's last value and then takes
+that lock *exclusively* for an instant, which waits out exactly the inserts that could hold
+an id up to that value. Inserts share the lock, so they never wait for each other; they wait
+only while a barrier is queued (at most ``insert_wait_ms``, then the barrier gives up). This
+needs the sequence's ``CACHE 1`` (the default): cached values would be drawn later.
+
 The SQL mirrors ``bot/store/sqlite.py`` and is written with ``?`` placeholders, turned into
 asyncpg's ``$1, $2…`` by ``_numbered``. That converter is a plain split, so our SQL must never
 contain ``?`` elsewhere: not in string literals, and not the jsonb operators ``?``, ``?|``,
@@ -66,6 +77,10 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _ROLES = {role.value: role for role in Role}
 # A reset whose fresh row loses to a concurrent get-or-create archives that one and retries.
 RESET_ATTEMPTS = 5
+# How long the indexer's barrier waits for message inserts in flight. New inserts queue
+# behind a waiting exclusive request, so this bounds their stall if an insert's transaction
+# hangs; normally the wait is one insert's commit.
+INSERT_WAIT_MS = 2000
 
 __all__ = ["PostgresStore", "Row", "utc_now"]
 
@@ -136,6 +151,10 @@ class PostgresStore:
         self._max_size = max_size
         self._pool: Any = None  # asyncpg.Pool (asyncpg ships no type information)
         self._lifecycle = asyncio.Lock()
+        # Every message insert holds this lock shared until it commits; the turn indexer's
+        # barrier takes it exclusively for an instant (``settled_message_id``).
+        self._insert_lock = _lock_key(f"kindred:messages:{schema}")
+        self.insert_wait_ms = INSERT_WAIT_MS
         # (task, connection) of the open transaction. Per store: two stores in one task
         # must not share a transaction. The task is kept because tasks started inside
         # inherit the context, and must not use the connection concurrently with it.
@@ -255,6 +274,32 @@ class PostgresStore:
                 yield
             finally:
                 self._tx.reset(token)
+
+    async def settled_message_id(self) -> int | None:
+        """The highest message id assigned so far, once every insert that could hold an id
+        up to it has committed or aborted: no message at or below it can appear later. None
+        when an insert was still in flight after ``insert_wait_ms`` (try again later).
+
+        The sequence is read first, then the exclusive lock is taken and released at once
+        in a transaction of its own (never held while indexing, which would stop every
+        insert). An insert draws its id only after taking the lock shared, so any insert
+        holding an id up to the value read already holds the lock: the wait covers it, and
+        any insert starting later draws a higher id. Not inside a transaction: one that
+        inserted a message holds the lock shared, on another connection (a deadlock)."""
+        if self._tx_conn() is not None:
+            raise KindredError("settled_message_id cannot run inside a transaction")
+        try:
+            async with self._transaction():
+                row = await self._one(
+                    "SELECT pg_sequence_last_value("
+                    "pg_get_serial_sequence('messages', 'id')::regclass),"
+                    " set_config('lock_timeout', ?, true)",
+                    (f"{int(self.insert_wait_ms)}ms",),
+                )
+                await self._all("SELECT pg_advisory_xact_lock(?)", (self._insert_lock,))
+        except asyncpg.LockNotAvailableError:
+            return None
+        return int(_required(row)[0] or 0)  # NULL: no id drawn yet
 
     async def _vacuum(self, tables: Sequence[str]) -> bool:
         """``VACUUM`` these tables, on a pooled connection outside any transaction (VACUUM
@@ -420,12 +465,15 @@ class PostgresStore:
     async def add_message(self, conversation_id: int, message: NewMessage) -> StoredMessage | None:
         m = message
         # platform/chat_key come from the conversation in the same statement; the unique
-        # (platform, chat_key, platform_message_id) makes a redelivery a no-op.
+        # (platform, chat_key, platform_message_id) makes a redelivery a no-op. The shared
+        # insert lock (module docstring) is taken in this statement too, before the id is
+        # drawn (a volatile subquery is neither pulled up nor pruned): one round trip.
         row = await self._one(
             "INSERT INTO messages (conversation_id, platform, chat_key, role, content,"
             " user_id, author_name, platform_message_id, addressed, created_at)"
-            " SELECT id, platform, chat_key, ?, ?, ?, ?, ?, ?, ? FROM conversations"
-            f" WHERE id = ? ON CONFLICT DO NOTHING RETURNING {MSG_COLS}",
+            " SELECT c.id, c.platform, c.chat_key, ?, ?, ?, ?, ?, ?, ?"
+            " FROM (SELECT pg_advisory_xact_lock_shared(?)) AS l, conversations c"
+            f" WHERE c.id = ? ON CONFLICT DO NOTHING RETURNING {MSG_COLS}",
             (
                 m.role.value,
                 m.content,
@@ -434,6 +482,7 @@ class PostgresStore:
                 m.platform_message_id,
                 m.addressed,
                 self.now(),
+                self._insert_lock,
                 conversation_id,
             ),
         )

@@ -19,6 +19,12 @@ SQL. Results are ranked by ``ts_rank('{0.3, 0.4, 0.7, 1.0}', doc, query)`` (weig
 A), best first, newer first on ties; a ``TurnHit``'s score is the rank negated (lower is
 better, as bm25's). Unlike FTS5's bm25, ``ts_rank`` knows no document frequencies, so the
 SQLite index's pruning of common words (``TurnIndex.prune``) has no counterpart here.
+
+Indexing advances a watermark over message ids, as in SQLite, where one writer at a time
+commits ids in order. Here several connections insert, and a lower id can commit after a
+higher one; a pass in between would move the watermark past it and the turn would never be
+indexed. So a pass reads only ids up to ``PostgresStore.settled_message_id`` (the inserts
+holding them have all finished: see ``bot/store/postgres.py``), an exact barrier, no delay.
 """
 
 from __future__ import annotations
@@ -82,14 +88,26 @@ class PostgresTurnIndex(Buckets):
 
     async def index(self, batch: int) -> IndexStats:
         """``MemoryStore.index_turns``: one transaction, serialised across processes by an
-        advisory lock (so the watermark read inside it is the last one written)."""
+        advisory lock (so the watermark read inside it is the last one written).
+
+        Only ids up to ``settled_message_id`` are read: ids are drawn in order but commit in
+        any order across connections, and a turn committing below the watermark would never
+        be indexed. That barrier runs first, outside this transaction and its lock (it only
+        waits for inserts, which never wait for the indexer). If an insert stays in flight
+        past the barrier's wait, this pass indexes nothing; the next one catches up."""
         stats = IndexStats()
         s = self._s
+        settled = await s.settled_message_id()
+        if settled is None:
+            return stats
         async with s._transaction():
             await s._one("SELECT pg_advisory_xact_lock(?)", (self._lock_key,))
             mark = await s._one("SELECT value FROM memory_state WHERE key = ?", (WATERMARK,))
             upto = mark[0] if mark else 0
-            rows = await s._all(f"{TURN_SQL} WHERE m.id > ? ORDER BY m.id LIMIT ?", (upto, batch))
+            rows = await s._all(
+                f"{TURN_SQL} WHERE m.id > ? AND m.id <= ? ORDER BY m.id LIMIT ?",
+                (upto, settled, batch),
+            )
             if not rows:
                 return stats
             by_conv: dict[int, list[Row]] = defaultdict(list)

@@ -1,6 +1,7 @@
 """PostgreSQL specifics of the memory store beyond the shared contract: jobs claimed across
 processes (``SKIP LOCKED``), the tsquery built from query atoms, scope isolation of memory
-search, and what ``forget_user`` leaves behind."""
+search, what ``forget_user`` leaves behind, and the turn indexer's wait for message inserts
+still in flight (ids are not committed in order when several connections insert)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.memory.base import NewMemory, Scope, ScopeKind
+from bot.memory.base import IndexStats, NewMemory, Scope, ScopeKind
 from bot.memory.text import query_terms
-from bot.store.base import Store
+from bot.store.base import NewMessage, Role, Store, StoredMessage
 from bot.store.postgres import PostgresStore
 from bot.store.postgres_memory import PostgresMemoryStore
 from bot.store.postgres_turns import tsquery_text
@@ -143,3 +144,118 @@ async def test_forget_leaves_no_rows_and_vacuums(memory: PostgresMemoryStore) ->
         " AND last_vacuum IS NOT NULL"
     )
     assert {"messages", "turn_index", "memories", "memory_index"} <= {r[0] for r in vacuumed}
+
+
+async def _waiting_for(pg: PostgresStore, mode: str) -> None:
+    """Until some connection waits for the message-insert advisory lock in ``mode``
+    (``ShareLock``: an insert; ``ExclusiveLock``: the indexer's barrier)."""
+    key = pg._insert_lock & 0xFFFFFFFFFFFFFFFF  # pg_locks shows a bigint key as two oids
+    while not await pg._all(  # noqa: ASYNC110 - the server has no event to wait on
+        "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND mode = ?"
+        " AND classid = ? AND objid = ? AND objsubid = 1",
+        (mode, key >> 32, key & 0xFFFFFFFF),
+    ):
+        await asyncio.sleep(0.01)
+
+
+async def _first_of(task: asyncio.Task[object], waiter: asyncio.Task[None]) -> None:
+    """Wait until ``task`` finishes or ``waiter`` sees it blocked (10 s at most)."""
+    await asyncio.wait({task, waiter}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+
+
+async def test_a_turn_committed_after_a_later_one_is_still_indexed(
+    memory: PostgresMemoryStore, make_store: Callable[[], Store]
+) -> None:
+    """Ids come from a sequence but commit in any order: the indexer must not move its
+    watermark past an id whose insert has not committed yet (the lower turn was lost)."""
+    pg = memory.store
+    uid = (await pg.upsert_user("telegram", "w", "Wen")).id
+    conv = await pg.conversation("telegram", "w", "mom")
+    other = make_store()  # another bot process
+    assert isinstance(other, PostgresStore)
+    await other.open()
+    inserted, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_writer() -> StoredMessage | None:
+        async with other._transaction():  # the insert commits only at release
+            msg = await other.add_message(
+                conv.id, NewMessage(Role.USER, "my aardvark is called Bert", user_id=uid)
+            )
+            inserted.set()
+            await release.wait()
+        return msg
+
+    writer = asyncio.create_task(slow_writer())
+    try:
+        await asyncio.wait_for(inserted.wait(), 10)
+        later = await say(pg, "w", uid, "the zebra came later")  # committed first
+        indexer = asyncio.create_task(memory.index_turns(batch=100))
+        await _first_of(indexer, asyncio.create_task(_waiting_for(pg, "ExclusiveLock")))
+        waited = not indexer.done()  # it waits for the insert in flight ...
+        release.set()
+        first = await asyncio.wait_for(writer, 10)
+        stats = await asyncio.wait_for(indexer, 10)  # ... then indexes both
+    finally:
+        release.set()
+        await asyncio.wait_for(writer, 10)
+        await other.close()
+    assert first is not None and first.id < later
+    await index_all(memory)
+    indexed = await pg._all("SELECT DISTINCT message_id FROM turn_index ORDER BY message_id")
+    assert [r[0] for r in indexed] == [first.id, later]
+    scope = Scope("mom", uid, "telegram", "w")
+    for word, best in (("aardvark", first.id), ("zebra", later)):
+        hits = await memory.search_turns(scope, [f'"{word}"'], 5)
+        assert [h.message_id for h in hits][:1] == [best]
+    assert waited and stats.ids == [first.id, later]
+
+
+async def test_add_message_takes_the_shared_insert_lock(
+    pg: PostgresStore, make_store: Callable[[], Store]
+) -> None:
+    """The lock is part of the one INSERT statement, and PostgreSQL really evaluates it:
+    while another connection holds the lock exclusively, the insert waits."""
+    conv = await pg.conversation("telegram", "w", "mom")
+    other = make_store()
+    assert isinstance(other, PostgresStore)
+    await other.open()
+    try:
+        async with other._transaction():
+            await other._all("SELECT pg_advisory_xact_lock(?)", (other._insert_lock,))
+            adding = asyncio.create_task(
+                pg.add_message(conv.id, NewMessage(Role.ASSISTANT, "hello"))
+            )
+            await _first_of(adding, asyncio.create_task(_waiting_for(pg, "ShareLock")))
+            assert not adding.done()
+        msg = await asyncio.wait_for(adding, 10)  # released at commit
+    finally:
+        await other.close()
+    assert msg is not None and [m.id for m in await pg.recent_messages(conv.id, 5)] == [msg.id]
+
+
+async def test_an_insert_stuck_in_flight_delays_indexing_not_inserts(
+    memory: PostgresMemoryStore, make_store: Callable[[], Store]
+) -> None:
+    """The barrier gives up after ``insert_wait_ms`` (a waiting exclusive request queues
+    every new insert behind it): nothing is indexed that pass, inserts go on, and the next
+    pass after the commit indexes everything."""
+    pg = memory.store
+    pg.insert_wait_ms = 50
+    conv = await pg.conversation("telegram", "w", "mom")
+    other = make_store()
+    assert isinstance(other, PostgresStore)
+    await other.open()
+    try:
+        async with other._transaction():
+            stuck = await other.add_message(conv.id, NewMessage(Role.ASSISTANT, "stuck"))
+            before = await pg.add_message(conv.id, NewMessage(Role.ASSISTANT, "before"))
+            assert await asyncio.wait_for(memory.index_turns(batch=100), 10) == IndexStats()
+            after = await asyncio.wait_for(
+                pg.add_message(conv.id, NewMessage(Role.ASSISTANT, "after")), 10
+            )
+        stats = await asyncio.wait_for(memory.index_turns(batch=100), 10)
+    finally:
+        await other.close()
+    assert stuck is not None and before is not None and after is not None
+    assert stats.ids == [stuck.id, before.id, after.id]
