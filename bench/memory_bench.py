@@ -11,7 +11,12 @@ size, and p50/p95 of
 - ``search``: the lexical turn search (``Recaller.search_turns``, top 8 of 30 candidates);
 - ``memory slot``: everything the engine does per reply (facts, summary, turns, budget).
 
+SQLite by default, in a temporary directory. With ``--database-url postgresql://…`` the same
+run goes to PostgreSQL (``PostgresStore``/``PostgresMemoryStore``, as ``build_memory`` builds
+them), in a fresh schema ``kindred_bench_<hex>`` dropped at the end, on error or Ctrl-C too.
+
     .venv/bin/python bench/memory_bench.py [--turns 100000] [--queries 300]
+        [--database-url postgresql://user@host:5432/db]
 """
 
 from __future__ import annotations
@@ -20,19 +25,23 @@ import argparse
 import asyncio
 import itertools
 import random
+import secrets
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.memory.base import NewMemory, Scope, ScopeKind  # noqa: E402
+from bot.errors import KindredError  # noqa: E402
+from bot.memory.base import MemoryStore, NewMemory, Scope, ScopeKind  # noqa: E402
 from bot.memory.recall import RecallConfig, Recaller  # noqa: E402
-from bot.store.base import NewMessage, Role  # noqa: E402
+from bot.store.base import NewMessage, Role, Store  # noqa: E402
 from bot.store.sqlite import SQLiteStore  # noqa: E402
 from bot.store.sqlite_memory import SQLiteMemoryStore  # noqa: E402
 from bot.tokens import count_tokens  # noqa: E402
@@ -94,16 +103,99 @@ class Clock:
         return self.now
 
 
-def db_size(tmp: Path) -> float:
-    return sum(f.stat().st_size for f in tmp.glob("bench.db*")) / 1e6
+class Backend(Protocol):
+    """Where the bench runs: a store and its memory store, the database's size, cleanup."""
+
+    name: str
+    index: str
+
+    def open(self, clock: Callable[[], datetime]) -> tuple[Store, MemoryStore]: ...
+
+    async def size_mb(self, store: Store) -> float: ...
+
+    async def drop(self) -> None: ...
 
 
-async def run(turns: int, queries: int, tmp: Path) -> None:
+class SQLiteBackend:
+    index = "FTS5"
+
+    def __init__(self, tmp: Path) -> None:
+        self.path = tmp / "bench.db"
+        self.name = f"SQLite ({self.path})"
+
+    def open(self, clock: Callable[[], datetime]) -> tuple[Store, MemoryStore]:
+        store = SQLiteStore(self.path, clock=clock)
+        return store, SQLiteMemoryStore(store)
+
+    async def size_mb(self, store: Store) -> float:
+        return sum(f.stat().st_size for f in self.path.parent.glob("bench.db*")) / 1e6
+
+    async def drop(self) -> None:
+        pass  # the temporary directory goes with it
+
+
+class PostgresBackend:
+    """A fresh schema on the server, dropped by ``drop``. The store modules are imported
+    here only: asyncpg comes with the optional postgres extra."""
+
+    index = "tsvector, GIN"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.schema = f"kindred_bench_{secrets.token_hex(4)}"
+        self.name = f"PostgreSQL (schema {self.schema})"
+
+    def open(self, clock: Callable[[], datetime]) -> tuple[Store, MemoryStore]:
+        from bot.store.postgres import PostgresStore
+        from bot.store.postgres_memory import PostgresMemoryStore
+
+        store = PostgresStore(self.url, clock=clock, schema=self.schema)
+        return store, PostgresMemoryStore(store)
+
+    async def size_mb(self, store: Store) -> float:
+        from bot.store.postgres import PostgresStore
+
+        assert isinstance(store, PostgresStore)
+        row = await store._one(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = ? AND c.relkind IN ('r', 'm')",
+            (self.schema,),
+        )
+        return float(row[0] if row else 0) / 1e6
+
+    async def drop(self) -> None:
+        from bot.store.postgres import PostgresStore
+
+        # A store on the bench schema (open() recreates it if it never got made), used for
+        # the one statement: the bench needs no driver of its own.
+        store = PostgresStore(self.url, schema=self.schema, max_size=1)
+        await store.open()
+        try:
+            await store._all(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+        finally:
+            await store.close()
+
+
+async def run(turns: int, queries: int, backend: Backend) -> None:
+    try:
+        await _run(turns, queries, backend)
+    except BaseException:
+        # On error and Ctrl-C too (asyncio.run cancels this task first, so awaits still
+        # run); a failed cleanup then only warns, the first error is the one to see.
+        try:
+            await backend.drop()
+        except Exception as exc:
+            print(f"memory bench: cleanup of {backend.name} failed: {exc}", file=sys.stderr)
+        raise
+    await backend.drop()
+
+
+async def _run(turns: int, queries: int, backend: Backend) -> None:
     rng = random.Random(7)
     clock = Clock()
-    store = SQLiteStore(tmp / "bench.db", clock=clock)
+    store, memory = backend.open(clock)
     await store.open()
-    memory = SQLiteMemoryStore(store)
     recaller = Recaller(memory, count_tokens, RecallConfig())
     me = await store.upsert_user("bench", "me", "Wen")
     conv = await store.conversation("bench", "me", "mom")
@@ -137,13 +229,12 @@ async def run(turns: int, queries: int, tmp: Path) -> None:
         await memory.add_memory(
             NewMemory("mom", ScopeKind.USER, str(me.id), me.id, sentence(rng), "fact", 1 + i % 5)
         )
-    size_mb = db_size(tmp)
-    # Measure a running bot, not the end of a bulk load: restart (the write-ahead log is
+    size_mb = await backend.size_mb(store)
+    # Measure a running bot, not the end of a bulk load: restart (SQLite's write-ahead log is
     # checkpointed on close, as it is every 1,000 pages in normal use) and warm up.
     await store.close()
-    store = SQLiteStore(tmp / "bench.db", clock=clock)
+    store, memory = backend.open(clock)
     await store.open()
-    memory = SQLiteMemoryStore(store)
     recaller = Recaller(memory, count_tokens, RecallConfig())
     scope = Scope("mom", me.id, "bench", "me")
     for _ in range(20):
@@ -176,8 +267,10 @@ async def run(turns: int, queries: int, tmp: Path) -> None:
         return f"{statistics.median(xs):6.2f} / {statistics.quantiles(xs, n=20)[18]:6.2f} ms"
 
     print(f"memory bench: {turns:,} turns for one person (+{2000 * len(others):,} for others)")
+    print(f"  backend     {backend.name}")
     print(f"  stored      {total / stored:10,.0f} turns/s (Store.add_message)")
-    print(f"  indexed     {total / indexed:10,.0f} turns/s (FTS5, with neighbour context)")
+    index = f"({backend.index}, with neighbour context)"
+    print(f"  indexed     {total / indexed:10,.0f} turns/s {index}")
     print(f"  database    {size_mb:10.1f} MB")
     print(f"  search      p50 / p95 {pct(search_ms)}  ({queries} queries)")
     print(f"  memory slot p50 / p95 {pct(slot_ms)}")
@@ -187,9 +280,20 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--turns", type=int, default=100_000)
     p.add_argument("--queries", type=int, default=300)
+    p.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="postgresql://… to run on PostgreSQL (a fresh schema, dropped at the end)",
+    )
     args = p.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(run(args.turns, args.queries, Path(tmp)))
+    try:
+        if args.database_url:
+            asyncio.run(run(args.turns, args.queries, PostgresBackend(args.database_url)))
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            asyncio.run(run(args.turns, args.queries, SQLiteBackend(Path(tmp))))
+    except KindredError as exc:  # e.g. cannot connect: the reason, not a traceback
+        sys.exit(f"memory bench: {exc}")
 
 
 if __name__ == "__main__":
