@@ -115,6 +115,13 @@ async def store(make_store: Callable[[], Store]) -> AsyncIterator[Store]:
         await opened.close()
 
 
+@pytest.fixture
+def pg(store: Store) -> PostgresStore:
+    """The opened store as a ``PostgresStore`` (for the PostgreSQL-only modules)."""
+    assert isinstance(store, PostgresStore)
+    return store
+
+
 async def query(store: Store, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     """Raw SQL on the store's own connection: for checking what is really in the database
     (and per-connection settings) without widening the ``Store`` protocol."""

@@ -30,12 +30,6 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def pg(store: Store) -> PostgresStore:
-    assert isinstance(store, PostgresStore)
-    return store
-
-
-@pytest.fixture
 def memory(pg: PostgresStore) -> PostgresMemoryStore:
     return PostgresMemoryStore(pg)
 

@@ -23,12 +23,6 @@ def backend(request: pytest.FixtureRequest) -> str:
     return name
 
 
-@pytest.fixture
-def pg(store: Store) -> PostgresStore:
-    assert isinstance(store, PostgresStore)
-    return store
-
-
 async def test_connection_settings_and_column_types(pg: PostgresStore, pg_schema: str) -> None:
     assert await pg._one("SELECT current_schema()") == (pg_schema,)
     rows = await pg._all(
