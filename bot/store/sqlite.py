@@ -139,6 +139,23 @@ def _settings(row: Row) -> ChatSettings:
     return ChatSettings(row[0], row[1], row[2], TriggerMode(row[3]))
 
 
+async def _wal(db: aiosqlite.Connection) -> None:
+    """Switch to WAL. On a fresh file that other processes are opening at the same moment,
+    SQLite can answer "database is locked" at once, without waiting on busy_timeout (the
+    switch needs an exclusive lock, and a waiter holding a shared one would deadlock), so
+    the switch is retried until busy_timeout's worth of time has passed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            await db.execute_fetchall("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or loop.time() >= deadline:
+                raise
+            await asyncio.sleep(0.02)
+
+
 class SQLiteStore:
     def __init__(self, path: Path | str, clock: Callable[[], datetime] = utc_now) -> None:
         self._path = str(path)
@@ -163,7 +180,7 @@ class SQLiteStore:
         try:
             # busy_timeout first, so switching to WAL waits for another process's lock.
             await db.execute_fetchall(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            await db.execute_fetchall("PRAGMA journal_mode = WAL")
+            await _wal(db)
             await db.execute_fetchall("PRAGMA synchronous = NORMAL")
             await db.execute_fetchall("PRAGMA foreign_keys = ON")
             await self._migrate(db)
