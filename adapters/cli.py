@@ -24,6 +24,7 @@ from bot.errors import CardError, ConfigError, KindredError, PersonaExists, Pers
 from bot.logs import setup_logging
 from bot.personas.registry import PersonaRegistry
 from bot.ports import Adapter
+from bot.recovery import ReplyRecovery
 from bot.store import open_store
 from config.settings import Settings, load_settings
 
@@ -166,11 +167,16 @@ async def _run(settings: Settings) -> int:
     from bot.runtime import build_runtime
 
     async with await build_runtime(settings) as runtime:
-        return await serve(create_adapters(runtime, platforms))
+        adapters = create_adapters(runtime, platforms)
+        return await serve(adapters, recovery=runtime.recovery(adapters))
 
 
-async def serve(adapters: Sequence[Adapter], stop_timeout: float = 10.0) -> int:
-    """Run adapters until SIGINT/SIGTERM, then stop them all within ``stop_timeout``."""
+async def serve(
+    adapters: Sequence[Adapter], stop_timeout: float = 10.0, recovery: ReplyRecovery | None = None
+) -> int:
+    """Run adapters until SIGINT/SIGTERM, then stop them all within ``stop_timeout``.
+    ``recovery`` answers what was owed before this start once every adapter is up, and
+    hands back what is left unfinished after they stopped."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -181,6 +187,8 @@ async def serve(adapters: Sequence[Adapter], stop_timeout: float = 10.0) -> int:
             await adapter.start()
             started.append(adapter)
             logging.getLogger(__name__).info("%s adapter started", adapter.name)
+        if recovery is not None:
+            recovery.start()
         await stop.wait()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -190,6 +198,8 @@ async def serve(adapters: Sequence[Adapter], stop_timeout: float = 10.0) -> int:
                 await asyncio.gather(*(a.stop() for a in reversed(started)))
         except TimeoutError:
             logging.getLogger(__name__).warning("adapters did not stop within %ss", stop_timeout)
+        if recovery is not None:
+            await recovery.stop()
     return 0
 
 

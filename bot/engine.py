@@ -17,13 +17,14 @@ import asyncio
 import base64
 import logging
 import re
+import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bot.errors import LLMUnavailable, PersonaNotFound
-from bot.events import ChatKind, ChatRef, IncomingMessage
+from bot.events import ChatKind, ChatRef, IncomingMessage, UserRef
 from bot.memory.base import Scope
 from bot.memory.naming import requested_name
 from bot.memory.service import MemoryService
@@ -39,6 +40,8 @@ from bot.safety.policy import CRISIS_INSTRUCTION
 from bot.store.base import (
     ChatSettings,
     NewMessage,
+    Owed,
+    OwedReply,
     Role,
     Store,
     StoredMessage,
@@ -71,6 +74,11 @@ class EngineConfig:
     disclosure_interval: timedelta = timedelta(hours=3)
     crisis_lines: str = ""
     vision: bool = False  # the model accepts images (LLMSettings.vision)
+    # How long a process may hold an owed reply without renewing it (bot/store/replies.py);
+    # the recovery loop renews its leases several times per lease.
+    reply_lease: timedelta = timedelta(seconds=30)
+    # A reply the platform refused is tried again (by any process) after this long.
+    retry_after: timedelta = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +129,9 @@ class Engine:
         self._replies = KeyedOrder()
         self._llm_slots = asyncio.Semaphore(config.max_concurrency)
         self._disclosure = DisclosureClock(config.disclosure_interval)
+        # This process's name on the replies it owes (their leases), fresh per start: a
+        # killed process's leases run out and the replies are answered by whoever is alive.
+        self.owner = secrets.token_hex(8)
         self.last_prompt: Prompt | None = None  # for `kindred doctor` and debugging
 
     # -- personas per chat ------------------------------------------------------------------
@@ -165,19 +176,68 @@ class Engine:
             reply.release()
             return
         async with reply:
+            await self._answer(msg, ctx, channel)
+
+    async def answer_owed(self, owed: OwedReply, channel: Channel) -> None:
+        """Answer a message a crashed or stopped process owed a reply (bot/recovery.py),
+        in its chat's line like any reply."""
+        m = owed.message
+        user = await self.store.get_user(m.user_id) if m.user_id is not None else None
+        persona = None
+        if user is not None and not owed.archived:
             try:
-                await self._reply(msg, ctx, channel)
+                persona = await self.registry.resolve(owed.persona_id)
+            except PersonaNotFound:
+                log.warning("an owed reply's persona %r is gone; not answering", owed.persona_id)
+        if user is None or persona is None:
+            await self.store.settle_owed(m.conversation_id, m.user_id, m.id, None)
+            return
+        chat = owed.chat
+        msg = IncomingMessage(
+            chat=chat,
+            user=UserRef(chat.platform, user.platform_user_id, user.display_name, user.language),
+            text=m.content,
+            message_id=m.platform_message_id,
+        )
+        async with self._replies.ticket((chat.platform, chat.key)):
+            await self._answer(msg, TurnContext(user, persona, m.conversation_id, m), channel)
+
+    async def _answer(self, msg: IncomingMessage, ctx: TurnContext, channel: Channel) -> None:
+        try:
+            await self._reply(msg, ctx, channel)
+        except Exception:
+            # The message is stored; a bug or an outage here must not kill the adapter.
+            log.exception("failed to answer a stored message")
+            if not await self._tell(channel, TROUBLE):
+                await self._release(ctx)
+                return
+            try:
+                await self._settle(ctx, None)  # they were told; a retry would fail the same
             except Exception:
-                # The message is stored; a bug or an outage here must not kill the adapter.
-                log.exception("failed to answer a stored message")
-                await self._tell(channel, TROUBLE)
+                log.exception("could not mark a message as answered")
+
+    async def _settle(self, ctx: TurnContext, reply: NewMessage | None) -> StoredMessage | None:
+        """The person has their answer (or apology): nothing is owed up to this message."""
+        return await self.store.settle_owed(ctx.conversation_id, ctx.user.id, ctx.message.id, reply)
+
+    async def _release(self, ctx: TurnContext) -> None:
+        """Nothing reached the person: hand the message back, to be answered later."""
+        try:
+            retry_at = self._clock() + self.config.retry_after
+            await self.store.release_owed(
+                ctx.conversation_id, ctx.user.id, ctx.message.id, retry_at
+            )
+        except Exception:
+            log.exception("could not hand an unanswered message back for a retry")
 
     @staticmethod
-    async def _tell(channel: Channel, text: str) -> None:
+    async def _tell(channel: Channel, text: str) -> bool:
         try:
             await channel.send(text)
         except Exception:
             log.exception("could not tell the user about the failure either")
+            return False
+        return True
 
     async def _intake_message(self, msg: IncomingMessage) -> TurnContext | None:
         """Store the user's turn. Returns None for a redelivery or a message not addressed
@@ -197,6 +257,9 @@ class Engine:
                 author_name=user.name,
                 platform_message_id=msg.message_id,
                 addressed=respond,
+                # Owed a reply from this moment: if this process dies before the reply is
+                # delivered, another (or the next) one answers it.
+                owed=Owed(msg.chat, self.owner, self.config.reply_lease) if respond else None,
             ),
         )
         if stored is None:
@@ -273,14 +336,18 @@ class Engine:
         )
         await channel.typing()
         async with self._llm_slots:
-            text, failed = await self._stream(request, channel)
-        last_id = ctx.message.id
+            text, failed, delivered = await self._stream(request, channel)
+        if not delivered:
+            # The platform refused the reply (after its own retries): nothing was shown, so
+            # nothing is stored, and no apology goes through a platform that is failing.
+            # The message stays owed and is answered again later.
+            await self._release(ctx)
+            return
+        answer = None
         if text.strip():
-            stored = await self.store.add_message(
-                ctx.conversation_id,
-                NewMessage(role=Role.ASSISTANT, content=text, author_name=persona.display_name),
-            )
-            last_id = stored.id if stored is not None else last_id
+            answer = NewMessage(role=Role.ASSISTANT, content=text, author_name=persona.display_name)
+        stored = await self._settle(ctx, answer)
+        last_id = stored.id if stored is not None else ctx.message.id
         if self.memory is not None:
             # Returns at once: extraction and indexing run in the background.
             self.memory.after_exchange(scope, ctx.conversation_id, last_id, persona.display_name)
@@ -307,9 +374,12 @@ class Engine:
         except Exception:
             log.exception("voice reply skipped: could not send the audio")
 
-    async def _stream(self, request: ChatRequest, channel: Channel) -> tuple[str, bool]:
-        """Stream the reply into the channel. Returns (text shown, whether it failed)."""
+    async def _stream(self, request: ChatRequest, channel: Channel) -> tuple[str, bool, bool]:
+        """Stream the reply into the channel. Returns (text shown, whether the model failed,
+        whether the platform took the reply — a model failure still counts as delivered:
+        the person is told, by the apology that follows)."""
         shown: list[str] = []
+        model_failed = False
         async with aclosing(self.model.stream_chat(request)) as chunks:
             try:
                 # Wait for the first visible text before touching the channel: retries
@@ -317,29 +387,38 @@ class Engine:
                 first = await anext(chunks)
             except StopAsyncIteration:
                 log.warning("the model returned an empty reply")
-                return "", True
+                return "", True, True
             except LLMUnavailable as exc:
                 log.warning("LLM unavailable: %s", exc)
-                return "", True
+                return "", True, True
 
             async def relay() -> AsyncIterator[str]:
+                nonlocal model_failed
                 shown.append(first)
                 yield first
-                async for chunk in chunks:
-                    shown.append(chunk)
-                    yield chunk
+                try:
+                    async for chunk in chunks:
+                        shown.append(chunk)
+                        yield chunk
+                except LLMUnavailable:
+                    model_failed = True
+                    raise
 
             try:
                 await channel.stream(relay())
             except LLMUnavailable as exc:
+                # The channel has shown what arrived before the model broke off.
                 log.warning("LLM stream broke off: %s", exc)
-                return "".join(shown), True
-            except Exception:
-                # The platform failed mid-reply. Keep what was generated; the adapter's
-                # own retry/429 handling has already had its chance.
-                log.exception("channel failed while streaming a reply")
-                return "".join(shown), True
-        return "".join(shown), False
+                return "".join(shown), True, True
+            except Exception as exc:
+                if model_failed:
+                    log.warning("LLM stream broke off: %s", type(exc).__name__)
+                    return "".join(shown), True, True
+                # The platform refused the reply; the adapter's own retry and 429 handling
+                # has already had its chance.
+                log.exception("the platform did not take a reply; it will be tried again")
+                return "".join(shown), False, False
+        return "".join(shown), False, True
 
     def _prompt(
         self,

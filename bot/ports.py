@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
+
+from bot.events import ChatRef
 
 
 class Channel(Protocol):
@@ -24,6 +26,15 @@ class Channel(Protocol):
     async def send_voice(self, audio: bytes, caption: str | None = None) -> None:
         """Send speech (OGG/Opus) as the platform's voice note or audio attachment; a
         channel that cannot play audio says so in text or ignores it."""
+
+
+@runtime_checkable
+class Outbox(Protocol):
+    """A platform's way into any chat the core knows, with no incoming message to answer:
+    an owed reply after a restart, a reminder, a check-in. Each adapter implements it."""
+
+    def open(self, chat: ChatRef) -> Channel:
+        """A channel writing into ``chat`` (a private chat, a group, a thread)."""
 
 
 class SpeechModel(Protocol):

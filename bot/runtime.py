@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,6 +17,8 @@ from bot.llm import OpenAIChatModel
 from bot.local_model import BANNER, start_local_server
 from bot.memory.service import MemoryService
 from bot.personas.registry import PersonaRegistry
+from bot.ports import Adapter, Outbox
+from bot.recovery import RecoveryConfig, ReplyRecovery
 from bot.store import open_store
 from bot.store.base import Store
 from bot.tokens import get_tokenizer
@@ -41,6 +44,22 @@ class Runtime:
 
     async def __aenter__(self) -> Runtime:
         return self
+
+    def recovery(self, adapters: Sequence[Adapter]) -> ReplyRecovery:
+        """Answers what a crashed or stopped process owed, through these adapters (the ones
+        that can open a chat on their own: ``Outbox``)."""
+        r = self.settings.recovery
+        outboxes = {a.name: a for a in adapters if isinstance(a, Outbox)}
+        return ReplyRecovery(
+            self.engine,
+            outboxes,
+            RecoveryConfig(
+                window=timedelta(minutes=r.window_minutes),
+                lease=timedelta(seconds=r.lease_seconds),
+                poll=r.poll_seconds,
+                max_attempts=r.max_attempts,
+            ),
+        )
 
     async def __aexit__(
         self,
@@ -110,6 +129,7 @@ async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime
                 disclosure_interval=timedelta(hours=settings.safety.disclosure_interval_hours),
                 crisis_lines=settings.safety.crisis_line,
                 vision=llm.vision,
+                reply_lease=timedelta(seconds=settings.recovery.lease_seconds),
             ),
             memory=memory,
             speech=model,

@@ -195,6 +195,21 @@ class SafetySettings(BaseModel):
     disclosure_interval_hours: float = Field(3.0, gt=0.0, le=3.0)
 
 
+class RecoverySettings(BaseModel):
+    """Replies owed after a crash or restart (bot/recovery.py)."""
+
+    # A message stored this many minutes ago and still unanswered is answered after a
+    # restart; older ones are left alone (an answer out of the blue helps nobody).
+    window_minutes: float = Field(10.0, ge=0.0, le=24 * 60)
+    # How long a process holds a reply without renewing it; after a crash, its replies are
+    # taken over by another (or the next) process once this has passed.
+    lease_seconds: float = Field(30.0, ge=5.0, le=3600.0)
+    # How often each process renews its leases and looks for replies owed.
+    poll_seconds: float = Field(5.0, ge=0.2, le=600.0)
+    # A reply the platform keeps refusing is tried this many times, then given up.
+    max_attempts: int = Field(3, ge=1, le=100)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KINDRED_",
@@ -215,6 +230,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = TelegramSettings()
     discord: DiscordSettings = DiscordSettings()
     safety: SafetySettings = SafetySettings()
+    recovery: RecoverySettings = RecoverySettings()
 
     @field_validator("database_url")
     @classmethod

@@ -8,11 +8,13 @@ can be matched, and commands can name a persona by id).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from bot.events import ChatRef
 from bot.personas.model import Persona, PersonaScope
 
 
@@ -91,6 +93,28 @@ class StoredPersona:
 
 
 @dataclass(frozen=True, slots=True)
+class Owed:
+    """A reply the persona owes for the message being stored: where to answer, and the
+    lease of the process answering it (``owner``), renewed while it works. A message whose
+    lease ran out unanswered is claimed and answered by any process (bot/recovery.py)."""
+
+    chat: ChatRef
+    owner: str
+    lease: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class OwedReply:
+    """A claimed message that is still owed a reply (``Store.claim_owed``)."""
+
+    message: StoredMessage
+    chat: ChatRef
+    persona_id: str
+    attempts: int  # claims so far, this one included
+    archived: bool  # the conversation was reset since: answering it would be out of place
+
+
+@dataclass(frozen=True, slots=True)
 class NewMessage:
     """A message to append. ``platform_message_id`` makes the insert idempotent per chat."""
 
@@ -100,6 +124,7 @@ class NewMessage:
     author_name: str | None = None
     platform_message_id: str | None = None
     addressed: bool = True
+    owed: Owed | None = None  # a user message the persona will answer
 
 
 class Store(Protocol):
@@ -154,6 +179,37 @@ class Store(Protocol):
 
     async def recent_messages(self, conversation_id: int, limit: int) -> list[StoredMessage]:
         """The newest ``limit`` messages, oldest first."""
+
+    # replies owed (crash recovery: bot/store/replies.py) ---------------------------------
+    async def settle_owed(
+        self, conversation_id: int, user_id: int | None, upto_id: int, reply: NewMessage | None
+    ) -> StoredMessage | None:
+        """The person's messages up to ``upto_id`` in this conversation are answered: they are
+        owed nothing more. ``reply`` (the persona's answer) is stored in the same
+        transaction, so a stored answer and an owed message never coexist."""
+
+    async def release_owed(
+        self, conversation_id: int, user_id: int | None, upto_id: int, retry_at: datetime
+    ) -> None:
+        """Delivery failed: let any process claim these messages again from ``retry_at``."""
+
+    async def renew_owed(self, owner: str, lease: timedelta) -> int:
+        """Extend every lease ``owner`` holds; returns how many."""
+
+    async def claim_owed(
+        self,
+        owner: str,
+        platforms: Sequence[str],
+        since: datetime,
+        lease: timedelta,
+        limit: int = 20,
+    ) -> list[OwedReply]:
+        """Take over owed messages on these platforms, stored since ``since``, whose lease
+        ran out. Each is claimed by one caller only, across processes."""
+
+    async def drop_owed(self, before: datetime, max_attempts: int) -> int:
+        """Stop owing replies to messages stored before ``before`` or claimed
+        ``max_attempts`` times already; returns how many were dropped."""
 
     # per-chat settings -------------------------------------------------------------------
     async def chat_settings(self, platform: str, chat_key: str) -> ChatSettings: ...

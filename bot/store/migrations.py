@@ -349,6 +349,22 @@ MIGRATIONS: list[tuple[int, tuple[Statement, ...]]] = [
             OnlyFor("postgresql", "CREATE INDEX memory_index_scope ON memory_index (scope)"),
         ),
     ),
+    (
+        7,
+        (
+            # Replies owed (bot/store/replies.py): a user message the persona must answer
+            # carries the chat to answer in and a lease (who is answering it, until when)
+            # until the answer is delivered. A crash leaves the lease to run out; any
+            # process then claims the message and answers it (bot/recovery.py). Columns on
+            # the message itself, so storing it stays one statement, and the partial index
+            # holds only what is owed (a handful of rows), whatever the size of the table.
+            "ALTER TABLE messages ADD COLUMN owed_chat TEXT",
+            "ALTER TABLE messages ADD COLUMN lease_owner TEXT",
+            "ALTER TABLE messages ADD COLUMN lease_until ${ts}",
+            "ALTER TABLE messages ADD COLUMN reply_attempts INTEGER NOT NULL DEFAULT 0",
+            "CREATE INDEX messages_owed ON messages (lease_until) WHERE owed_chat IS NOT NULL",
+        ),
+    ),
 ]
 
 

@@ -31,6 +31,7 @@ JSON *text*, as in SQLite (asyncpg's default for json types), so callers encode 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import re
@@ -57,9 +58,11 @@ from bot.store.base import (
     User,
 )
 from bot.store.migrations import LATEST_VERSION, SCHEMA_VERSION_TABLE, migrations_for, render
+from bot.store.replies import OwedReplies, owed_chat
 from bot.store.sqlite import (  # the same statements where portable, so they cannot drift
     CURRENT_CONV,
     INSERT_CONV,
+    INSERT_MESSAGE,
     MSG_COLS,
     PERSONA_COLS,
     USER_COLS,
@@ -126,7 +129,12 @@ def _persona(row: Row) -> StoredPersona:
     )
 
 
-class PostgresStore:
+class PostgresStore(OwedReplies):
+    _msg_cols = MSG_COLS
+    _message_row = staticmethod(_message)
+    # Processes claiming together each take other rows instead of queueing on the same ones.
+    CLAIM_LOCK = " FOR UPDATE SKIP LOCKED"
+
     def __init__(
         self,
         url: str,
@@ -164,6 +172,15 @@ class PostgresStore:
 
     def now(self) -> datetime:
         return _ts(self._clock())
+
+    def _guard(self) -> contextlib.nullcontext[None]:
+        return contextlib.nullcontext()  # each call takes a pooled connection
+
+    def _param_ts(self, value: datetime) -> datetime:
+        return _ts(value)
+
+    def _read_ts(self, value: Any) -> datetime:
+        return value  # type: ignore[no-any-return]
 
     # lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
@@ -463,15 +480,22 @@ class PostgresStore:
         return _conversation(_required(row))
 
     async def add_message(self, conversation_id: int, message: NewMessage) -> StoredMessage | None:
+        row = await self._insert_message(conversation_id, message)
+        if row is None and not await self._all(
+            "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
+        ):
+            raise LookupError(f"no conversation with id {conversation_id}")
+        return None if row is None else _message(row)
+
+    async def _insert_message(self, conversation_id: int, message: NewMessage) -> Row | None:
+        """platform/chat_key come from the conversation in the same statement; the unique
+        (platform, chat_key, platform_message_id) makes a redelivery a no-op. The shared
+        insert lock (module docstring) is taken in this statement too, before the id is
+        drawn (a volatile subquery is neither pulled up nor pruned): one round trip."""
         m = message
-        # platform/chat_key come from the conversation in the same statement; the unique
-        # (platform, chat_key, platform_message_id) makes a redelivery a no-op. The shared
-        # insert lock (module docstring) is taken in this statement too, before the id is
-        # drawn (a volatile subquery is neither pulled up nor pruned): one round trip.
-        row = await self._one(
-            "INSERT INTO messages (conversation_id, platform, chat_key, role, content,"
-            " user_id, author_name, platform_message_id, addressed, created_at)"
-            " SELECT c.id, c.platform, c.chat_key, ?, ?, ?, ?, ?, ?, ?"
+        now = self.now()
+        return await self._one(
+            f"{INSERT_MESSAGE} SELECT c.id, c.platform, c.chat_key, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
             " FROM (SELECT pg_advisory_xact_lock_shared(?)) AS l, conversations c"
             f" WHERE c.id = ? ON CONFLICT DO NOTHING RETURNING {MSG_COLS}",
             (
@@ -481,16 +505,14 @@ class PostgresStore:
                 m.author_name,
                 m.platform_message_id,
                 m.addressed,
-                self.now(),
+                now,
+                owed_chat(m.owed),
+                None if m.owed is None else m.owed.owner,
+                None if m.owed is None else now + m.owed.lease,
                 self._insert_lock,
                 conversation_id,
             ),
         )
-        if row is None and not await self._all(
-            "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
-        ):
-            raise LookupError(f"no conversation with id {conversation_id}")
-        return None if row is None else _message(row)
 
     async def recent_messages(self, conversation_id: int, limit: int) -> list[StoredMessage]:
         if limit <= 0:

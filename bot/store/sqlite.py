@@ -45,6 +45,7 @@ from bot.store.base import (
     User,
 )
 from bot.store.migrations import LATEST_VERSION, SCHEMA_VERSION_TABLE, migrations_for, render
+from bot.store.replies import OwedReplies, owed_chat
 
 Row = Sequence[Any]
 
@@ -79,6 +80,11 @@ PERSONA_COLS = "data, avatar, scope, owner, created_at, updated_at"
 CURRENT_CONV = (
     f"SELECT {CONV_COLS} FROM conversations"
     " WHERE platform = ? AND chat_key = ? AND persona_id = ? AND archived_at IS NULL"
+)
+INSERT_MESSAGE = (
+    "INSERT INTO messages (conversation_id, platform, chat_key, role, content, user_id,"
+    " author_name, platform_message_id, addressed, created_at, owed_chat, lease_owner,"
+    " lease_until)"
 )
 INSERT_CONV = (
     "INSERT INTO conversations (platform, chat_key, persona_id, started_at) VALUES (?, ?, ?, ?)"
@@ -156,7 +162,10 @@ async def _wal(db: aiosqlite.Connection) -> None:
             await asyncio.sleep(0.02)
 
 
-class SQLiteStore:
+class SQLiteStore(OwedReplies):
+    _msg_cols = MSG_COLS
+    _message_row = staticmethod(_message)
+
     def __init__(self, path: Path | str, clock: Callable[[], datetime] = utc_now) -> None:
         self._path = str(path)
         self._clock = clock
@@ -251,6 +260,15 @@ class SQLiteStore:
             # if we were cancelled while waiting for it); a no-op outside a transaction.
             await self._conn.rollback()
             raise
+
+    def _guard(self) -> asyncio.Lock:
+        return self._lock
+
+    def _param_ts(self, value: datetime) -> str:
+        return _ts(value)
+
+    def _read_ts(self, value: Any) -> datetime:
+        return _dt(value)
 
     # users -------------------------------------------------------------------------------
     async def upsert_user(
@@ -397,31 +415,37 @@ class SQLiteStore:
         return _conversation(_required(row))
 
     async def add_message(self, conversation_id: int, message: NewMessage) -> StoredMessage | None:
-        m = message
         async with self._lock:
-            # platform/chat_key come from the conversation in the same statement; the
-            # unique (platform, chat_key, platform_message_id) makes a redelivery a no-op.
-            row = await self._one(
-                "INSERT INTO messages (conversation_id, platform, chat_key, role, content,"
-                " user_id, author_name, platform_message_id, addressed, created_at)"
-                " SELECT id, platform, chat_key, ?, ?, ?, ?, ?, ?, ? FROM conversations"
-                f" WHERE id = ? ON CONFLICT DO NOTHING RETURNING {MSG_COLS}",
-                (
-                    m.role.value,
-                    m.content,
-                    m.user_id,
-                    m.author_name,
-                    m.platform_message_id,
-                    m.addressed,
-                    _ts(self._clock()),
-                    conversation_id,
-                ),
-            )
+            row = await self._insert_message(conversation_id, message)
             if row is None and not await self._all(
                 "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
             ):
                 raise LookupError(f"no conversation with id {conversation_id}")
         return None if row is None else _message(row)
+
+    async def _insert_message(self, conversation_id: int, message: NewMessage) -> Row | None:
+        """The insert alone (the caller holds the lock). platform/chat_key come from the
+        conversation in the same statement; the unique (platform, chat_key,
+        platform_message_id) makes a redelivery a no-op."""
+        m = message
+        now = _ts(self._clock())
+        return await self._one(
+            f"{INSERT_MESSAGE} SELECT id, platform, chat_key, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+            f" FROM conversations WHERE id = ? ON CONFLICT DO NOTHING RETURNING {MSG_COLS}",
+            (
+                m.role.value,
+                m.content,
+                m.user_id,
+                m.author_name,
+                m.platform_message_id,
+                m.addressed,
+                now,
+                owed_chat(m.owed),
+                None if m.owed is None else m.owed.owner,
+                None if m.owed is None else _ts(self._clock() + m.owed.lease),
+                conversation_id,
+            ),
+        )
 
     async def recent_messages(self, conversation_id: int, limit: int) -> list[StoredMessage]:
         if limit <= 0:

@@ -8,6 +8,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -244,13 +245,20 @@ async def test_llm_calls_are_bounded_by_the_concurrency_limit(rig: Rig) -> None:
     assert peak <= 2  # max_concurrency=2
 
 
-async def test_platform_failure_mid_stream_keeps_partial_and_does_not_crash(rig: Rig) -> None:
-    rig.fake.script(Reply("one two three four five six"))
+async def test_a_reply_the_platform_refused_stays_owed_without_an_apology(rig: Rig) -> None:
+    rig.fake.script(Reply("one two three four five six", chunk_delay=0.02))
     ch = RecordingChannel(fail_after=2)
     await rig.engine.handle(dm("tell me", mid="1"), ch)
-    rows = await history(rig)
-    assert rows[0] == (Role.USER, "tell me")
-    assert rows[1][0] is Role.ASSISTANT and rows[1][1].startswith("one")
+    # Nothing reached the person: nothing is stored as said, no apology goes through a
+    # failing platform, and the message is handed back to be answered later.
+    assert await history(rig) == [(Role.USER, "tell me")]
+    assert ch.replies() == []  # the apology would be a completed stream
+    since, lease = rig.engine._clock() - timedelta(hours=1), timedelta(seconds=30)
+    assert await rig.store.claim_owed("other", ["telegram"], since, lease) == []  # not yet
+    later = rig.engine._clock() + timedelta(minutes=5)
+    rig.store._clock = lambda: later
+    owed = await rig.store.claim_owed("other", ["telegram"], since, lease)
+    assert [o.message.content for o in owed] == ["tell me"]
 
 
 async def test_commands_start_persona_and_reset(rig: Rig) -> None:
