@@ -320,7 +320,9 @@ class Engine:
                 conversation_id=ctx.conversation_id,
                 before_id=history[0].id if history else None,
             )
-        prompt = self._prompt(ctx, history, is_group, notes, memory)
+        # Off the event loop: a persona's card is user-controlled (a huge lorebook, long
+        # fields, regex keys), and fitting it to the budget must only slow its own chat.
+        prompt = await asyncio.to_thread(self._prompt, ctx, history, is_group, notes, memory)
         if self.config.vision and (images := _images(msg)):
             prompt = replace(prompt, messages=_show(prompt.messages, images))
         self.last_prompt = prompt
