@@ -10,7 +10,8 @@ import contextlib
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.engine import Engine, say
+from bot.compose import say
+from bot.engine import Engine
 from bot.errors import PersonaNotFound
 from bot.events import ChatKind, ChatRef, CommandRequest
 from bot.memory.commands import HELP as MEMORY_HELP

@@ -1,0 +1,130 @@
+"""From a prompt to what the person sees: the model's stream through the reply's filters
+into the channel, and the voice note after it. Used by every kind of reply (engine.py)."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, replace
+
+from bot.errors import LLMUnavailable
+from bot.events import IncomingMessage
+from bot.ports import Channel, ChatModel, ChatRequest, SpeechModel, Turn
+from bot.stages import Filter, Reply
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Streamed:
+    text: str  # what was shown (and is stored)
+    model_failed: bool  # the model gave nothing, or broke off: an apology follows
+    # The platform took the reply. A model failure still counts as delivered: the person is
+    # told, by the apology that follows. False: nothing reached them; try again later.
+    delivered: bool
+
+
+async def say(channel: Channel, text: str) -> None:
+    """Send a whole message in the persona's own voice (a greeting, an apology). It goes
+    through ``stream`` so every adapter shows it exactly like a reply: with the persona's
+    name in the console and groups, its webhook identity on Discord."""
+
+    async def once() -> AsyncIterator[str]:
+        yield text
+
+    await channel.stream(once())
+
+
+async def stream_reply(
+    model: ChatModel,
+    request: ChatRequest,
+    channel: Channel,
+    reply: Reply,
+    filters: Sequence[Filter] = (),
+) -> Streamed:
+    shown: list[str] = []
+    model_failed = False
+    async with aclosing(model.stream_chat(request)) as chunks:
+        try:
+            # Wait for the first visible text before touching the channel: retries happen
+            # inside the client, and a failed reply never leaves a blank message.
+            first = await anext(chunks)
+        except StopAsyncIteration:
+            log.warning("the model returned an empty reply")
+            return Streamed("", True, True)
+        except LLMUnavailable as exc:
+            log.warning("LLM unavailable: %s", exc)
+            return Streamed("", True, True)
+
+        async def from_model() -> AsyncIterator[str]:
+            nonlocal model_failed
+            yield first
+            try:
+                async for chunk in chunks:
+                    yield chunk
+            except LLMUnavailable:
+                model_failed = True
+                raise
+
+        async def shown_text(source: AsyncIterator[str]) -> AsyncIterator[str]:
+            async for chunk in source:
+                shown.append(chunk)
+                yield chunk
+
+        source: AsyncIterator[str] = from_model()
+        for f in filters:
+            source = f(reply, source)
+        try:
+            await channel.stream(shown_text(source))
+        except LLMUnavailable as exc:
+            # The channel has shown what arrived before the model broke off.
+            log.warning("LLM stream broke off: %s", exc)
+            return Streamed("".join(shown), True, True)
+        except Exception as exc:
+            if model_failed:
+                log.warning("LLM stream broke off: %s", type(exc).__name__)
+                return Streamed("".join(shown), True, True)
+            # The platform refused the reply; the adapter's own retry and 429 handling has
+            # already had its chance.
+            log.exception("the platform did not take a reply; it will be tried again")
+            return Streamed("".join(shown), False, False)
+    return Streamed("".join(shown), False, True)
+
+
+async def speak_too(speech: SpeechModel | None, text: str, voice: str, channel: Channel) -> None:
+    """Speak a reply that is already shown and stored. Best effort: the text stands on its
+    own, so a failure is logged and never reaches the user. It runs inside the chat's
+    reply turn so the voice note comes before the next reply, and is bounded by the speech
+    client's own deadline."""
+    if speech is None:
+        return
+    try:
+        audio = await speech.speak(text, voice)
+        await channel.send_voice(audio, None)
+    except LLMUnavailable as exc:
+        log.warning("voice reply skipped: %s", exc)
+    except Exception:
+        log.exception("voice reply skipped: could not send the audio")
+
+
+def images(msg: IncomingMessage | None) -> tuple[str, ...]:
+    """The message's downloaded images as data: URLs (only they can reach the model)."""
+    if msg is None:
+        return ()
+    return tuple(
+        f"data:{a.mime_type or 'image/jpeg'};base64,{base64.b64encode(a.data).decode()}"
+        for a in msg.attachments
+        if a.kind == "image" and a.data
+    )
+
+
+def show(messages: tuple[Turn, ...], pictures: tuple[str, ...]) -> tuple[Turn, ...]:
+    """Attach the images to the newest user turn: the message being answered. Only this
+    once: history keeps the text, so later turns do not pay for the image again."""
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].role == "user":
+            turn = replace(messages[i], images=pictures)
+            return (*messages[:i], turn, *messages[i + 1 :])
+    return messages
