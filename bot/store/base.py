@@ -9,10 +9,10 @@ can be matched, and commands can name a persona by id).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.events import ChatRef
 from bot.personas.model import Persona, PersonaScope
@@ -115,6 +115,39 @@ class OwedReply:
 
 
 @dataclass(frozen=True, slots=True)
+class NewJob:
+    """Something the persona will do on its own at ``due_at`` (bot/scheduler.py): say a
+    reminder, check in. ``every`` ("day", "week") repeats it at the same local time in
+    ``timezone``; ``payload`` is the kind's own data (JSON)."""
+
+    kind: str
+    chat: ChatRef
+    user_id: int
+    due_at: datetime
+    payload: dict[str, Any] = field(default_factory=dict)
+    persona_id: str | None = None
+    every: str | None = None
+    timezone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    kind: str
+    chat: ChatRef
+    user_id: int
+    due_at: datetime
+    payload: dict[str, Any]
+    persona_id: str | None
+    every: str | None
+    timezone: str | None
+    attempts: int  # claims so far, this one included
+    created_at: datetime
+    finished_at: datetime | None = None
+    outcome: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class NewMessage:
     """A message to append. ``platform_message_id`` makes the insert idempotent per chat."""
 
@@ -210,6 +243,36 @@ class Store(Protocol):
     async def drop_owed(self, before: datetime, max_attempts: int) -> int:
         """Stop owing replies to messages stored before ``before`` or claimed
         ``max_attempts`` times already; returns how many were dropped."""
+
+    # scheduled jobs (bot/store/jobs.py) ----------------------------------------------------
+    async def add_job(self, job: NewJob) -> Job: ...
+
+    async def claim_jobs(
+        self, owner: str, platforms: Sequence[str], lease: timedelta, limit: int = 20
+    ) -> list[Job]:
+        """Take jobs due by now on these platforms whose lease ran out (each by one caller
+        only, across processes)."""
+
+    async def finish_job(self, job_id: int, outcome: str) -> None:
+        """Done for good: ``outcome`` says how ("sent", "skipped: quiet hours", …)."""
+
+    async def reschedule_job(self, job_id: int, due_at: datetime, outcome: str) -> None:
+        """A recurring job ran (``outcome``): next time at ``due_at``, unclaimed."""
+
+    async def release_job(self, job_id: int, retry_at: datetime) -> None:
+        """It could not run now: any process may take it again from ``retry_at``."""
+
+    async def pending_jobs(self, user_id: int, kind: str | None = None) -> list[Job]:
+        """The person's jobs still to run, soonest first."""
+
+    async def cancel_job(self, user_id: int, job_id: int) -> bool:
+        """Cancel one of the person's pending jobs; False if there is no such job."""
+
+    async def count_jobs(self, user_id: int, kind: str, outcome: str, since: datetime) -> int:
+        """How many of the person's jobs finished with ``outcome`` since then."""
+
+    async def prune_jobs(self, before: datetime) -> int:
+        """Forget jobs that finished before then."""
 
     # per-chat settings -------------------------------------------------------------------
     async def chat_settings(self, platform: str, chat_key: str) -> ChatSettings: ...

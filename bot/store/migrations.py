@@ -365,6 +365,39 @@ MIGRATIONS: list[tuple[int, tuple[Statement, ...]]] = [
             "CREATE INDEX messages_owed ON messages (lease_until) WHERE owed_chat IS NOT NULL",
         ),
     ),
+    (
+        8,
+        (
+            # Scheduled jobs (bot/scheduler.py): reminders, check-ins — the persona speaks
+            # first in ``chat`` (JSON, as owed_chat) at ``due_at``. A recurring job
+            # (``every``: "day", "week") is moved to its next time in ``timezone`` when it
+            # ran; a finished one keeps its row (``finished_at``, ``outcome``) so check-ins
+            # can count what was sent this week. Claimed with a lease like owed replies, so
+            # each runs once across processes; its person's rows go with them.
+            """
+            CREATE TABLE jobs (
+                id ${pk},
+                kind TEXT NOT NULL,
+                platform TEXT NOT NULL,
+                chat TEXT NOT NULL,
+                user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                persona_id TEXT,
+                payload ${json} NOT NULL,
+                due_at ${ts} NOT NULL,
+                every TEXT,
+                timezone TEXT,
+                lease_owner TEXT,
+                lease_until ${ts},
+                attempts INTEGER NOT NULL DEFAULT 0,
+                created_at ${ts} NOT NULL,
+                finished_at ${ts},
+                outcome TEXT
+            )
+            """,
+            "CREATE INDEX jobs_due ON jobs (due_at) WHERE finished_at IS NULL",
+            "CREATE INDEX jobs_by_user ON jobs (user_id, kind, finished_at)",
+        ),
+    ),
 ]
 
 

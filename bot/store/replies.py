@@ -12,68 +12,49 @@ LOCKED`` on PostgreSQL) and answers it once. A delivery the platform refused is 
 for a later retry (``release_owed``); messages older than the recovery window, or claimed
 too often, are dropped (``drop_owed``) rather than answered out of the blue.
 
-A backend supplies ``_guard`` (SQLite: its connection lock), ``_param_ts``/``_read_ts``
-(how a timestamp is written and read), ``_insert_message`` (its one-statement message
-insert, run here inside the settling transaction), ``_message_row`` (a row as a
-``StoredMessage``) and ``CLAIM_LOCK``.
+A backend supplies what ``SqlHost`` names, plus ``_insert_message`` (its one-statement
+message insert, run here inside the settling transaction) and ``_message_row`` (a row as a
+``StoredMessage``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from bot.events import ChatKind, ChatRef
 from bot.store.base import NewMessage, Owed, OwedReply, StoredMessage
-
-Row = Sequence[Any]
-
-
-def owed_chat(owed: Owed | None) -> str | None:
-    """The ``owed_chat`` column: the chat as JSON (the platform is the message's own)."""
-    if owed is None:
-        return None
-    c = owed.chat
-    return json.dumps({"k": c.kind.value, "c": c.chat_id, "t": c.thread_id}, separators=(",", ":"))
+from bot.store.host import Row, SqlHost
 
 
-def _chat(platform: str, text: str) -> ChatRef:
+def chat_json(chat: ChatRef) -> str:
+    """A chat as a column (the platform has a column of its own)."""
+    return json.dumps(
+        {"k": chat.kind.value, "c": chat.chat_id, "t": chat.thread_id}, separators=(",", ":")
+    )
+
+
+def chat_from_json(platform: str, text: str) -> ChatRef:
     data = json.loads(text)
     return ChatRef(platform, str(data["c"]), ChatKind(data["k"]), data.get("t"))
 
 
-class OwedReplies:
-    CLAIM_LOCK: ClassVar[str] = ""
+def owed_chat(owed: Owed | None) -> str | None:
+    """The ``owed_chat`` column."""
+    return None if owed is None else chat_json(owed.chat)
+
+
+class OwedReplies(SqlHost):
     # Its own columns after MSG_COLS in a claim's RETURNING.
     _OWED_COLS = "platform, owed_chat, reply_attempts"
-
-    def _guard(self) -> AbstractAsyncContextManager[Any]:
-        raise NotImplementedError
-
-    def _transaction(self) -> AbstractAsyncContextManager[None]:
-        raise NotImplementedError
-
-    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        raise NotImplementedError
-
-    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        raise NotImplementedError
-
-    def _param_ts(self, value: datetime) -> Any:
-        raise NotImplementedError
-
-    def _read_ts(self, value: Any) -> datetime:
-        raise NotImplementedError
 
     async def _insert_message(self, conversation_id: int, message: NewMessage) -> Row | None:
         raise NotImplementedError
 
     _message_row: Callable[[Row], StoredMessage]
     _msg_cols: ClassVar[str]
-    _clock: Callable[[], datetime]
 
     async def settle_owed(
         self, conversation_id: int, user_id: int | None, upto_id: int, reply: NewMessage | None
@@ -167,7 +148,11 @@ class OwedReplies:
             persona_id, archived = convs.get(r[1], ("", True))
             claimed.append(
                 OwedReply(
-                    self._message_row(r[:n]), _chat(platform, chat), persona_id, attempts, archived
+                    self._message_row(r[:n]),
+                    chat_from_json(platform, chat),
+                    persona_id,
+                    attempts,
+                    archived,
                 )
             )
         return claimed
