@@ -23,8 +23,7 @@ from pydantic import BaseModel, SecretStr
 from bot.errors import CardError, ConfigError, KindredError, PersonaExists, PersonaNotFound
 from bot.logs import setup_logging
 from bot.personas.registry import PersonaRegistry
-from bot.ports import Adapter
-from bot.recovery import ReplyRecovery
+from bot.ports import Adapter, Service
 from bot.store import open_store
 from config.settings import Settings, load_settings
 
@@ -168,15 +167,15 @@ async def _run(settings: Settings) -> int:
 
     async with await build_runtime(settings) as runtime:
         adapters = create_adapters(runtime, platforms)
-        return await serve(adapters, recovery=runtime.recovery(adapters))
+        return await serve(adapters, services=runtime.services(adapters))
 
 
 async def serve(
-    adapters: Sequence[Adapter], stop_timeout: float = 10.0, recovery: ReplyRecovery | None = None
+    adapters: Sequence[Adapter], stop_timeout: float = 10.0, services: Sequence[Service] = ()
 ) -> int:
     """Run adapters until SIGINT/SIGTERM, then stop them all within ``stop_timeout``.
-    ``recovery`` answers what was owed before this start once every adapter is up, and
-    hands back what is left unfinished after they stopped."""
+    ``services`` (owed replies, scheduled jobs) start once every adapter is up, and stop
+    after the adapters did (so what is unfinished is handed back last)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -187,8 +186,8 @@ async def serve(
             await adapter.start()
             started.append(adapter)
             logging.getLogger(__name__).info("%s adapter started", adapter.name)
-        if recovery is not None:
-            recovery.start()
+        for service in services:
+            service.start()
         await stop.wait()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -198,8 +197,11 @@ async def serve(
                 await asyncio.gather(*(a.stop() for a in reversed(started)))
         except TimeoutError:
             logging.getLogger(__name__).warning("adapters did not stop within %ss", stop_timeout)
-        if recovery is not None:
-            await recovery.stop()
+        for service in services:
+            try:
+                await service.stop()
+            except Exception:
+                logging.getLogger(__name__).exception("a background service did not stop cleanly")
     return 0
 
 

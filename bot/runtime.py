@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
 
@@ -17,8 +17,9 @@ from bot.llm import OpenAIChatModel
 from bot.local_model import BANNER, start_local_server
 from bot.memory.service import MemoryService
 from bot.personas.registry import PersonaRegistry
-from bot.ports import Adapter, Outbox
+from bot.ports import Adapter, Outbox, Service
 from bot.recovery import RecoveryConfig, ReplyRecovery
+from bot.scheduler import Handler, Scheduler
 from bot.store import open_store
 from bot.store.base import Store
 from bot.tokens import get_tokenizer
@@ -41,16 +42,27 @@ class Runtime:
     local_model: bool
     _stack: AsyncExitStack
     memory: MemoryService | None = None
+    # What each kind of scheduled job does (bot/initiative/: reminders, check-ins).
+    job_handlers: dict[str, Handler] = field(default_factory=dict)
 
     async def __aenter__(self) -> Runtime:
         return self
 
-    def recovery(self, adapters: Sequence[Adapter]) -> ReplyRecovery:
-        """Answers what a crashed or stopped process owed, through these adapters (the ones
-        that can open a chat on their own: ``Outbox``)."""
-        r = self.settings.recovery
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._stack.aclose()
+
+    def services(self, adapters: Sequence[Adapter]) -> list[Service]:
+        """What runs beside the adapters, through those that can open a chat on their own
+        (``Outbox``): answering what a crashed or stopped process owed, and the scheduler
+        (reminders, check-ins)."""
         outboxes = {a.name: a for a in adapters if isinstance(a, Outbox)}
-        return ReplyRecovery(
+        r = self.settings.recovery
+        recovery = ReplyRecovery(
             self.engine,
             outboxes,
             RecoveryConfig(
@@ -60,14 +72,8 @@ class Runtime:
                 max_attempts=r.max_attempts,
             ),
         )
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._stack.aclose()
+        scheduler = Scheduler(self.store, self.engine.owner, outboxes, self.job_handlers)
+        return [recovery, scheduler]
 
 
 async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime:
