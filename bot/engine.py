@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import secrets
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from bot.addressing import Addressing, GroupRhythm
 from bot.compose import images, say, show, speak_too, stream_reply
 from bot.errors import PersonaNotFound
-from bot.events import ChatKind, ChatRef, IncomingMessage, UserRef
+from bot.events import ChatRef, IncomingMessage, UserRef
 from bot.memory.base import Scope
 from bot.memory.naming import requested_name
 from bot.memory.service import MemoryService
@@ -38,6 +39,7 @@ from bot.prompt import Prompt, PromptInput, build_prompt
 from bot.safety.disclosure import DisclosureClock
 from bot.stages import (
     CrisisReferral,
+    Debounce,
     Disclosure,
     Filter,
     Reply,
@@ -54,7 +56,6 @@ from bot.store.base import (
     Role,
     Store,
     StoredMessage,
-    TriggerMode,
     User,
 )
 from bot.tokens import count_tokens
@@ -91,6 +92,9 @@ class EngineConfig:
     reply_lease: timedelta = timedelta(seconds=30)
     # A reply the platform refused is tried again (by any process) after this long.
     retry_after: timedelta = timedelta(seconds=30)
+    # Quick messages from one person within this many seconds are one turn (0: off).
+    debounce: float = 0.0
+    group: GroupRhythm = field(default_factory=GroupRhythm)
 
 
 def _utcnow() -> datetime:
@@ -122,8 +126,12 @@ class Engine:
         self._replies = KeyedOrder()
         self._llm_slots = asyncio.Semaphore(config.max_concurrency)
         self._disclosure = DisclosureClock(config.disclosure_interval)
+        self.addressing = Addressing(config.group)
+        # When each person last wrote (or typed) in each chat, for the debounce.
+        self._heard: dict[tuple[str, str, int], float] = {}
         # The stages every reply passes, in order (bot/stages.py). Care rules add screens.
         self.screens: list[Screen] = [
+            Debounce(config.debounce, self._last_heard, self._history),
             later_message,
             Disclosure(self._disclosure, clock),
             CrisisReferral(config.crisis_lines),
@@ -253,6 +261,10 @@ class Engine:
             return None
         if not respond:
             return None
+        if self.config.debounce > 0:
+            if len(self._heard) > 100_000:
+                self._heard.clear()  # bounded; losing it only shortens one wait
+            self._heard[(msg.chat.platform, msg.chat.key, user.id)] = time.monotonic()
         # "call me wen'er": used from this very reply on, not once the background
         # extraction has read the chat (which may be a minute later).
         name = requested_name(msg.text) if self.memory is not None else None
@@ -261,19 +273,26 @@ class Engine:
         return Reply(ANSWERED, msg.chat, user, persona, conv.id, stored, msg)
 
     def should_respond(self, msg: IncomingMessage, settings: ChatSettings, p: Persona) -> bool:
-        if msg.user.is_bot or not msg.text.strip():
-            return False
-        if msg.chat.kind is ChatKind.PRIVATE:
-            return True
-        mode = settings.trigger_mode
-        if mode is TriggerMode.OFF:
-            return False
-        if mode is TriggerMode.ALWAYS or msg.mentions_bot or msg.reply_to_bot:
-            return True
-        if mode is TriggerMode.NAME:
-            names = {p.name, p.display_name}
-            return any(re.search(rf"(?<!\w){re.escape(n)}(?!\w)", msg.text, re.I) for n in names)
-        return False
+        return self.addressing.should_respond(msg, settings, p)
+
+    async def would_answer(self, msg: IncomingMessage) -> bool:
+        """Whether ``msg`` would be answered, before paying for a transcription or a
+        download (adapters ask; the rule is ``should_respond``'s)."""
+        persona, settings = await self.active_persona(msg.chat)
+        probe = msg if msg.text.strip() else replace(msg, text="…")
+        return self.should_respond(probe, settings, persona)
+
+    def typing(self, chat: ChatRef, user_id: int) -> None:
+        """The platform says this person is typing: the debounce waits a little longer."""
+        key = (chat.platform, chat.key, user_id)
+        if key in self._heard:
+            self._heard[key] = time.monotonic()
+
+    def _last_heard(self, reply: Reply) -> float | None:
+        return self._heard.get((reply.chat.platform, reply.chat.key, reply.user.id))
+
+    async def _history(self, reply: Reply) -> list[StoredMessage]:
+        return await self.store.recent_messages(reply.conversation_id, self.config.history_limit)
 
     # -- the reply --------------------------------------------------------------------------
     async def _answer(self, reply: Reply, channel: Channel) -> None:
@@ -295,9 +314,7 @@ class Engine:
         """Screens, recall, prompt, stream, store: one reply of any kind. True when the
         person got it (or was told the persona cannot answer); False when it ended early
         or nothing reached them."""
-        reply.history = await self.store.recent_messages(
-            reply.conversation_id, self.config.history_limit
-        )
+        reply.history = await self._history(reply)
         for screen in self.screens:
             if not await screen(reply, channel):
                 return False
@@ -334,6 +351,8 @@ class Engine:
         if text.strip():
             answer = NewMessage(role=Role.ASSISTANT, content=text, author_name=persona.display_name)
         stored = await self._settle(reply, answer)
+        if reply.incoming is not None and reply.is_group:
+            self.addressing.replied(reply.incoming)
         if self.memory is not None and reply.message is not None:
             last_id = stored.id if stored is not None else reply.message.id
             # Returns at once: extraction and indexing run in the background.

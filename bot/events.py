@@ -56,6 +56,8 @@ class IncomingMessage:
     mentions_bot: bool = False
     reply_to_bot: bool = False
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
+    # A reply to, or an @mention of, somebody else: group chatter not meant for the persona.
+    addressed_elsewhere: bool = False
 
 
 @dataclass(frozen=True, slots=True)

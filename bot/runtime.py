@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
 
+from bot.addressing import GroupRhythm
 from bot.commands import Commands
 from bot.engine import Engine, EngineConfig
 from bot.llm import OpenAIChatModel
@@ -136,6 +137,20 @@ async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime
                 crisis_lines=settings.safety.crisis_line,
                 vision=llm.vision,
                 reply_lease=timedelta(seconds=settings.recovery.lease_seconds),
+                debounce=settings.rhythm.debounce_seconds,
+                group=GroupRhythm(
+                    cooldown=settings.rhythm.group_cooldown_seconds,
+                    reply_rate=settings.rhythm.group_reply_rate,
+                    bot_turns=settings.rhythm.bot_turns,
+                    bots_allowed=frozenset(
+                        name
+                        for name, allowed in (
+                            ("telegram", settings.telegram.allow_bots),
+                            ("discord", settings.discord.allow_bots),
+                        )
+                        if allowed
+                    ),
+                ),
             ),
             memory=memory,
             speech=model,

@@ -18,7 +18,9 @@ next to the state it needs, and the engine's list is the one place that says whi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -80,6 +82,45 @@ class Screen(Protocol):
 class Filter(Protocol):
     def __call__(self, reply: Reply, chunks: AsyncIterator[str]) -> AsyncIterator[str]:
         """The reply's text stream, changed on its way to the person."""
+
+
+class Debounce:
+    """Several quick messages are one turn: wait until the person has been quiet for
+    ``window`` seconds (longer while the platform says they are typing, up to ``longest``)
+    before answering, then read the history again — the later messages are in it, and
+    ``later_message`` lets the last one answer them all. One LLM call, one reply."""
+
+    def __init__(
+        self,
+        window: float,
+        last_heard: Callable[[Reply], float | None],
+        reload: Callable[[Reply], Awaitable[list[StoredMessage]]],
+        clock: Callable[[], float] = time.monotonic,
+        longest: float = 10.0,
+    ) -> None:
+        self.window = window
+        self.longest = longest
+        self._last_heard = last_heard
+        self._reload = reload
+        self._clock = clock
+
+    async def __call__(self, reply: Reply, channel: Channel) -> bool:
+        if self.window <= 0 or reply.message is None:
+            return True
+        start = self._clock()
+        waited = False
+        while True:
+            heard = self._last_heard(reply)
+            if heard is None:
+                break
+            wait = min(heard + self.window, start + self.longest) - self._clock()
+            if wait <= 0:
+                break
+            waited = True
+            await asyncio.sleep(wait)
+        if waited:
+            reply.history = await self._reload(reply)
+        return True
 
 
 async def later_message(reply: Reply, channel: Channel) -> bool:

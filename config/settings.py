@@ -195,6 +195,20 @@ class SafetySettings(BaseModel):
     disclosure_interval_hours: float = Field(3.0, gt=0.0, le=3.0)
 
 
+class RhythmSettings(BaseModel):
+    """A human rhythm (bot/addressing.py, bot/stages.py Debounce)."""
+
+    # A person's messages this close together are one turn: one LLM call, one reply.
+    # (Not in `kindred chat`: in a terminal one line is one turn.)
+    debounce_seconds: float = Field(1.5, ge=0.0, le=30.0)
+    # Groups in mode "always": quiet this long after its own reply unless asked or named,
+    # and the share of other ambient messages the persona joins in on.
+    group_cooldown_seconds: float = Field(30.0, ge=0.0, le=86_400.0)
+    group_reply_rate: float = Field(0.5, ge=0.0, le=1.0)
+    # With other bots allowed (…__ALLOW_BOTS), at most this many replies to bots in a row.
+    bot_turns: int = Field(3, ge=0, le=1000)
+
+
 class RecoverySettings(BaseModel):
     """Replies owed after a crash or restart (bot/recovery.py)."""
 
@@ -231,6 +245,7 @@ class Settings(BaseSettings):
     discord: DiscordSettings = DiscordSettings()
     safety: SafetySettings = SafetySettings()
     recovery: RecoverySettings = RecoverySettings()
+    rhythm: RhythmSettings = RhythmSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -16,7 +16,7 @@ import pytest
 
 from adapters.discord.adapter import DiscordAdapter
 from bot.runtime import Runtime, build_runtime
-from config.settings import DiscordSettings, LLMSettings, Settings
+from config.settings import DiscordSettings, LLMSettings, RhythmSettings, Settings
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -100,6 +100,9 @@ def make_settings(tmp: Path, dc: FakeDiscord, llm: FakeOpenAI, **discord_kw: Any
     return Settings(
         llm=LLMSettings(base_url=llm.base_url, api_key="sk-test", timeout=10, max_retries=1),
         database_url=f"sqlite:///{tmp / 'k.db'}",
+        # Answer at once and to every group message in mode "always": tests of the rhythm
+        # itself (bot/addressing.py, Debounce) set their own.
+        rhythm=RhythmSettings(debounce_seconds=0, group_cooldown_seconds=0, group_reply_rate=1),
         discord=DiscordSettings(
             token=dc.token, api_base=dc.api_base, gateway_url=dc.gateway_url, **discord_kw
         ),

@@ -13,7 +13,7 @@ import pytest
 
 from adapters.telegram.adapter import TelegramAdapter
 from bot.runtime import Runtime, build_runtime
-from config.settings import LLMSettings, Settings, TelegramSettings
+from config.settings import LLMSettings, RhythmSettings, Settings, TelegramSettings
 from tests.fakes.openai_server import FakeOpenAI, RecordedRequest
 from tests.fakes.telegram_api import FakeBotAPI
 
@@ -35,6 +35,9 @@ def make_settings(tmp: Path, tg: FakeBotAPI, llm: FakeOpenAI, **telegram: Any) -
     return Settings(
         llm=LLMSettings(base_url=llm.base_url, api_key="sk-test", timeout=10, max_retries=1),
         database_url=f"sqlite:///{tmp / 'k.db'}",
+        # Answer at once and to every group message in mode "always": tests of the rhythm
+        # itself (bot/addressing.py, Debounce) set their own.
+        rhythm=RhythmSettings(debounce_seconds=0, group_cooldown_seconds=0, group_reply_rate=1),
         telegram=TelegramSettings(
             token=tg.token, base_url=tg.base_url, base_file_url=tg.base_file_url, **telegram
         ),
