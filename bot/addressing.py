@@ -72,7 +72,7 @@ class Addressing:
                 return False
         elif msg.chat.kind is ChatKind.GROUP:
             self._bot_streak.pop(key, None)  # a human spoke: bots may answer again
-        if not msg.text.strip() and not msg.attachments:
+        if not msg.text.strip() and not any(a.kind in ("voice", "image") for a in msg.attachments):
             return False
         if msg.chat.kind is ChatKind.PRIVATE:
             return True

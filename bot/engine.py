@@ -27,6 +27,7 @@ from bot.addressing import Addressing, GroupRhythm
 from bot.compose import images, say, show, speak_too, stream_reply
 from bot.errors import PersonaNotFound
 from bot.events import ChatRef, IncomingMessage, UserRef
+from bot.media import Listen, Look, placeholder
 from bot.memory.base import Scope
 from bot.memory.naming import requested_name
 from bot.memory.service import MemoryService
@@ -34,7 +35,7 @@ from bot.ordering import KeyedOrder
 from bot.personas.macros import expand
 from bot.personas.model import Persona
 from bot.personas.registry import PersonaRegistry
-from bot.ports import Channel, ChatModel, ChatRequest, SpeechModel
+from bot.ports import Channel, ChatModel, ChatRequest, MediaFetcher, SpeechModel, Transcriber
 from bot.prompt import Prompt, PromptInput, build_prompt
 from bot.safety.disclosure import DisclosureClock
 from bot.stages import (
@@ -46,6 +47,7 @@ from bot.stages import (
     Screen,
     Trigger,
     TriggerKind,
+    Verdict,
     later_message,
 )
 from bot.store.base import (
@@ -113,8 +115,11 @@ class Engine:
         count: Callable[[str], int] = count_tokens,
         memory: MemoryService | None = None,
         speech: SpeechModel | None = None,
+        transcriber: Transcriber | None = None,
     ) -> None:
         self.store = store
+        # Each platform's way to fetch what people send (adapters register themselves).
+        self.media: dict[str, MediaFetcher] = {}
         self.speech = speech  # text to speech for voice replies; None = text only
         self.memory = memory  # long-term memory (bot/memory); None = history only
         self.model = model
@@ -133,6 +138,8 @@ class Engine:
         self.screens: list[Screen] = [
             Debounce(config.debounce, self._last_heard, self._history),
             later_message,
+            Listen(self.media, transcriber, store),
+            Look(self.media, lambda: self.config.vision),
             Disclosure(self._disclosure, clock),
             CrisisReferral(config.crisis_lines),
         ]
@@ -246,7 +253,7 @@ class Engine:
             conv.id,
             NewMessage(
                 role=Role.USER,
-                content=msg.text,
+                content=placeholder(msg.text, msg.attachments),
                 user_id=user.id,
                 author_name=user.name,
                 platform_message_id=msg.message_id,
@@ -316,8 +323,12 @@ class Engine:
         or nothing reached them."""
         reply.history = await self._history(reply)
         for screen in self.screens:
-            if not await screen(reply, channel):
+            verdict = await screen(reply, channel)
+            if verdict is Verdict.LATER:
                 return False
+            if verdict is Verdict.ANSWERED:
+                await self._settle(reply, None)
+                return True
         if reply.trigger.instruction:
             reply.notes.append(reply.trigger.instruction)
         persona = reply.persona

@@ -28,3 +28,14 @@ class ConfigError(KindredError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+class MediaUnavailable(KindredError):
+    """A file a person sent could not be fetched (gone, refused, or over the size limit)."""
+
+
+class TooLarge(MediaUnavailable):
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"too large: {size / 1e6:.1f} MB > {limit / 1e6:.1f} MB")
+        self.size = size
+        self.limit = limit

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from bot.events import ChatRef
+from bot.events import Attachment, ChatRef
 
 
 class Channel(Protocol):
@@ -35,6 +35,20 @@ class Outbox(Protocol):
 
     def open(self, chat: ChatRef) -> Channel:
         """A channel writing into ``chat`` (a private chat, a group, a thread)."""
+
+
+class MediaFetcher(Protocol):
+    """A platform's way to fetch a file a person sent (``Attachment.url`` is the platform's
+    handle for it). Raises ``bot.errors.MediaUnavailable`` (``TooLarge`` past ``limit``
+    bytes *as received*, whatever size was declared)."""
+
+    async def fetch(self, attachment: Attachment, limit: int) -> bytes: ...
+
+
+class Transcriber(Protocol):
+    """Speech to text. Raises ``bot.errors.LLMUnavailable`` when no transcript could be had."""
+
+    async def transcribe(self, audio: bytes, filename: str, mime_type: str) -> str: ...
 
 
 class SpeechModel(Protocol):

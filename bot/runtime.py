@@ -31,6 +31,17 @@ log = logging.getLogger(__name__)
 LOCAL_REPLY_TOKENS = 160
 
 
+@dataclass(frozen=True)
+class Transcription:
+    """The endpoint's speech-to-text with the configured model (the ``Transcriber`` port)."""
+
+    model: OpenAIChatModel
+    stt_model: str
+
+    async def transcribe(self, audio: bytes, filename: str, mime_type: str) -> str:
+        return await self.model.transcribe(audio, filename, mime_type, self.stt_model)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -154,6 +165,7 @@ async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime
             ),
             memory=memory,
             speech=model,
+            transcriber=Transcription(model, llm.transcription_model),
         )
         return Runtime(
             settings,

@@ -5,10 +5,11 @@ Every reply — to a message, to a message owed since a crash, or one the person
 its own (a reminder, a check-in) — is a ``Reply`` passed through the engine's *screens* in
 order, then composed by the model and streamed through its *filters*:
 
-- a ``Screen`` looks at the reply before the model is asked. It may add an operator note
-  (the crisis instruction), say something first (the AI notice, a referral), or end the
-  reply there (a later message will answer this one; a limit is reached) by returning
-  False. New care rules are new screens; they do not edit the pipeline.
+- a ``Screen`` looks at the reply before the model is asked and returns a ``Verdict``. It
+  may add an operator note (the crisis instruction), say something first (the AI notice, a
+  referral) and go on; answer instead of the persona (a limit is reached, a voice note
+  could not be heard): ``ANSWERED``; or leave the message to a later reply (the person
+  wrote again): ``LATER``. New care rules are new screens; they do not edit the pipeline.
 - a ``Filter`` wraps the reply's text stream on its way to the channel (output screens,
   cleaning up a small model's echoed name prefix). What the person sees is what is stored.
 
@@ -23,7 +24,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Protocol
 
 from bot.events import ChatKind, ChatRef, IncomingMessage
@@ -74,9 +75,14 @@ class Reply:
         return self.chat.kind is ChatKind.GROUP
 
 
+class Verdict(Enum):
+    GO = "go"  # on to the next stage, and the model
+    ANSWERED = "answered"  # the person got their answer from the screen: no model call
+    LATER = "later"  # not now: a later reply covers this message (it stays owed till then)
+
+
 class Screen(Protocol):
-    async def __call__(self, reply: Reply, channel: Channel) -> bool:
-        """False ends the reply here (answered instead, or not to be answered now)."""
+    async def __call__(self, reply: Reply, channel: Channel) -> Verdict: ...
 
 
 class Filter(Protocol):
@@ -104,9 +110,9 @@ class Debounce:
         self._reload = reload
         self._clock = clock
 
-    async def __call__(self, reply: Reply, channel: Channel) -> bool:
+    async def __call__(self, reply: Reply, channel: Channel) -> Verdict:
         if self.window <= 0 or reply.message is None:
-            return True
+            return Verdict.GO
         start = self._clock()
         waited = False
         while True:
@@ -120,19 +126,19 @@ class Debounce:
             await asyncio.sleep(wait)
         if waited:
             reply.history = await self._reload(reply)
-        return True
+        return Verdict.GO
 
 
-async def later_message(reply: Reply, channel: Channel) -> bool:
+async def later_message(reply: Reply, channel: Channel) -> Verdict:
     """Bursts: when the same person wrote again before this reply started, the later
     message answers them all (they are all in the history it sees)."""
     m = reply.message
-    if m is None:
-        return True
-    return not any(
+    if m is not None and any(
         h.id > m.id and h.role is Role.USER and h.user_id == reply.user.id and h.addressed
         for h in reply.history
-    )
+    ):
+        return Verdict.LATER
+    return Verdict.GO
 
 
 class Disclosure:
@@ -143,12 +149,12 @@ class Disclosure:
         self.clock = clock
         self._now = now
 
-    async def __call__(self, reply: Reply, channel: Channel) -> bool:
+    async def __call__(self, reply: Reply, channel: Channel) -> Verdict:
         now = self._now()
         if self.clock.due(reply.conversation_id, now):
             await channel.send(notice(reply.persona.display_name))
             self.clock.mark(reply.conversation_id, now)
-        return True
+        return Verdict.GO
 
 
 class CrisisReferral:
@@ -158,8 +164,8 @@ class CrisisReferral:
     def __init__(self, crisis_lines: str) -> None:
         self.crisis_lines = crisis_lines
 
-    async def __call__(self, reply: Reply, channel: Channel) -> bool:
+    async def __call__(self, reply: Reply, channel: Channel) -> Verdict:
         if reply.text and crisis.screen(reply.text):
             await channel.send(crisis.referral_message(self.crisis_lines))
             reply.notes.append(CRISIS_INSTRUCTION)
-        return True
+        return Verdict.GO

@@ -213,6 +213,9 @@ class Store(Protocol):
     async def recent_messages(self, conversation_id: int, limit: int) -> list[StoredMessage]:
         """The newest ``limit`` messages, oldest first."""
 
+    async def set_message_text(self, message_id: int, text: str) -> None:
+        """Replace a message's text (a voice note's transcript for its placeholder)."""
+
     # replies owed (crash recovery: bot/store/replies.py) ---------------------------------
     async def settle_owed(
         self, conversation_id: int, user_id: int | None, upto_id: int, reply: NewMessage | None

@@ -58,6 +58,7 @@ from bot.store.base import (
     User,
 )
 from bot.store.jobs import JobTables
+from bot.store.messages import MessageEdits
 from bot.store.migrations import LATEST_VERSION, SCHEMA_VERSION_TABLE, migrations_for, render
 from bot.store.replies import OwedReplies, owed_chat
 from bot.store.sqlite import (  # the same statements where portable, so they cannot drift
@@ -130,7 +131,7 @@ def _persona(row: Row) -> StoredPersona:
     )
 
 
-class PostgresStore(OwedReplies, JobTables):
+class PostgresStore(OwedReplies, JobTables, MessageEdits):
     _msg_cols = MSG_COLS
     _message_row = staticmethod(_message)
     # Processes claiming together each take other rows instead of queueing on the same ones.

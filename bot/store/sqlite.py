@@ -45,6 +45,7 @@ from bot.store.base import (
     User,
 )
 from bot.store.jobs import JobTables
+from bot.store.messages import MessageEdits
 from bot.store.migrations import LATEST_VERSION, SCHEMA_VERSION_TABLE, migrations_for, render
 from bot.store.replies import OwedReplies, owed_chat
 
@@ -163,7 +164,7 @@ async def _wal(db: aiosqlite.Connection) -> None:
             await asyncio.sleep(0.02)
 
 
-class SQLiteStore(OwedReplies, JobTables):
+class SQLiteStore(OwedReplies, JobTables, MessageEdits):
     _msg_cols = MSG_COLS
     _message_row = staticmethod(_message)
 
