@@ -10,6 +10,10 @@ included), which is what made peers crawl under load (notes/performance.md). The
 paces each reply instead (drafts ≥ 1 s apart, group edits ≥ ``edit_interval``) and honours
 every RetryAfter, which is what Telegram's per-chat limits need.
 
+Hostile input: the bot reads each polled update on its own (intake.py), webhook mode runs
+our own listener that always requires a secret token (webhook.py), and downloads are
+streamed with a cap on the bytes received (download.py).
+
 This module is the wiring; the inline buttons (``/forget all``, ``/persona``) live in
 buttons.py.
 """
@@ -36,19 +40,24 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from adapters.telegram.buttons import FORGET_PATTERN, PICK_PATTERN, ForgetAllButtons, PersonaButtons
 from adapters.telegram.channel import TelegramChannel
-from adapters.telegram.convert import BotIdentity, chat_ref, command, incoming
+from adapters.telegram.convert import BotIdentity, chat_ref, command, for_other_bot, incoming
+from adapters.telegram.download import Downloader, DownloadFailed, TooLarge
+from adapters.telegram.intake import QuietLog, SafeBot
 from adapters.telegram.media import CANT_LISTEN, is_audio, see, transcribe
+from adapters.telegram.webhook import WebhookListener, derive_secret
 from bot.errors import KindredError
-from bot.events import AttachedFile, ChatKind, IncomingMessage
+from bot.events import AttachedFile, ChatKind, ChatRef, IncomingMessage
 from bot.persona_admin import ADMIN_COMMANDS
 from bot.runtime import Runtime
 from bot.store.base import TriggerMode
 from config.settings import TelegramSettings
 
 log = logging.getLogger(__name__)
+quiet = QuietLog(log)
 
 BASIC = [
     ("start", "Meet the persona"),
@@ -73,7 +82,7 @@ MEMORY = [
 UPDATES = ["message", "callback_query"]
 # Commands whose effect in a group depends on the sender being a chat admin.
 NEEDS_ADMIN = {*ADMIN_COMMANDS, "persona", "reset"}
-MAX_CARD_BYTES = 20 * 1024 * 1024  # the Bot API's download limit
+CANT_DOWNLOAD = "I could not download that file. Please try again."
 CANT_SEE = "I can't see pictures yet — could you tell me in words what it shows?"
 
 
@@ -83,18 +92,22 @@ class TelegramAdapter:
     def __init__(self, runtime: Runtime, settings: TelegramSettings | None = None) -> None:
         self.runtime = runtime
         self.settings = settings or runtime.settings.telegram
-        if self.settings.token is None:
-            raise ValueError("KINDRED_TELEGRAM__TOKEN is not set")
         s = self.settings
-        self.app: Application = (  # type: ignore[type-arg]
-            ApplicationBuilder()
-            .token(s.token.get_secret_value())  # type: ignore[union-attr]
-            .base_url(s.base_url)
-            .base_file_url(s.base_file_url)
-            .connection_pool_size(s.connection_pool_size)
-            .concurrent_updates(True)
-            .build()
+        if s.token is None:
+            raise ValueError("KINDRED_TELEGRAM__TOKEN is not set")
+        self._token = s.token.get_secret_value()
+        bot = SafeBot(
+            self._token,
+            base_url=s.base_url,
+            base_file_url=s.base_file_url,
+            request=HTTPXRequest(connection_pool_size=s.connection_pool_size),
+            get_updates_request=HTTPXRequest(connection_pool_size=1),
         )
+        self.app: Application = (  # type: ignore[type-arg]
+            ApplicationBuilder().bot(bot).concurrent_updates(True).build()
+        )
+        self.downloads = Downloader(bot)
+        self.webhook: WebhookListener | None = None
         self.forget_all = ForgetAllButtons(runtime)
         self.persona_buttons = PersonaButtons(runtime, self.member_is_admin, self.channel_for)
         self.app.add_handler(MessageHandler(filters.UpdateType.MESSAGES, self._on_message))
@@ -125,28 +138,47 @@ class TelegramAdapter:
         await self._register_commands()
         updater = self.app.updater
         assert updater is not None
-        s = self.settings
-        if s.mode == "webhook":
-            secret = s.secret_token.get_secret_value() if s.secret_token else None
-            await updater.start_webhook(
-                listen=s.listen_host,
-                port=s.listen_port,
-                url_path="telegram",
-                webhook_url=s.webhook_url,
-                secret_token=secret,
-                allowed_updates=UPDATES,
-            )
+        if self.settings.mode == "webhook":
+            await self._start_webhook()
         else:
-            await updater.start_polling(poll_interval=0, timeout=10, allowed_updates=UPDATES)
+            await updater.start_polling(
+                poll_interval=0,
+                timeout=10,
+                allowed_updates=UPDATES,
+                error_callback=self._on_poll_error,
+            )
         await self.app.start()
+
+    async def _start_webhook(self) -> None:
+        s = self.settings
+        if s.secret_token is not None:
+            secret = s.secret_token.get_secret_value()
+        else:
+            secret = derive_secret(self._token)
+            log.warning(
+                "KINDRED_TELEGRAM__SECRET_TOKEN is not set: webhook requests must carry a "
+                "secret derived from the bot token (generated and registered with Telegram)"
+            )
+        self.webhook = WebhookListener(self.app.bot, self.app.update_queue, secret)
+        await self.webhook.start(s.listen_host, s.listen_port)
+        try:
+            await self.app.bot.set_webhook(
+                s.webhook_url or "", allowed_updates=UPDATES, secret_token=secret
+            )
+        except TelegramError as exc:
+            await self.webhook.stop()
+            raise KindredError(f"Telegram refused the webhook ({type(exc).__name__})") from None
 
     async def stop(self) -> None:
         updater = self.app.updater
         if updater is not None and updater.running:
             await updater.stop()
+        if self.webhook is not None:
+            await self.webhook.stop()
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
+        await self.downloads.aclose()
 
     async def _register_commands(self) -> None:
         def cmds(pairs: list[tuple[str, str]]) -> list[BotCommand]:
@@ -163,9 +195,10 @@ class TelegramAdapter:
         )
 
     # -- updates -----------------------------------------------------------------------------
-    def channel_for(self, message: Message) -> TelegramChannel:
-        private = message.chat.type == "private"
-        chat = chat_ref(message)
+    def open(self, chat: ChatRef) -> TelegramChannel:
+        """A channel to any chat the core knows (the outbox delivers pending replies through
+        it after a restart), no incoming message needed."""
+        private = chat.kind is ChatKind.PRIVATE
         commands = self.runtime.commands
 
         async def speaker() -> str | None:
@@ -173,13 +206,16 @@ class TelegramAdapter:
 
         return TelegramChannel(
             self.app.bot,
-            message.chat.id,
+            int(chat.chat_id),
             private=private,
-            thread_id=message.message_thread_id if message.is_topic_message else None,
+            thread_id=int(chat.thread_id) if chat.thread_id is not None else None,
             edit_interval=self.settings.edit_interval,
             draft_interval=self.settings.draft_interval,
             speaker=None if private else speaker,
         )
+
+    def channel_for(self, message: Message) -> TelegramChannel:
+        return self.open(chat_ref(message))
 
     async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.message
@@ -192,6 +228,8 @@ class TelegramAdapter:
         human = not message.from_user.is_bot or anonymous_admin
         if not human and not self.settings.allow_bots:
             return
+        if for_other_bot(message, self.identity):
+            return  # "/help@other_bot": not ours to run, nor to answer as chat
         channel = self.channel_for(message)
         cmd = command(message, self.identity)
         if cmd is not None:
@@ -200,8 +238,16 @@ class TelegramAdapter:
             elif cmd.name in NEEDS_ADMIN:
                 admin = anonymous_admin or await self.is_admin(message)
                 cmd = _replace(cmd, is_admin=admin)
-            if cmd.name == "persona_import":
-                cmd = _replace(cmd, file=await self._attached_file(message))
+            if cmd.name == "persona_import" and cmd.is_admin:  # else refused: don't fetch
+                try:
+                    cmd = _replace(cmd, file=await self._attached_file(message))
+                except TooLarge as exc:
+                    await channel.send(str(exc))
+                    return
+                except DownloadFailed as exc:
+                    log.warning("card not downloaded: %s", exc)
+                    await channel.send(CANT_DOWNLOAD)
+                    return
             if self.forget_all.asked_for(cmd):
                 await self.forget_all.ask(message)
                 return
@@ -218,14 +264,14 @@ class TelegramAdapter:
         vision = self.runtime.settings.effective_llm().vision
         if message.photo and (vision or not event.text) and await self._would_answer(event):
             # A text-only model gets a caption as text; a bare photo gets CANT_SEE.
-            seen = await see(message, event) if vision else None
+            seen = await see(message, event, self.downloads.fetch) if vision else None
             if seen is None:
                 await channel.send(CANT_SEE)
                 return
             event = seen
         if is_audio(message) and await self._would_answer(event):
             stt = self.runtime.settings.effective_llm().transcription_model
-            heard = await transcribe(message, event, self.runtime.model, stt)
+            heard = await transcribe(message, event, self.runtime.model, stt, self.downloads.fetch)
             if heard is None:
                 await channel.send(CANT_LISTEN)
                 return
@@ -266,17 +312,30 @@ class TelegramAdapter:
             if m is None or m.document is None:
                 continue
             doc = m.document
-            if doc.file_size is not None and doc.file_size > MAX_CARD_BYTES:
-                return None
-            file = await doc.get_file()
-            data = await file.download_as_bytearray()
-            return AttachedFile(doc.file_name or "card", bytes(data))
+            data = await self.downloads.fetch(doc.file_id, doc.file_size)
+            return AttachedFile(doc.file_name or "card", data)
         return None
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         # The exception's text may come from the HTTP layer; the log filter redacts the
-        # token, and we never format URLs ourselves.
-        log.error("error while handling a Telegram update", exc_info=context.error)
+        # token, and we never format URLs ourselves. The same failure over and over (a
+        # hostile sender, an outage) is a line a minute, not one per update.
+        exc = context.error
+        quiet.log(
+            logging.ERROR,
+            f"update:{type(exc).__name__}:{str(exc)[:200]}",
+            "error while handling a Telegram update",
+            exc=exc,
+        )
+
+    def _on_poll_error(self, exc: TelegramError) -> None:
+        # PTB retries getUpdates with a backoff; log the outage, not every attempt.
+        quiet.log(
+            logging.WARNING,
+            f"poll:{type(exc).__name__}",
+            "polling Telegram failed (%s); retrying",
+            type(exc).__name__,
+        )
 
 
 def create_adapter(runtime: Runtime) -> TelegramAdapter:
