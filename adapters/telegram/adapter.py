@@ -21,16 +21,9 @@ buttons.py.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import replace as _replace
 
-from telegram import (
-    BotCommand,
-    BotCommandScopeAllChatAdministrators,
-    BotCommandScopeAllPrivateChats,
-    Message,
-    Update,
-)
+from telegram import Message, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     Application,
@@ -42,43 +35,24 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
+from adapters.telegram.admins import Admins
 from adapters.telegram.buttons import FORGET_PATTERN, PICK_PATTERN, ForgetAllButtons, PersonaButtons
 from adapters.telegram.channel import TelegramChannel
 from adapters.telegram.convert import BotIdentity, chat_ref, command, for_other_bot, incoming
 from adapters.telegram.download import Downloader, DownloadFailed, TooLarge
 from adapters.telegram.intake import QuietLog, SafeBot
-from adapters.telegram.media import CANT_LISTEN, is_audio, see, transcribe
+from adapters.telegram.media import CANT_LISTEN, attached_card, is_audio, see, transcribe
+from adapters.telegram.menu import register_commands
 from adapters.telegram.webhook import WebhookListener, derive_secret
 from bot.errors import KindredError
-from bot.events import AttachedFile, ChatKind, ChatRef, IncomingMessage
+from bot.events import ChatKind, ChatRef, IncomingMessage
 from bot.persona_admin import ADMIN_COMMANDS
 from bot.runtime import Runtime
 from bot.store.base import TriggerMode
 from config.settings import TelegramSettings
 
 log = logging.getLogger(__name__)
-quiet = QuietLog(log)
 
-BASIC = [
-    ("start", "Meet the persona"),
-    ("persona", "List or switch personas"),
-    ("reset", "Start a fresh conversation"),
-    ("voice", "Voice replies: on or off"),
-    ("help", "What I can do"),
-]
-MANAGE = [
-    ("persona_create", "Create a persona: NAME, description below"),
-    ("persona_edit", "Edit a persona: NAME FIELD VALUE"),
-    ("persona_delete", "Delete a persona made here"),
-    ("persona_import", "Import a character card (caption or reply)"),
-]
-# Private data: listed only in private chats (in a group they answer "ask me privately").
-MEMORY = [
-    ("memory", "What I remember about you"),
-    ("remember", "Remember something: TEXT"),
-    ("forget", "Forget item N, or all"),
-    ("export", "Everything stored about you, as a file"),
-]
 UPDATES = ["message", "callback_query"]
 # Commands whose effect in a group depends on the sender being a chat admin.
 NEEDS_ADMIN = {*ADMIN_COMMANDS, "persona", "reset"}
@@ -108,15 +82,18 @@ class TelegramAdapter:
         )
         self.downloads = Downloader(bot)
         self.webhook: WebhookListener | None = None
+        self.quiet = QuietLog(log)  # handler and polling errors: a line a minute per kind
         self.forget_all = ForgetAllButtons(runtime)
-        self.persona_buttons = PersonaButtons(runtime, self.member_is_admin, self.channel_for)
+        self.admins = Admins(bot, s.admin_cache_seconds)
+        self.persona_buttons = PersonaButtons(
+            runtime, self.admins.member_is_admin, self.channel_for
+        )
         self.app.add_handler(MessageHandler(filters.UpdateType.MESSAGES, self._on_message))
         self.app.add_handler(CallbackQueryHandler(self.forget_all.on_press, pattern=FORGET_PATTERN))
         self.app.add_handler(
             CallbackQueryHandler(self.persona_buttons.on_press, pattern=PICK_PATTERN)
         )
         self.app.add_error_handler(self._on_error)
-        self._admins: dict[tuple[int, int], tuple[float, bool]] = {}
         self.identity: BotIdentity | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -135,7 +112,7 @@ class TelegramAdapter:
             ) from None
         bot = self.app.bot
         self.identity = BotIdentity(bot.id, bot.username)
-        await self._register_commands()
+        await register_commands(self.app.bot)
         updater = self.app.updater
         assert updater is not None
         if self.settings.mode == "webhook":
@@ -179,20 +156,6 @@ class TelegramAdapter:
             await self.app.stop()
         await self.app.shutdown()
         await self.downloads.aclose()
-
-    async def _register_commands(self) -> None:
-        def cmds(pairs: list[tuple[str, str]]) -> list[BotCommand]:
-            return [BotCommand(c, d) for c, d in pairs]
-
-        bot = self.app.bot
-        await bot.set_my_commands(cmds(BASIC))
-        await bot.set_my_commands(
-            cmds(BASIC + MEMORY + MANAGE), scope=BotCommandScopeAllPrivateChats()
-        )
-        await bot.set_my_commands(
-            cmds([*BASIC, *MANAGE, ("mode", "When to answer: mention|name|always|off")]),
-            scope=BotCommandScopeAllChatAdministrators(),
-        )
 
     # -- updates -----------------------------------------------------------------------------
     def open(self, chat: ChatRef) -> TelegramChannel:
@@ -240,7 +203,7 @@ class TelegramAdapter:
                 cmd = _replace(cmd, is_admin=admin)
             if cmd.name == "persona_import" and cmd.is_admin:  # else refused: don't fetch
                 try:
-                    cmd = _replace(cmd, file=await self._attached_file(message))
+                    cmd = _replace(cmd, file=await attached_card(message, self.downloads.fetch))
                 except TooLarge as exc:
                     await channel.send(str(exc))
                     return
@@ -288,40 +251,15 @@ class TelegramAdapter:
         return settings.trigger_mode in (TriggerMode.ALWAYS, TriggerMode.NAME)
 
     async def is_admin(self, message: Message) -> bool:
-        """creator/administrator per getChatMember, trusted for ``admin_cache_seconds``."""
         assert message.from_user is not None
-        return await self.member_is_admin(message.chat.id, message.from_user.id)
-
-    async def member_is_admin(self, chat_id: int, user_id: int) -> bool:
-        key = (chat_id, user_id)
-        now = time.monotonic()
-        cached = self._admins.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        try:
-            member = await self.app.bot.get_chat_member(*key)
-        except TelegramError as exc:
-            log.warning("admin check failed (%s); treating as not an admin", type(exc).__name__)
-            return False
-        admin = member.status in ("creator", "administrator")
-        self._admins[key] = (now + self.settings.admin_cache_seconds, admin)
-        return admin
-
-    async def _attached_file(self, message: Message) -> AttachedFile | None:
-        for m in (message, message.reply_to_message):
-            if m is None or m.document is None:
-                continue
-            doc = m.document
-            data = await self.downloads.fetch(doc.file_id, doc.file_size)
-            return AttachedFile(doc.file_name or "card", data)
-        return None
+        return await self.admins.member_is_admin(message.chat.id, message.from_user.id)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         # The exception's text may come from the HTTP layer; the log filter redacts the
         # token, and we never format URLs ourselves. The same failure over and over (a
         # hostile sender, an outage) is a line a minute, not one per update.
         exc = context.error
-        quiet.log(
+        self.quiet.log(
             logging.ERROR,
             f"update:{type(exc).__name__}:{str(exc)[:200]}",
             "error while handling a Telegram update",
@@ -330,7 +268,7 @@ class TelegramAdapter:
 
     def _on_poll_error(self, exc: TelegramError) -> None:
         # PTB retries getUpdates with a backoff; log the outage, not every attempt.
-        quiet.log(
+        self.quiet.log(
             logging.WARNING,
             f"poll:{type(exc).__name__}",
             "polling Telegram failed (%s); retrying",

@@ -11,7 +11,7 @@ complete by then (a fast model, a short answer) goes out as one ``sendMessage`` 
 draft and a message, or a message and an edit, and each Bot API call costs 1-2 ms of CPU.
 
 Intermediate updates are best effort: a 429 there just postpones the next one. The final
-text is not: it is retried after every ``RetryAfter`` within a time budget (retry.py), and
+text is not: it is retried after every ``RetryAfter`` within a time budget (calls.py), and
 when it still cannot be sent the error is raised — never answered with a copy of the text.
 
 Lengths are Telegram's: UTF-16 code units of the visible text (format.py).
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import logging
 import secrets
 import time
@@ -35,27 +34,29 @@ from functools import partial
 from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, MessageEntity
-from telegram.constants import ChatAction, ParseMode
+from telegram.constants import ChatAction
 from telegram.error import BadRequest, NetworkError, RetryAfter
 
+from adapters.telegram.calls import (
+    FINAL_WAIT,
+    deliver,
+    edit_formatted,
+    is_error,
+    retry_seconds,
+    send_formatted,
+)
 from adapters.telegram.format import (
     CAPTION_LIMIT,
     LIMIT,
     split,
-    to_html,
     utf16_len,
     utf16_prefix,
 )
-from adapters.telegram.retry import FINAL_WAIT, deliver, retry_seconds
 
 log = logging.getLogger(__name__)
 NAME_MAX = 64  # a longer persona name is cut in the reply's heading
 # Who is speaking in this chat: the persona's name to head replies with, or None.
 Speaker = Callable[[], Awaitable[str | None]]
-
-
-def _is(exc: BadRequest, phrase: str) -> bool:
-    return phrase in exc.message.lower()
 
 
 def _room(name: str | None) -> int:
@@ -290,7 +291,7 @@ class TelegramChannel:
             except RetryAfter as exc:
                 next_at = now + retry_seconds(exc)
             except BadRequest as exc:
-                if not _is(exc, "not modified"):
+                if not is_error(exc, "not modified"):
                     log.info("streaming edit failed: %s", exc.message)
             except NetworkError as exc:
                 log.info("streaming edit failed: %s", type(exc).__name__)
@@ -311,49 +312,11 @@ class TelegramChannel:
     async def _send_formatted(
         self, text: str, name: str | None = None, markup: InlineKeyboardMarkup | None = None
     ) -> None:
-        try:
-            await self.bot.send_message(
-                self.chat_id,
-                _html(text, name),
-                parse_mode=ParseMode.HTML,
-                message_thread_id=self.thread_id,
-                reply_markup=markup,
-            )
-        except BadRequest as exc:
-            if not _is(exc, "can't parse entities"):
-                raise
-            log.info("Telegram rejected the formatting; sending plain text")
-            await self.bot.send_message(
-                self.chat_id,
-                _plain(text, name),
-                message_thread_id=self.thread_id,
-                reply_markup=markup,
-            )
+        await send_formatted(self.bot, self.chat_id, self.thread_id, text, name, markup)
 
     async def _edit_formatted(self, message_id: int, text: str, name: str | None = None) -> None:
-        try:
-            try:
-                await self.bot.edit_message_text(
-                    _html(text, name), self.chat_id, message_id, parse_mode=ParseMode.HTML
-                )
-            except BadRequest as exc:
-                if not _is(exc, "can't parse entities"):
-                    raise
-                log.info("Telegram rejected the formatting; editing to plain text")
-                await self.bot.edit_message_text(_plain(text, name), self.chat_id, message_id)
-        except BadRequest as exc:
-            if not _is(exc, "not modified"):
-                raise
+        await edit_formatted(self.bot, self.chat_id, message_id, text, name)
 
     async def _final(self, call: Callable[[], Awaitable[Any]]) -> None:
-        """Run a call whose result the user must see (retry.py)."""
+        """Run a call whose result the user must see (calls.py)."""
         await deliver(call, self.final_wait)
-
-
-def _html(text: str, name: str | None) -> str:
-    body = to_html(text)
-    return f"<b>{html.escape(name, quote=False)}</b>\n{body}" if name else body
-
-
-def _plain(text: str, name: str | None) -> str:
-    return f"{name}:\n{text}" if name else text

@@ -61,9 +61,6 @@ class QuietLog:
         self.logger.log(level, msg, *args, exc_info=exc)
 
 
-quiet = QuietLog(log)
-
-
 def _int(value: object) -> bool:
     return type(value) is int  # not bool, not a numeric string
 
@@ -89,7 +86,7 @@ def update_id(raw: object) -> int | None:
     return value if _int(value) else None
 
 
-def _parse(raw: dict[str, Any], bot: Bot, uid: int) -> Update | None:
+def _parse(raw: dict[str, Any], bot: Bot, uid: int, quiet: QuietLog) -> Update | None:
     """The update if it can be read; otherwise None, logged without its content."""
     try:
         update = Update.de_json(raw, bot)
@@ -104,24 +101,28 @@ def _parse(raw: dict[str, Any], bot: Bot, uid: int) -> Update | None:
     return None
 
 
-def _no_id() -> None:
+def _no_id(quiet: QuietLog) -> None:
     quiet.log(logging.WARNING, "no id", "dropped an update without a readable update_id")
 
 
-def parse_update(raw: object, bot: Bot) -> Update | None:
+def parse_update(raw: object, bot: Bot, quiet: QuietLog) -> Update | None:
     """The update, or a bare ``Update(update_id)`` for one that cannot be read, or None
     when not even its id can be read."""
     uid = update_id(raw)
     if uid is None or not isinstance(raw, dict):
-        _no_id()
+        _no_id(quiet)
         return None
-    return _parse(raw, bot, uid) or Update(uid)
+    return _parse(raw, bot, uid, quiet) or Update(uid)
 
 
 class SafeBot(ExtBot[None]):
     """PTB's bot with getUpdates read update by update (see the module docstring)."""
 
-    __slots__ = ()
+    __slots__ = ("_quiet",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._quiet = QuietLog(log)  # "_": PTB freezes public attributes
 
     async def _post(self, endpoint: str, data: dict[str, Any] | None = None, **kw: Any) -> Any:
         result = await super()._post(endpoint, data, **kw)
@@ -136,9 +137,9 @@ class SafeBot(ExtBot[None]):
         for raw in batch:
             uid = update_id(raw)
             if uid is None:
-                _no_id()
+                _no_id(self._quiet)
                 continue
-            readable = _parse(raw, self, uid) is not None
+            readable = _parse(raw, self, uid, self._quiet) is not None
             screened.append(raw if readable else {"update_id": uid})
         if batch and not screened:
             # Nothing with an id to confirm: the server will send the same batch again.

@@ -13,7 +13,7 @@ from telegram import Message
 
 from adapters.telegram.download import DownloadFailed, TooLarge
 from bot.errors import LLMUnavailable
-from bot.events import Attachment, IncomingMessage
+from bot.events import AttachedFile, Attachment, IncomingMessage
 from bot.llm import OpenAIChatModel
 
 log = logging.getLogger(__name__)
@@ -64,3 +64,14 @@ async def see(message: Message, event: IncomingMessage, fetch: Fetch) -> Incomin
     image = Attachment("image", photo.file_id, "image/jpeg", photo.file_size, data)
     others = tuple(a for a in event.attachments if a.kind != "image")
     return replace(event, text=event.text or "[sent a photo]", attachments=(*others, image))
+
+
+async def attached_card(message: Message, fetch: Fetch) -> AttachedFile | None:
+    """The document sent with ``/persona_import`` (as its caption) or replied to; None when
+    there is none. Raises TooLarge or DownloadFailed."""
+    for m in (message, message.reply_to_message):
+        if m is None or m.document is None:
+            continue
+        doc = m.document
+        return AttachedFile(doc.file_name or "card", await fetch(doc.file_id, doc.file_size))
+    return None

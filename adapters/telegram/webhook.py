@@ -32,7 +32,6 @@ from telegram import Bot
 from adapters.telegram.intake import QuietLog, parse_update
 
 log = logging.getLogger(__name__)
-quiet = QuietLog(log)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY = 1024 * 1024  # an update is a few KB; nothing bigger is read
@@ -48,8 +47,11 @@ def derive_secret(token: str) -> str:
 class _Hook(tornado.web.RequestHandler):
     SUPPORTED_METHODS = ("POST",)
 
-    def initialize(self, receive: Callable[[str | None, bytes], Awaitable[int]]) -> None:
+    def initialize(
+        self, receive: Callable[[str | None, bytes], Awaitable[int]], quiet: QuietLog
+    ) -> None:
         self.receive = receive
+        self.quiet = quiet
 
     async def post(self) -> None:
         self.set_status(
@@ -63,7 +65,9 @@ class _Hook(tornado.web.RequestHandler):
         tb: TracebackType | None,
     ) -> None:
         # Tornado's default would log the request; ours says only what went wrong.
-        quiet.log(logging.ERROR, "hook error", "webhook request failed (%s)", typ and typ.__name__)
+        self.quiet.log(
+            logging.ERROR, "hook error", "webhook request failed (%s)", typ and typ.__name__
+        )
 
 
 def _no_access_log(handler: tornado.web.RequestHandler) -> None:
@@ -77,10 +81,12 @@ class WebhookListener:
         self.queue = queue
         self._secret = secret.encode()
         self._server: tornado.httpserver.HTTPServer | None = None
+        self.quiet = QuietLog(log)
 
     async def start(self, host: str, port: int) -> None:
         app = tornado.web.Application(
-            [(rf"{PATH}/?", _Hook, {"receive": self.receive})], log_function=_no_access_log
+            [(rf"{PATH}/?", _Hook, {"receive": self.receive, "quiet": self.quiet})],
+            log_function=_no_access_log,
         )
         self._server = tornado.httpserver.HTTPServer(app, max_body_size=MAX_BODY)
         self._server.listen(port, address=host)
@@ -94,14 +100,18 @@ class WebhookListener:
     async def receive(self, secret: str | None, body: bytes) -> int:
         """One webhook request: the HTTP status to answer."""
         if secret is None or not hmac.compare_digest(secret.encode(), self._secret):
-            quiet.log(logging.WARNING, "forged", "refused a webhook request without the secret")
+            self.quiet.log(
+                logging.WARNING, "forged", "refused a webhook request without the secret"
+            )
             return 403
         try:
             raw = json.loads(body)
         except ValueError:
-            quiet.log(logging.WARNING, "not json", "ignored a webhook request that is not JSON")
+            self.quiet.log(
+                logging.WARNING, "not json", "ignored a webhook request that is not JSON"
+            )
             return 200
-        update = parse_update(raw, self.bot)
+        update = parse_update(raw, self.bot, self.quiet)
         if update is not None:
             await self.queue.put(update)
         return 200

@@ -340,6 +340,8 @@ class FakeBotAPI:
                 chunk = f.content[start : start + 65536]
                 await resp.write(chunk)
                 self.served[path] += len(chunk)
+                async with self._changed:
+                    self._changed.notify_all()  # tests wait for a download under way
                 if f.chunk_delay:
                     await asyncio.sleep(f.chunk_delay)
             await resp.write_eof()
