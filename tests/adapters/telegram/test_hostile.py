@@ -8,7 +8,9 @@ import time
 from typing import Any
 
 import pytest
+from telegram.error import NetworkError
 
+from adapters.telegram.intake import QuietLog
 from tests.adapters.telegram.conftest import Rig, streamed
 from tests.fakes.telegram_api import BOT_USERNAME, FakeBotAPI
 
@@ -109,8 +111,34 @@ async def test_an_undeclared_46mb_card_is_cut_off_while_others_are_answered(rig:
 
 
 async def test_an_undeclared_oversized_voice_note_is_not_transcribed(rig: Rig) -> None:
-    rig.tg.add_file("VBIG", "voice/big.oga", b"\0" * (21 * MB), declare=False)
+    # Trickled, so the server cannot push all 40 MB into socket buffers before we hang up.
+    rig.tg.add_file("VBIG", "voice/big.oga", b"\0" * (40 * MB), declare=False, chunk_delay=0.001)
     voice = {"file_id": "VBIG", "file_unique_id": "vb", "duration": 2, "mime_type": "audio/ogg"}
     await rig.tg.send_text("", voice=voice)
     await rig.tg.wait_for(lambda t: any("couldn't listen" in x for x in t.texts()))
+    assert rig.tg.served["voice/big.oga"] < 40 * MB  # stopped reading past the cap
     assert not rig.llm.requests_to("transcriptions")
+
+
+def test_repeated_errors_are_a_line_a_minute(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    quiet = QuietLog(logging.getLogger("kindred.test.quiet"), every=60.0, clock=lambda: now[0])
+    for _ in range(500):
+        quiet.log(logging.WARNING, "poll", "polling failed (%s)", "NetworkError")
+    quiet.log(logging.WARNING, "other", "something else")
+    now[0] = 61.0
+    quiet.log(logging.WARNING, "poll", "polling failed (%s)", "NetworkError")
+    assert [r.getMessage() for r in caplog.records] == [
+        "polling failed (NetworkError)",
+        "something else",
+        "polling failed (NetworkError) (499 more like it not logged)",
+    ]
+
+
+async def test_a_polling_outage_is_not_logged_per_attempt(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    for _ in range(200):  # what PTB's retry loop reports during a long outage
+        rig.adapter._on_poll_error(NetworkError("Bad Gateway"))
+    assert len([r for r in caplog.records if "polling Telegram failed" in r.getMessage()]) == 1
