@@ -106,7 +106,7 @@ class WebhookListener:
             return 403
         try:
             raw = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, nested beyond reason
             self.quiet.log(
                 logging.WARNING, "not json", "ignored a webhook request that is not JSON"
             )

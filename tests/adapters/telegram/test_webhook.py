@@ -122,8 +122,8 @@ async def test_malformed_webhook_posts_are_answered_and_skipped(
     bad_chat = update(6, "my bank pin is 4711")
     bad_chat["message"]["chat"]["id"] = "abc"
     async with running(webhook_settings(tmp_path, tg, llm, port)), aiohttp.ClientSession() as http:
-        for body in (b"{not json", b"[1, 2]", b'"text"', json.dumps(bad_date).encode(),
-                     json.dumps(bad_chat).encode()):  # fmt: skip
+        junk = [b"{not json", b"[1, 2]", b'"text"', b"[" * 100_000, b"\xff\xfe"]
+        for body in [*junk, json.dumps(bad_date).encode(), json.dumps(bad_chat).encode()]:
             async with http.post(url, data=body, headers=auth) as resp:
                 # 200: anything else and Telegram would redeliver it forever.
                 assert resp.status == 200
