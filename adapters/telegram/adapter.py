@@ -10,6 +10,10 @@ included), which is what made peers crawl under load (notes/performance.md). The
 paces each reply instead (drafts ≥ 1 s apart, group edits ≥ ``edit_interval``) and honours
 every RetryAfter, which is what Telegram's per-chat limits need.
 
+Hostile input: the bot reads each polled update on its own (intake.py), webhook mode runs
+our own listener that always requires a secret token (webhook.py), and downloads are
+streamed with a cap on the bytes received (download.py).
+
 This module is the wiring; the inline buttons (``/forget all``, ``/persona``) live in
 buttons.py.
 """
@@ -17,16 +21,9 @@ buttons.py.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import replace as _replace
 
-from telegram import (
-    BotCommand,
-    BotCommandScopeAllChatAdministrators,
-    BotCommandScopeAllPrivateChats,
-    Message,
-    Update,
-)
+from telegram import Message, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     Application,
@@ -36,13 +33,19 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
+from adapters.telegram.admins import Admins
 from adapters.telegram.buttons import FORGET_PATTERN, PICK_PATTERN, ForgetAllButtons, PersonaButtons
 from adapters.telegram.channel import TelegramChannel
-from adapters.telegram.convert import BotIdentity, chat_ref, command, incoming
-from adapters.telegram.media import CANT_LISTEN, is_audio, see, transcribe
+from adapters.telegram.convert import BotIdentity, chat_ref, command, for_other_bot, incoming
+from adapters.telegram.download import Downloader, DownloadFailed, TooLarge
+from adapters.telegram.intake import QuietLog, SafeBot
+from adapters.telegram.media import CANT_LISTEN, attached_card, is_audio, see, transcribe
+from adapters.telegram.menu import register_commands
+from adapters.telegram.webhook import WebhookListener, derive_secret
 from bot.errors import KindredError
-from bot.events import AttachedFile, ChatKind, IncomingMessage
+from bot.events import ChatKind, ChatRef, IncomingMessage
 from bot.persona_admin import ADMIN_COMMANDS
 from bot.runtime import Runtime
 from bot.store.base import TriggerMode
@@ -50,30 +53,10 @@ from config.settings import TelegramSettings
 
 log = logging.getLogger(__name__)
 
-BASIC = [
-    ("start", "Meet the persona"),
-    ("persona", "List or switch personas"),
-    ("reset", "Start a fresh conversation"),
-    ("voice", "Voice replies: on or off"),
-    ("help", "What I can do"),
-]
-MANAGE = [
-    ("persona_create", "Create a persona: NAME, description below"),
-    ("persona_edit", "Edit a persona: NAME FIELD VALUE"),
-    ("persona_delete", "Delete a persona made here"),
-    ("persona_import", "Import a character card (caption or reply)"),
-]
-# Private data: listed only in private chats (in a group they answer "ask me privately").
-MEMORY = [
-    ("memory", "What I remember about you"),
-    ("remember", "Remember something: TEXT"),
-    ("forget", "Forget item N, or all"),
-    ("export", "Everything stored about you, as a file"),
-]
 UPDATES = ["message", "callback_query"]
 # Commands whose effect in a group depends on the sender being a chat admin.
 NEEDS_ADMIN = {*ADMIN_COMMANDS, "persona", "reset"}
-MAX_CARD_BYTES = 20 * 1024 * 1024  # the Bot API's download limit
+CANT_DOWNLOAD = "I could not download that file. Please try again."
 CANT_SEE = "I can't see pictures yet — could you tell me in words what it shows?"
 
 
@@ -83,27 +66,34 @@ class TelegramAdapter:
     def __init__(self, runtime: Runtime, settings: TelegramSettings | None = None) -> None:
         self.runtime = runtime
         self.settings = settings or runtime.settings.telegram
-        if self.settings.token is None:
-            raise ValueError("KINDRED_TELEGRAM__TOKEN is not set")
         s = self.settings
-        self.app: Application = (  # type: ignore[type-arg]
-            ApplicationBuilder()
-            .token(s.token.get_secret_value())  # type: ignore[union-attr]
-            .base_url(s.base_url)
-            .base_file_url(s.base_file_url)
-            .connection_pool_size(s.connection_pool_size)
-            .concurrent_updates(True)
-            .build()
+        if s.token is None:
+            raise ValueError("KINDRED_TELEGRAM__TOKEN is not set")
+        self._token = s.token.get_secret_value()
+        bot = SafeBot(
+            self._token,
+            base_url=s.base_url,
+            base_file_url=s.base_file_url,
+            request=HTTPXRequest(connection_pool_size=s.connection_pool_size),
+            get_updates_request=HTTPXRequest(connection_pool_size=1),
         )
+        self.app: Application = (  # type: ignore[type-arg]
+            ApplicationBuilder().bot(bot).concurrent_updates(True).build()
+        )
+        self.downloads = Downloader(bot)
+        self.webhook: WebhookListener | None = None
+        self.quiet = QuietLog(log)  # handler and polling errors: a line a minute per kind
         self.forget_all = ForgetAllButtons(runtime)
-        self.persona_buttons = PersonaButtons(runtime, self.member_is_admin, self.channel_for)
+        self.admins = Admins(bot, s.admin_cache_seconds)
+        self.persona_buttons = PersonaButtons(
+            runtime, self.admins.member_is_admin, self.channel_for
+        )
         self.app.add_handler(MessageHandler(filters.UpdateType.MESSAGES, self._on_message))
         self.app.add_handler(CallbackQueryHandler(self.forget_all.on_press, pattern=FORGET_PATTERN))
         self.app.add_handler(
             CallbackQueryHandler(self.persona_buttons.on_press, pattern=PICK_PATTERN)
         )
         self.app.add_error_handler(self._on_error)
-        self._admins: dict[tuple[int, int], tuple[float, bool]] = {}
         self.identity: BotIdentity | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -122,50 +112,56 @@ class TelegramAdapter:
             ) from None
         bot = self.app.bot
         self.identity = BotIdentity(bot.id, bot.username)
-        await self._register_commands()
+        await register_commands(self.app.bot)
         updater = self.app.updater
         assert updater is not None
-        s = self.settings
-        if s.mode == "webhook":
-            secret = s.secret_token.get_secret_value() if s.secret_token else None
-            await updater.start_webhook(
-                listen=s.listen_host,
-                port=s.listen_port,
-                url_path="telegram",
-                webhook_url=s.webhook_url,
-                secret_token=secret,
-                allowed_updates=UPDATES,
-            )
+        if self.settings.mode == "webhook":
+            await self._start_webhook()
         else:
-            await updater.start_polling(poll_interval=0, timeout=10, allowed_updates=UPDATES)
+            await updater.start_polling(
+                poll_interval=0,
+                timeout=10,
+                allowed_updates=UPDATES,
+                error_callback=self._on_poll_error,
+            )
         await self.app.start()
+
+    async def _start_webhook(self) -> None:
+        s = self.settings
+        if s.secret_token is not None:
+            secret = s.secret_token.get_secret_value()
+        else:
+            secret = derive_secret(self._token)
+            log.warning(
+                "KINDRED_TELEGRAM__SECRET_TOKEN is not set: webhook requests must carry a "
+                "secret derived from the bot token (generated and registered with Telegram)"
+            )
+        self.webhook = WebhookListener(self.app.bot, self.app.update_queue, secret)
+        await self.webhook.start(s.listen_host, s.listen_port)
+        try:
+            await self.app.bot.set_webhook(
+                s.webhook_url or "", allowed_updates=UPDATES, secret_token=secret
+            )
+        except TelegramError as exc:
+            await self.webhook.stop()
+            raise KindredError(f"Telegram refused the webhook ({type(exc).__name__})") from None
 
     async def stop(self) -> None:
         updater = self.app.updater
         if updater is not None and updater.running:
             await updater.stop()
+        if self.webhook is not None:
+            await self.webhook.stop()
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
-
-    async def _register_commands(self) -> None:
-        def cmds(pairs: list[tuple[str, str]]) -> list[BotCommand]:
-            return [BotCommand(c, d) for c, d in pairs]
-
-        bot = self.app.bot
-        await bot.set_my_commands(cmds(BASIC))
-        await bot.set_my_commands(
-            cmds(BASIC + MEMORY + MANAGE), scope=BotCommandScopeAllPrivateChats()
-        )
-        await bot.set_my_commands(
-            cmds([*BASIC, *MANAGE, ("mode", "When to answer: mention|name|always|off")]),
-            scope=BotCommandScopeAllChatAdministrators(),
-        )
+        await self.downloads.aclose()
 
     # -- updates -----------------------------------------------------------------------------
-    def channel_for(self, message: Message) -> TelegramChannel:
-        private = message.chat.type == "private"
-        chat = chat_ref(message)
+    def open(self, chat: ChatRef) -> TelegramChannel:
+        """A channel to any chat the core knows (the outbox delivers pending replies through
+        it after a restart), no incoming message needed."""
+        private = chat.kind is ChatKind.PRIVATE
         commands = self.runtime.commands
 
         async def speaker() -> str | None:
@@ -173,13 +169,16 @@ class TelegramAdapter:
 
         return TelegramChannel(
             self.app.bot,
-            message.chat.id,
+            int(chat.chat_id),
             private=private,
-            thread_id=message.message_thread_id if message.is_topic_message else None,
+            thread_id=int(chat.thread_id) if chat.thread_id is not None else None,
             edit_interval=self.settings.edit_interval,
             draft_interval=self.settings.draft_interval,
             speaker=None if private else speaker,
         )
+
+    def channel_for(self, message: Message) -> TelegramChannel:
+        return self.open(chat_ref(message))
 
     async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.message
@@ -192,6 +191,8 @@ class TelegramAdapter:
         human = not message.from_user.is_bot or anonymous_admin
         if not human and not self.settings.allow_bots:
             return
+        if for_other_bot(message, self.identity):
+            return  # "/help@other_bot": not ours to run, nor to answer as chat
         channel = self.channel_for(message)
         cmd = command(message, self.identity)
         if cmd is not None:
@@ -200,8 +201,16 @@ class TelegramAdapter:
             elif cmd.name in NEEDS_ADMIN:
                 admin = anonymous_admin or await self.is_admin(message)
                 cmd = _replace(cmd, is_admin=admin)
-            if cmd.name == "persona_import":
-                cmd = _replace(cmd, file=await self._attached_file(message))
+            if cmd.name == "persona_import" and cmd.is_admin:  # else refused: don't fetch
+                try:
+                    cmd = _replace(cmd, file=await attached_card(message, self.downloads.fetch))
+                except TooLarge as exc:
+                    await channel.send(str(exc))
+                    return
+                except DownloadFailed as exc:
+                    log.warning("card not downloaded: %s", exc)
+                    await channel.send(CANT_DOWNLOAD)
+                    return
             if self.forget_all.asked_for(cmd):
                 await self.forget_all.ask(message)
                 return
@@ -218,14 +227,14 @@ class TelegramAdapter:
         vision = self.runtime.settings.effective_llm().vision
         if message.photo and (vision or not event.text) and await self._would_answer(event):
             # A text-only model gets a caption as text; a bare photo gets CANT_SEE.
-            seen = await see(message, event) if vision else None
+            seen = await see(message, event, self.downloads.fetch) if vision else None
             if seen is None:
                 await channel.send(CANT_SEE)
                 return
             event = seen
         if is_audio(message) and await self._would_answer(event):
             stt = self.runtime.settings.effective_llm().transcription_model
-            heard = await transcribe(message, event, self.runtime.model, stt)
+            heard = await transcribe(message, event, self.runtime.model, stt, self.downloads.fetch)
             if heard is None:
                 await channel.send(CANT_LISTEN)
                 return
@@ -242,41 +251,29 @@ class TelegramAdapter:
         return settings.trigger_mode in (TriggerMode.ALWAYS, TriggerMode.NAME)
 
     async def is_admin(self, message: Message) -> bool:
-        """creator/administrator per getChatMember, trusted for ``admin_cache_seconds``."""
         assert message.from_user is not None
-        return await self.member_is_admin(message.chat.id, message.from_user.id)
-
-    async def member_is_admin(self, chat_id: int, user_id: int) -> bool:
-        key = (chat_id, user_id)
-        now = time.monotonic()
-        cached = self._admins.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        try:
-            member = await self.app.bot.get_chat_member(*key)
-        except TelegramError as exc:
-            log.warning("admin check failed (%s); treating as not an admin", type(exc).__name__)
-            return False
-        admin = member.status in ("creator", "administrator")
-        self._admins[key] = (now + self.settings.admin_cache_seconds, admin)
-        return admin
-
-    async def _attached_file(self, message: Message) -> AttachedFile | None:
-        for m in (message, message.reply_to_message):
-            if m is None or m.document is None:
-                continue
-            doc = m.document
-            if doc.file_size is not None and doc.file_size > MAX_CARD_BYTES:
-                return None
-            file = await doc.get_file()
-            data = await file.download_as_bytearray()
-            return AttachedFile(doc.file_name or "card", bytes(data))
-        return None
+        return await self.admins.member_is_admin(message.chat.id, message.from_user.id)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         # The exception's text may come from the HTTP layer; the log filter redacts the
-        # token, and we never format URLs ourselves.
-        log.error("error while handling a Telegram update", exc_info=context.error)
+        # token, and we never format URLs ourselves. The same failure over and over (a
+        # hostile sender, an outage) is a line a minute, not one per update.
+        exc = context.error
+        self.quiet.log(
+            logging.ERROR,
+            f"update:{type(exc).__name__}:{str(exc)[:200]}",
+            "error while handling a Telegram update",
+            exc=exc,
+        )
+
+    def _on_poll_error(self, exc: TelegramError) -> None:
+        # PTB retries getUpdates with a backoff; log the outage, not every attempt.
+        self.quiet.log(
+            logging.WARNING,
+            f"poll:{type(exc).__name__}",
+            "polling Telegram failed (%s); retrying",
+            type(exc).__name__,
+        )
 
 
 def create_adapter(runtime: Runtime) -> TelegramAdapter:

@@ -11,7 +11,10 @@ complete by then (a fast model, a short answer) goes out as one ``sendMessage`` 
 draft and a message, or a message and an edit, and each Bot API call costs 1-2 ms of CPU.
 
 Intermediate updates are best effort: a 429 there just postpones the next one. The final
-text is not: it is retried after every ``RetryAfter``, so a flood never loses a reply.
+text is not: it is retried after every ``RetryAfter`` within a time budget (calls.py), and
+when it still cannot be sent the error is raised — never answered with a copy of the text.
+
+Lengths are Telegram's: UTF-16 code units of the visible text (format.py).
 
 Persona identity: every persona speaks through the one bot account, so where more than one
 persona lives in a group the reply starts with the persona's name in bold (``speaker``, asked
@@ -23,50 +26,42 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import logging
 import secrets
 import time
-import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, MessageEntity
-from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
+from telegram.constants import ChatAction
+from telegram.error import BadRequest, NetworkError, RetryAfter
 
-from adapters.telegram.format import LIMIT, split, to_html
+from adapters.telegram.calls import (
+    FINAL_WAIT,
+    deliver,
+    edit_formatted,
+    is_error,
+    retry_seconds,
+    send_formatted,
+)
+from adapters.telegram.format import (
+    CAPTION_LIMIT,
+    LIMIT,
+    split,
+    utf16_len,
+    utf16_prefix,
+)
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-FINAL_ATTEMPTS = 6
 NAME_MAX = 64  # a longer persona name is cut in the reply's heading
 # Who is speaking in this chat: the persona's name to head replies with, or None.
 Speaker = Callable[[], Awaitable[str | None]]
 
 
-def retry_seconds(exc: RetryAfter) -> float:
-    # PTB 22 warns on reading retry_after as an int (deprecated); both forms are handled.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        value: int | timedelta = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-def _is(exc: BadRequest, phrase: str) -> bool:
-    return phrase in exc.message.lower()
-
-
 def _room(name: str | None) -> int:
-    """Characters the name heading takes from a message ("Name:\n" when sent plain)."""
-    return len(name) + 2 if name else 0
-
-
-def _utf16(text: str) -> int:
-    # Entity offsets and lengths count UTF-16 code units (an emoji in a name counts 2).
-    return len(text.encode("utf-16-le")) // 2
+    """UTF-16 units the name heading takes from a message ("Name:\n" when sent plain)."""
+    return utf16_len(name) + 2 if name else 0
 
 
 class TelegramChannel:
@@ -83,6 +78,7 @@ class TelegramChannel:
         clock: Callable[[], float] = time.monotonic,
         typing_delay: float = 0.5,
         speaker: Speaker | None = None,
+        final_wait: float = FINAL_WAIT,
     ) -> None:
         self.bot = bot
         self.chat_id = chat_id
@@ -95,6 +91,7 @@ class TelegramChannel:
         self.typing_delay = typing_delay
         self._typing: asyncio.Task[None] | None = None
         self._speaker = speaker
+        self.final_wait = final_wait  # seconds a final send may wait out floods
         # The name heading the persona's messages here, set when a reply starts.
         self.name: str | None = None
         self._message_id: int | None = None  # a group reply's streamed message
@@ -143,26 +140,40 @@ class TelegramChannel:
         parts: list[str] = []
         self.name = await self._who()
         self._message_id = None
-        try:
-            if self.private:
-                await self._stream_draft(chunks, parts)
+        model_failed = False
+
+        async def source() -> AsyncGenerator[str, None]:
+            nonlocal model_failed
+            try:
+                async for chunk in chunks:
+                    yield chunk
+            except Exception:
+                model_failed = True
+                raise
+
+        async with contextlib.aclosing(source()) as feed:
+            try:
+                if self.private:
+                    await self._stream_draft(feed, parts)
+                    self._cancel_typing()
+                    await self._send_all("".join(parts), self.name)
+                else:
+                    await self._stream_edits(feed, parts)
+                    await self._finish_edits(self._message_id, "".join(parts))
+            except Exception:
+                # The model broke off mid-reply: what did arrive is kept in the history, so
+                # the person sees it too (a draft is ephemeral), before the engine's apology.
+                # Not when our own send failed: that text may have arrived, and sending it
+                # again here is how a reply came twice.
+                if model_failed and "".join(parts).strip():
+                    with contextlib.suppress(Exception):
+                        if self.private:
+                            await self._send_all("".join(parts), self.name)
+                        else:
+                            await self._finish_edits(self._message_id, "".join(parts))
+                raise
+            finally:
                 self._cancel_typing()
-                await self._send_all("".join(parts), self.name)
-            else:
-                await self._stream_edits(chunks, parts)
-                await self._finish_edits(self._message_id, "".join(parts))
-        except Exception:
-            # The model broke off mid-reply: what did arrive is kept in the history, so the
-            # person sees it too (a draft is ephemeral), before the engine's apology.
-            if "".join(parts).strip():
-                with contextlib.suppress(Exception):
-                    if self.private:
-                        await self._send_all("".join(parts), self.name)
-                    else:
-                        await self._finish_edits(self._message_id, "".join(parts))
-            raise
-        finally:
-            self._cancel_typing()
         return "".join(parts)
 
     async def send_voice(self, audio: bytes, caption: str | None = None) -> None:
@@ -189,7 +200,7 @@ class TelegramChannel:
                 self.bot.send_document,
                 self.chat_id,
                 data,
-                caption=caption,
+                caption=utf16_prefix(caption, CAPTION_LIMIT) if caption else None,
                 filename=filename,
                 message_thread_id=self.thread_id,
             )
@@ -212,7 +223,7 @@ class TelegramChannel:
         """Plain streaming text under the name in bold (an entity: no markup to parse)."""
         if not self.name:
             return text, None
-        bold = MessageEntity(MessageEntity.BOLD, 0, _utf16(self.name))
+        bold = MessageEntity(MessageEntity.BOLD, 0, utf16_len(self.name))
         return f"{self.name}\n{text}", [bold]
 
     async def _stream_draft(self, chunks: AsyncIterator[str], parts: list[str]) -> None:
@@ -225,7 +236,7 @@ class TelegramChannel:
             now = self._clock()
             if now < next_at:
                 continue  # cheap check first: joining the whole text per chunk is O(n²)
-            text = "".join(parts).strip()[: LIMIT - _room(self.name)]
+            text = utf16_prefix("".join(parts).strip(), LIMIT - _room(self.name))
             if not text or text == shown:
                 continue
             next_at = now + self.draft_interval
@@ -280,7 +291,7 @@ class TelegramChannel:
             except RetryAfter as exc:
                 next_at = now + retry_seconds(exc)
             except BadRequest as exc:
-                if not _is(exc, "not modified"):
+                if not is_error(exc, "not modified"):
                     log.info("streaming edit failed: %s", exc.message)
             except NetworkError as exc:
                 log.info("streaming edit failed: %s", type(exc).__name__)
@@ -301,63 +312,11 @@ class TelegramChannel:
     async def _send_formatted(
         self, text: str, name: str | None = None, markup: InlineKeyboardMarkup | None = None
     ) -> None:
-        try:
-            await self.bot.send_message(
-                self.chat_id,
-                _html(text, name),
-                parse_mode=ParseMode.HTML,
-                message_thread_id=self.thread_id,
-                reply_markup=markup,
-            )
-        except BadRequest as exc:
-            if not _is(exc, "can't parse entities"):
-                raise
-            log.info("Telegram rejected the formatting; sending plain text")
-            await self.bot.send_message(
-                self.chat_id,
-                _plain(text, name),
-                message_thread_id=self.thread_id,
-                reply_markup=markup,
-            )
+        await send_formatted(self.bot, self.chat_id, self.thread_id, text, name, markup)
 
     async def _edit_formatted(self, message_id: int, text: str, name: str | None = None) -> None:
-        try:
-            try:
-                await self.bot.edit_message_text(
-                    _html(text, name), self.chat_id, message_id, parse_mode=ParseMode.HTML
-                )
-            except BadRequest as exc:
-                if not _is(exc, "can't parse entities"):
-                    raise
-                log.info("Telegram rejected the formatting; editing to plain text")
-                await self.bot.edit_message_text(_plain(text, name), self.chat_id, message_id)
-        except BadRequest as exc:
-            if not _is(exc, "not modified"):
-                raise
+        await edit_formatted(self.bot, self.chat_id, message_id, text, name)
 
     async def _final(self, call: Callable[[], Awaitable[Any]]) -> None:
-        """Run a call whose result the user must see: wait out floods, retry timeouts."""
-        for attempt in range(1, FINAL_ATTEMPTS + 1):
-            try:
-                await call()
-                return
-            except RetryAfter as exc:
-                if attempt == FINAL_ATTEMPTS:
-                    raise
-                delay = retry_seconds(exc)
-                log.warning("Telegram flood control: retrying in %.0f s", delay)
-                await asyncio.sleep(delay)
-            except (TimedOut, NetworkError) as exc:
-                if isinstance(exc, BadRequest) or attempt == FINAL_ATTEMPTS:
-                    raise
-                log.warning("Telegram call failed (%s); retrying", type(exc).__name__)
-                await asyncio.sleep(min(2.0**attempt * 0.25, 5.0))
-
-
-def _html(text: str, name: str | None) -> str:
-    body = to_html(text)
-    return f"<b>{html.escape(name, quote=False)}</b>\n{body}" if name else body
-
-
-def _plain(text: str, name: str | None) -> str:
-    return f"{name}:\n{text}" if name else text
+        """Run a call whose result the user must see (calls.py)."""
+        await deliver(call, self.final_wait)

@@ -115,6 +115,16 @@ def button_press(message: Message, presser: User, name: str) -> CommandRequest:
     return CommandRequest(chat=chat_ref(message), user=user_ref(presser), name=name)
 
 
+def for_other_bot(message: Message, bot: BotIdentity) -> bool:
+    """``/help@other_bot``: a command addressed to another bot in the same chat. It is
+    neither run nor answered as chat, whatever the group's trigger mode."""
+    text = _text(message)
+    if not text.startswith("/"):
+        return False
+    _, _, target = text.split(maxsplit=1)[0][1:].partition("@")
+    return bool(target) and target.casefold() != bot.username.casefold()
+
+
 def command(message: Message, bot: BotIdentity, *, is_admin: bool = False) -> CommandRequest | None:
     """``/persona_edit@bot mom name Mum`` -> CommandRequest("persona_edit", ("mom", …)).
 

@@ -4,7 +4,12 @@ Faithful where our code depends on it (see /work/shared/notes/platform-testing.m
 form-urlencoded, multipart and JSON bodies; the ``{"ok":…}`` envelope; Telegram's real error
 strings for the streaming cases; 429 with ``parameters.retry_after``; a real long poll that
 honours ``timeout`` and is woken on shutdown (otherwise every teardown waits for it); file
-download at ``/file/bot<token>/<path>``. Tests inject updates with ``send_text`` & co., read
+download at ``/file/bot<token>/<path>``; length limits counted as Telegram does, in UTF-16
+code units of the text after entity parsing (4096 for a message, 1024 for a caption);
+getFile refuses files over 20 MB ("file is too big"). ``add_file(..., declare=False)`` plays
+a server that does not say how big a file is: getFile has no ``file_size`` and the download
+comes chunked, without Content-Length (``served`` counts the bytes actually written).
+Tests inject updates with ``send_text`` & co., read
 what the bot did from ``calls``, and queue failures per method with ``fail``.
 """
 
@@ -30,6 +35,19 @@ _INT_FIELDS = {"chat_id", "message_id", "draft_id", "offset", "timeout", "limit"
 _INT_FIELDS |= {"message_thread_id", "reply_to_message_id"}
 _HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre", "a"}
 _HTML_TAGS |= {"blockquote", "tg-spoiler", "span"}
+MAX_GETFILE = 20 * 1024 * 1024  # the Bot API serves no bigger file to bots
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+@dataclass
+class FakeFile:
+    path: str
+    content: bytes
+    declare: bool = True  # False: no file_size in getFile, a chunked download
+    chunk_delay: float = 0.0  # seconds between 64 KB chunks of an undeclared download
 
 
 @dataclass(frozen=True)
@@ -66,7 +84,8 @@ class FakeBotAPI:
         self.token = token
         self.calls: list[Call] = []
         self.updates: list[dict[str, Any]] = []
-        self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
+        self.files: dict[str, FakeFile] = {}
+        self.served: dict[str, int] = defaultdict(int)  # file_path -> bytes written
         self.members: dict[tuple[int, int], str] = {}  # (chat, user) -> status
         self.messages: dict[tuple[int, int], str] = {}  # (chat, message_id) -> text
         self.chats: dict[int, dict[str, Any]] = {}
@@ -120,8 +139,16 @@ class FakeBotAPI:
         """The next calls to ``method`` fail with these errors, one each, in order."""
         self._failures[method].extend(errors)
 
-    def add_file(self, file_id: str, path: str, content: bytes) -> None:
-        self.files[file_id] = (path, content)
+    def add_file(
+        self,
+        file_id: str,
+        path: str,
+        content: bytes,
+        *,
+        declare: bool = True,
+        chunk_delay: float = 0.0,
+    ) -> None:
+        self.files[file_id] = FakeFile(path, content, declare, chunk_delay)
 
     def set_member(self, chat_id: int, user_id: int, status: str) -> None:
         self.members[(chat_id, user_id)] = status
@@ -129,8 +156,8 @@ class FakeBotAPI:
     async def inject(self, update: dict[str, Any]) -> dict[str, Any]:
         update.setdefault("update_id", next(self._ids))
         msg = update.get("message")
-        if msg:
-            self.chats[msg["chat"]["id"]] = msg["chat"]
+        if isinstance(msg, dict) and isinstance(msg.get("chat"), dict):
+            self.chats[msg["chat"].get("id")] = msg["chat"]
         async with self._changed:
             self.updates.append(update)
             self._changed.notify_all()
@@ -286,18 +313,41 @@ class FakeBotAPI:
             result = await handler(params)
         except _Fail as f:
             return _envelope(f.error)
+        except (KeyError, ValueError, TypeError):
+            # A missing or malformed parameter (chat_id "abc"): Telegram answers 400.
+            return _envelope(ApiError(400, "Bad Request: chat not found"))
         if self.on_call is not None and lower != "getupdates":
             self.on_call(call)
         async with self._changed:
             self._changed.notify_all()
         return web.json_response({"ok": True, "result": result})
 
-    async def _file(self, request: web.Request) -> web.Response:
+    async def _file(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]
-        for file_path, content in self.files.values():
-            if file_path == path and request.match_info["token"] == self.token:
-                return web.Response(body=content)
-        return web.Response(status=404, text="Not Found")
+        for f in self.files.values():
+            if f.path == path and request.match_info["token"] == self.token:
+                break
+        else:
+            return web.Response(status=404, text="Not Found")
+        if f.declare:
+            self.served[path] += len(f.content)
+            return web.Response(body=f.content)
+        resp = web.StreamResponse()
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        try:
+            for start in range(0, len(f.content), 65536):
+                chunk = f.content[start : start + 65536]
+                await resp.write(chunk)
+                self.served[path] += len(chunk)
+                async with self._changed:
+                    self._changed.notify_all()  # tests wait for a download under way
+                if f.chunk_delay:
+                    await asyncio.sleep(f.chunk_delay)
+            await resp.write_eof()
+        except (ConnectionError, RuntimeError):
+            pass  # the client hung up (a capped download): nothing more to send
+        return resp
 
     # Methods: each takes the params and returns the result or raises _Fail.
     async def _m_getme(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -315,7 +365,12 @@ class FakeBotAPI:
         self.polls += 1
         offset, timeout = int(p.get("offset", 0)), float(p.get("timeout", 0))
         if offset:  # confirms everything before it, as Telegram does
-            self.updates = [u for u in self.updates if u["update_id"] >= offset]
+            # (an update with a malformed id, injected by a hostile test, counts as confirmed)
+            self.updates = [
+                u
+                for u in self.updates
+                if isinstance(u.get("update_id"), int) and u["update_id"] >= offset
+            ]
         try:
             async with asyncio.timeout(timeout), self._changed:
                 await self._changed.wait_for(lambda: self._closing or bool(self.updates))
@@ -344,9 +399,15 @@ class FakeBotAPI:
             visible = _check_html(text)
         if not visible.strip():
             raise _Fail(ApiError(400, "Bad Request: message text is empty"))
-        if len(visible) > 4096:
+        if utf16_len(visible) > 4096:
             raise _Fail(ApiError(400, "Bad Request: message is too long"))
         return visible
+
+    def _check_caption(self, p: dict[str, Any]) -> None:
+        caption = str(p.get("caption") or "")
+        visible = _check_html(caption) if p.get("parse_mode") else caption
+        if utf16_len(visible) > 1024:
+            raise _Fail(ApiError(400, "Bad Request: message caption is too long"))
 
     def _message(self, chat_id: int, text: str, **extra: Any) -> dict[str, Any]:
         mid = next(self._message_ids)
@@ -375,6 +436,7 @@ class FakeBotAPI:
         return True
 
     async def _m_senddocument(self, p: dict[str, Any]) -> dict[str, Any]:
+        self._check_caption(p)
         msg = self._message(int(p["chat_id"]), "[document]")
         msg.pop("text")
         msg["document"] = {"file_id": "sentdoc", "file_unique_id": "sd"}
@@ -431,15 +493,20 @@ class FakeBotAPI:
         fid = str(p["file_id"])
         if fid not in self.files:
             raise _Fail(ApiError(400, "Bad Request: invalid file_id"))
-        path, content = self.files[fid]
+        f = self.files[fid]
+        if not f.declare:
+            return {"file_id": fid, "file_unique_id": fid + "u", "file_path": f.path}
+        if len(f.content) > MAX_GETFILE:
+            raise _Fail(ApiError(400, "Bad Request: file is too big"))
         return {
             "file_id": fid,
             "file_unique_id": fid + "u",
-            "file_size": len(content),
-            "file_path": path,
+            "file_size": len(f.content),
+            "file_path": f.path,
         }
 
     async def _m_sendvoice(self, p: dict[str, Any]) -> dict[str, Any]:
+        self._check_caption(p)
         msg = self._message(int(p["chat_id"]), "[voice]")
         msg.pop("text")
         msg["voice"] = {"file_id": "sentvoice", "file_unique_id": "sv", "duration": 1}

@@ -1,0 +1,117 @@
+"""Webhook mode: our own listener instead of PTB's ``Updater.start_webhook``.
+
+PTB's handler answers an update it cannot parse with 400 — Telegram then redelivers it
+forever — and logs it CRITICAL *with the update's content*; a body that is not JSON is a
+500. Here, once the secret token checks out, every request is answered 200 (Telegram must
+not redeliver what will never parse) and an unreadable update is logged once, without its
+content (intake.py), while the updates after it go on as usual. Updates go into the
+Application's ``update_queue``, as PTB documents for custom webhook servers.
+
+The secret token is never optional: without ``KINDRED_TELEGRAM__SECRET_TOKEN`` a forged POST
+would be answered as any user id. One is then derived from the bot token — deterministic,
+so several webhook processes of one bot agree on it — registered with setWebhook and
+required on every request; a request without it gets 403.
+
+This is the only module that imports tornado (the web server PTB's webhooks extra brings).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+
+import tornado.httpserver
+import tornado.web
+from telegram import Bot
+
+from adapters.telegram.intake import QuietLog, parse_update
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_BODY = 1024 * 1024  # an update is a few KB; nothing bigger is read
+PATH = "/telegram"
+
+
+def derive_secret(token: str) -> str:
+    """HMAC-SHA256(bot token, "kindred-webhook") as hex: in Telegram's alphabet
+    (A-Za-z0-9_-, at most 256), and useless to anyone without the token."""
+    return hmac.new(token.encode(), b"kindred-webhook", hashlib.sha256).hexdigest()
+
+
+class _Hook(tornado.web.RequestHandler):
+    SUPPORTED_METHODS = ("POST",)
+
+    def initialize(
+        self, receive: Callable[[str | None, bytes], Awaitable[int]], quiet: QuietLog
+    ) -> None:
+        self.receive = receive
+        self.quiet = quiet
+
+    async def post(self) -> None:
+        self.set_status(
+            await self.receive(self.request.headers.get(SECRET_HEADER), self.request.body)
+        )
+
+    def log_exception(
+        self,
+        typ: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Tornado's default would log the request; ours says only what went wrong.
+        self.quiet.log(
+            logging.ERROR, "hook error", "webhook request failed (%s)", typ and typ.__name__
+        )
+
+
+def _no_access_log(handler: tornado.web.RequestHandler) -> None:
+    """Tornado logs every request (a 403 flood as as many warnings); rejections are
+    logged by ``WebhookListener``, quietly."""
+
+
+class WebhookListener:
+    def __init__(self, bot: Bot, queue: asyncio.Queue[object], secret: str) -> None:
+        self.bot = bot
+        self.queue = queue
+        self._secret = secret.encode()
+        self._server: tornado.httpserver.HTTPServer | None = None
+        self.quiet = QuietLog(log)
+
+    async def start(self, host: str, port: int) -> None:
+        app = tornado.web.Application(
+            [(rf"{PATH}/?", _Hook, {"receive": self.receive, "quiet": self.quiet})],
+            log_function=_no_access_log,
+        )
+        self._server = tornado.httpserver.HTTPServer(app, max_body_size=MAX_BODY)
+        self._server.listen(port, address=host)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            await self._server.close_all_connections()
+            self._server = None
+
+    async def receive(self, secret: str | None, body: bytes) -> int:
+        """One webhook request: the HTTP status to answer."""
+        if secret is None or not hmac.compare_digest(secret.encode(), self._secret):
+            self.quiet.log(
+                logging.WARNING, "forged", "refused a webhook request without the secret"
+            )
+            return 403
+        try:
+            raw = json.loads(body)
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, nested beyond reason
+            self.quiet.log(
+                logging.WARNING, "not json", "ignored a webhook request that is not JSON"
+            )
+            return 200
+        update = parse_update(raw, self.bot, self.quiet)
+        if update is not None:
+            await self.queue.put(update)
+        return 200
