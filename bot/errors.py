@@ -35,7 +35,15 @@ class MediaUnavailable(KindredError):
 
 
 class TooLarge(MediaUnavailable):
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(f"too large: {size / 1e6:.1f} MB > {limit / 1e6:.1f} MB")
+    """Over the size limit; ``size`` is the file's size when known. The message is meant
+    for the person who sent it."""
+
+    def __init__(self, size: int | None, limit: int) -> None:
         self.size = size
         self.limit = limit
+        mb = 1024 * 1024
+        if size is None:
+            text = f"That file is too large: more than {limit / mb:.1f} MB."
+        else:
+            text = f"That file is too large: {size / mb:.1f} MB > {limit / mb:.1f} MB."
+        super().__init__(text)

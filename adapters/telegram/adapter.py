@@ -39,16 +39,15 @@ from adapters.telegram.admins import Admins
 from adapters.telegram.buttons import FORGET_PATTERN, PICK_PATTERN, ForgetAllButtons, PersonaButtons
 from adapters.telegram.channel import TelegramChannel
 from adapters.telegram.convert import BotIdentity, chat_ref, command, for_other_bot, incoming
-from adapters.telegram.download import Downloader, DownloadFailed, TooLarge
+from adapters.telegram.download import Downloader, DownloadFailed
 from adapters.telegram.intake import QuietLog, SafeBot
-from adapters.telegram.media import CANT_LISTEN, attached_card, is_audio, see, transcribe
+from adapters.telegram.media import attached_card
 from adapters.telegram.menu import register_commands
 from adapters.telegram.webhook import WebhookListener, derive_secret
-from bot.errors import KindredError
-from bot.events import ChatKind, ChatRef, IncomingMessage
+from bot.errors import KindredError, TooLarge
+from bot.events import Attachment, ChatKind, ChatRef
 from bot.persona_admin import ADMIN_COMMANDS
 from bot.runtime import Runtime
-from bot.store.base import TriggerMode
 from config.settings import TelegramSettings
 
 log = logging.getLogger(__name__)
@@ -81,6 +80,7 @@ class TelegramAdapter:
             ApplicationBuilder().bot(bot).concurrent_updates(True).build()
         )
         self.downloads = Downloader(bot)
+        runtime.engine.media[self.name] = self  # voice notes and photos, fetched for the core
         self.webhook: WebhookListener | None = None
         self.quiet = QuietLog(log)  # handler and polling errors: a line a minute per kind
         self.forget_all = ForgetAllButtons(runtime)
@@ -222,33 +222,18 @@ class TelegramAdapter:
         event = incoming(message, self.identity)
         if event is None:
             return
-        if not human:  # allowed by ALLOW_BOTS: the core answers only non-bots
+        if anonymous_admin:  # a person posting as the group, not a bot
             event = _replace(event, user=_replace(event.user, is_bot=False))
-        vision = self.runtime.settings.effective_llm().vision
-        if message.photo and (vision or not event.text) and await self._would_answer(event):
-            # A text-only model gets a caption as text; a bare photo gets CANT_SEE.
-            seen = await see(message, event, self.downloads.fetch) if vision else None
-            if seen is None:
-                await channel.send(CANT_SEE)
-                return
-            event = seen
-        if is_audio(message) and await self._would_answer(event):
-            stt = self.runtime.settings.effective_llm().transcription_model
-            heard = await transcribe(message, event, self.runtime.model, stt, self.downloads.fetch)
-            if heard is None:
-                await channel.send(CANT_LISTEN)
-                return
-            event = heard
+        # Whether to answer (other bots included), and fetching or hearing what came with
+        # it, is the core's.
         await self.runtime.engine.handle(event, channel)
 
-    async def _would_answer(self, event: IncomingMessage) -> bool:
-        """Whether a voice note or photo may be for the persona. Transcription costs money,
-        so in groups only when addressed (a transcript can't hold an @mention, so mode
-        "name" listens to all)."""
-        if event.chat.kind is ChatKind.PRIVATE or event.mentions_bot or event.reply_to_bot:
-            return True
-        settings = await self.runtime.store.chat_settings(event.chat.platform, event.chat.key)
-        return settings.trigger_mode in (TriggerMode.ALWAYS, TriggerMode.NAME)
+    async def fetch(self, attachment: Attachment, limit: int) -> bytes:
+        """``MediaFetcher``: a voice note or photo the core wants (``url`` is its file_id),
+        streamed and cut off past ``limit``."""
+        if attachment.url is None:
+            raise DownloadFailed("the file has no file_id")
+        return await self.downloads.fetch(attachment.url, attachment.size, limit)
 
     async def is_admin(self, message: Message) -> bool:
         assert message.from_user is not None

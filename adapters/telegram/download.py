@@ -20,6 +20,8 @@ import httpx
 from telegram import Bot
 from telegram.error import BadRequest, TelegramError
 
+from bot.errors import MediaUnavailable, TooLarge
+
 log = logging.getLogger(__name__)
 
 MAX_DOWNLOAD = 20 * 1024 * 1024  # the Bot API's getFile limit
@@ -27,21 +29,7 @@ DOWNLOAD_SECONDS = 120.0  # a whole download, so a trickling server cannot hold 
 MB = 1024 * 1024
 
 
-class TooLarge(Exception):
-    """The file is over the cap; ``size`` is its size when known. The message is meant for
-    the person who sent it."""
-
-    def __init__(self, size: int | None, cap: int) -> None:
-        self.size = size
-        self.cap = cap
-        if size is None:
-            text = f"That file is too large: more than {cap / MB:.1f} MB."
-        else:
-            text = f"That file is too large: {size / MB:.1f} MB > {cap / MB:.1f} MB."
-        super().__init__(text)
-
-
-class DownloadFailed(Exception):
+class DownloadFailed(MediaUnavailable):
     """The file could not be fetched; the message is safe to log (no URL, no token)."""
 
 
@@ -54,32 +42,34 @@ class Downloader:
         self.timeout = timeout
         self._client: httpx.AsyncClient | None = None
 
-    async def fetch(self, file_id: str, declared: int | None) -> bytes:
-        """The file's bytes. Raises TooLarge or DownloadFailed."""
-        if declared is not None and declared > self.cap:
-            raise TooLarge(declared, self.cap)
+    async def fetch(self, file_id: str, declared: int | None, cap: int | None = None) -> bytes:
+        """The file's bytes, at most ``cap`` (default: the Bot API's limit). Raises TooLarge
+        or DownloadFailed."""
+        cap = self.cap if cap is None else min(cap, self.cap)
+        if declared is not None and declared > cap:
+            raise TooLarge(declared, cap)
         try:
             file = await self.bot.get_file(file_id)
         except BadRequest as exc:
             if "too big" in exc.message.lower():
-                raise TooLarge(None, self.cap) from None
+                raise TooLarge(None, cap) from None
             raise DownloadFailed(f"getFile failed ({type(exc).__name__})") from None
         except TelegramError as exc:
             raise DownloadFailed(f"getFile failed ({type(exc).__name__})") from None
-        if file.file_size is not None and file.file_size > self.cap:
-            raise TooLarge(file.file_size, self.cap)
+        if file.file_size is not None and file.file_size > cap:
+            raise TooLarge(file.file_size, cap)
         url = file.file_path or ""
         if not url.startswith(("http://", "https://")):
             raise DownloadFailed("the file has no download address")
         try:
             async with asyncio.timeout(self.timeout):
-                return await self._stream(url)
+                return await self._stream(url, cap)
         except TimeoutError:
             raise DownloadFailed("the download took too long") from None
         except httpx.HTTPError as exc:
             raise DownloadFailed(f"the download failed ({type(exc).__name__})") from None
 
-    async def _stream(self, url: str) -> bytes:
+    async def _stream(self, url: str, cap: int) -> bytes:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=30.0)
         # identity: a compressed body could expand far past the cap in one chunk.
@@ -90,13 +80,13 @@ class Downloader:
             if resp.headers.get("content-encoding", "identity") != "identity":
                 raise DownloadFailed("the server sent the file compressed")
             length = resp.headers.get("content-length")
-            if length is not None and length.isdigit() and int(length) > self.cap:
-                raise TooLarge(int(length), self.cap)
+            if length is not None and length.isdigit() and int(length) > cap:
+                raise TooLarge(int(length), cap)
             data = bytearray()
             async for chunk in resp.aiter_raw():
                 data += chunk
-                if len(data) > self.cap:
-                    raise TooLarge(None, self.cap)
+                if len(data) > cap:
+                    raise TooLarge(None, cap)
             return bytes(data)
 
     async def aclose(self) -> None:
