@@ -17,6 +17,7 @@ import discord
 from adapters.discord import convert
 from adapters.discord.channel import NO_MENTIONS, DiscordChannel
 from adapters.discord.split import split
+from adapters.discord.transport import Downloader
 from bot.events import AttachedFile, CommandRequest
 
 MAX_CARD_BYTES = 25 * 1024 * 1024
@@ -54,10 +55,13 @@ async def refuse(interaction: discord.Interaction[Any], text: str) -> None:
     await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
-async def download(attachment: discord.Attachment) -> AttachedFile | None:
-    if attachment.size > MAX_CARD_BYTES:
-        return None
-    return AttachedFile(attachment.filename, await attachment.read())
+async def download(
+    attachment: discord.Attachment, downloads: Downloader, limit: int = MAX_CARD_BYTES
+) -> AttachedFile:
+    """The attached file, at most ``limit`` bytes however large it turns out to be.
+    Raises ``transport.TooLarge`` or ``transport.DownloadFailed``."""
+    data = await downloads.read(attachment.url, limit, claimed=attachment.size)
+    return AttachedFile(attachment.filename, data)
 
 
 class InteractionChannel:
