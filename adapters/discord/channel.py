@@ -136,8 +136,8 @@ class DiscordChannel:
     async def _type(self) -> None:
         try:
             await self.target.typing()
-        except discord.HTTPException as exc:
-            log.info("typing indicator failed: %s", exc.status)
+        except PLATFORM_ERRORS as exc:  # a nicety: never worth an error in a background task
+            log.info("typing indicator failed: %s", type(exc).__name__)
 
     def _cancel_typing(self) -> None:
         if self._typing is not None:

@@ -16,6 +16,7 @@ from bot.errors import LLMUnavailable
 from bot.events import ChatKind, ChatRef
 from tests.adapters.discord.conftest import Rig
 from tests.adapters.discord.test_guild import EXECUTE
+from tests.adapters.discord.test_slash import answered, sub
 from tests.fakes.openai_server import Reply
 
 POST = r"POST /channels/\{id\}/messages"
@@ -136,3 +137,15 @@ async def test_when_the_model_breaks_off_its_error_is_what_the_caller_sees(rig: 
     with pytest.raises(LLMUnavailable):
         await channel.stream(chunks("other ", "words", fail=LLMUnavailable("cut")))
     assert dc.texts(cid)[-1] == "**Mom:** half a reply"
+
+
+async def test_a_command_answer_with_a_file_survives_a_429_storm(rig: Rig) -> None:
+    dc = rig.dc
+    # Five: discord.py gives up after five attempts, the next try goes through at once.
+    dc.rate_limit(EXECUTE, 0.2, times=5, path=f"/webhooks/{dc.app_id}/")  # follow-ups
+    token = await dc.slash(dc.alice, "persona", sub("export", name="mom"))
+    msgs = await answered(rig, token)
+    assert len(msgs) == 2  # the deferred response and one follow-up, not two
+    followups = [c for c in dc.routes(EXECUTE) if c.path.startswith(f"/webhooks/{dc.app_id}/")]
+    assert len(followups) == 6
+    assert b'"chara_card_v2"' in next(iter(followups[-1].files.values()))  # not an empty file
