@@ -27,7 +27,10 @@ import yarl
 
 from adapters.discord import convert, media
 from adapters.discord.avatars import AvatarHost
-from adapters.discord.channel import ChannelBudget, DiscordChannel, Speaker
+from adapters.discord.channel import DiscordChannel
+from adapters.discord.guard import EventGuard, describe
+from adapters.discord.outbox import Outbox
+from adapters.discord.transport import Downloader
 from adapters.discord.webhooks import WebhookCache
 from bot.errors import KindredError
 from bot.events import ChatRef, IncomingMessage
@@ -95,6 +98,11 @@ class DiscordAdapter:
             self.client = discord.Client(**options)
         self.me = convert.BotIdentity(0)
         self.webhooks: WebhookCache | None = None
+        # Before the first connect: every gateway event is parsed through the guard.
+        self.guard = EventGuard()
+        self.guard.install(self.client)
+        self.downloads = Downloader()
+        self.outbox = Outbox(self)
         # Persona avatars as URLs a webhook can use (see avatars.py for where they come from).
         self.avatars = AvatarHost(
             self.client,
@@ -102,7 +110,6 @@ class DiscordAdapter:
             enabled=s.host_avatars,
             personas=self._all_personas,
         )
-        self._budgets: dict[int, ChannelBudget] = {}
         self._inherited: set[str] = set()
         self._inherit_lock = asyncio.Lock()
         self._in_flight: set[asyncio.Task[Any]] = set()
@@ -204,6 +211,7 @@ class DiscordAdapter:
         for handler in HANDLERS:
             self.client.__dict__.pop(handler, None)
         await self.client.close()
+        await self.downloads.close()
         if self._task is not None:
             # close() ends connect(); a shard still waiting to identify may need a nudge.
             done, _ = await asyncio.wait({self._task}, timeout=STOP_GRACE)
@@ -237,7 +245,13 @@ class DiscordAdapter:
         )
 
     async def on_message(self, message: discord.Message) -> None:
-        event = convert.incoming(message, self.me, allow_bots=self.settings.allow_bots)
+        try:
+            event = convert.incoming(message, self.me, allow_bots=self.settings.allow_bots)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            # Parsed, but without what a message has (discord.py leaves out an author it
+            # could not read): dropped like an event that failed to parse (guard.py).
+            self.guard.drop("MESSAGE_CREATE", describe(exc))
+            return
         if event is None:
             return
         task = asyncio.current_task()
@@ -252,7 +266,7 @@ class DiscordAdapter:
         mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._handoff[key] = mine
         try:
-            channel = self.channel_for(message.channel, event.chat)
+            channel = self.open(event.chat)
             prepared = await self._prepare(message, event, channel)
             if before is not None:
                 await before
@@ -274,23 +288,7 @@ class DiscordAdapter:
     ) -> IncomingMessage | None:
         if event.chat.thread_id is not None and event.chat.key not in self._inherited:
             await self.inherit(event.chat)
-        llm = self.runtime.settings.effective_llm()
-        images = media.images_of(message) if llm.vision else []
-        audio = media.audio_of(message)
-        if audio is None and not images:
-            return event
-        _, settings = await self.runtime.engine.active_persona(event.chat)
-        # Downloads (and transcriptions) only for what the persona would answer.
-        if not media.worth_transcribing(event, settings):
-            return event
-        if images:
-            event = await media.see(images, event)
-        if audio is None:
-            return event
-        heard = await media.transcribe(audio, event, self.runtime.model, llm.transcription_model)
-        if heard is None:
-            await channel.send(media.CANT_LISTEN)
-        return heard
+        return await media.prepare(message, event, channel, self.runtime, self.downloads)
 
     async def inherit(self, chat: ChatRef) -> None:
         """Give a thread its parent's settings unless it has its own (see module doc)."""
@@ -313,27 +311,10 @@ class DiscordAdapter:
     async def _all_personas(self) -> list[Persona]:
         return [e.persona for e in await self.runtime.registry.entries()]
 
-    # -- channels ----------------------------------------------------------------------------
-    def budget(self, channel_id: int) -> ChannelBudget:
-        found = self._budgets.get(channel_id)
-        if found is None:
-            if len(self._budgets) > 10_000:
-                self._budgets.clear()  # idle budgets are full anyway; start afresh
-            found = self._budgets[channel_id] = ChannelBudget()
-        return found
-
-    def channel_for(self, target: Any, chat: ChatRef) -> DiscordChannel:
-        async def speaker() -> Speaker:
-            persona, _ = await self.runtime.engine.active_persona(chat)
-            return Speaker(persona.display_name, avatar=lambda: self.avatars.url(persona))
-
-        return DiscordChannel(
-            target,
-            budget=self.budget(target.id),
-            speaker=speaker,
-            webhooks=self.webhooks,
-            edit_interval=self.settings.edit_interval,
-        )
+    # -- channels (the Outbox port) ----------------------------------------------------------
+    def open(self, chat: ChatRef) -> DiscordChannel:
+        """A channel for any chat the core knows, from its ``ChatRef`` alone (outbox.py)."""
+        return self.outbox.open(chat)
 
 
 def create_adapter(runtime: Runtime) -> DiscordAdapter:

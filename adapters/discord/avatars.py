@@ -48,9 +48,9 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
-import aiohttp
 import discord
 
+from adapters.discord.transport import TRANSPORT_ERRORS
 from bot.errors import CardError
 from bot.personas.model import Persona
 from bot.personas.png import is_png, strip_card_chunks
@@ -69,6 +69,11 @@ TOO_LARGE = (
     "Discord; a smaller one (say 256×256) will be."
 )
 Clock = Callable[[], float]
+FAILURES: tuple[type[Exception], ...] = (
+    discord.HTTPException,
+    discord.MissingApplicationID,
+    *TRANSPORT_ERRORS,
+)
 InUse = Callable[[], Awaitable[Iterable[Persona]]]
 
 
@@ -157,11 +162,11 @@ class AvatarHost:
         try:
             async with asyncio.timeout(TIMEOUT), self._lock:
                 return await self._find_or_upload(name, data)
-        except (discord.HTTPException, discord.MissingApplicationID, aiohttp.ClientError) as exc:
-            reason = getattr(exc, "text", "") or type(exc).__name__
-            log.warning("no Discord avatar for %s: %s", name, reason)
         except TimeoutError:
             log.warning("no Discord avatar for %s: Discord did not answer in time", name)
+        except FAILURES as exc:
+            reason = getattr(exc, "text", "") or type(exc).__name__
+            log.warning("no Discord avatar for %s: %s", name, reason)
         if urls is not None and name in urls:
             # Only re-reading the list failed: the emoji is most likely still there. Keep
             # using what we had and try the list again ``retry`` seconds from now.

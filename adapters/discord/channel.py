@@ -6,7 +6,16 @@ by then is posted once, with no edit), then the message is edited at most every
 in-between edits (Discord allows about 5 creates/edits per 5 s in a channel): several
 replies streaming into one channel share that channel's budget, and a busy channel never
 slows another one down — there is no bot-wide clock (llmcord's bottleneck, see
-notes/performance.md). The final text is always written; discord.py honours any 429.
+notes/performance.md).
+
+Delivery: the final text (and every ``send``) is retried within ``delivery_budget``
+seconds (delivery.py: discord.py's own five attempts are not enough for a 429 storm or a
+503) and then the failure is raised, so the core can keep the message pending; an
+in-between edit that fails is skipped, as the final one follows. A retry re-sends only
+what is not on screen yet, and each posted message carries a nonce (``enforce_nonce``),
+so Discord returns the first copy if an attempt that timed out had in fact got through.
+When the *model* breaks off mid-reply, the text that did arrive is shown before the
+error is passed on; when Discord fails, nothing is re-sent.
 
 Text past 2000 characters continues in follow-up messages (``split``), also while
 streaming. Persona identity: through the channel's webhook with the persona's name and
@@ -21,12 +30,14 @@ import asyncio
 import contextlib
 import io
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import discord
 
+from adapters.discord.delivery import BUDGET, PLATFORM_ERRORS, deliver
 from adapters.discord.split import preview, split
 from adapters.discord.webhooks import WebhookCache, webhook_username
 
@@ -77,15 +88,22 @@ class DiscordChannel:
         webhooks: WebhookCache | None = None,
         edit_interval: float = 1.2,
         first_delay: float = 0.15,
+        delivery_budget: float = BUDGET,
+        resolve: Callable[[], Awaitable[Target | None]] | None = None,
         clock: Clock = time.monotonic,
     ) -> None:
         self.target = target
+        # A partial (uncached) target is looked up once before the first post, for its
+        # webhook; until then, and if that fails, messages go to its id.
+        self._resolve = resolve
         self.budget = budget
         self._speaker = speaker
         self._webhooks = webhooks
         self.edit_interval = edit_interval
         self.first_delay = first_delay
+        self.delivery_budget = delivery_budget
         self._clock = clock
+        self._nonce = 0  # of the message being posted: see _post
         self._hook: discord.Webhook | None = None
         self._prefix = ""
         self._typing: asyncio.TimerHandle | None = None
@@ -95,7 +113,12 @@ class DiscordChannel:
         """An out-of-character notice from the bot itself."""
         self._cancel_typing()
         for piece in split(text):
-            await self.target.send(piece, allowed_mentions=NO_MENTIONS)
+            nonce = secrets.randbits(63)  # the same for every attempt: posted once
+
+            async def post(piece: str = piece, nonce: int = nonce) -> None:
+                await self.target.send(piece, allowed_mentions=NO_MENTIONS, nonce=nonce)
+
+            await deliver(post, budget=self.delivery_budget, what="a notice")
 
     async def typing(self) -> None:
         """Show "typing…" only if the reply has not started within ``TYPING_DELAY``: a
@@ -113,8 +136,8 @@ class DiscordChannel:
     async def _type(self) -> None:
         try:
             await self.target.typing()
-        except discord.HTTPException as exc:
-            log.info("typing indicator failed: %s", exc.status)
+        except PLATFORM_ERRORS as exc:  # a nicety: never worth an error in a background task
+            log.info("typing indicator failed: %s", type(exc).__name__)
 
     def _cancel_typing(self) -> None:
         if self._typing is not None:
@@ -127,36 +150,54 @@ class DiscordChannel:
         parts: list[str] = []
         posted: list[Posted] = []
         shown: list[str] = []
+        self._nonce = secrets.randbits(62)
         next_at = self._clock() + self.first_delay
-        try:
-            async for chunk in chunks:
-                parts.append(chunk)
-                now = self._clock()
-                if now < next_at:
-                    continue
-                pieces = preview(self._prefix + "".join(parts).strip())
-                if not pieces or pieces == shown:
-                    continue
-                # The first post is what the user waits for; later edits are optional
-                # extras and only go out while the channel's budget allows.
-                if posted and not self.budget.take():
-                    next_at = now + self.edit_interval
-                    continue
-                await self._sync(pieces, posted, shown)
-                next_at = self._clock() + self.edit_interval
-        except Exception:
-            # The model broke off mid-reply: show everything that did arrive (the engine
-            # follows with an apology) rather than leave an older, shorter edit.
-            with contextlib.suppress(Exception):
+        source = aiter(chunks)
+        while True:
+            try:
+                chunk = await anext(source)
+            except StopAsyncIteration:
+                break
+            except Exception:
+                # The model broke off mid-reply: show everything that did arrive (the core
+                # follows with an apology) rather than leave an older, shorter edit. Only
+                # here: a failure of Discord itself is never answered by sending again.
                 partial = split(self._prefix + "".join(parts).strip())
                 if "".join(parts).strip() and partial != shown:
-                    await self._sync(partial, posted, shown)
-            raise
+                    with contextlib.suppress(*PLATFORM_ERRORS):
+                        await self._deliver(partial, posted, shown)
+                raise
+            parts.append(chunk)
+            now = self._clock()
+            if now < next_at:
+                continue
+            pieces = preview(self._prefix + "".join(parts).strip())
+            if not pieces or pieces == shown:
+                continue
+            # The first post is what the user waits for; later edits are optional
+            # extras and only go out while the channel's budget allows.
+            if posted and not self.budget.take():
+                next_at = now + self.edit_interval
+                continue
+            try:
+                await self._sync(pieces, posted, shown)
+            except PLATFORM_ERRORS as exc:
+                # An in-between update: the final text follows (with retries) anyway.
+                log.info("a streaming update failed: %s", type(exc).__name__)
+            next_at = self._clock() + self.edit_interval
         body = "".join(parts).strip()
         final = split(self._prefix + body)
         if final != shown:
-            await self._sync(final, posted, shown)
+            await self._deliver(final, posted, shown)
         return body
+
+    async def _deliver(self, pieces: list[str], posted: list[Posted], shown: list[str]) -> None:
+        """``_sync`` until Discord shows ``pieces`` (see delivery.py), or raise."""
+        await deliver(
+            lambda: self._sync(pieces, posted, shown),
+            budget=self.delivery_budget,
+            what="a reply",
+        )
 
     async def send_voice(self, audio: bytes, caption: str | None = None) -> None:
         """Speech as an audio attachment (OGG/Opus plays inline in Discord clients), under
@@ -168,29 +209,39 @@ class DiscordChannel:
         def file() -> discord.File:  # a File is consumed by one upload
             return discord.File(io.BytesIO(audio), filename="voice.ogg")
 
-        if self._hook is not None:
-            thread = (
-                self.target if isinstance(self.target, discord.Thread) else discord.utils.MISSING
-            )
-            try:
-                await self._hook.send(
-                    caption or discord.utils.MISSING,
-                    file=file(),
-                    username=webhook_username(self._name),
-                    avatar_url=self._avatar or discord.utils.MISSING,
-                    allowed_mentions=NO_MENTIONS,
-                    thread=thread,
-                    wait=True,
+        nonce = secrets.randbits(63)
+
+        async def once() -> None:
+            if self._hook is not None:
+                thread = (
+                    self.target
+                    if isinstance(self.target, discord.Thread)
+                    else discord.utils.MISSING
                 )
-                return
-            except (discord.NotFound, discord.Forbidden):
-                # The webhook is gone or no longer allowed: post from the bot account.
-                await self._renew_hook(fallback=True)
-        content = (self._prefix + (caption or "")).strip() or None
-        await self.target.send(content, file=file(), allowed_mentions=NO_MENTIONS)
+                try:
+                    await self._hook.send(
+                        caption or discord.utils.MISSING,
+                        file=file(),
+                        username=webhook_username(self._name),
+                        avatar_url=self._avatar or discord.utils.MISSING,
+                        allowed_mentions=NO_MENTIONS,
+                        thread=thread,
+                        wait=True,
+                    )
+                    return
+                except (discord.NotFound, discord.Forbidden):
+                    # The webhook is gone or no longer allowed: post from the bot account.
+                    await self._renew_hook(fallback=True)
+            content = (self._prefix + (caption or "")).strip() or None
+            await self.target.send(content, file=file(), allowed_mentions=NO_MENTIONS, nonce=nonce)
+
+        await deliver(once, budget=self.delivery_budget, what="a voice message")
 
     # -- posting ------------------------------------------------------------------------------
     async def _choose_identity(self) -> None:
+        if self._resolve is not None:
+            resolve, self._resolve = self._resolve, None
+            self.target = await resolve() or self.target
         speaker = await self._speaker()
         host = self._webhooks.host(self.target) if self._webhooks else None
         if host is not None and self._webhooks is not None:
@@ -212,10 +263,15 @@ class DiscordChannel:
                     posted[i] = replacement
                 shown[i] = piece
             else:
-                posted.append(await self._post(piece))
+                message = await self._post(piece, self._nonce + i)
+                if message.content != piece:
+                    # An earlier attempt with this nonce got through after all (Discord
+                    # returned it): bring it up to date.
+                    message = await self._edit(message, piece) or message
+                posted.append(message)
                 shown.append(piece)
 
-    async def _post(self, text: str) -> Posted:
+    async def _post(self, text: str, nonce: int) -> Posted:
         if self._hook is not None:
             try:
                 return await self._hook_send(text)
@@ -225,7 +281,7 @@ class DiscordChannel:
                     return await self._hook_send(text)
             except discord.Forbidden:  # Manage Webhooks was taken away
                 await self._renew_hook(fallback=True)
-        return await self.target.send(text, allowed_mentions=NO_MENTIONS)
+        return await self.target.send(text, allowed_mentions=NO_MENTIONS, nonce=nonce)
 
     async def _hook_send(self, text: str) -> discord.WebhookMessage:
         assert self._hook is not None
@@ -260,7 +316,7 @@ class DiscordChannel:
                 # The webhook was deleted mid-reply: its messages can no longer be edited,
                 # so the rest of the reply continues in a new message.
                 await self._renew_hook()
-                return await self._post(text)
+                return await self._post(text, secrets.randbits(63))
             # The message itself was deleted (by a moderator, say): respect that.
             log.info("a streaming message was deleted before it was finished")
         return None

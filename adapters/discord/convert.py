@@ -96,7 +96,7 @@ def replied_to_bot(message: discord.Message, me: BotIdentity) -> bool:
 def clean_text(message: discord.Message, bot_id: int) -> str:
     """The words as a person reads them: our own @mention removed (it only addresses the
     bot), other user mentions shown as @name."""
-    text = re.sub(rf"<@!?{bot_id}>", "", message.content)
+    text = re.sub(rf"<@!?{bot_id}>", "", message.content or "")
     for user in message.mentions:
         if user.id != bot_id:
             text = re.sub(rf"<@!?{user.id}>", f"@{user.display_name}", text)

@@ -16,7 +16,9 @@ import discord
 
 from adapters.discord import convert
 from adapters.discord.channel import NO_MENTIONS, DiscordChannel
+from adapters.discord.delivery import BUDGET, deliver
 from adapters.discord.split import split
+from adapters.discord.transport import Downloader
 from bot.events import AttachedFile, CommandRequest
 
 MAX_CARD_BYTES = 25 * 1024 * 1024
@@ -54,10 +56,13 @@ async def refuse(interaction: discord.Interaction[Any], text: str) -> None:
     await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
-async def download(attachment: discord.Attachment) -> AttachedFile | None:
-    if attachment.size > MAX_CARD_BYTES:
-        return None
-    return AttachedFile(attachment.filename, await attachment.read())
+async def download(
+    attachment: discord.Attachment, downloads: Downloader, limit: int = MAX_CARD_BYTES
+) -> AttachedFile:
+    """The attached file, at most ``limit`` bytes however large it turns out to be.
+    Raises ``transport.TooLarge`` or ``transport.DownloadFailed``."""
+    data = await downloads.read(attachment.url, limit, claimed=attachment.size)
+    return AttachedFile(attachment.filename, data)
 
 
 class InteractionChannel:
@@ -72,18 +77,28 @@ class InteractionChannel:
             await self.interaction.response.defer(ephemeral=True, thinking=True)
 
     async def send(self, text: str, **extra: Any) -> None:
+        """Each piece retried like a channel's messages (delivery.py): a 429 storm on the
+        interaction webhook delays the answer instead of losing it."""
         pieces = split(text) or ["…"]
         for i, piece in enumerate(pieces):
             last = i == len(pieces) - 1
             kwargs = extra if last else {}
-            if not self.interaction.response.is_done():
-                await self.interaction.response.send_message(
-                    piece, ephemeral=True, allowed_mentions=NO_MENTIONS, **kwargs
-                )
-            else:
-                await self.interaction.followup.send(
-                    piece, ephemeral=True, allowed_mentions=NO_MENTIONS, **kwargs
-                )
+
+            async def once(piece: str = piece, kwargs: dict[str, Any] = kwargs) -> None:
+                attached = kwargs.get("file")
+                if isinstance(attached, discord.File):
+                    attached.reset()  # back to its start: an earlier attempt read it
+                # A failed response leaves it not done: the retry is still a response.
+                if not self.interaction.response.is_done():
+                    await self.interaction.response.send_message(
+                        piece, ephemeral=True, allowed_mentions=NO_MENTIONS, **kwargs
+                    )
+                else:
+                    await self.interaction.followup.send(
+                        piece, ephemeral=True, allowed_mentions=NO_MENTIONS, **kwargs
+                    )
+
+            await deliver(once, budget=BUDGET, what="a command's answer")
 
     async def send_file(self, filename: str, data: bytes, caption: str | None = None) -> None:
         """An ephemeral attachment (/memory export): only the person who asked sees it."""

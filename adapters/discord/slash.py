@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 import discord
 from discord import app_commands
 
+from adapters.discord.guard import EventGuard, describe, interaction_problem
 from adapters.discord.interaction import InteractionChannel, request
 from adapters.discord.slash_group import Interaction, SlashGroup
 from adapters.discord.slash_memory import MemoryGroup
@@ -25,8 +26,40 @@ if TYPE_CHECKING:
 Mode = Literal["mention", "name", "always", "off"]
 
 
+# An interaction naming a command or options we do not have: a stale registration, or a
+# forged event. Dropped like a malformed event, without a traceback per occurrence.
+UNUSABLE = (
+    app_commands.CommandNotFound,
+    app_commands.CommandSignatureMismatch,
+    app_commands.TransformerError,
+)
+
+
+class Tree(app_commands.CommandTree[discord.Client]):
+    """The command tree, refusing interactions its parsing would trip over (guard.py)."""
+
+    def __init__(self, client: discord.Client, guard: EventGuard) -> None:
+        super().__init__(client)
+        self.guard = guard
+
+    async def interaction_check(self, interaction: Interaction, /) -> bool:
+        problem = interaction_problem(interaction)
+        if problem is not None:
+            self.guard.drop("INTERACTION_CREATE", problem)
+            return False
+        return True
+
+    async def on_error(
+        self, interaction: Interaction, error: app_commands.AppCommandError, /
+    ) -> None:
+        if isinstance(error, UNUSABLE):
+            self.guard.drop("INTERACTION_CREATE", describe(error))
+            return
+        await super().on_error(interaction, error)  # our own code failed: the traceback
+
+
 def install(adapter: DiscordAdapter) -> app_commands.CommandTree[discord.Client]:
-    tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(adapter.client)
+    tree = Tree(adapter.client, adapter.guard)
     for group in (PersonaGroup(adapter), ChannelGroup(adapter), ChatGroup(adapter)):
         tree.add_command(group)
     tree.add_command(MemoryGroup(adapter))

@@ -35,10 +35,8 @@ class SlashGroup(app_commands.Group):
 
     def channel(self, interaction: Interaction) -> InteractionChannel:
         speech = None
-        target = interaction.channel
-        if isinstance(target, discord.abc.Messageable):
-            chat = request(interaction, "").chat
-            speech = self.adapter.channel_for(target, chat)
+        if isinstance(interaction.channel, discord.abc.Messageable):
+            speech = self.adapter.open(request(interaction, "").chat)
         return InteractionChannel(interaction, speech)
 
     async def begin(self, interaction: Interaction, *, admin: bool) -> InteractionChannel | None:

@@ -16,6 +16,7 @@ from discord import app_commands
 from adapters.discord.avatars import TOO_LARGE
 from adapters.discord.interaction import InteractionChannel, download, request
 from adapters.discord.slash_group import Interaction, SlashGroup
+from adapters.discord.transport import Downloader, DownloadFailed, TooLarge
 from bot.commands import owners_for
 from bot.errors import PersonaNotFound
 from bot.persona_admin import owner_of
@@ -29,6 +30,8 @@ Field = Literal[
     "name", "nickname", "description", "personality", "scenario", "greeting", "instructions"
 ]
 MAX_AVATAR = 8 * 1024 * 1024
+NOT_DOWNLOADED = "I couldn't download that file from Discord. Please try again."
+NOT_A_PICTURE = "That file is not a picture I can use (PNG, JPEG or WebP, up to 8 MB)."
 
 
 class PersonaGroup(SlashGroup):
@@ -68,9 +71,11 @@ class PersonaGroup(SlashGroup):
             update: dict[str, Any] = {}
             if greeting:
                 update["first_mes"] = greeting
-            picture = await _picture(avatar)
+            picture, problem = await _picture(avatar, self.adapter.downloads)
             if picture is not None:
                 update["avatar_png"] = picture
+            elif problem is not None:
+                quiet.lines.append(problem)
             persona = entry.persona.model_copy(update=update)
             await core.engine.store.save_persona(persona, entry.scope, entry.owner)
             quiet.lines.extend(await self._host_avatar(persona))
@@ -116,9 +121,9 @@ class PersonaGroup(SlashGroup):
         if owned is None:
             await ch.send(f"I can't find a persona called {name!r} made in this channel.")
             return
-        picture = await _picture(avatar)
+        picture, problem = await _picture(avatar, self.adapter.downloads)
         if picture is None:
-            await ch.send("That file is not a picture I can use (PNG, JPEG or WebP, up to 8 MB).")
+            await ch.send(problem or NOT_A_PICTURE)
             return
         await self._set_picture(owned.id, picture, ch)
 
@@ -148,9 +153,13 @@ class PersonaGroup(SlashGroup):
         ch = await self.begin(interaction, admin=True)
         if ch is None:
             return
-        file = await download(card)
-        if file is None:
-            await ch.send("That file is too large for a character card.")
+        try:
+            file = await download(card, self.adapter.downloads)
+        except TooLarge as exc:
+            await ch.send(exc.message)
+            return
+        except DownloadFailed:
+            await ch.send(NOT_DOWNLOADED)
             return
         cmd = request(interaction, "persona_import", file=file)
         registry = self.adapter.runtime.registry
@@ -255,13 +264,21 @@ class _Collector:
         pass  # collected notices are text
 
 
-async def _picture(avatar: discord.Attachment | None) -> bytes | None:
-    """The attachment's bytes if it is a picture of a size worth keeping."""
-    if avatar is None or not (avatar.content_type or "").startswith("image/"):
-        return None
-    if avatar.size > MAX_AVATAR:
-        return None
-    return await avatar.read()
+async def _picture(
+    avatar: discord.Attachment | None, downloads: Downloader
+) -> tuple[bytes | None, str | None]:
+    """The attachment's bytes if it is a picture of a size worth keeping; else None and
+    what to tell the user (None too when there was no picture to begin with)."""
+    if avatar is None:
+        return None, None
+    if not (avatar.content_type or "").startswith("image/"):
+        return None, NOT_A_PICTURE
+    try:
+        return await downloads.read(avatar.url, MAX_AVATAR, claimed=avatar.size), None
+    except TooLarge as exc:
+        return None, exc.message
+    except DownloadFailed:
+        return None, NOT_DOWNLOADED
 
 
 def _clip(text: str, limit: int = 4096) -> str:

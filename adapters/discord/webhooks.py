@@ -60,7 +60,8 @@ class WebhookCache:
         hook = self._hooks.get(channel.id)
         if hook is not None:
             return hook
-        if not channel.permissions_for(channel.guild.me).manage_webhooks:
+        me = getattr(channel.guild, "me", None)  # None: a fetched channel of an uncached server
+        if me is None or not channel.permissions_for(me).manage_webhooks:
             return None
         lock = self._locks.setdefault(channel.id, asyncio.Lock())
         async with lock:

@@ -39,6 +39,28 @@ LIMIT = 2000
 
 
 @dataclass
+class Trap:
+    """An error planned for requests whose "METHOD /route" matches ``route`` and whose
+    literal path matches ``path`` (both regexes; ``path`` searched, None: any)."""
+
+    route: str
+    path: str | None
+    error: ApiError | float  # an error, or a 429's retry_after
+    times: int | None = 1  # None: until healed
+    after: bool = False  # the request is carried out, then answered with the error
+
+    @property
+    def failure(self) -> ApiError:
+        assert isinstance(self.error, ApiError)
+        return self.error
+
+    def matches(self, call: Call) -> bool:
+        return re.fullmatch(self.route, call.route) is not None and (
+            self.path is None or re.search(self.path, call.path) is not None
+        )
+
+
+@dataclass
 class Call:
     method: str
     route: str  # the path with ids replaced: "POST /channels/{id}/messages"
@@ -70,8 +92,10 @@ class FakeDiscord:
         self.files: dict[str, tuple[bytes, str]] = {}  # name -> (data, content type)
         self.interactions: dict[str, dict[str, Any]] = {}  # token -> state
         self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id
-        self._rate_limits: list[tuple[str, float]] = []  # (route regex, retry_after)
-        self._failures: list[tuple[str, ApiError]] = []  # (route regex, error), until healed
+        self._rate_limits: list[Trap] = []  # one 429 each
+        self._failures: list[Trap] = []  # an error each, or every time until healed
+        self.streamed: set[str] = set()  # files served chunked, with no Content-Length
+        self.downloads: list[str] = []  # names of the files fetched, in order
         self.emojis: dict[str, dict[str, Any]] = {}  # the application's emojis, by id
         self.emoji_images: dict[str, bytes] = {}  # emoji id -> the uploaded image
         self.emoji_limit = 2000  # Discord's per-application limit
@@ -130,22 +154,52 @@ class FakeDiscord:
         roles = self.guilds[self.guild_id]["roles"]
         return int(next(r["permissions"] for r in roles if r["id"] == self.bot_role))
 
-    def add_file(self, filename: str, data: bytes, content_type: str) -> dict[str, Any]:
-        """Serve a file; returns its attachment object."""
+    def add_file(
+        self,
+        filename: str,
+        data: bytes,
+        content_type: str,
+        *,
+        claimed_size: int | None = None,
+        streamed: bool = False,
+    ) -> dict[str, Any]:
+        """Serve a file; returns its attachment object. A lying CDN: ``claimed_size`` is
+        the payload's ``size`` instead of the real one, and a ``streamed`` file is sent
+        in chunks with no ``Content-Length``."""
         name = f"{secrets.token_hex(4)}-{filename}"
         self.files[name] = (data, content_type)
+        if streamed:
+            self.streamed.add(name)
         url = f"http://127.0.0.1:{self.port}/attachments/{name}"
-        return p.attachment(p.snowflake(), filename, url, len(data), content_type)
+        size = len(data) if claimed_size is None else claimed_size
+        return p.attachment(p.snowflake(), filename, url, size, content_type)
 
-    def rate_limit(self, route: str, retry_after: float = 0.05) -> None:
-        """The next request whose "METHOD /route" matches ``route`` (a regex) gets a 429."""
-        self._rate_limits.append((route, retry_after))
+    def rate_limit(
+        self, route: str, retry_after: float = 0.05, *, times: int = 1, path: str | None = None
+    ) -> None:
+        """The next ``times`` requests whose "METHOD /route" matches ``route`` (and whose
+        path matches ``path``, e.g. one channel's id) get a 429 each."""
+        self._rate_limits.extend(Trap(route, path, retry_after) for _ in range(times))
 
-    def fail(self, route: str, status: int = 500, code: int = 0, message: str = "") -> None:
-        """Every request whose "METHOD /route" matches ``route`` (a regex) gets this error
-        until ``heal``. (discord.py retries a 5xx several times, seconds apart: a test that
-        must be quick fails with a 4xx.)"""
-        self._failures.append((route, ApiError(status, code, message or f"{status}: Failed")))
+    def fail(
+        self,
+        route: str,
+        status: int = 500,
+        code: int = 0,
+        message: str = "",
+        *,
+        times: int | None = None,
+        path: str | None = None,
+        after: bool = False,
+    ) -> None:
+        """Requests whose "METHOD /route" matches ``route`` (a regex; ``path`` as in
+        ``rate_limit``) get this error: the next ``times`` ones, or all until ``heal``.
+        (discord.py retries a 500/502/504 several times, seconds apart, and a 503 not at
+        all: a test that must be quick fails with a 4xx or a 503.) With ``after`` the
+        request takes effect first, as when Discord created a message but a proxy in
+        between answered 502."""
+        error = ApiError(status, code, message or f"{status}: Failed")
+        self._failures.append(Trap(route, path, error, times, after))
 
     def heal(self) -> None:
         self._failures.clear()
@@ -284,6 +338,22 @@ class FakeDiscord:
         message: dict[str, Any] | None = None,
     ) -> str:
         """Dispatch an INTERACTION_CREATE of type ``kind`` from ``u`` in channel ``cid``."""
+        token, event = self.interaction_payload(u, cid, kind, perms, data=data, message=message)
+        await self.gateway.dispatch("INTERACTION_CREATE", event)
+        return token
+
+    def interaction_payload(
+        self,
+        u: dict[str, Any],
+        cid: str,
+        kind: int,
+        perms: int,
+        *,
+        data: dict[str, Any],
+        message: dict[str, Any] | None = None,
+    ) -> tuple[str, dict[str, Any]]:
+        """The token and INTERACTION_CREATE payload of an interaction (registered with the
+        fake so it can be answered); tests that mangle it dispatch it themselves."""
         channel = self.channels[cid]
         token = "itok-" + secrets.token_hex(32)
         event: dict[str, Any] = {
@@ -315,8 +385,7 @@ class FakeDiscord:
         if message is not None:
             record["source"] = message
         self.interactions[token] = record
-        await self.gateway.dispatch("INTERACTION_CREATE", event)
-        return token
+        return token, event
 
     def changed(self, msg: dict[str, Any]) -> None:
         for watcher in self.watchers:
@@ -405,10 +474,24 @@ class FakeDiscord:
 
     # -- HTTP plumbing ------------------------------------------------------------------------
     async def _file(self, request: web.Request) -> web.StreamResponse:
-        found = self.files.get(request.match_info["name"])
+        name = request.match_info["name"]
+        self.downloads.append(name)
+        found = self.files.get(name)
         if found is None:
             raise web.HTTPNotFound()
-        return web.Response(body=found[0], content_type=found[1])
+        if name not in self.streamed:
+            return web.Response(body=found[0], content_type=found[1])
+        resp = web.StreamResponse(headers={"Content-Type": found[1]})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        data = found[0]
+        try:
+            for at in range(0, len(data), 256 * 1024):
+                await resp.write(data[at : at + 256 * 1024])
+            await resp.write_eof()
+        except ConnectionError:
+            pass  # the client stopped reading (a capped download): as a CDN would see it
+        return resp
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["tail"]
@@ -418,25 +501,38 @@ class FakeDiscord:
         call = Call(request.method, route, path, dict(request.query), body, files=files)
         self.calls.append(call)
         try:
-            for i, (pattern, retry_after) in enumerate(self._rate_limits):
-                if re.fullmatch(pattern, route):
+            for i, trap in enumerate(self._rate_limits):
+                if trap.matches(call):
                     del self._rate_limits[i]
-                    return _rate_limited(retry_after)
-            for pattern, error in self._failures:
-                if re.fullmatch(pattern, route):
-                    raise error
+                    assert isinstance(trap.error, float | int)
+                    return _rate_limited(float(trap.error))
+            trap = self._take_failure(call)
+            if trap is not None and not trap.after:
+                raise trap.failure
             for method, regex, handler in self._routes:
                 m = re.fullmatch(regex, path)
                 if m and method == request.method:
                     if not path.startswith(("/webhooks/", "/interactions/")):
                         self._check_auth(request)
                     result = await handler(call, *m.groups())
+                    if trap is not None:
+                        raise trap.failure
                     return _json(result) if result is not None else web.Response(status=204)
             raise ApiError(404, 0, "404: Not Found")
         except ApiError as exc:
             return _json({"code": exc.code, "message": exc.message, **exc.extra}, exc.status)
         finally:
             await self.notify()
+
+    def _take_failure(self, call: Call) -> Trap | None:
+        for i, trap in enumerate(self._failures):
+            if trap.matches(call):
+                if trap.times is not None:
+                    trap.times -= 1
+                    if trap.times <= 0:
+                        del self._failures[i]
+                return trap
+        return None
 
     async def notify(self) -> None:
         """Wake ``wait_for`` callers: something happened."""

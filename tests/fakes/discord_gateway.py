@@ -78,9 +78,10 @@ class Gateway:
         session.log.append((session.seq, frame))
         await self._send(session, frame)
 
-    async def dispatch(self, name: str, data: dict[str, Any]) -> None:
-        """Send an event to every session whose shard owns it (queued if disconnected)."""
-        guild_id = data.get("guild_id")
+    async def dispatch(self, name: str, data: Any) -> None:
+        """Send an event to every session whose shard owns it (queued if disconnected);
+        ``data`` need not be a valid payload (tests of malformed events)."""
+        guild_id = data.get("guild_id") if isinstance(data, dict) else None
         for session in list(self.sessions.values()):
             if session.owns(guild_id):
                 await self.event(session, name, data)

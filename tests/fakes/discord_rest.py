@@ -141,7 +141,17 @@ def routes(fake: FakeDiscord) -> list[tuple[str, str, Handler]]:
         return channel(cid)
 
     async def post_message(call: Call, cid: str) -> Any:
+        body = call.body or {}
+        nonce = body.get("nonce")
+        if nonce is not None and body.get("enforce_nonce"):
+            # Discord: the same nonce from the same author within minutes returns the
+            # message created the first time instead of creating another.
+            for m in fake.messages.values():
+                if m.get("nonce") == nonce and m["channel_id"] == cid:
+                    return m
         msg = new_message(cid, fake.bot_user, call)
+        if nonce is not None:
+            msg["nonce"] = nonce
         return await fake._create(msg)
 
     async def patch_message(call: Call, cid: str, mid: str) -> Any:

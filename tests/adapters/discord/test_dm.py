@@ -7,6 +7,7 @@ import itertools
 
 from adapters.discord.split import LIMIT, open_fence
 from tests.adapters.discord.conftest import Rig
+from tests.adapters.discord.test_split import ASTRAL_CJK, FAMILY, FLAG, KEYCAP, THUMB, whole
 from tests.fakes.openai_server import Reply
 
 
@@ -88,3 +89,20 @@ async def test_a_reply_complete_within_first_delay_is_posted_once(rig: Rig) -> N
     posts = [p for p in dc.routes(r"POST /channels/\{id\}/messages") if "quick" in str(p.body)]
     assert len(posts) == 1  # the whole reply, in one post
     assert not dc.routes(r"PATCH /channels/\{id\}/messages/\{id\}")  # and no edit
+
+
+async def test_3000_emoji_and_2500_astral_cjk_characters_arrive_complete(rig: Rig) -> None:
+    units = [FAMILY, FLAG, THUMB, KEYCAP, "\U0001f600"]
+    emoji = "".join(units[i % len(units)] for i in range(3000))
+    cjk = (ASTRAL_CJK * 50)[:2500]
+    cid = rig.dc.dm_channel_for(rig.dc.bob)
+    for n, reply in enumerate((emoji, cjk)):
+        rig.llm.script(Reply(reply))
+        before = len(rig.dc.texts(cid)) + (1 if n == 0 else 0)  # the first-time notice
+        await rig.dc.dm(rig.dc.bob, f"say it {n}")
+        want = "**Mom:** " + reply
+        await rig.dc.wait_for(lambda b=before, w=want: "".join(rig.dc.texts(cid)[b:]) == w)
+        parts = rig.dc.texts(cid)[before:]
+        assert len(parts) > 1 and all(len(p) <= LIMIT for p in parts)
+        if reply is emoji:
+            assert whole([parts[0].removeprefix("**Mom:** "), *parts[1:]], units)
