@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 MAX_AUDIO = 25 * 1024 * 1024  # the OpenAI audio API's upload limit
 MAX_IMAGE = 20 * 1024 * 1024  # the OpenAI image input limit
+MAX_IMAGES = 4  # per message: each is sent to the model with this reply
 CANT_LISTEN = "Sorry — I couldn't listen to that voice message. Could you type it instead?"
 CANT_SEE = "I can't see pictures yet — could you tell me in words what it shows?"
 # What a message without words is stored as until its transcript replaces it.
@@ -47,8 +48,9 @@ def placeholder(text: str, attachments: tuple[Attachment, ...]) -> str:
     return text
 
 
-def _too_large(exc: MediaUnavailable) -> str:
-    return f" (that file is {exc})" if isinstance(exc, TooLarge) else ""
+def _why(exc: MediaUnavailable | None, otherwise: str) -> str:
+    """A file over the limit is answered with its size ("That file is too large: …")."""
+    return str(exc) if isinstance(exc, TooLarge) else otherwise
 
 
 class Listen:
@@ -75,7 +77,7 @@ class Listen:
             )
         except MediaUnavailable as exc:
             log.warning("voice note not fetched: %s", exc)
-            await channel.send(CANT_LISTEN + _too_large(exc))
+            await channel.send(_why(exc, CANT_LISTEN))
             return Verdict.ANSWERED
         except LLMUnavailable as exc:
             log.warning("voice note not transcribed: %s", exc)
@@ -102,8 +104,8 @@ class Look:
 
     async def __call__(self, reply: Reply, channel: Channel) -> Verdict:
         msg = reply.incoming
-        photo = next((a for a in msg.attachments if a.kind == "image"), None) if msg else None
-        if msg is None or photo is None or photo.data is not None:
+        photos = [a for a in msg.attachments if a.kind == "image"][:MAX_IMAGES] if msg else []
+        if msg is None or not photos or all(p.data is not None for p in photos):
             return Verdict.GO
         worded = bool(msg.text.strip()) and msg.text != PHOTO_PLACEHOLDER
         fetcher = self.media.get(msg.chat.platform)
@@ -112,15 +114,17 @@ class Look:
                 return Verdict.GO  # the caption is the message
             await channel.send(CANT_SEE)
             return Verdict.ANSWERED
-        try:
-            data = await fetcher.fetch(photo, MAX_IMAGE)
-        except MediaUnavailable as exc:
-            log.warning("photo not fetched: %s", exc)
-            if worded:
-                return Verdict.GO
-            await channel.send(CANT_SEE + _too_large(exc))
+        seen: list[Attachment] = []
+        problem: MediaUnavailable | None = None
+        for photo in photos:
+            try:
+                seen.append(replace(photo, data=await fetcher.fetch(photo, MAX_IMAGE)))
+            except MediaUnavailable as exc:
+                log.warning("photo not fetched: %s", exc)
+                problem = exc
+        if not seen and not worded:
+            await channel.send(_why(problem, CANT_SEE))
             return Verdict.ANSWERED
-        seen = replace(photo, data=data)
-        others = tuple(a for a in msg.attachments if a is not photo)
-        reply.incoming = replace(msg, attachments=(*others, seen))
+        others = tuple(a for a in msg.attachments if a.kind != "image")
+        reply.incoming = replace(msg, attachments=(*others, *seen))
         return Verdict.GO

@@ -25,15 +25,16 @@ import discord.gateway
 import discord.http
 import yarl
 
-from adapters.discord import convert, media
+from adapters.discord import convert
 from adapters.discord.avatars import AvatarHost
 from adapters.discord.channel import DiscordChannel
 from adapters.discord.guard import EventGuard, describe
 from adapters.discord.outbox import Outbox
-from adapters.discord.transport import Downloader
+from adapters.discord.transport import Downloader, DownloadFailed, TooLarge
 from adapters.discord.webhooks import WebhookCache
-from bot.errors import KindredError
-from bot.events import ChatRef, IncomingMessage
+from bot import errors as bot_errors
+from bot.errors import KindredError, MediaUnavailable
+from bot.events import Attachment, ChatRef, IncomingMessage
 from bot.personas.model import Persona
 from bot.runtime import Runtime
 from bot.store.base import ChatSettings
@@ -102,6 +103,8 @@ class DiscordAdapter:
         self.guard = EventGuard()
         self.guard.install(self.client)
         self.downloads = Downloader()
+        self._vision = runtime.settings.effective_llm().vision
+        runtime.engine.media[self.name] = self  # voice notes and images, fetched for the core
         self.outbox = Outbox(self)
         # Persona avatars as URLs a webhook can use (see avatars.py for where they come from).
         self.avatars = AvatarHost(
@@ -246,7 +249,9 @@ class DiscordAdapter:
 
     async def on_message(self, message: discord.Message) -> None:
         try:
-            event = convert.incoming(message, self.me, allow_bots=self.settings.allow_bots)
+            event = convert.incoming(
+                message, self.me, allow_bots=self.settings.allow_bots, vision=self._vision
+            )
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             # Parsed, but without what a message has (discord.py leaves out an author it
             # could not read): dropped like an event that failed to parse (guard.py).
@@ -288,7 +293,7 @@ class DiscordAdapter:
     ) -> IncomingMessage | None:
         if event.chat.thread_id is not None and event.chat.key not in self._inherited:
             await self.inherit(event.chat)
-        return await media.prepare(message, event, channel, self.runtime, self.downloads)
+        return event  # voice notes and images: the core fetches them (``fetch``)
 
     async def inherit(self, chat: ChatRef) -> None:
         """Give a thread its parent's settings unless it has its own (see module doc)."""
@@ -312,6 +317,18 @@ class DiscordAdapter:
         return [e.persona for e in await self.runtime.registry.entries()]
 
     # -- channels (the Outbox port) ----------------------------------------------------------
+    async def fetch(self, attachment: Attachment, limit: int) -> bytes:
+        """``MediaFetcher``: a voice message or image the core wants, from Discord's CDN,
+        cut off past ``limit`` bytes as received."""
+        if attachment.url is None:
+            raise MediaUnavailable("the attachment has no address")
+        try:
+            return await self.downloads.read(attachment.url, limit, claimed=attachment.size)
+        except TooLarge as exc:
+            raise bot_errors.TooLarge(exc.size if exc.exact else None, exc.limit) from None
+        except DownloadFailed as exc:
+            raise MediaUnavailable(f"download failed: {exc.reason}") from None
+
     def open(self, chat: ChatRef) -> DiscordChannel:
         """A channel for any chat the core knows, from its ``ChatRef`` alone (outbox.py)."""
         return self.outbox.open(chat)

@@ -112,24 +112,28 @@ def seen(filename: str) -> str:
     return f"[sent an image: {filename}]"
 
 
-def attachment_notes(message: discord.Message) -> str:
-    """Images and files, named for the model: it cannot see them (no vision input yet), but
-    it should know they were sent, so the persona can say so instead of ignoring them."""
+def attachment_notes(message: discord.Message, vision: bool = False) -> str:
+    """Images and files, named for the model: it should know they were sent, so the persona
+    can say so instead of ignoring them. Images are shown to a vision model (the core
+    fetches them: bot/media.py); anything else it cannot see."""
     notes = []
     for att in message.attachments:
         kind = attachment_kind(att)
-        if kind != "voice":  # voice is transcribed by the adapter
+        if kind == "image" and vision:
+            notes.append(seen(att.filename))
+        elif kind != "voice":  # voice is transcribed by the core
             what = "an image" if kind == "image" else "a file"
             notes.append(unseen(what, att.filename))
     return "\n".join(notes)
 
 
 def incoming(
-    message: discord.Message, me: BotIdentity, *, allow_bots: bool = False
+    message: discord.Message, me: BotIdentity, *, allow_bots: bool = False, vision: bool = False
 ) -> IncomingMessage | None:
     if is_own(message, me, allow_bots) or message.type not in _TEXT_TYPES:
         return None
-    text = "\n".join(t for t in (clean_text(message, me.user_id), attachment_notes(message)) if t)
+    notes = attachment_notes(message, vision)
+    text = "\n".join(t for t in (clean_text(message, me.user_id), notes) if t)
     return IncomingMessage(
         chat=chat_ref(message.channel),
         user=user_ref(message.author),

@@ -10,8 +10,8 @@ import pytest
 from aiohttp import web
 
 from adapters.discord.interaction import MAX_CARD_BYTES
-from adapters.discord.media import MAX_AUDIO
 from adapters.discord.transport import MB, Downloader, DownloadFailed, TooLarge
+from bot.media import MAX_AUDIO
 from config.settings import PROJECT_ROOT
 from tests.adapters.discord.conftest import Rig
 from tests.adapters.discord.test_slash import answered, sub

@@ -3,7 +3,7 @@ audio API, and answered as the user's words."""
 
 from __future__ import annotations
 
-from adapters.discord.media import CANT_LISTEN
+from bot.media import CANT_LISTEN
 from tests.adapters.discord.conftest import Rig
 from tests.fakes.openai_server import HTTPError
 
