@@ -72,6 +72,15 @@ class _Indexed:
     secondary: tuple[Key, ...]
     additional: tuple[Key, ...]
     exclude: tuple[Key, ...]
+    # Token cost of ``content`` by counting function: a book's constant entries would
+    # otherwise be re-counted on every reply.
+    costs: dict[Callable[[str], int], int] = field(default_factory=dict)
+
+    def cost(self, count: Callable[[str], int]) -> int:
+        found = self.costs.get(count)
+        if found is None:
+            found = self.costs[count] = count(self.content)
+        return found
 
 
 @dataclass
@@ -147,7 +156,7 @@ def select_lore(
         for cand in fired:
             if remaining <= 0:
                 break  # nothing more can fit: don't count the rest
-            cost = count(cand.content)
+            cost = cand.ix.cost(count)
             # A big entry that doesn't fit must not block smaller ones after it.
             if cost <= remaining:
                 remaining -= cost

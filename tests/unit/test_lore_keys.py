@@ -183,3 +183,19 @@ def test_selection_is_thread_safe() -> None:
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(lambda t: select_lore(b, [t], 10_000, words), texts * 3))
     assert got == expected * 3
+
+
+def test_entry_costs_are_counted_once_per_book() -> None:
+    """2,000 constant entries were re-counted on every reply."""
+    counted: list[str] = []
+
+    def counting(text: str) -> int:
+        counted.append(text)
+        return words(text)
+
+    entries = tuple(LoreEntry(content=f"always {i}", constant=True) for i in range(300))
+    b = Lorebook(entries=entries)
+    first = select_lore(b, ["hi"], 11, counting)  # 1 token is left: each is tried
+    assert len(first.before) == 5 and len(counted) == 300
+    assert select_lore(Lorebook.model_validate(b.model_dump()), ["hi"], 11, counting) == first
+    assert len(counted) == 300  # the second reply counted nothing
