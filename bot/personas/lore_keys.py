@@ -10,12 +10,12 @@ keep one card from freezing the bot:
   regex keys count as not matching. A pattern whose counted repeats multiply past
   ``MAX_REPEAT_PRODUCT`` is refused before compiling, because ``regex`` expands them at compile
   time (``(?:a{1000}){1000}`` takes 0.3 s and a million-node program).
-* Plain keys first look for their case-folded text with ``in`` (C speed, about a microsecond
-  on a 4 KB message) and run their regular expression only on a hit, so 2,000 entries cost
-  little per reply. The fold maps every pair of characters that ``re.IGNORECASE`` treats as
-  equal to one character (``str.lower`` plus the few extra equivalences ``re`` knows, such as
-  ``ſ``/``s`` and ``ς``/``σ``), so the quick test never misses a real match; a unit test checks
-  that over all of Unicode.
+* Plain keys need no regular expression: they are found with ``in`` / ``str.find`` in the
+  case-folded text (C speed, about a microsecond on a 4 KB message), so 2,000 entries cost
+  little per reply. The fold maps two characters to the same one exactly when
+  ``re.IGNORECASE`` (which the keys were matched with before) treats them as equal:
+  ``str.lower`` plus the few extra equivalences ``re`` knows, such as ``ſ``/``s`` and
+  ``ς``/``σ``; a unit test checks that over all of Unicode.
 * Keys are compiled once per lorebook (the cache lives in :mod:`lorebook`), not in a global
   LRU that a big book thrashes.
 """
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import re
+import string
 import time
 from collections.abc import Sequence
 
@@ -37,6 +38,9 @@ REGEX_BUDGET_S = 0.1
 MAX_REPEAT_PRODUCT = 10_000
 
 _WORDLIKE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 '\-]*[A-Za-z0-9])?")
+# What the whole-word boundary looks at: re's [A-Za-z0-9_], which under IGNORECASE also takes
+# the four non-ASCII letters that fold to ASCII ones (İ ı ſ K); after fold() they are ASCII.
+_WORD_CHARS = frozenset(string.ascii_letters + string.digits + "_")
 _REGEX_LITERAL = re.compile(r"/(.*)/([A-Za-z]*)", re.DOTALL)
 _REPEAT = re.compile(r"(?<!\\)\{(\d+)(?:,(\d*))?\}")
 _REGEX_FLAGS = {"i": regex.IGNORECASE, "m": regex.MULTILINE, "s": regex.DOTALL, "x": regex.VERBOSE}
@@ -124,35 +128,42 @@ class Key:
 
 
 class LiteralKey(Key):
-    __slots__ = ("_compiled", "_folded", "_pattern", "_plain", "case_sensitive", "key")
+    """A plain key: a substring test on the folded text (exact, see :func:`fold`), and for a
+    whole-word key a look at the character on each side of each occurrence."""
+
+    __slots__ = ("_needle", "_whole", "case_sensitive")
 
     def __init__(self, key: str, case_sensitive: bool, whole_words: bool) -> None:
-        self.key = key
         self.case_sensitive = case_sensitive
-        self._folded = key if case_sensitive else fold(key)
-        # A case-sensitive substring key needs nothing but ``in``.
-        self._plain = case_sensitive and not (whole_words and _WORDLIKE.fullmatch(key))
-        flags = 0 if case_sensitive else re.IGNORECASE
-        if whole_words and _WORDLIKE.fullmatch(key):
-            # ASCII-only boundaries: "exam" must not match "example", yet must match "考试exam".
-            source = rf"(?<![A-Za-z0-9_]){re.escape(key)}(?![A-Za-z0-9_])"
-        else:
-            source = re.escape(key)
-        self._pattern = (source, flags)
-        self._compiled: re.Pattern[str] | None = None  # compiled on the first quick-test hit
+        self._needle = key if case_sensitive else fold(key)
+        # ASCII-only boundaries: "exam" must not match "example", yet must match "考试exam".
+        self._whole = bool(whole_words and _WORDLIKE.fullmatch(key))
 
     def matches(self, texts: Sequence[ScanText], budget: RegexBudget) -> bool:
         for text in texts:
             haystack = text.raw if self.case_sensitive else text.folded
-            if self._folded not in haystack:
-                continue
-            if self._plain:
+            if self._whole:
+                if self._whole_word_in(haystack, budget):
+                    return True
+            elif self._needle in haystack:
                 return True
-            if self._compiled is None:  # two threads may both compile: harmless
-                self._compiled = re.compile(*self._pattern)
-            # An escaped literal with lookarounds of one character: linear time.
-            if self._compiled.search(text.raw):
+        return False
+
+    def _whole_word_in(self, haystack: str, budget: RegexBudget) -> bool:
+        needle, size = self._needle, len(self._needle)
+        start, tries = haystack.find(needle), 0
+        while start >= 0:
+            end = start + size
+            if (start == 0 or haystack[start - 1] not in _WORD_CHARS) and (
+                end == len(haystack) or haystack[end] not in _WORD_CHARS
+            ):
                 return True
+            tries += 1
+            # Thousands of occurrences inside longer words: only a hostile card does that.
+            if tries % 64 == 0 and budget.left() <= 0:
+                budget.skipped += 1
+                return False
+            start = haystack.find(needle, start + 1)
         return False
 
 

@@ -42,14 +42,23 @@ def _cased_and_related() -> str:
     return "".join(sorted(found))
 
 
-def test_fold_never_separates_what_re_ignorecase_matches() -> None:
-    """The quick ``in`` test of plain keys is sound only if every pair of characters that
-    re.IGNORECASE treats as equal folds to one and the same single character."""
+def test_fold_equates_exactly_what_re_ignorecase_equates() -> None:
+    """Plain keys were matched with re.IGNORECASE and are now found with ``in`` in folded
+    text: that is the same only if two characters fold to one and the same single character
+    exactly when re.IGNORECASE treats them as equal (checked over every cased character;
+    a caseless one equals only itself either way)."""
     chars = _cased_and_related()
+    by_fold: dict[str, set[str]] = {}
     for c in chars:
         assert len(fold(c)) == 1, hex(ord(c))
-        for d in re.compile(re.escape(c), re.IGNORECASE).findall(chars):
-            assert fold(d) == fold(c), (hex(ord(c)), hex(ord(d)))
+        by_fold.setdefault(fold(c), set()).add(c)
+    for c in chars:
+        same = set(re.compile(re.escape(c), re.IGNORECASE).findall(chars))
+        assert same == by_fold[fold(c)], hex(ord(c))
+    boundary = re.compile(r"[A-Za-z0-9_]", re.IGNORECASE)
+    assert {c for c in chars if boundary.fullmatch(c)} == {
+        c for c in chars if fold(c).isascii() and boundary.fullmatch(fold(c))
+    }
 
 
 @pytest.mark.parametrize(
@@ -199,3 +208,14 @@ def test_entry_costs_are_counted_once_per_book() -> None:
     assert len(first.before) == 5 and len(counted) == 300
     assert select_lore(Lorebook.model_validate(b.model_dump()), ["hi"], 11, counting) == first
     assert len(counted) == 300  # the second reply counted nothing
+
+
+def test_a_whole_word_key_inside_thousands_of_words_is_bounded() -> None:
+    text = "a" * 8000 + " " + "b" * 8000
+    keys = tuple("a" * n for n in range(100, 600))  # each occurs ~7,500 times, never whole
+    b = Lorebook(entries=(LoreEntry(keys=keys, content="never"),))
+    started = time.perf_counter()
+    assert select_lore(b, [text, text], 100, words).before == ()
+    assert time.perf_counter() - started < 2.0
+    whole = Lorebook(entries=(LoreEntry(keys=("b" * 8000,), content="whole word"),))
+    assert select_lore(whole, [text], 100, words).before == ("whole word",)
