@@ -103,7 +103,10 @@ class ScanText:
 
 
 class RegexBudget:
-    """The wall time the regex keys of one reply may still use."""
+    """The time the expensive key checks of one reply may still use: regex keys (compiling
+    and searching) and whole-word keys with thousands of inner-word occurrences. Wall time
+    here; ``regex`` counts its own timeout in CPU time, so on a busy machine a search may
+    take longer by the clock but never more CPU."""
 
     def __init__(self, seconds: float = REGEX_BUDGET_S) -> None:
         self.seconds = seconds
