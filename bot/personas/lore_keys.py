@@ -145,10 +145,9 @@ class LiteralKey(Key):
     def matches(self, texts: Sequence[ScanText], budget: RegexBudget) -> bool:
         for text in texts:
             haystack = text.raw if self.case_sensitive else text.folded
-            if self._whole:
-                if self._whole_word_in(haystack, budget):
-                    return True
-            elif self._needle in haystack:
+            if self._needle not in haystack:
+                continue  # the common case, kept cheap
+            if not self._whole or self._whole_word_in(haystack, budget):
                 return True
         return False
 
