@@ -5,10 +5,15 @@ and hand over an attached file's bytes (``CommandRequest.file``).
 Who owns what: in a private chat a user manages personas only they can use (owner
 ``<platform>:<user id>``); in a group, chat admins manage the chat's personas (owner
 ``<platform>:<chat id>``). Global (shipped) personas cannot be edited or deleted from a chat.
+
+Anyone can DM the bot, so everything here is untrusted: the size limits of
+:mod:`bot.personas.limits` apply to what is typed as to what is imported, and a card (up to
+``MAX_CARD_BYTES``) is parsed in a worker thread, not on the event loop every chat shares.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -16,6 +21,7 @@ from bot.engine import Engine
 from bot.errors import CardError, PersonaExists, PersonaNotFound
 from bot.events import ChatKind, ChatRef, CommandRequest
 from bot.personas.cards import load_card
+from bot.personas.limits import check_persona, check_text
 from bot.personas.model import Persona, PersonaScope, slugify
 from bot.personas.registry import PersonaEntry
 from bot.ports import Channel
@@ -165,6 +171,11 @@ class PersonaAdmin:
             await channel.send(f"Usage: {USAGE['persona_create']}")
             return
         persona = Persona(id=slugify(name), name=name, description=description)
+        try:
+            check_persona(persona)
+        except CardError as exc:
+            await channel.send(f"Not created: {exc}.")
+            return
         saved = await self._save_and_select(cmd, persona)
         if saved is None:
             await channel.send(f"There is already a persona called {name!r} here.")
@@ -181,6 +192,11 @@ class PersonaAdmin:
             await channel.send(f"No persona called {words[0]!r} belongs to this chat.")
             return
         field, value = EDITABLE[words[1].lower()], words[2].strip()
+        try:
+            check_text(field, value)
+        except CardError as exc:
+            await channel.send(f"Not changed: {exc}.")
+            return
         updated = entry.persona.model_copy(update={field: value})
         await self.engine.store.save_persona(updated, entry.scope, entry.owner)
         await channel.send(f"Updated {field} of {updated.name}.")
@@ -199,7 +215,8 @@ class PersonaAdmin:
             await channel.send(f"Usage: {USAGE['persona_import']}")
             return
         try:
-            card = load_card(cmd.file.data, filename=cmd.file.filename)
+            # Parsing a card of up to 20 MB is CPU work: off the loop, so other chats go on.
+            card = await asyncio.to_thread(load_card, cmd.file.data, filename=cmd.file.filename)
         except CardError as exc:
             await channel.send(f"I could not read that card: {exc}")
             return

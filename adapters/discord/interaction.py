@@ -20,8 +20,8 @@ from adapters.discord.delivery import BUDGET, deliver
 from adapters.discord.split import split
 from adapters.discord.transport import Downloader
 from bot.events import AttachedFile, CommandRequest
+from bot.personas.cards import MAX_CARD_BYTES  # the same cap as the importer
 
-MAX_CARD_BYTES = 25 * 1024 * 1024
 NEEDS_MANAGE_SERVER = (
     "You need the **Manage Server** permission to do that here. Nothing was changed."
 )

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.errors import CardError
+from bot.personas.limits import check_entry_count
 from bot.personas.model import KINDRED_EXTENSION, LorePosition, Persona, Sampling
 
 # The scalar text fields V1/V2/V3 share (V1 has the first six).
@@ -162,6 +163,7 @@ def _lorebook(raw: Any, path: str, warnings: list[str]) -> dict[str, Any] | None
     entries = src.get("entries")
     if entries is not None and not isinstance(entries, list):
         raise CardError(f"{_join(path, 'entries')} must be a list of objects")
+    check_entry_count(len(entries or []), path)
     out: dict[str, Any] = {k: src.get(k) for k in BOOK_OPTIONAL}
     out["entries"] = [
         _entry(e, _join(_join(path, "entries"), i), warnings) for i, e in enumerate(entries or [])

@@ -32,6 +32,14 @@ from typing import Any, Literal
 from bot.errors import CardError
 from bot.personas.card_export import build_card
 from bot.personas.card_fields import ParsedCard, build_persona, parse_card
+from bot.personas.limits import (
+    MAX_ARCHIVE_MEMBERS,
+    MAX_CARD_BYTES,
+    MAX_JSON_VALUES,
+    check_persona,
+    regex_key_warnings,
+    too_large,
+)
 from bot.personas.model import Persona, slugify
 from bot.personas.png import (
     is_png,
@@ -47,6 +55,8 @@ _MAX_ASSET = 32 * 1024 * 1024
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _EMBEDDED = ("embeded://", "embedded://")  # the spec's spelling, and the one people type
 
+__all__ = ["MAX_CARD_BYTES", "CardImport", "export_card", "load_card"]
+
 
 @dataclass(frozen=True)
 class CardImport:
@@ -58,7 +68,13 @@ def load_card(
     data: bytes, filename: str | None = None, persona_id: str | None = None
 ) -> CardImport:
     """Read a card from PNG, CHARX or JSON bytes. ``filename`` only sharpens error messages
-    for files whose content matches no format; ``persona_id`` overrides the derived id."""
+    for files whose content matches no format; ``persona_id`` overrides the derived id.
+
+    Cards over ``MAX_CARD_BYTES`` and personas over the limits of :mod:`limits` are refused.
+    Pure CPU work with no shared state: call it through ``asyncio.to_thread`` from the loop.
+    """
+    if len(data) > MAX_CARD_BYTES:
+        raise too_large("card file", len(data), MAX_CARD_BYTES, "bytes")
     warnings: list[str] = []
     kind = _detect(data, filename)
     if kind == "png":
@@ -118,6 +134,10 @@ def _detect(data: bytes, filename: str | None) -> Literal["png", "charx", "json"
 
 
 def _parse_json(raw: bytes, what: str) -> Any:
+    # Checked before parsing: json.loads builds every value at once, holding the GIL.
+    values = raw.count(b",") + 1
+    if values > MAX_JSON_VALUES:
+        raise too_large(what, values, MAX_JSON_VALUES, "JSON values")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -161,9 +181,14 @@ def _card_from_png(data: bytes, warnings: list[str]) -> Any:
 
 def _open_zip(data: bytes) -> zipfile.ZipFile:
     try:
-        return zipfile.ZipFile(io.BytesIO(data))
+        archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         raise CardError("CHARX archive is corrupt (not a readable zip file)") from None
+    members = len(archive.infolist())
+    if members > MAX_ARCHIVE_MEMBERS:
+        archive.close()
+        raise too_large("CHARX archive", members, MAX_ARCHIVE_MEMBERS, "files")
+    return archive
 
 
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
@@ -237,7 +262,10 @@ def _finish(
         kindred_id = None
     name = fields.get("name")
     fields["id"] = persona_id or kindred_id or slugify(name if isinstance(name, str) else "")
-    return CardImport(build_persona(fields, parsed.where), tuple(warnings))
+    persona = build_persona(fields, parsed.where)
+    check_persona(persona, parsed.where)
+    warnings.extend(regex_key_warnings(persona, parsed.where))
+    return CardImport(persona, tuple(warnings))
 
 
 def _avatar(

@@ -17,29 +17,37 @@ Those that decide activation (``@@activate``, ``@@dont_activate``, ``@@scan_dept
 A few SillyTavern entry settings that change *whether* an entry fires are honoured from
 ``extensions`` as well (``selectiveLogic``, ``match_whole_words``, the recursion flags), so an
 imported card behaves as its author tested it.
+
+Work per reply is bounded (anyone can import a card): keys are compiled once per book, not per
+reply (a book's index is cached by its content, since personas are re-read from the store for
+every reply), plain keys are matched with a quick ``in`` test first, and regex keys share a
+time budget (:mod:`bot.personas.lore_keys`). Selection is pure and thread-safe, so the engine
+may build prompts in worker threads.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
+from bot.personas.lore_keys import REGEX_BUDGET_S, Key, RegexBudget, ScanText, compile_key
 from bot.personas.model import Lorebook, LoreEntry, LorePosition
 from bot.tokens import count_tokens
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SCAN_DEPTH = 2
 # Passes after the first; entries fire at most once, so this bounds work, not correctness.
 MAX_RECURSION_PASSES = 3
+# Compiled books kept (least recently used first out), and the entry text they may hold.
+_INDEX_BOOKS = 64
+_INDEX_CHARS = 16_000_000
 
-_WORDLIKE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 '\-]*[A-Za-z0-9])?")
-_REGEX_LITERAL = re.compile(r"/(.*)/([A-Za-z]*)", re.DOTALL)
-_JS_NAMED_GROUP = re.compile(r"\(\?<(?![=!])")
 _NOT_SCANNED = re.compile(r"\{\{\s*(?://|comment\s*:)[^{}]*\}\}", re.IGNORECASE)
-_REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
-# Phones type a typographic apostrophe; card authors type a straight one.
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 
 # SillyTavern's ``extensions.selectiveLogic``.
 _AND_ANY, _NOT_ALL, _NOT_ANY, _AND_ALL = 0, 1, 2, 3
@@ -54,12 +62,55 @@ class LoreSelection:
     after: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class _Indexed:
+    """What a book's entry needs for matching, computed once per book."""
+
+    content: str  # without the decorator lines
+    decorators: dict[str, str]
+    keys: tuple[Key, ...]
+    secondary: tuple[Key, ...]
+    additional: tuple[Key, ...]
+    exclude: tuple[Key, ...]
+    # Token cost of ``content`` by counting function: a book's constant entries would
+    # otherwise be re-counted on every reply.
+    costs: dict[Callable[[str], int], int] = field(default_factory=dict)
+
+    def cost(self, count: Callable[[str], int]) -> int:
+        found = self.costs.get(count)
+        if found is None:
+            found = self.costs[count] = count(self.content)
+        return found
+
+
 @dataclass
 class _Candidate:
     index: int
     entry: LoreEntry
-    content: str
-    decorators: dict[str, str] = field(default_factory=dict)
+    ix: _Indexed
+
+    @property
+    def content(self) -> str:
+        return self.ix.content
+
+    @property
+    def decorators(self) -> dict[str, str]:
+        return self.ix.decorators
+
+
+@dataclass
+class _Scan:
+    """The texts of one reply, prepared once for every key (see ``ScanText``)."""
+
+    recent: Sequence[str]
+    budget: RegexBudget
+    windows: dict[int, list[ScanText]] = field(default_factory=dict)
+
+    def window(self, depth: int) -> list[ScanText]:
+        if depth not in self.windows:
+            texts = list(self.recent[-depth:]) if depth > 0 else []
+            self.windows[depth] = [ScanText(t) for t in texts]
+        return self.windows[depth]
 
 
 def select_lore(
@@ -67,11 +118,14 @@ def select_lore(
     recent: Sequence[str],
     budget_tokens: int,
     count: Callable[[str], int] = count_tokens,
+    *,
+    regex_budget_s: float = REGEX_BUDGET_S,
 ) -> LoreSelection:
     """The entry contents to insert before and after the character definitions.
 
     ``recent`` is the chat so far, oldest first (the newest message last); only the last
-    ``book.scan_depth`` messages are searched for keys.
+    ``book.scan_depth`` messages are searched for keys. Regex keys together get
+    ``regex_budget_s`` seconds; past that they count as not matching (logged once).
     """
     if book is None or not book.entries or budget_tokens <= 0:
         return LoreSelection()
@@ -80,20 +134,19 @@ def select_lore(
         remaining = min(remaining, book.token_budget)
     depth = book.scan_depth if book.scan_depth is not None else DEFAULT_SCAN_DEPTH
 
+    indexed = _index(book)
     pending: list[_Candidate] = []
-    for index, entry in enumerate(book.entries):
-        if not entry.enabled:
-            continue
-        decorators, body = _split_decorators(entry.content)
-        if body and not ("dont_activate" in decorators and "activate" not in decorators):
-            pending.append(_Candidate(index, entry, body, decorators))
+    for index, (entry, ix) in enumerate(zip(book.entries, indexed, strict=True)):
+        if ix is not None:
+            pending.append(_Candidate(index, entry, ix))
 
+    scan = _Scan(recent, RegexBudget(regex_budget_s))
     chosen: list[_Candidate] = []
     passes = 1 + (MAX_RECURSION_PASSES if book.recursive_scanning is True else 0)
-    scanned: list[str] = []
+    scanned: list[ScanText] = []
     for pass_no in range(passes):
         first = pass_no == 0
-        fired = [c for c in pending if _fires(c, recent, depth, scanned, first=first)]
+        fired = [c for c in pending if _fires(c, scan, depth, scanned, first=first)]
         if not fired:
             break
         fired_ids = {c.index for c in fired}
@@ -101,19 +154,29 @@ def select_lore(
         fired.sort(key=_budget_rank)
         added: list[_Candidate] = []
         for cand in fired:
-            cost = count(cand.content)
+            if remaining <= 0:
+                break  # nothing more can fit: don't count the rest
+            cost = cand.ix.cost(count)
             # A big entry that doesn't fit must not block smaller ones after it.
             if cost <= remaining:
                 remaining -= cost
                 added.append(cand)
         chosen.extend(added)
         scanned = [
-            _NOT_SCANNED.sub("", c.content)
+            ScanText(_NOT_SCANNED.sub("", c.content))
             for c in added
             if not c.entry.extensions.get("prevent_recursion")
         ]
         if not scanned:
             break
+    if scan.budget.skipped:
+        log.warning(
+            "lorebook %r: regex keys used their %.0f ms budget; %d regex key checks "
+            "counted as not matching",
+            book.name or "(unnamed)",
+            scan.budget.seconds * 1000,
+            scan.budget.skipped,
+        )
 
     chosen.sort(key=lambda c: (c.entry.insertion_order, c.index))
     return LoreSelection(
@@ -129,89 +192,126 @@ def _budget_rank(cand: _Candidate) -> tuple[bool, int, int, int]:
 
 
 def _fires(
-    cand: _Candidate, recent: Sequence[str], depth: int, scanned: list[str], *, first: bool
+    cand: _Candidate, scan: _Scan, depth: int, scanned: list[ScanText], *, first: bool
 ) -> bool:
-    entry, ext = cand.entry, cand.entry.extensions
+    entry, ext, ix = cand.entry, cand.entry.extensions, cand.ix
     if first:
         if ext.get("delay_until_recursion"):
             return False
         if entry.constant or "activate" in cand.decorators:
             return True
         own_depth = _int_or_none(cand.decorators.get("scan_depth"))
-        texts = _window(recent, depth if own_depth is None else own_depth)
+        texts = scan.window(depth if own_depth is None else own_depth)
     else:
         if ext.get("exclude_recursion"):
             return False
         texts = scanned
     if not texts:
         return False
-    texts = [t.translate(_APOSTROPHES) for t in texts]
+    budget = scan.budget
 
-    def any_of(keys: Sequence[str]) -> bool:
-        return any(_matches(k, entry, texts) for k in keys)
+    def any_of(keys: Sequence[Key]) -> bool:
+        return any(k.matches(texts, budget) for k in keys)
 
-    if not any_of(entry.keys):
+    if not any_of(ix.keys):
         return False
-    if entry.selective and entry.secondary_keys:
+    if entry.selective and ix.secondary:
         logic = ext.get("selectiveLogic", _AND_ANY)
-        secondary = entry.secondary_keys
         if logic == _NOT_ALL:
-            ok = not all(_matches(k, entry, texts) for k in secondary)
+            ok = not all(k.matches(texts, budget) for k in ix.secondary)
         elif logic == _NOT_ANY:
-            ok = not any_of(secondary)
+            ok = not any_of(ix.secondary)
         elif logic == _AND_ALL:
-            ok = all(_matches(k, entry, texts) for k in secondary)
+            ok = all(k.matches(texts, budget) for k in ix.secondary)
         else:
-            ok = any_of(secondary)
+            ok = any_of(ix.secondary)
         if not ok:
             return False
-    additional = _csv(cand.decorators.get("additional_keys"))
-    if additional and not any_of(additional):
+    if ix.additional and not any_of(ix.additional):
         return False
-    return not any_of(_csv(cand.decorators.get("exclude_keys")))
+    return not any_of(ix.exclude)
 
 
-def _window(recent: Sequence[str], depth: int) -> list[str]:
-    return list(recent[-depth:]) if depth > 0 else []
+# --- the per-book index -------------------------------------------------------------------
 
 
-def _matches(key: str, entry: LoreEntry, texts: list[str]) -> bool:
-    pattern = _compile_key(
-        key,
-        entry.use_regex,
-        entry.case_sensitive,
-        entry.extensions.get("match_whole_words") is not False,
+class _IndexCache:
+    """Compiled books by content, least recently used out first, bounded by books and by the
+    entry text they hold. Locked: prompts are built in worker threads."""
+
+    def __init__(self, max_books: int, max_chars: int) -> None:
+        self._data: OrderedDict[Hashable, tuple[int, tuple[_Indexed | None, ...]]] = OrderedDict()
+        self._chars = 0
+        self._max_books, self._max_chars = max_books, max_chars
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> tuple[_Indexed | None, ...] | None:
+        with self._lock:
+            found = self._data.get(key)
+            if found is None:
+                return None
+            self._data.move_to_end(key)
+            return found[1]
+
+    def put(self, key: Hashable, size: int, value: tuple[_Indexed | None, ...]) -> None:
+        with self._lock:
+            if key in self._data:
+                return
+            self._data[key] = (size, value)
+            self._chars += size
+            while len(self._data) > 1 and (
+                len(self._data) > self._max_books or self._chars > self._max_chars
+            ):
+                _, (old_size, _) = self._data.popitem(last=False)
+                self._chars -= old_size
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self._chars = 0
+
+
+_books = _IndexCache(_INDEX_BOOKS, _INDEX_CHARS)
+
+
+def _whole_words(entry: LoreEntry) -> bool:
+    return entry.extensions.get("match_whole_words") is not False
+
+
+def _index(book: Lorebook) -> tuple[_Indexed | None, ...]:
+    """The book's entries ready for matching (None: an entry that can never fire). Keyed by
+    everything the index is made of, so an edited entry gets a fresh one."""
+    key = tuple(
+        (e.enabled, e.content, e.keys, e.secondary_keys, e.use_regex, e.case_sensitive, ww)
+        for e in book.entries
+        for ww in (_whole_words(e),)
     )
-    return pattern is not None and any(pattern.search(t) for t in texts)
+    found = _books.get(key)
+    if found is None:
+        found = tuple(_index_entry(e) for e in book.entries)
+        _books.put(key, sum(len(e.content) for e in book.entries), found)
+    return found
 
 
-@lru_cache(maxsize=2048)
-def _compile_key(
-    key: str, use_regex: bool, case_sensitive: bool, whole_words: bool
-) -> re.Pattern[str] | None:
-    """A compiled matcher for one key, or None when the key can never match (empty, or a
-    regex that doesn't compile: the V3 spec says a bad pattern is simply not a match)."""
-    flags = 0 if case_sensitive else re.IGNORECASE
-    if use_regex:
-        literal = _REGEX_LITERAL.fullmatch(key)
-        if literal is not None:
-            # An explicit /pattern/flags carries its own case rule, as in SillyTavern.
-            key, flags = literal.group(1), 0
-            for letter in literal.group(2).lower():
-                flags |= _REGEX_FLAGS.get(letter, 0)
-        if not key:
-            return None
-        try:
-            return re.compile(_JS_NAMED_GROUP.sub("(?P<", key), flags)
-        except (re.error, OverflowError, RecursionError, ValueError):
-            return None
-    key = key.strip().translate(_APOSTROPHES)
-    if not key:
+def _index_entry(entry: LoreEntry) -> _Indexed | None:
+    if not entry.enabled:
         return None
-    if whole_words and _WORDLIKE.fullmatch(key):
-        # ASCII-only boundaries: "exam" must not match "example", yet must match "考试exam".
-        return re.compile(rf"(?<![A-Za-z0-9_]){re.escape(key)}(?![A-Za-z0-9_])", flags)
-    return re.compile(re.escape(key), flags)
+    decorators, body = _split_decorators(entry.content)
+    if not body or ("dont_activate" in decorators and "activate" not in decorators):
+        return None
+    flags = (entry.use_regex, entry.case_sensitive, _whole_words(entry))
+
+    def keys(raw: Sequence[str]) -> tuple[Key, ...]:
+        return tuple(compile_key(k, *flags) for k in raw)
+
+    return _Indexed(
+        content=body,
+        decorators=decorators,
+        keys=keys(entry.keys),
+        secondary=keys(entry.secondary_keys),
+        additional=keys(_csv(decorators.get("additional_keys"))),
+        exclude=keys(_csv(decorators.get("exclude_keys"))),
+    )
 
 
 def _split_decorators(content: str) -> tuple[dict[str, str], str]:
@@ -219,7 +319,10 @@ def _split_decorators(content: str) -> tuple[dict[str, str], str]:
 
     A ``@@@name`` line is a fallback for the decorator just above it and only counts when
     that one is not understood here; the first occurrence of a name wins."""
-    lines = content.strip().split("\n")
+    stripped = content.strip()
+    if not stripped.startswith("@@"):
+        return {}, stripped  # the common case, without copying the text
+    lines = stripped.split("\n")
     decorators: dict[str, str] = {}
     previous_understood = True
     taken = 0

@@ -7,11 +7,18 @@ and cannot inject macros into the prompt. Macros cannot nest for the same reason
 
 Unknown macros are left untouched so cards written for richer frontends (SillyTavern's
 ``{{time}}``, ``{{getvar::x}}``...) degrade to visible text instead of silently losing words.
+
+Expansion never raises and its work is bounded: card text is written by anyone who can DM the
+bot, and one exception here failed every reply of that persona. A macro whose arguments are out
+of bounds (``{{roll:1d<5000 digits>}}``: ``int()`` refuses more than 4,300 digits) stays as
+text, and the expanded text grows by at most ``max(len(text), 16,384)`` characters: a
+description made of ``<bot>`` must not become forty times longer in every prompt.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 import re
 
@@ -22,7 +29,13 @@ _DICE = re.compile(r"(?:(\d*)d)?(\d+)(?:\s*([+-])\s*(\d+))?", re.IGNORECASE)
 _MAX_DICE = 100
 _MAX_SIDES = 1_000_000
 _MAX_MODIFIER = 1_000_000
+# Longer than any sensible dice expression ("100d1000000+1000000" is 19); checked before
+# parsing so no number of unbounded size is ever converted.
+_MAX_DICE_TEXT = 32
+# What expansion may add to a text, at least (see the module docstring).
+_MIN_GROWTH = 16_384
 
+log = logging.getLogger(__name__)
 _rng = random.Random()
 
 
@@ -43,14 +56,27 @@ def expand(
     if "{{" not in text and "<" not in text:
         return text
     pick_counts: dict[str, int] = {}
+    growth = max(len(text), _MIN_GROWTH)  # characters expansion may still add
 
     def replace(match: re.Match[str]) -> str:
+        nonlocal growth
+        source = match.group(0)
         angle = match.group(2)
         if angle is not None:
-            return user if angle.lower() == "user" else char
-        body = match.group(1)
-        result = _expand_one(body, char, user, original, rng_seed, pick_counts)
-        return match.group(0) if result is None else result
+            result: str | None = user if angle.lower() == "user" else char
+        else:
+            try:
+                result = _expand_one(match.group(1), char, user, original, rng_seed, pick_counts)
+            except Exception:  # a card must never break the reply; keep the text instead
+                log.warning("macro %.40r could not be expanded", source, exc_info=True)
+                result = None
+        if result is None:
+            return source
+        added = len(result) - len(source)
+        if added > growth:
+            return source
+        growth -= max(added, 0)
+        return result
 
     return _MACRO.sub(replace, text)
 
@@ -105,6 +131,8 @@ def _split_options(arg: str) -> list[str]:
 
 
 def _roll(arg: str) -> str | None:
+    if len(arg) > _MAX_DICE_TEXT:
+        return None
     match = _DICE.fullmatch(arg.strip())
     if match is None:
         return None

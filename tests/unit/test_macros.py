@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from bot.personas.macros import expand
@@ -154,3 +156,38 @@ def test_text_without_macros_is_unchanged() -> None:
 def test_mixed_text() -> None:
     out = x("{{// greeting}}Hi {{user}}! I'm {{char}}{{comment: note}}.", rng_seed="s")
     assert out == "Hi Ana! I'm Mom."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{roll:1d" + "9" * 5000 + "}}",
+        "{{roll:" + "9" * 5000 + "d6}}",
+        "{{roll:d6+" + "9" * 5000 + "}}",
+        "{{roll:" + "9" * 5000 + "}}",
+        "{{roll:1d6" + " " * 100 + "+1}}",
+    ],
+)
+def test_huge_roll_numbers_stay_as_text_and_never_raise(text: str) -> None:
+    """int() of more than 4,300 digits raises: that made every reply of the persona fail."""
+    assert x("Roll " + text + "!") == "Roll " + text + "!"
+
+
+def test_many_macros_in_a_huge_text_expand_quickly() -> None:
+    text = "{{random:a,b}} {{roll:d6}} {{pick:x,y}} {{reverse:abc}} " * 2000
+    started = time.perf_counter()
+    out = x(text, rng_seed="chat")
+    assert time.perf_counter() - started < 2.0  # ~50 ms
+    assert "{{" not in out
+
+
+def test_expansion_growth_is_bounded() -> None:
+    """A description made of ``<bot>`` must not become forty times longer."""
+    name = "N" * 200
+    text = "<bot>" * 10_000  # 50,000 characters
+    out = x(text, char=name)
+    assert len(out) <= 2 * len(text)
+    assert out.startswith(name)  # the first ones expand; the rest stay as written
+    assert out.endswith("<bot>")
+    normal = "Captain Nova Sterling"
+    assert x("{{char}} " * 200, char=normal) == (normal + " ") * 200  # normal use is untouched

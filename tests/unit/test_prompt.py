@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import random
+import string
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+import pytest
+
 from bot.personas.model import Lorebook, LoreEntry, LorePosition, Persona
-from bot.prompt import PromptInput, build_prompt, split_examples
+from bot.ports import Turn
+from bot.prompt import PER_MESSAGE_OVERHEAD, PromptInput, _cut_to_fit, build_prompt, split_examples
 from bot.safety.policy import SAFETY_POSTAMBLE
 from bot.store.base import Role, StoredMessage
 from bot.tokens import count_tokens
@@ -138,3 +145,63 @@ def test_group_lines_carry_speaker_names() -> None:
 def test_split_examples() -> None:
     assert split_examples("<START>\na\n<START>\n\n<start>b") == ["a", "b"]
     assert split_examples("") == []
+
+
+def _hostile(kind: str, size: int = 65_536) -> str:
+    rng = random.Random(kind)
+    if kind == "letters":
+        return "".join(rng.choice(string.ascii_lowercase) for _ in range(size))
+    if kind == "cjk":
+        return "".join(chr(rng.randrange(0x4E00, 0x9FFF)) for _ in range(size))
+    return "a" * size
+
+
+@pytest.mark.parametrize("kind", ["letters", "repeated a", "cjk"])
+def test_a_65536_character_description_builds_quickly(kind: str) -> None:
+    """Counting such a description froze every chat for ~40 s (quadratic merge)."""
+    history = [msg(1, Role.USER, "hi")]
+    started = time.perf_counter()
+    p = build_prompt(
+        PromptInput(persona(description=_hostile(kind)), "Wen", history, budget_tokens=8000),
+        count_tokens,
+    )
+    assert time.perf_counter() - started < 1.0  # ~20-60 ms
+    assert _hostile(kind) in p.messages[0].content  # the definition is never dropped
+    assert p.messages[-2].content == "hi"
+
+
+@pytest.mark.parametrize("kind", ["letters", "cjk"])
+def test_a_huge_newest_message_is_cut_quickly_and_fits(kind: str) -> None:
+    text = _hostile(kind, 200_000) + " what do you think?"
+    history = [msg(1, Role.USER, text)]
+    started = time.perf_counter()
+    p = build_prompt(PromptInput(persona(), "Wen", history, budget_tokens=3000), count_tokens)
+    assert time.perf_counter() - started < 2.0  # ~0.1-0.3 s
+    assert p.tokens <= 3000
+    kept = p.messages[-2].content
+    assert kept.startswith("…") and kept.endswith(" what do you think?")
+
+
+def test_the_cut_keeps_nearly_as_much_as_fits() -> None:
+    def words(text: str) -> int:
+        return len(text.split())
+
+    text = " ".join(f"w{i}" for i in range(50_000))
+    cut = _cut_to_fit(Turn("user", text), 1000, words)
+    assert words(cut.content) + PER_MESSAGE_OVERHEAD <= 1000
+    assert words(cut.content) >= 0.97 * (1000 - PER_MESSAGE_OVERHEAD)
+    assert cut.content.endswith("w49999")
+    short = Turn("user", "just a few words")
+    assert _cut_to_fit(short, 1000, words) == short
+
+
+def test_prompts_built_in_threads_equal_those_built_in_turn() -> None:
+    history = [msg(i, Role.USER, f"my exam {i} is tomorrow") for i in range(30)]
+    inputs = [
+        PromptInput(persona(), "Wen", history[: n + 1], budget_tokens=150 + 10 * n)
+        for n in range(30)
+    ]
+    expected = [build_prompt(i, count_tokens) for i in inputs]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda i: build_prompt(i, count_tokens), inputs * 3))
+    assert got == expected * 3

@@ -36,21 +36,21 @@ async def test_a_card_larger_than_it_claims_is_refused_by_its_content_length(rig
     big = CARD + b" " * (30 * MB)
     card = rig.dc.add_file("card.json", big, "application/json", claimed_size=len(CARD))
     before = await rig.runtime.registry.entries()
-    assert await import_card(rig, card) == "That file is too large: 30.0 MB > 25.0 MB."
+    assert await import_card(rig, card) == "That file is too large: 30.0 MB > 20.0 MB."
     assert await rig.runtime.registry.entries() == before
 
 
 async def test_a_streamed_card_is_cut_off_at_the_cap(rig: Rig) -> None:
-    big = CARD + b" " * (26 * MB)
+    big = CARD + b" " * (21 * MB)
     card = rig.dc.add_file(
         "card.json", big, "application/json", claimed_size=len(CARD), streamed=True
     )
-    assert await import_card(rig, card) == "That file is too large: more than 25.0 MB."
+    assert await import_card(rig, card) == "That file is too large: more than 20.0 MB."
 
 
 async def test_a_card_claiming_46_mb_is_refused_without_downloading(rig: Rig) -> None:
     card = rig.dc.add_file("card.json", CARD, "application/json", claimed_size=46 * MB)
-    assert await import_card(rig, card) == "That file is too large: 46.0 MB > 25.0 MB."
+    assert await import_card(rig, card) == "That file is too large: 46.0 MB > 20.0 MB."
     assert not rig.dc.downloads
 
 
