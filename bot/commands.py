@@ -10,6 +10,7 @@ import contextlib
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.command_guard import always_answers
 from bot.engine import Engine, say
 from bot.errors import PersonaNotFound
 from bot.events import ChatKind, ChatRef, CommandRequest
@@ -83,6 +84,7 @@ class Commands:
         self.engine = engine
         self.admin = PersonaAdmin(engine)
 
+    @always_answers
     async def run(self, cmd: CommandRequest, channel: Channel) -> None:
         name = cmd.name.lower().lstrip("/")
         if name == "start":
