@@ -55,7 +55,7 @@ def where(path: str) -> str:
 def stack_of(frame: FrameType | None, limit: int = FRAMES) -> str:
     """The innermost ``limit`` frames, innermost first: ``a.py:3 in f <- b.py:9 in g``.
     Only code objects and line numbers are read: never ``f_locals``."""
-    parts = []
+    parts: list[str] = []
     while frame is not None and len(parts) < limit:
         code = frame.f_code
         parts.append(f"{where(code.co_filename)}:{frame.f_lineno} in {code.co_name}")
