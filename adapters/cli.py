@@ -12,7 +12,6 @@ import asyncio
 import getpass
 import logging
 import os
-import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -24,8 +23,13 @@ from bot.errors import CardError, ConfigError, KindredError, PersonaExists, Pers
 from bot.logs import setup_logging
 from bot.personas.registry import PersonaRegistry
 from bot.ports import Adapter
+from bot.shutdown import DEADLINE_S, StopSignals
 from bot.store import open_store
+from bot.watchdog import LoopWatchdog
 from config.settings import Settings, load_settings
+
+# Adapters get most of the time before StopSignals' deadline; closing the runtime the rest.
+STOP_TIMEOUT_S = DEADLINE_S - 3
 
 
 class Exit(Exception):
@@ -140,7 +144,7 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.runtime import build_runtime
 
     user = args.user or getpass.getuser() or "you"
-    async with await build_runtime(settings) as runtime:
+    async with await build_runtime(settings) as runtime, watching():
         return await ConsoleAdapter(runtime, user, args.persona).run()
 
 
@@ -165,26 +169,41 @@ async def _run(settings: Settings) -> int:
     from adapters.registry import create_adapters
     from bot.runtime import build_runtime
 
-    async with await build_runtime(settings) as runtime:
-        return await serve(create_adapters(runtime, platforms))
+    # Signals first: a SIGTERM while the runtime starts (a slow database) stops it too.
+    with StopSignals() as signals:
+        async with await build_runtime(settings) as runtime, watching():
+            return await serve(create_adapters(runtime, platforms), signals.requested)
 
 
-async def serve(adapters: Sequence[Adapter], stop_timeout: float = 10.0) -> int:
-    """Run adapters until SIGINT/SIGTERM, then stop them all within ``stop_timeout``."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+@asynccontextmanager
+async def watching() -> AsyncIterator[None]:
+    """The loop-lag watchdog while Kindred serves (not during start-up, whose imports and
+    table loads block the loop once, by design)."""
+    with LoopWatchdog(asyncio.get_running_loop()):
+        yield
+
+
+async def serve(
+    adapters: Sequence[Adapter],
+    stop: asyncio.Event | None = None,
+    stop_timeout: float = STOP_TIMEOUT_S,
+) -> int:
+    """Run adapters until ``stop`` is set (by default: until SIGINT/SIGTERM), then stop
+    them all within ``stop_timeout``. Whatever then still blocks, ``StopSignals`` ends the
+    process at its deadline."""
+    if stop is None:
+        with StopSignals() as signals:
+            return await serve(adapters, signals.requested, stop_timeout)
     started: list[Adapter] = []
     try:
         for adapter in adapters:
+            if stop.is_set():
+                break
             await adapter.start()
             started.append(adapter)
             logging.getLogger(__name__).info("%s adapter started", adapter.name)
         await stop.wait()
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
         try:
             async with asyncio.timeout(stop_timeout):
                 await asyncio.gather(*(a.stop() for a in reversed(started)))

@@ -119,31 +119,41 @@ class LoopWatchdog:
             self._handle = self._loop.call_later(self._beat_s, self._beat)
 
     def _watch(self) -> None:
-        stalled_at: float | None = None  # the heartbeat the current stall began after
+        stalled_at: tuple[float, str] | None = None
         while not self._stopping.wait(self._beat_s):
             try:
                 stalled_at = self._check(stalled_at)
             except Exception:  # the watchdog must never be what fails
                 log.exception("loop watchdog check failed")
 
-    def _check(self, stalled_at: float | None) -> float | None:
+    def _check(self, stalled_at: tuple[float, str] | None) -> tuple[float, str] | None:
+        """None, or (the heartbeat the current stall began after, where it was stuck)."""
         beat = self._beat_at
         if stalled_at is not None:
-            if beat == stalled_at:
+            since, where_ = stalled_at
+            if beat == since:
                 return stalled_at  # still blocked: already said so
             # The first heartbeat after the stall ran at ``beat``; it was due ``beat_s``
             # after the one before, so the loop was blocked for the difference.
-            blocked = beat - stalled_at - self._beat_s
-            log.warning("the event loop ran again after being blocked for %.2f s", blocked)
+            log.warning(
+                f"the event loop ran again after %.2f s (it was stuck in {_escaped(where_)})",
+                beat - since - self._beat_s,
+            )
             return None
         blocked = time.monotonic() - beat - self._beat_s  # how overdue the heartbeat is
         if blocked <= self._threshold:
             return None
-        frame = sys._current_frames().get(self._loop_thread)
+        stack = stack_of(sys._current_frames().get(self._loop_thread), self._frames)
         self.stalls += 1
+        # The stack is part of the message template, so the log's repeat limit (bot/logs.py)
+        # folds stalls at one place together but never hides a stall somewhere else.
         log.warning(
-            "the event loop has been blocked for %.2f s (every chat waits); it is running: %s",
+            f"the event loop has been blocked for %.2f s (every chat waits): {_escaped(stack)}",
             blocked,
-            stack_of(frame, self._frames),
         )
-        return beat
+        return beat, stack.split(" <- ", 1)[0]
+
+
+def _escaped(text: str) -> str:
+    """``text`` for a %-format template (a path may hold a "%")."""
+    return text.replace("%", "%%")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import re
 import resource
@@ -10,6 +11,7 @@ import time
 
 import pytest
 
+from bot.logs import RepeatFilter
 from bot.watchdog import LoopWatchdog, stack_of
 
 LOGGER = "bot.watchdog"
@@ -37,11 +39,12 @@ async def test_a_stall_is_reported_once_with_where_and_how_long(
     match = re.match(r"the event loop has been blocked for (\d+\.\d+) s", start)
     assert match and 0.25 <= float(match[1]) < 1.0
     # Innermost first: the blocking function, then its caller (this test).
-    assert re.search(r"running: tests/unit/test_watchdog\.py:\d+ in block_the_loop <- ", start)
+    assert re.search(r"waits\): tests/unit/test_watchdog\.py:\d+ in block_the_loop <- ", start)
     assert "in test_a_stall_is_reported_once_with_where_and_how_long" in start
     assert "sk-LOCAL-VALUE" not in start + end
-    match = re.match(r"the event loop ran again after being blocked for (\d+\.\d+) s", end)
+    match = re.match(r"the event loop ran again after (\d+\.\d+) s \(it was stuck in (.*)\)", end)
     assert match and 0.9 <= float(match[1]) < 5, end
+    assert re.fullmatch(r"tests/unit/test_watchdog\.py:\d+ in block_the_loop", match[2])
 
 
 async def test_two_stalls_are_two_reports(caplog: pytest.LogCaptureFixture) -> None:
@@ -52,6 +55,28 @@ async def test_two_stalls_are_two_reports(caplog: pytest.LogCaptureFixture) -> N
             await asyncio.sleep(0.4)
     assert dog.stalls == 2
     assert len([r for r in caplog.records if r.name == LOGGER]) == 4
+
+
+def block_elsewhere(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+async def test_the_log_repeat_limit_folds_one_place_never_another() -> None:
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.addFilter(RepeatFilter())
+    logger = logging.getLogger(LOGGER)
+    logger.addHandler(handler)
+    try:
+        with LoopWatchdog(asyncio.get_running_loop()):
+            for block in (block_the_loop, block_elsewhere, block_the_loop):
+                block(0.6)
+                await asyncio.sleep(0.4)
+    finally:
+        logger.removeHandler(handler)
+    starts = [line for line in buf.getvalue().splitlines() if "has been blocked" in line]
+    assert len(starts) == 2, buf.getvalue()  # the third stall is where the first one was
+    assert "in block_the_loop" in starts[0] and "in block_elsewhere" in starts[1]
 
 
 async def test_a_loop_that_keeps_running_is_not_reported(
