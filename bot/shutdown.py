@@ -5,19 +5,21 @@ adapters stop, the store closes). The process must be gone within ``deadline`` s
 when the loop never gets to run again, and what blocks it decides what can still act:
 
 * the loop is blocked in code that releases the GIL (``time.sleep``, blocking I/O, a C
-  extension computing without the GIL): the Python-level handler still runs in the main
-  thread (the call is interrupted, or another thread holds the GIL meanwhile) and arms
+  extension computing without the GIL) or in C code that checks for signals (the ``re``
+  engine does every few thousand steps, so a catastrophic regex counts here): the
+  Python-level handler still runs in the main thread and arms
   ``faulthandler.dump_traceback_later(deadline, exit=True)``, a timer on a C thread that
   needs no GIL: at the deadline it writes every thread's stack to stderr and exits 1.
-* the loop is blocked in C code that *holds* the GIL (a catastrophic regex: the ``re``
-  module never releases it): no Python code runs anywhere in the process, so neither a
-  signal handler nor a thread (``signal.sigwait`` in a thread was measured waking 157 s
-  late, when the regex ended) can act. What still runs is C: the interpreter's low-level
-  signal handler writes the signal number to the *wakeup fd* without the GIL. That fd is
-  a pipe to a small sentinel process (``SENTINEL``), which waits for SIGTERM/SIGINT bytes;
-  if this process has not exited ``deadline + 1`` seconds later, it asks for a stack dump
-  (SIGUSR1, registered with ``faulthandler``, which also needs no GIL) and sends SIGKILL.
-  The sentinel exits as soon as the pipe closes, i.e. when this process exits, however.
+* the loop is blocked in C code that holds the GIL and never checks for signals (big-int
+  arithmetic, ``sum`` over a huge range, many C extensions): no Python code runs anywhere
+  in the process, so neither a signal handler nor a thread can act (a thread in
+  ``signal.sigwait`` was measured waking only when such a call ended). What still runs is
+  C: the interpreter's low-level signal handler writes the signal number to the *wakeup
+  fd* without the GIL. That fd is a pipe to a small sentinel process (``SENTINEL``), which
+  waits for SIGTERM/SIGINT bytes; if this process has not exited ``deadline + 1`` seconds
+  later, it asks for a stack dump (SIGUSR1, registered with ``faulthandler``, which needs
+  no GIL either) and sends SIGKILL. The sentinel exits as soon as the pipe closes, i.e.
+  when this process exits, however it exits.
 
 A second signal stops at once (status 1). ``asyncio``'s ``loop.add_signal_handler`` is not
 used: it would take the wakeup fd for itself.
