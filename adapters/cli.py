@@ -24,7 +24,6 @@ from bot.logs import setup_logging
 from bot.personas.registry import PersonaRegistry
 from bot.ports import Adapter
 from bot.shutdown import DEADLINE_S, StopSignals
-from bot.store import open_store
 from bot.watchdog import LoopWatchdog
 from config.settings import Settings, load_settings
 
@@ -82,10 +81,12 @@ def _secrets(model: BaseModel) -> list[str]:
 @asynccontextmanager
 async def _personas(settings: Settings) -> AsyncIterator[PersonaRegistry]:
     """Store + registry only: persona commands must not start an LLM."""
-    store = open_store(settings.database_url)
-    await store.open()
+    from bot.runtime import database_problems, open_database
+
+    store = await open_database(settings.database_url)
     try:
-        registry, warnings = await PersonaRegistry.load(store, settings.personas_dir)
+        with database_problems(settings.database_url):
+            registry, warnings = await PersonaRegistry.load(store, settings.personas_dir)
         for w in warnings:
             print(f"warning: {w}", file=sys.stderr)
         yield registry
