@@ -12,7 +12,6 @@ import asyncio
 import getpass
 import logging
 import os
-import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -24,8 +23,12 @@ from bot.errors import CardError, ConfigError, KindredError, PersonaExists, Pers
 from bot.logs import setup_logging
 from bot.personas.registry import PersonaRegistry
 from bot.ports import Adapter, Service
-from bot.store import open_store
+from bot.shutdown import DEADLINE_S, StopSignals
+from bot.watchdog import LoopWatchdog
 from config.settings import Settings, load_settings
+
+# Adapters get most of the time before StopSignals' deadline; closing the runtime the rest.
+STOP_TIMEOUT_S = DEADLINE_S - 3
 
 
 class Exit(Exception):
@@ -78,10 +81,12 @@ def _secrets(model: BaseModel) -> list[str]:
 @asynccontextmanager
 async def _personas(settings: Settings) -> AsyncIterator[PersonaRegistry]:
     """Store + registry only: persona commands must not start an LLM."""
-    store = open_store(settings.database_url)
-    await store.open()
+    from bot.runtime import database_problems, open_database
+
+    store = await open_database(settings.database_url)
     try:
-        registry, warnings = await PersonaRegistry.load(store, settings.personas_dir)
+        with database_problems(settings.database_url):
+            registry, warnings = await PersonaRegistry.load(store, settings.personas_dir)
         for w in warnings:
             print(f"warning: {w}", file=sys.stderr)
         yield registry
@@ -143,7 +148,7 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
     # In a terminal one line is one turn: no waiting for more (the debounce).
     rhythm = settings.rhythm.model_copy(update={"debounce_seconds": 0.0})
     settings = settings.model_copy(update={"rhythm": rhythm})
-    async with await build_runtime(settings) as runtime:
+    async with await build_runtime(settings) as runtime, watching():
         return await ConsoleAdapter(runtime, user, args.persona).run()
 
 
@@ -168,24 +173,41 @@ async def _run(settings: Settings) -> int:
     from adapters.registry import create_adapters
     from bot.runtime import build_runtime
 
-    async with await build_runtime(settings) as runtime:
-        adapters = create_adapters(runtime, platforms)
-        return await serve(adapters, services=runtime.services(adapters))
+    # Signals first: a SIGTERM while the runtime starts (a slow database) stops it too.
+    with StopSignals() as signals:
+        async with await build_runtime(settings) as runtime, watching():
+            adapters = create_adapters(runtime, platforms)
+            services = runtime.services(adapters)
+            return await serve(adapters, signals.requested, services=services)
+
+
+@asynccontextmanager
+async def watching() -> AsyncIterator[None]:
+    """The loop-lag watchdog while Kindred serves (not during start-up, whose imports and
+    table loads block the loop once, by design)."""
+    with LoopWatchdog(asyncio.get_running_loop()):
+        yield
 
 
 async def serve(
-    adapters: Sequence[Adapter], stop_timeout: float = 10.0, services: Sequence[Service] = ()
+    adapters: Sequence[Adapter],
+    stop: asyncio.Event | None = None,
+    stop_timeout: float = STOP_TIMEOUT_S,
+    services: Sequence[Service] = (),
 ) -> int:
-    """Run adapters until SIGINT/SIGTERM, then stop them all within ``stop_timeout``.
-    ``services`` (owed replies, scheduled jobs) start once every adapter is up, and stop
-    after the adapters did (so what is unfinished is handed back last)."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    """Run adapters until ``stop`` is set (by default: until SIGINT/SIGTERM), then stop
+    them all within ``stop_timeout``. Whatever then still blocks, ``StopSignals`` ends the
+    process at its deadline. ``services`` (owed replies, scheduled jobs) start once every
+    adapter is up, and stop after the adapters did (so what is unfinished is handed back
+    last)."""
+    if stop is None:
+        with StopSignals() as signals:
+            return await serve(adapters, signals.requested, stop_timeout, services)
     started: list[Adapter] = []
     try:
         for adapter in adapters:
+            if stop.is_set():
+                break
             await adapter.start()
             started.append(adapter)
             logging.getLogger(__name__).info("%s adapter started", adapter.name)
@@ -193,8 +215,6 @@ async def serve(
             service.start()
         await stop.wait()
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
         try:
             async with asyncio.timeout(stop_timeout):
                 await asyncio.gather(*(a.stop() for a in reversed(started)))

@@ -10,6 +10,7 @@ import contextlib
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.command_guard import always_answers
 from bot.compose import say
 from bot.engine import Engine
 from bot.errors import PersonaNotFound
@@ -84,6 +85,7 @@ class Commands:
         self.engine = engine
         self.admin = PersonaAdmin(engine)
 
+    @always_answers
     async def run(self, cmd: CommandRequest, channel: Channel) -> None:
         name = cmd.name.lower().lstrip("/")
         if name == "start":

@@ -1,16 +1,25 @@
-"""Logging set-up with secret redaction.
+"""Logging set-up: secret redaction and a limit on repeated lines.
 
 Secrets are kept out of messages by construction, but a library's exception text or a
 URL with a token in it (Telegram puts the bot token in every request path) can still reach
-a log line. This filter masks every configured secret in every record as a last line of
+a log line. ``SecretFilter`` masks every configured secret in every record as a last line of
 defence.
+
+A failure that repeats (the database gone, the LLM endpoint down, a platform refusing every
+call) would otherwise write the same error, traceback and all, for every message: the log
+fills the disk and hides everything else. ``RepeatFilter`` lets the first one through and
+then reports the repeats as a count, at most once a minute.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TextIO
 
 MASK = "***"
 
@@ -40,10 +49,108 @@ class SecretFilter(logging.Filter):
         return text
 
 
-def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+REPEAT_WINDOW_S = 60.0
+MAX_TRACKED = 1000  # distinct (logger, level, template) keys kept; messages are code constants
+
+
+@dataclass
+class _Seen:
+    since: float  # when the last line with this key was written
+    repeats: int = 0  # lines held back since then
+
+
+class RepeatFilter(logging.Filter):
+    """Identical lines at WARNING and above -- the same logger, level and message *template*
+    (``record.msg`` before its arguments: "LLM call failed: %s" is one line whatever the
+    error) -- are written once per ``window`` seconds. The first goes through; later ones
+    are counted, and the first one after the window carries the count ("[repeated N more
+    times in the last 60 s]"). Counts still held when the handler closes are written then.
+    DEBUG and INFO lines are never held back: they are asked for when debugging."""
+
+    def __init__(
+        self,
+        window: float = REPEAT_WINDOW_S,
+        level: int = logging.WARNING,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._window = window
+        self._level = level
+        self._clock = clock
+        self._seen: dict[tuple[str, int, str], _Seen] = {}
+        # Handler.handle() calls filters before taking the handler's lock.
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < self._level:
+            return True
+        key = (record.name, record.levelno, str(record.msg))
+        now = self._clock()
+        with self._lock:
+            seen = self._seen.get(key)
+            if seen is None:
+                self._forget_old(now)
+                self._seen[key] = _Seen(now)
+                return True
+            if now - seen.since < self._window:
+                seen.repeats += 1
+                return False
+            repeats, elapsed = seen.repeats, now - seen.since
+            seen.since, seen.repeats = now, 0
+        if repeats:
+            note = f" [repeated {repeats} more times in the last {elapsed:.0f} s]"
+            record.msg, record.args = record.getMessage() + note, None
+        return True
+
+    def pending(self) -> list[logging.LogRecord]:
+        """One record per key with repeats not yet reported (and resets them)."""
+        now = self._clock()
+        out = []
+        with self._lock:
+            for (name, level, template), seen in self._seen.items():
+                if seen.repeats:
+                    text = (
+                        f"[the line {template!r} repeated {seen.repeats} more times"
+                        f" in the last {now - seen.since:.0f} s]"
+                    )
+                    out.append(logging.LogRecord(name, level, "", 0, text, None, None))
+                    seen.since, seen.repeats = now, 0
+        return out
+
+    def _forget_old(self, now: float) -> None:
+        if len(self._seen) < MAX_TRACKED:
+            return
+        for key in [k for k, s in self._seen.items() if now - s.since >= self._window]:
+            if not self._seen[key].repeats:
+                del self._seen[key]
+        while len(self._seen) >= MAX_TRACKED:  # all recent: drop the oldest
+            del self._seen[next(iter(self._seen))]
+
+
+class _Handler(logging.StreamHandler[TextIO]):
+    """Writes the counts ``RepeatFilter`` still holds when logging shuts down (at exit)."""
+
+    def __init__(self, stream: TextIO, repeats: RepeatFilter, secrets: SecretFilter) -> None:
+        super().__init__(stream)
+        self.repeats = repeats
+        self.secrets = secrets
+        # Repeats first: it keys on the message template, which redaction would replace.
+        self.addFilter(repeats)
+        self.addFilter(secrets)
+
+    def close(self) -> None:
+        for record in self.repeats.pending():
+            # Not through handle(): the repeat filter would hold these back. Redacted still.
+            self.secrets.filter(record)
+            self.emit(record)
+        super().close()
+
+
+def setup_logging(
+    level: str, secrets: Iterable[str] = (), stream: TextIO | None = None
+) -> logging.Handler:
+    handler = _Handler(stream or sys.stderr, RepeatFilter(), SecretFilter(secrets))
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(SecretFilter(secrets))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -52,3 +159,4 @@ def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
     # Third-party HTTP clients log request lines (with tokens in Telegram URLs) at INFO.
     for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "openai"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    return handler

@@ -17,6 +17,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from bot.command_guard import always_answers
 from bot.engine import Engine
 from bot.errors import CardError, PersonaExists, PersonaNotFound
 from bot.events import ChatKind, ChatRef, CommandRequest
@@ -124,6 +125,7 @@ class PersonaAdmin:
         self.engine = engine
         self.roster = ChatRoster(engine)
 
+    @always_answers
     async def run(self, cmd: CommandRequest, channel: Channel) -> None:
         name = cmd.name.lower()
         if cmd.chat.kind is ChatKind.GROUP and not cmd.is_admin:

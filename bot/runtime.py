@@ -4,16 +4,20 @@ get a ready ``Runtime`` and never wire these pieces themselves."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
-from collections.abc import Sequence
-from contextlib import AsyncExitStack
+from collections.abc import Iterator, Sequence
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from types import TracebackType
+from urllib.parse import unquote
 
 from bot.addressing import GroupRhythm
 from bot.commands import Commands
 from bot.engine import Engine, EngineConfig
+from bot.errors import KindredError
 from bot.llm import OpenAIChatModel
 from bot.local_model import BANNER, start_local_server
 from bot.memory.service import MemoryService
@@ -23,6 +27,7 @@ from bot.recovery import RecoveryConfig, ReplyRecovery
 from bot.scheduler import Handler, Scheduler
 from bot.store import open_store
 from bot.store.base import Store
+from bot.store.sqlite import SQLiteStore
 from bot.tokens import get_tokenizer
 from config.settings import LLMSettings, Settings
 
@@ -92,10 +97,10 @@ async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime
     """Open everything; the caller owns the result (``async with``)."""
     stack = AsyncExitStack()
     try:
-        store = open_store(settings.database_url)
-        await store.open()
+        store = await open_database(settings.database_url)
         stack.push_async_callback(store.close)
-        registry, warnings = await PersonaRegistry.load(store, settings.personas_dir)
+        with database_problems(settings.database_url):
+            registry, warnings = await PersonaRegistry.load(store, settings.personas_dir)
         for w in warnings:
             log.warning("%s", w)
         # Load the token table now (~0.1 s) rather than inside the first person's reply.
@@ -182,6 +187,70 @@ async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime
     except BaseException:
         await stack.aclose()
         raise
+
+
+async def open_database(url: str) -> Store:
+    """The store for ``url``, opened, and (SQLite) checked writable now rather than at the
+    first message: SQLite opens a read-only file without complaint and refuses only the
+    first write. A problem is a ``KindredError`` of one line naming what to fix."""
+    store = open_store(url)
+    with database_problems(url):
+        await store.open()
+        try:
+            if isinstance(store, SQLiteStore):
+                # Deletes nothing, but starts a write: SQLITE_READONLY here, not later.
+                await store._all("DELETE FROM schema_version WHERE 1 = 0")
+        except BaseException:
+            await store.close()
+            raise
+    return store
+
+
+@contextmanager
+def database_problems(url: str) -> Iterator[None]:
+    """SQLite's and the file system's errors while opening the database, as one line for
+    the operator (the CLI exits 2 with it) instead of a traceback."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise KindredError(_sqlite_problem(_sqlite_path(url), exc)) from None
+    except OSError as exc:  # creating the database's folder
+        if not url.strip().lower().startswith("sqlite:"):
+            raise
+        path = _sqlite_path(url)
+        reason = "permission denied" if isinstance(exc, PermissionError) else exc.strerror
+        raise KindredError(
+            f"cannot create the folder {Path(path).parent} for the database {path}: {reason}"
+            f" ({CHECK}, and the permissions of the folders above it)"
+        ) from None
+
+
+CHECK = "check KINDRED_DATABASE_URL"
+
+
+def _sqlite_path(url: str) -> str:
+    rest = url.strip()[len("sqlite:///") :]
+    return unquote(rest.split("?", 1)[0]) or url
+
+
+def _sqlite_problem(path: str, exc: sqlite3.Error) -> str:
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name.startswith("SQLITE_READONLY"):
+        return (
+            f"cannot write the database {path}: it is read-only"
+            f" ({CHECK} and the permissions of the file and its folder)"
+        )
+    if name.startswith("SQLITE_CANTOPEN"):
+        return (
+            f"cannot open the database {path} ({CHECK}, and that its folder exists and is writable)"
+        )
+    if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
+        return f"{path} is not a SQLite database, or it is damaged ({CHECK})"
+    if name.startswith("SQLITE_FULL"):
+        return f"cannot write the database {path}: the disk is full"
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return f"the database {path} stayed locked by another process ({CHECK})"
+    return f"cannot use the database {path}: {exc} ({CHECK} and the file's permissions)"
 
 
 def build_memory(

@@ -20,6 +20,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.command_guard import always_answers, small_number
 from bot.engine import Engine
 from bot.events import ChatKind, CommandRequest
 from bot.memory.base import ForgetReport
@@ -56,6 +57,7 @@ class MemoryCommands:
     def memory(self) -> MemoryService | None:
         return self.engine.memory
 
+    @always_answers
     async def run(self, cmd: CommandRequest, channel: Channel) -> None:
         name = cmd.name.lower().lstrip("/")
         memory = self.memory
@@ -97,8 +99,8 @@ class MemoryCommands:
                     return
                 report = await self.forget_all(user.id)
                 await channel.send(forgotten(report))
-            elif args[:1] and args[0].isdigit():
-                gone = await memory.forget_one(persona.id, user.id, int(args[0]))
+            elif args[:1] and (number := small_number(args[0])) is not None:
+                gone = await memory.forget_one(persona.id, user.id, number)
                 if gone is None:
                     await channel.send("There is no such item; see /memory.")
                 else:

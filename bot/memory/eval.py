@@ -37,7 +37,7 @@ from bot.tokens import count_tokens
 PERSONA = "eval"
 PLATFORM = "eval"
 OVERALL = (1, 2, 3, 4)
-_EVIDENCE = re.compile(r"D:?(\d+):0*(\d+)")
+_EVIDENCE = re.compile(r"D:?([0-9]{1,9}):0*([0-9]{1,9})")  # bounded: int() cannot raise
 
 
 class DatasetError(Exception):
@@ -61,6 +61,18 @@ def parse_session_date(text: str) -> datetime:
         except ValueError:
             continue
     raise DatasetError(f"cannot read the session date {text!r}")
+
+
+def _category(value: Any) -> int:
+    """A question's category: a small whole number (LoCoMo uses 1-5)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    text = str(value).strip()
+    if not re.fullmatch(r"[0-9]{1,9}", text):
+        raise DatasetError(f"a question's category must be a whole number, not {text[:20]!r}")
+    return int(text)
 
 
 def evidence_ids(raw: Sequence[Any]) -> list[str]:
@@ -188,7 +200,7 @@ async def _run(
             evidence = set(evidence_ids(qa.get("evidence") or [])) & known
             if not evidence:
                 continue
-            category = int(qa.get("category", 0))
+            category = _category(qa.get("category", 0))
             started = time.perf_counter()
             hits = await recaller.search_turns(scope, str(qa.get("question", "")), kmax, last)
             latencies.append((time.perf_counter() - started) * 1000)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.command_guard import small_number
 from bot.memory.base import Memory, MemoryKind, TurnForExtraction
 from bot.memory.text import normalise, render_date
 from bot.ports import Turn
@@ -98,6 +99,16 @@ def _json_object(text: str) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
+def _memory_id(raw: object) -> int | None:
+    """A memory id the model gave: an int, a whole float, or a short digit string. Never
+    int() of anything else: NaN, Infinity and a 5000-digit string all raise."""
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float):
+        return int(raw) if raw.is_integer() else None
+    return small_number(raw) if isinstance(raw, str) else None
+
+
 def parse(text: str) -> Extraction | None:
     """The model's answer, validated; None when it is not the JSON we asked for."""
     obj = _json_object(text)
@@ -114,11 +125,7 @@ def parse(text: str) -> Extraction | None:
         if action not in ("add", "update", "delete"):
             continue
         raw_id = item.get("id")
-        mid = (
-            int(raw_id)
-            if isinstance(raw_id, int | float) or (isinstance(raw_id, str) and raw_id.isdigit())
-            else None
-        )
+        mid = _memory_id(raw_id)
         text_ = " ".join(str(item.get("text") or "").split())[:500]
         if action in ("add", "update") and not text_:
             continue
@@ -129,7 +136,7 @@ def parse(text: str) -> Extraction | None:
         kind = str(item.get("kind") or "fact").lower()
         try:
             importance = int(item.get("importance") or 3)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: JSON's Infinity
             importance = 3
         ops.append(
             Operation(

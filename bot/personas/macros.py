@@ -24,8 +24,9 @@ import re
 
 # The body excludes braces so the innermost macro wins and ``{{`` in prose stays prose.
 _MACRO = re.compile(r"\{\{([^{}]*)\}\}|<(bot|char|user)>", re.IGNORECASE)
-_DICE = re.compile(r"(?:(\d*)d)?(\d+)(?:\s*([+-])\s*(\d+))?", re.IGNORECASE)
-# Keep a card from asking for a million dice or a number that prints for a page.
+_DICE = re.compile(r"(?:([0-9]{0,9})d)?([0-9]{1,9})(?:\s*([+-])\s*([0-9]{1,9}))?", re.I)
+# Keep a card from asking for a million dice or a number that prints for a page. The
+# regex bounds the digits too: int() of a 5000-digit number raises instead of rolling.
 _MAX_DICE = 100
 _MAX_SIDES = 1_000_000
 _MAX_MODIFIER = 1_000_000

@@ -60,6 +60,7 @@ from bot.store.base import (
 from bot.store.jobs import JobTables
 from bot.store.messages import MessageEdits
 from bot.store.migrations import LATEST_VERSION, SCHEMA_VERSION_TABLE, migrations_for, render
+from bot.store.params import strip_json_nul, strip_nul
 from bot.store.replies import OwedReplies, owed_chat
 from bot.store.sqlite import (  # the same statements where portable, so they cannot drift
     CURRENT_CONV,
@@ -208,6 +209,7 @@ class PostgresStore(OwedReplies, JobTables, MessageEdits):
                 max_size=self._max_size,
                 timeout=CONNECT_TIMEOUT_S,
                 server_settings=settings,
+                init=_init_connection,
             )
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             reason = str(exc) or type(exc).__name__
@@ -266,16 +268,18 @@ class PostgresStore(OwedReplies, JobTables, MessageEdits):
         conn = self._tx_conn()
         return self._open_pool if conn is None else conn
 
+    # Every statement goes through these three: the one place parameters are cleaned
+    # (``strip_nul``: PostgreSQL text cannot hold U+0000; see bot/store/params.py).
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        rows: list[Row] = await self._runner().fetch(_numbered(sql), *params)
+        rows: list[Row] = await self._runner().fetch(_numbered(sql), *strip_nul(params))
         return rows
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        row: Row | None = await self._runner().fetchrow(_numbered(sql), *params)
+        row: Row | None = await self._runner().fetchrow(_numbered(sql), *strip_nul(params))
         return row
 
     async def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        await self._runner().executemany(_numbered(sql), rows)
+        await self._runner().executemany(_numbered(sql), [strip_nul(r) for r in rows])
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[None]:
@@ -564,6 +568,19 @@ class PostgresStore(OwedReplies, JobTables, MessageEdits):
             ),
         )
         return _settings(_required(row))
+
+
+async def _init_connection(conn: Any) -> None:
+    """JSONB parameters still go in and come out as JSON text (asyncpg's default), minus
+    the ``\u0000`` escapes JSONB refuses: every JSON document passes here, whoever wrote it."""
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name, schema="pg_catalog", format="text", encoder=strip_json_nul, decoder=_same
+        )
+
+
+def _same(text: str) -> str:
+    return text
 
 
 def _secrets(password: str | None, query: str) -> list[str]:

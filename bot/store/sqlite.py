@@ -47,6 +47,7 @@ from bot.store.base import (
 from bot.store.jobs import JobTables
 from bot.store.messages import MessageEdits
 from bot.store.migrations import LATEST_VERSION, SCHEMA_VERSION_TABLE, migrations_for, render
+from bot.store.params import strip_nul
 from bot.store.replies import OwedReplies, owed_chat
 
 Row = Sequence[Any]
@@ -240,14 +241,14 @@ class SQLiteStore(OwedReplies, JobTables, MessageEdits):
         return self._db
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return list(await self._conn.execute_fetchall(sql, params))
+        return list(await self._conn.execute_fetchall(sql, strip_nul(params)))
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = await self._all(sql, params)
         return rows[0] if rows else None
 
     async def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        await self._conn.executemany(sql, rows)
+        await self._conn.executemany(sql, [strip_nul(r) for r in rows])
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[None]:
