@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from bot.engine import Engine
 from bot.events import ChatKind, CommandRequest
 from bot.initiative.reminders import WEEKDAYS, Refused, Reminders, day_text, describe, when_of
-from bot.initiative.when import MAX_INPUT, NotUnderstood, parse_reminder_async
+from bot.initiative.when import MAX_WHEN_CHARS, NotUnderstood, parse_reminder_async
 from bot.ports import Channel
 from bot.store.base import User
 from config.settings import InitiativeSettings
@@ -120,7 +120,7 @@ class ReminderCommands:
         if not text:
             return REMIND_USAGE
         limit = self.reminders.settings.max_reminder_chars
-        if len(text) > limit + MAX_INPUT:
+        if len(text) > limit + MAX_WHEN_CHARS:
             return f"That's a long reminder — please keep it under {limit} characters."
         zone = self.reminders.zone_of(user)
         now = self._clock()

@@ -20,15 +20,16 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import dateparser
 
 from bot.initiative.normalise import has_cjk, has_clock, is_bare_time, normalise
 
-MAX_INPUT = 300  # characters of a request that are read at all
-MAX_WHEN_CHARS = 60  # the time is within the first this many characters
+MAX_INPUT = 300  # characters of a time alone (the tool path) that are read at all
+MAX_TEXT = 5000  # characters of a whole request ("<when> <what>") that are read at all
+MAX_WHEN_CHARS = 60  # the time is within the first this many characters: only they are parsed
 MAX_TRIES = 40  # prefixes tried, longest first
 MAX_AHEAD = timedelta(days=2 * 366)
 DEFAULT_TIME = time(9, 0)  # "remind me on friday": a date without a time of day
@@ -207,13 +208,14 @@ def _what(rest: str) -> str:
 def parse_reminder(
     text: str, zone_name: str, now: datetime, language: str | None = None
 ) -> tuple[When, str]:
-    """(when, what) from "<when> <what>"; raises NotUnderstood."""
-    text = " ".join(text[:MAX_INPUT].split())
+    """(when, what) from "<when> <what>"; raises NotUnderstood. dateparser only ever sees
+    the first MAX_WHEN_CHARS characters; the rest is the text to remind of."""
+    text = " ".join(text[:MAX_TEXT].split())
     zone = ZoneInfo(zone_name)
     langs = languages_for(text[:MAX_WHEN_CHARS], language)
     recurring = _recurrence(text)
     body = recurring[3] if recurring else text
-    if _is_time(text, zone, now, langs):
+    if len(text) <= MAX_WHEN_CHARS and _is_time(text, zone, now, langs):
         raise NotUnderstood("no_text")  # "/remind tomorrow 8am": a time, nothing to say
     for end in _prefix_ends(body):
         what = _what(body[end:])
@@ -268,7 +270,3 @@ async def parse_when_async(
     text: str, zone_name: str, now: datetime, language: str | None = None
 ) -> When:
     return await asyncio.to_thread(parse_when, text, zone_name, now, language)
-
-
-def today_in(zone_name: str, now: datetime) -> date:
-    return now.astimezone(ZoneInfo(zone_name)).date()

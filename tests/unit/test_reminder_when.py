@@ -105,6 +105,11 @@ def test_refused(text: str, reason: str) -> None:
     assert err.value.reason == reason
 
 
+def test_a_long_text_is_kept_whole() -> None:
+    _, what = parse_reminder("in 10 minutes " + "word " * 200, BERLIN, NOW)
+    assert what == " ".join(["word"] * 200)
+
+
 def test_the_time_is_read_in_the_persons_timezone() -> None:
     berlin, _ = parse_reminder("at 21:00 call", BERLIN, NOW)
     shanghai, _ = parse_reminder("at 21:00 call", SHANGHAI, NOW)
