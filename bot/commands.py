@@ -15,6 +15,8 @@ from bot.compose import say
 from bot.engine import Engine
 from bot.errors import PersonaNotFound
 from bot.events import ChatKind, ChatRef, CommandRequest
+from bot.initiative.commands import HELP as REMINDER_HELP
+from bot.initiative.commands import REMINDER_COMMANDS, ReminderCommands
 from bot.memory.commands import HELP as MEMORY_HELP
 from bot.memory.commands import MEMORY_COMMANDS, MemoryCommands
 from bot.persona_admin import ADMIN_COMMANDS, PersonaAdmin
@@ -23,6 +25,7 @@ from bot.personas.model import Persona
 from bot.ports import Channel
 from bot.safety.disclosure import notice
 from bot.store.base import NewMessage, Role
+from config.settings import InitiativeSettings
 
 HELP = """\
 /persona — list the personas you can talk to
@@ -81,9 +84,10 @@ class Switch:
 
 
 class Commands:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, initiative: InitiativeSettings | None = None) -> None:
         self.engine = engine
         self.admin = PersonaAdmin(engine)
+        self.reminders = ReminderCommands(engine, initiative or InitiativeSettings())
 
     @always_answers
     async def run(self, cmd: CommandRequest, channel: Channel) -> None:
@@ -97,11 +101,13 @@ class Commands:
         elif name == "voice":
             await self.voice(cmd, channel)
         elif name == "help":
-            await channel.send(f"{HELP}\n{MEMORY_HELP}")
+            await channel.send(f"{HELP}\n{MEMORY_HELP}\n{REMINDER_HELP}")
         elif name in ADMIN_COMMANDS:
             await self.admin.run(cmd, channel)
         elif name in MEMORY_COMMANDS:  # /memory /remember /forget /export (bot/memory)
             await MemoryCommands(self.engine).run(cmd, channel)
+        elif name in REMINDER_COMMANDS:  # /remind /reminders /timezone (bot/initiative)
+            await self.reminders.run(cmd, channel)
         else:
             await channel.send(f"I don't know the command /{name}.\n{HELP}")
 

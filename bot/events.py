@@ -7,6 +7,17 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 
+def well_formed(text: str) -> str:
+    """``text`` as valid Unicode: a lone surrogate (JSON can carry "\\ud800"; Telegram
+    passes it on) cannot be encoded, stored or sent, so it becomes U+FFFD. The check is
+    one C-speed encode; only broken text pays for the repair."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
 class ChatKind(StrEnum):
     PRIVATE = "private"
     GROUP = "group"
@@ -35,6 +46,9 @@ class UserRef:
     language: str | None = None
     is_bot: bool = False
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "display_name", well_formed(self.display_name))
+
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
@@ -58,6 +72,9 @@ class IncomingMessage:
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
     # A reply to, or an @mention of, somebody else: group chatter not meant for the persona.
     addressed_elsewhere: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", well_formed(self.text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +100,7 @@ class CommandRequest:
     is_admin: bool = False
     text: str = ""
     file: AttachedFile | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", well_formed(self.text))
+        object.__setattr__(self, "args", tuple(well_formed(a) for a in self.args))

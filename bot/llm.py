@@ -21,8 +21,9 @@ import logging
 import random
 import struct
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,7 +36,7 @@ from bot.ports import ChatRequest, Turn
 from bot.reasoning import ReasoningFilter
 from config.settings import LLMSettings
 
-__all__ = ["OpenAIChatModel"]
+__all__ = ["OpenAIChatModel", "ToolCall"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,14 @@ log = logging.getLogger(__name__)
 _NO_KEY = "no-key"
 _RETRY_STATUS = frozenset({408, 409, 425, 429})
 _REASON_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function the model asked to call, with its arguments (a JSON object)."""
+
+    name: str
+    arguments: dict[str, Any]
 
 
 class OpenAIChatModel:
@@ -202,6 +211,45 @@ class OpenAIChatModel:
         filt = ReasoningFilter()
         return filt.feed(str(content)) + filt.flush()
 
+    async def call_tools(
+        self,
+        request: ChatRequest,
+        tools: Sequence[Mapping[str, Any]],
+        *,
+        within: float | None = None,
+    ) -> list[ToolCall]:
+        """One non-streamed completion offering ``tools`` (OpenAI function definitions:
+        name, description, parameters); the calls the model made, in order. Calls to
+        tools not offered or with arguments that are not a JSON object are left out.
+        Raises ``LLMUnavailable`` (also after ``within`` seconds, default the deadline)."""
+        body = self._body(request)
+        body["stream"] = False
+        body["tools"] = [{"type": "function", "function": dict(t)} for t in tools]
+        body["tool_choice"] = "auto"
+        offered = {str(t.get("name")) for t in tools}
+        async with self._guard("tool call", "answer", within):
+            response = await self._client.post(
+                "/chat/completions", body=body, cast_to=httpx2.Response
+            )
+            data = response.json()
+        try:
+            message = data["choices"][0]["message"]
+        except (KeyError, IndexError, TypeError):
+            raise LLMUnavailable("the LLM answered without a message") from None
+        calls: list[ToolCall] = []
+        for call in (message.get("tool_calls") if isinstance(message, dict) else None) or []:
+            function = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(function, dict) or function.get("name") not in offered:
+                continue
+            raw = function.get("arguments")
+            try:
+                arguments = json.loads(raw) if isinstance(raw, str) else raw
+            except ValueError:
+                continue  # a small model's broken JSON: as if it had not called
+            if isinstance(arguments, dict):
+                calls.append(ToolCall(str(function["name"]), arguments))
+        return calls
+
     async def embed(self, texts: list[str], model: str) -> list[list[float]]:
         """Embedding vectors for ``texts`` from ``/embeddings`` (base64 float32 on the wire)."""
         if not texts:
@@ -318,16 +366,17 @@ class OpenAIChatModel:
         return f"{self.endpoint}: {listed}model {self._model!r} answered in {took:.1f} s"
 
     @asynccontextmanager
-    async def _guard(self, action: str, thing: str) -> AsyncIterator[None]:
+    async def _guard(
+        self, action: str, thing: str, within: float | None = None
+    ) -> AsyncIterator[None]:
         """One deadline and one error mapping for every non-streamed call: whatever goes
         wrong reaches the caller as ``LLMUnavailable`` with a secret-free reason."""
+        limit = self._settings.timeout if within is None else within
         try:
-            async with asyncio.timeout(self._settings.timeout):
+            async with asyncio.timeout(limit):
                 yield
         except TimeoutError:
-            raise LLMUnavailable(
-                f"no {thing} from {self.endpoint} within {self._settings.timeout:g} s"
-            ) from None
+            raise LLMUnavailable(f"no {thing} from {self.endpoint} within {limit:g} s") from None
         except (openai.OpenAIError, httpx2.HTTPError, ValueError, KeyError, TypeError) as exc:
             raise LLMUnavailable(f"{action} failed: {self._reason(exc)}") from None
 

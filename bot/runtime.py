@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import unquote
 
+from bot import initiative
 from bot.addressing import GroupRhythm
 from bot.commands import Commands
 from bot.engine import Engine, EngineConfig
@@ -172,17 +173,21 @@ async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime
             speech=model,
             transcriber=Transcription(model, llm.transcription_model),
         )
+        # The persona speaking first (bot/initiative/): what each kind of job does, and the
+        # screens that notice a reminder asked for in plain words.
+        engine.screens += initiative.screens(engine, settings)
         return Runtime(
             settings,
             store,
             registry,
             engine,
-            Commands(engine),
+            Commands(engine, settings.initiative),
             model,
             warnings,
             local,
             stack,
             memory,
+            initiative.handlers(engine, settings),
         )
     except BaseException:
         await stack.aclose()

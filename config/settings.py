@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import zoneinfo
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -51,6 +52,10 @@ class LLMSettings(BaseModel):
     # Whether the model accepts images (OpenAI image_url content parts). Off: a photo is
     # only named in the text and the persona says it cannot see it.
     vision: bool = False
+    # Whether the model can call functions (OpenAI "tools"). On: a message that looks like
+    # a reminder request ("remind me tomorrow at 8 to …") is first offered a set_reminder
+    # tool (bot/initiative/tools.py). Off: reminders are set with /remind only.
+    tools: bool = False
 
     @field_validator("base_url")
     @classmethod
@@ -224,6 +229,29 @@ class RecoverySettings(BaseModel):
     max_attempts: int = Field(3, ge=1, le=100)
 
 
+class InitiativeSettings(BaseModel):
+    """The persona speaking first: reminders (bot/initiative/)."""
+
+    # The timezone of a person who has not set one with /timezone (an IANA name).
+    default_timezone: str = "UTC"
+    # Pending reminders one person may have at once, across all chats.
+    max_reminders_per_person: int = Field(50, ge=1, le=10_000)
+    # A reminder's text is kept up to this many characters.
+    max_reminder_chars: int = Field(500, ge=20, le=4000)
+    # A reminder said later than this (the bot was down) comes with an apology.
+    late_after_seconds: float = Field(120.0, ge=0.0, le=86_400.0)
+    # How long a message waits for the model to decide whether it asks for a reminder
+    # (KINDRED_LLM__TOOLS); past it, the reply goes on without one.
+    tool_timeout_seconds: float = Field(8.0, gt=0.0, le=120.0)
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        if v not in zoneinfo.available_timezones():
+            raise ValueError("must be an IANA timezone name such as Europe/Berlin or UTC")
+        return v
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KINDRED_",
@@ -246,6 +274,7 @@ class Settings(BaseSettings):
     safety: SafetySettings = SafetySettings()
     recovery: RecoverySettings = RecoverySettings()
     rhythm: RhythmSettings = RhythmSettings()
+    initiative: InitiativeSettings = InitiativeSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -5,8 +5,8 @@ OpenAI server over loopback, with its event loop blocked in the ways that differ
 * in code that releases the GIL (``time.sleep`` in a loop callback): the signal handler
   runs when the sleep is interrupted and arms the in-process deadline (faulthandler's C
   timer), exit status 1 at 7 s;
-* in a catastrophic regex (a Character Card's lorebook can carry one): ``re`` holds the GIL
-  but checks for signals every few thousand steps, so the handler runs there too: status 1;
+* (a catastrophic lorebook regex used to be the third way; regex keys now run with a time
+  budget, so the bot answers and stops cleanly: status 0);
 * in C code that holds the GIL and never checks for signals (``sum(range(10**13))``): no
   Python runs at all; the sentinel process, woken through the signal wakeup fd, dumps the
   stacks and kills it (SIGKILL) at 8.5 s.
@@ -42,9 +42,9 @@ def block_forever():
 
 real_serve = cli.serve
 
-async def serve(adapters, stop=None, stop_timeout=cli.STOP_TIMEOUT_S):
+async def serve(adapters, stop=None, stop_timeout=cli.STOP_TIMEOUT_S, **more):
     asyncio.get_running_loop().call_later(1.0, block_forever)
-    return await real_serve(adapters, stop, stop_timeout)
+    return await real_serve(adapters, stop, stop_timeout, **more)
 
 cli.serve = serve
 sys.exit(cli.main(["run"]))
@@ -140,7 +140,9 @@ async def run_blocked(
             seen = b""
             async with asyncio.timeout(60):
                 while b"BLOCKING THE LOOP" not in seen:
-                    seen += await proc.stderr.readline()
+                    line = await proc.stderr.readline()
+                    assert line, f"kindred exited before blocking: {seen.decode()}"
+                    seen += line
             await asyncio.sleep(1.0)  # well into the stall
             elapsed, err = await stop_and_time(proc, twice)
     text = seen.decode() + err
@@ -175,7 +177,9 @@ async def test_sigterm_stops_c_code_that_holds_the_gil(tmp_path: Path) -> None:
     assert "in block_forever" in err
 
 
-async def test_sigterm_stops_a_loop_stuck_in_a_catastrophic_regex(tmp_path: Path) -> None:
+async def test_a_catastrophic_lorebook_regex_no_longer_blocks_the_stop(tmp_path: Path) -> None:
+    # Lorebook regexes run with a time budget (bot/personas/lore_keys.py): the message that
+    # once spun for hours in C is answered, and SIGTERM then stops the bot cleanly.
     personas = tmp_path / "personas"
     personas.mkdir()
     (personas / "regexy.yaml").write_text(REGEX_PERSONA)
@@ -189,18 +193,11 @@ async def test_sigterm_stops_a_loop_stuck_in_a_catastrophic_regex(tmp_path: Path
         )
         async with kindred_run(tmp_path, env, [str(KINDRED), "run"]) as proc:
             await tg.wait_for(lambda t: bool(t.calls_to("deleteWebhook")), limit=60)
-            # 2^40 steps of backtracking: hours in C with the GIL held.
             await tg.send_text("a" * 40 + "b")
-            busy_from = cpu_seconds(proc.pid)
-            async with asyncio.timeout(60):
-                # (the CPU clock of another process has no event to wait on)
-                while cpu_seconds(proc.pid) - busy_from < 1.5:  # noqa: ASYNC110
-                    await asyncio.sleep(0.1)  # until it has spun in the regex for 1.5 s
+            await tg.wait_for(lambda t: any("You said: aaaa" in x for x in t.texts()), limit=30)
             elapsed, err = await stop_and_time(proc)
     assert elapsed < CONTRACT_S, err
-    assert proc.returncode == 1, err
-    assert "Timeout (0:00:07)!" in err
-    assert "lorebook.py" in err and "in _matches" in err  # the stack dump names the culprit
+    assert proc.returncode == 0, err
 
 
 async def test_a_clean_stop_leaves_no_sentinel_behind(tmp_path: Path) -> None:

@@ -79,6 +79,10 @@ class Reply:
     split on the wire (to put a tag boundary at a chosen spot). ``reasoning`` is sent as
     separate deltas in ``reasoning_field`` before the content, as DeepSeek does.
     ``drop_after`` closes the connection after that many content chunks (mid-stream drop).
+    ``tool_calls`` answers a non-streamed request with these function calls, (name,
+    arguments) each: a dict is sent JSON-encoded as OpenAI does, a str as it is (to send
+    broken JSON); the content is then ``text`` (null when None) and the finish reason
+    "tool_calls". A streamed request gets the text only.
     """
 
     text: str | None = None
@@ -89,6 +93,7 @@ class Reply:
     chunk_delay: float = 0.0
     drop_after: int | None = None
     finish_reason: str = "stop"
+    tool_calls: Sequence[tuple[str, dict[str, Any] | str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -408,6 +413,21 @@ class FakeOpenAI:
         message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
         if reply.reasoning is not None:
             message[reply.reasoning_field] = reply.reasoning
+        finish = reply.finish_reason
+        if reply.tool_calls:
+            message["content"] = reply.text
+            message["tool_calls"] = [
+                {
+                    "id": f"call_{uuid.uuid4().hex[:24]}",
+                    "type": "function",
+                    "function": {
+                        "name": name,
+                        "arguments": args if isinstance(args, str) else json.dumps(args),
+                    },
+                }
+                for name, args in reply.tool_calls
+            ]
+            finish = "tool_calls"
         return {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
             "object": "chat.completion",
@@ -418,7 +438,7 @@ class FakeOpenAI:
                     "index": 0,
                     "message": message,
                     "logprobs": None,
-                    "finish_reason": reply.finish_reason,
+                    "finish_reason": finish,
                 }
             ],
             "usage": _usage(body, len(pieces)),

@@ -1,0 +1,46 @@
+"""The persona speaking first: reminders now (check-ins to come).
+
+The composition root wires two things (see each function): the scheduler's handlers by
+job kind, and the screens that add reminders asked for in plain words.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from bot.engine import Engine
+from bot.initiative.reminders import KIND, reminder_handler
+from bot.initiative.tools import ReminderRequests, ToolModel
+from bot.scheduler import Handler
+from bot.stages import Screen
+from config.settings import Settings
+
+__all__ = ["handlers", "screens"]
+
+log = logging.getLogger(__name__)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def handlers(engine: Engine, settings: Settings) -> dict[str, Handler]:
+    """``Scheduler(..., handlers=handlers(engine, settings))``: how each kind of job runs."""
+    return {KIND: reminder_handler(engine, settings.initiative)}
+
+
+def screens(
+    engine: Engine, settings: Settings, clock: Callable[[], datetime] = _utcnow
+) -> list[Screen]:
+    """Screens to append to ``engine.screens`` (after the crisis screen): with
+    KINDRED_LLM__TOOLS on, a message asking for a reminder sets it. Empty when tools are
+    off or the model cannot call them."""
+    if not settings.effective_llm().tools:
+        return []
+    model = engine.model
+    if not isinstance(model, ToolModel):
+        log.warning("KINDRED_LLM__TOOLS is on, but this model cannot call tools")
+        return []
+    return [ReminderRequests(engine, model, settings.initiative, clock)]
