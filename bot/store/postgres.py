@@ -57,6 +57,7 @@ from bot.store.base import (
     TriggerMode,
     User,
 )
+from bot.store.initiative import CheckinTables
 from bot.store.jobs import JobTables
 from bot.store.migrations import LATEST_VERSION, SCHEMA_VERSION_TABLE, migrations_for, render
 from bot.store.replies import OwedReplies, owed_chat
@@ -130,7 +131,7 @@ def _persona(row: Row) -> StoredPersona:
     )
 
 
-class PostgresStore(OwedReplies, JobTables):
+class PostgresStore(OwedReplies, JobTables, CheckinTables):
     _msg_cols = MSG_COLS
     _message_row = staticmethod(_message)
     # Processes claiming together each take other rows instead of queueing on the same ones.
