@@ -14,6 +14,8 @@ from bot.compose import say
 from bot.engine import Engine
 from bot.errors import PersonaNotFound
 from bot.events import ChatKind, ChatRef, CommandRequest
+from bot.initiative.checkin_commands import CHECKIN_COMMANDS, CheckinCommands
+from bot.initiative.checkins import checkins_for
 from bot.memory.commands import HELP as MEMORY_HELP
 from bot.memory.commands import MEMORY_COMMANDS, MemoryCommands
 from bot.persona_admin import ADMIN_COMMANDS, PersonaAdmin
@@ -28,6 +30,7 @@ HELP = """\
 /persona use NAME — switch to another persona
 /reset — start a fresh conversation with the current persona
 /voice on|off — the persona also answers you with a voice message (if it has a voice)
+/checkins on|off — the persona may write first when you have been quiet for a while
 /help — this list
 Chat admins (and you, in a private chat):
 /persona_create NAME — a new persona; its description on the following lines
@@ -100,6 +103,8 @@ class Commands:
             await self.admin.run(cmd, channel)
         elif name in MEMORY_COMMANDS:  # /memory /remember /forget /export (bot/memory)
             await MemoryCommands(self.engine).run(cmd, channel)
+        elif name in CHECKIN_COMMANDS:  # /checkins (bot/initiative)
+            await CheckinCommands(checkins_for(self.engine)).run(cmd, channel)
         else:
             await channel.send(f"I don't know the command /{name}.\n{HELP}")
 

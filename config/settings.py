@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -210,6 +211,44 @@ class RecoverySettings(BaseModel):
     max_attempts: int = Field(3, ge=1, le=100)
 
 
+QUIET_HOURS = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)-([01]?\d|2[0-3]):([0-5]\d)")
+
+
+class InitiativeSettings(BaseModel):
+    """The persona writing first: check-ins after a silence (bot/initiative/checkins.py)."""
+
+    # A person's time zone when they have not set one (an IANA name such as Europe/Paris).
+    default_timezone: str = "UTC"
+    # An opted-in person hears from the persona after this many hours without a word.
+    checkin_after_hours: float = Field(24.0, ge=1.0, le=24 * 60)
+    # At most this many check-ins per person in any 7 days (0: none are sent).
+    max_checkins_per_week: int = Field(2, ge=0, le=14)
+    # "HH:MM-HH:MM" in the person's time zone (may wrap midnight): no check-in is sent
+    # then, it waits for the end. Empty: no quiet hours.
+    quiet_hours: str = "22:00-08:00"
+    # Whether people known to be minors may opt in (off: they get no check-ins).
+    checkins_for_minors: bool = False
+    # The persona offers check-ins once, in a private chat, after talking this many days.
+    offer_after_days: float = Field(3.0, ge=1.0, le=365.0)
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a known time zone (try UTC or Europe/Paris)") from None
+        return v
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, v: str) -> str:
+        v = v.strip().replace(" ", "")
+        if v and (not QUIET_HOURS.fullmatch(v) or v[: v.index("-")] == v[v.index("-") + 1 :]):
+            raise ValueError('must be "HH:MM-HH:MM" (e.g. 22:00-08:00) or empty for none')
+        return v
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KINDRED_",
@@ -231,6 +270,7 @@ class Settings(BaseSettings):
     discord: DiscordSettings = DiscordSettings()
     safety: SafetySettings = SafetySettings()
     recovery: RecoverySettings = RecoverySettings()
+    initiative: InitiativeSettings = InitiativeSettings()
 
     @field_validator("database_url")
     @classmethod

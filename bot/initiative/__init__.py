@@ -1,0 +1,1 @@
+"""The persona speaking first: check-ins after a silence (checkins.py), reminders."""
