@@ -246,6 +246,11 @@ class Checkins:
         tz = zone(user.timezone, self.settings.default_timezone)
         if self.quiet is not None and self.quiet.contains(now, tz):
             return Again(self.quiet.end_after(now, tz) + self._jitter(), "moved: quiet hours")
+        if chat.kind is ChatKind.GROUP and not await store.claim_chat_checkin(
+            chat, job.id, now - self.after
+        ):
+            # Another member's check-in went out here just now (or is going out).
+            return Again(now + self.after, "moved: the group was just checked in on")
         hours = int((now - since).total_seconds() // 3600)
         trigger = Trigger(
             TriggerKind.JOB,
@@ -265,6 +270,7 @@ def checkins_for(
     settings: InitiativeSettings | None = None,
     *,
     clock: Callable[[], datetime] | None = None,
+    jitter: Callable[[], timedelta] | None = None,
 ) -> Checkins:
     """The one ``Checkins`` of this engine (its screens, handler and commands share the
     cache). Given settings replace the ones it had; without any, the defaults."""
@@ -272,11 +278,12 @@ def checkins_for(
     if service is None:
         service = Checkins(engine, settings or InitiativeSettings(), clock or _utcnow)
         _services[engine] = service
-    else:
-        if settings is not None and settings != service.settings:
-            service.configure(settings)
-        if clock is not None:
-            service._now = clock
+    elif settings is not None and settings != service.settings:
+        service.configure(settings)
+    if clock is not None:
+        service._now = clock
+    if jitter is not None:
+        service._jitter = jitter
     return service
 
 

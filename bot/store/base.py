@@ -303,6 +303,10 @@ class Store(Protocol):
     async def set_chat_checkins(self, chat: ChatRef, enabled: bool) -> None:
         """A group's admins allow (or stop) check-ins in their chat."""
 
+    async def claim_chat_checkin(self, chat: ChatRef, job_id: int, since: datetime) -> bool:
+        """Take the group's turn to be checked in on for this job: True unless another job
+        took it after ``since`` (the same job may take it again: a retry)."""
+
     async def mark_checkin_offered(self, user_id: int, persona_id: str, chat: ChatRef) -> bool:
         """Record that the persona offered check-ins; True only for the first caller ever
         (across processes), so the offer is made once."""

@@ -90,6 +90,24 @@ class CheckinTables(SqlHost):
                 (chat.platform, chat.key, enabled, self._param_ts(self._clock())),
             )
 
+    async def claim_chat_checkin(self, chat: ChatRef, job_id: int, since: datetime) -> bool:
+        now = self._clock()
+        async with self._guard():
+            rows = await self._all(
+                "UPDATE checkin_chats SET claimed_by = ?, claimed_at = ?"
+                " WHERE platform = ? AND chat_key = ? AND enabled = TRUE AND (claimed_by = ?"
+                " OR claimed_at IS NULL OR claimed_at <= ?) RETURNING chat_key",
+                (
+                    job_id,
+                    self._param_ts(now),
+                    chat.platform,
+                    chat.key,
+                    job_id,
+                    self._param_ts(since),
+                ),
+            )
+        return bool(rows)
+
     async def mark_checkin_offered(self, user_id: int, persona_id: str, chat: ChatRef) -> bool:
         now = self._param_ts(self._clock())
         # A conflicting row is updated (and returned) only while it was never offered, so

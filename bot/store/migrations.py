@@ -421,12 +421,16 @@ MIGRATIONS: list[tuple[int, tuple[Statement, ...]]] = [
             """,
             # Pruning a job looks up the row pointing at it (ON DELETE SET NULL).
             "CREATE INDEX checkins_by_job ON checkins (job_id)",
-            # A group's admins allow check-ins in their chat (no row: not allowed).
+            # A group's admins allow check-ins in their chat (no row: not allowed). The job
+            # about to check in there takes the chat's turn (``claimed_by``/``claimed_at``),
+            # so members who went quiet together are not all written to at once.
             """
             CREATE TABLE checkin_chats (
                 platform TEXT NOT NULL,
                 chat_key TEXT NOT NULL,
                 enabled BOOLEAN NOT NULL,
+                claimed_by BIGINT,
+                claimed_at ${ts},
                 updated_at ${ts} NOT NULL,
                 PRIMARY KEY (platform, chat_key)
             )

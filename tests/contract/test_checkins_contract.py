@@ -150,6 +150,22 @@ async def test_a_group_allows_checkins_per_chat(store: Store) -> None:
     assert (await store.checkin_state(uid, "mom", GROUP)).chat_enabled is False
 
 
+async def test_one_checkin_at_a_time_in_a_group(store: Store, clock: StepClock) -> None:
+    uid = await person(store)
+    await store.set_checkins(uid, "mom", GROUP, True)
+    await store.schedule_checkin(uid, "mom", GROUP, clock.current)
+    [job] = await store.pending_jobs(uid, "checkin")
+    start = clock.current
+    assert await store.claim_chat_checkin(GROUP, job.id, start) is False  # not allowed here
+    await store.set_chat_checkins(GROUP, True)
+    assert await store.claim_chat_checkin(GROUP, job.id, start) is True
+    assert await store.claim_chat_checkin(GROUP, job.id, start) is True  # its own retry
+    assert await store.claim_chat_checkin(GROUP, job.id + 1, start) is False
+    assert await store.claim_chat_checkin(TOPIC, job.id + 1, start) is False  # not allowed
+    clock.current += timedelta(days=1)
+    assert await store.claim_chat_checkin(GROUP, job.id + 1, clock.current) is True
+
+
 async def test_first_message_of_the_person_in_a_conversation(
     store: Store, clock: StepClock
 ) -> None:
