@@ -145,9 +145,10 @@ class Checkins:
         fresh = seen is not None and self.now() < seen.until
         if seen is not None and fresh and seen.conversation_id == reply.conversation_id:
             return seen.state
-        state = await self.store.checkin_state(
-            reply.user.id, reply.persona.id, reply.chat, reply.conversation_id
-        )
+        # The first message only matters for the offer, made in private chats; in a long
+        # group history, finding a member's first message could walk many rows.
+        conv = None if reply.is_group else reply.conversation_id
+        state = await self.store.checkin_state(reply.user.id, reply.persona.id, reply.chat, conv)
         self.remember(key, state, reply.conversation_id)
         return state
 

@@ -291,3 +291,20 @@ async def test_no_offer_in_a_crisis_reply_or_a_goodnight(rig: Rig) -> None:
     await rig.say("sorry, one more thing")
     offered = [OFFER.format(name="Wen")[:40] in p for p in rig.prompts()]
     assert offered == [False, False, False, True]
+
+
+async def test_the_command_says_where_you_stand(rig: Rig) -> None:
+    off = await rig.command()
+    assert off.startswith("Check-ins are off. With /checkins on,")
+    assert "after a day without a word from you, at most 2 a week" in off
+    assert "22:00-08:00, your time: UTC; set yours with /timezone" in off
+    assert "Use /checkins on" in await rig.command("maybe")
+    await rig.command("on")
+    assert (await rig.command()).startswith("Check-ins are on:")
+    assert "an admin" in await rig.command(who=BOB, chat=GROUP)
+    assert "Only chat admins" in await rig.command("chat", "on", who=BOB, chat=GROUP)
+    assert "allowed here" in await rig.command("chat", "on", who=WEN, chat=GROUP, admin=True)
+    assert (await rig.command(who=BOB, chat=GROUP)).startswith("Check-ins are off. With")
+    help_text = RecordingChannel()
+    await rig.commands.run(CommandRequest(DM, WEN, "help"), help_text)
+    assert "/checkins on|off" in help_text.sent()[0]
