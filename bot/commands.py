@@ -15,6 +15,8 @@ from bot.compose import say
 from bot.engine import Engine
 from bot.errors import PersonaNotFound
 from bot.events import ChatKind, ChatRef, CommandRequest
+from bot.initiative.checkin_commands import CHECKIN_COMMANDS, CheckinCommands
+from bot.initiative.checkins import checkins_for
 from bot.initiative.commands import HELP as REMINDER_HELP
 from bot.initiative.commands import REMINDER_COMMANDS, ReminderCommands
 from bot.memory.commands import HELP as MEMORY_HELP
@@ -32,6 +34,7 @@ HELP = """\
 /persona use NAME — switch to another persona
 /reset — start a fresh conversation with the current persona
 /voice on|off — the persona also answers you with a voice message (if it has a voice)
+/checkins on|off — the persona may write first when you have been quiet for a while
 /help — this list
 Chat admins (and you, in a private chat):
 /persona_create NAME — a new persona; its description on the following lines
@@ -108,6 +111,8 @@ class Commands:
             await MemoryCommands(self.engine).run(cmd, channel)
         elif name in REMINDER_COMMANDS:  # /remind /reminders /timezone (bot/initiative)
             await self.reminders.run(cmd, channel)
+        elif name in CHECKIN_COMMANDS:  # /checkins (bot/initiative)
+            await CheckinCommands(checkins_for(self.engine)).run(cmd, channel)
         else:
             await channel.send(f"I don't know the command /{name}.\n{HELP}")
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import re
-import zoneinfo
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -229,10 +229,14 @@ class RecoverySettings(BaseModel):
     max_attempts: int = Field(3, ge=1, le=100)
 
 
-class InitiativeSettings(BaseModel):
-    """The persona speaking first: reminders (bot/initiative/)."""
+QUIET_HOURS = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)-([01]?\d|2[0-3]):([0-5]\d)")
 
-    # The timezone of a person who has not set one with /timezone (an IANA name).
+
+class InitiativeSettings(BaseModel):
+    """The persona speaking first (bot/initiative/): reminders, and check-ins after a
+    silence."""
+
+    # A person's time zone when they have not set one with /timezone (an IANA name).
     default_timezone: str = "UTC"
     # Pending reminders one person may have at once, across all chats.
     max_reminders_per_person: int = Field(50, ge=1, le=10_000)
@@ -243,12 +247,33 @@ class InitiativeSettings(BaseModel):
     # How long a message waits for the model to decide whether it asks for a reminder
     # (KINDRED_LLM__TOOLS); past it, the reply goes on without one.
     tool_timeout_seconds: float = Field(8.0, gt=0.0, le=120.0)
+    # An opted-in person hears from the persona after this many hours without a word.
+    checkin_after_hours: float = Field(24.0, ge=1.0, le=24 * 60)
+    # At most this many check-ins per person in any 7 days (0: none are sent).
+    max_checkins_per_week: int = Field(2, ge=0, le=14)
+    # "HH:MM-HH:MM" in the person's time zone (may wrap midnight): no check-in is sent
+    # then, it waits for the end. Empty: no quiet hours.
+    quiet_hours: str = "22:00-08:00"
+    # Whether people known to be minors may opt in (off: they get no check-ins).
+    checkins_for_minors: bool = False
+    # The persona offers check-ins once, in a private chat, after talking this many days.
+    offer_after_days: float = Field(3.0, ge=1.0, le=365.0)
 
     @field_validator("default_timezone")
     @classmethod
     def _zone(cls, v: str) -> str:
-        if v not in zoneinfo.available_timezones():
-            raise ValueError("must be an IANA timezone name such as Europe/Berlin or UTC")
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a known time zone (try UTC or Europe/Paris)") from None
+        return v
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, v: str) -> str:
+        v = v.strip().replace(" ", "")
+        if v and (not QUIET_HOURS.fullmatch(v) or v[: v.index("-")] == v[v.index("-") + 1 :]):
+            raise ValueError('must be "HH:MM-HH:MM" (e.g. 22:00-08:00) or empty for none')
         return v
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 import discord
 from discord import app_commands
 
+from adapters.discord import slash_initiative
 from adapters.discord.guard import EventGuard, describe, interaction_problem
 from adapters.discord.interaction import InteractionChannel, request
 from adapters.discord.slash_group import Interaction, SlashGroup
@@ -63,6 +64,7 @@ def install(adapter: DiscordAdapter) -> app_commands.CommandTree[discord.Client]
     for group in (PersonaGroup(adapter), ChannelGroup(adapter), ChatGroup(adapter)):
         tree.add_command(group)
     tree.add_command(MemoryGroup(adapter))
+    slash_initiative.install(tree, adapter)
 
     # Top level and open to everyone (no default permissions): a personal preference.
     @tree.command(name="voice", description="Voice replies: the persona also answers with audio")

@@ -54,7 +54,8 @@ log = logging.getLogger(__name__)
 
 UPDATES = ["message", "callback_query"]
 # Commands whose effect in a group depends on the sender being a chat admin.
-NEEDS_ADMIN = {*ADMIN_COMMANDS, "persona", "reset"}
+# (/checkins in a group turns them on for the whole chat: admins only, the core decides.)
+NEEDS_ADMIN = {*ADMIN_COMMANDS, "persona", "reset", "checkins"}
 CANT_DOWNLOAD = "I could not download that file. Please try again."
 CANT_SEE = "I can't see pictures yet — could you tell me in words what it shows?"
 

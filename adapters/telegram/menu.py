@@ -19,6 +19,10 @@ BASIC = [
     ("persona", "List or switch personas"),
     ("reset", "Start a fresh conversation"),
     ("voice", "Voice replies: on or off"),
+    ("remind", "Remind me: WHEN WHAT (in 10 minutes, tomorrow 8am…)"),
+    ("reminders", "My reminders (cancel N)"),
+    ("timezone", "My time zone, e.g. Europe/Berlin"),
+    ("checkins", "Let the persona check in on me: on or off"),
     ("help", "What I can do"),
 ]
 MANAGE = [

@@ -148,6 +148,19 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckinState:
+    """A person's check-ins with one persona in one chat (bot/initiative/checkins.py), as
+    one read: all False/None when they never used /checkins and were never offered them."""
+
+    enabled: bool = False  # they opted in (/checkins on)
+    offered: bool = False  # the persona asked once already, or they used /checkins
+    due_at: datetime | None = None  # when the pending check-in job is due; None: none pending
+    chat_enabled: bool = False  # a group's admins allowed check-ins in this chat
+    # Their first message in the given conversation (None: none, or no conversation asked).
+    first_message_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class NewMessage:
     """A message to append. ``platform_message_id`` makes the insert idempotent per chat."""
 
@@ -276,6 +289,41 @@ class Store(Protocol):
 
     async def prune_jobs(self, before: datetime) -> int:
         """Forget jobs that finished before then."""
+
+    # check-ins (bot/store/initiative.py) ---------------------------------------------------
+    async def checkin_state(
+        self, user_id: int, persona_id: str, chat: ChatRef, conversation_id: int | None = None
+    ) -> CheckinState:
+        """Everything the check-in rules read about this person, persona and chat, in one
+        statement; ``conversation_id`` adds the person's first message in it."""
+
+    async def set_checkins(
+        self, user_id: int, persona_id: str, chat: ChatRef, enabled: bool
+    ) -> None:
+        """Opt in or out (and count as offered: they know about check-ins). Opting out
+        cancels the pending check-in job."""
+
+    async def set_chat_checkins(self, chat: ChatRef, enabled: bool) -> None:
+        """A group's admins allow (or stop) check-ins in their chat."""
+
+    async def claim_chat_checkin(self, chat: ChatRef, job_id: int, since: datetime) -> bool:
+        """Take the group's turn to be checked in on for this job: True unless another job
+        took it after ``since`` (the same job may take it again: a retry)."""
+
+    async def mark_checkin_offered(self, user_id: int, persona_id: str, chat: ChatRef) -> bool:
+        """Record that the persona offered check-ins; True only for the first caller ever
+        (across processes), so the offer is made once."""
+
+    async def schedule_checkin(
+        self, user_id: int, persona_id: str, chat: ChatRef, due_at: datetime
+    ) -> datetime | None:
+        """Make sure one check-in job is pending for an opted-in person: add one due at
+        ``due_at`` unless one is pending already. Returns the pending job's due time, or
+        None when they are not opted in. Safe when processes race: one job at most."""
+
+    async def checkins_sent(self, user_id: int, since: datetime) -> list[datetime]:
+        """When the person's check-ins (any persona, any chat) were sent since then, oldest
+        first: the weekly cap."""
 
     # per-chat settings -------------------------------------------------------------------
     async def chat_settings(self, platform: str, chat_key: str) -> ChatSettings: ...

@@ -398,6 +398,45 @@ MIGRATIONS: list[tuple[int, tuple[Statement, ...]]] = [
             "CREATE INDEX jobs_by_user ON jobs (user_id, kind, finished_at)",
         ),
     ),
+    (
+        9,
+        (
+            # Check-ins (bot/initiative/checkins.py): whether a person wants this persona to
+            # write first after a silence in this chat (opt-in, so FALSE until /checkins on),
+            # whether the persona has offered it once already (``offered_at``), and the one
+            # pending "checkin" job (``job_id``; a finished job means none is pending). The
+            # row goes with its person; a pruned job just leaves the pointer empty.
+            """
+            CREATE TABLE checkins (
+                user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                persona_id TEXT NOT NULL,
+                platform TEXT NOT NULL,
+                chat_key TEXT NOT NULL,
+                enabled BOOLEAN NOT NULL DEFAULT FALSE,
+                offered_at ${ts},
+                job_id BIGINT REFERENCES jobs (id) ON DELETE SET NULL,
+                updated_at ${ts} NOT NULL,
+                PRIMARY KEY (user_id, persona_id, platform, chat_key)
+            )
+            """,
+            # Pruning a job looks up the row pointing at it (ON DELETE SET NULL).
+            "CREATE INDEX checkins_by_job ON checkins (job_id)",
+            # A group's admins allow check-ins in their chat (no row: not allowed). The job
+            # about to check in there takes the chat's turn (``claimed_by``/``claimed_at``),
+            # so members who went quiet together are not all written to at once.
+            """
+            CREATE TABLE checkin_chats (
+                platform TEXT NOT NULL,
+                chat_key TEXT NOT NULL,
+                enabled BOOLEAN NOT NULL,
+                claimed_by BIGINT,
+                claimed_at ${ts},
+                updated_at ${ts} NOT NULL,
+                PRIMARY KEY (platform, chat_key)
+            )
+            """,
+        ),
+    ),
 ]
 
 

@@ -44,6 +44,7 @@ from bot.store.base import (
     TriggerMode,
     User,
 )
+from bot.store.initiative import CheckinTables
 from bot.store.jobs import JobTables
 from bot.store.messages import MessageEdits
 from bot.store.migrations import LATEST_VERSION, SCHEMA_VERSION_TABLE, migrations_for, render
@@ -165,7 +166,7 @@ async def _wal(db: aiosqlite.Connection) -> None:
             await asyncio.sleep(0.02)
 
 
-class SQLiteStore(OwedReplies, JobTables, MessageEdits):
+class SQLiteStore(OwedReplies, JobTables, MessageEdits, CheckinTables):
     _msg_cols = MSG_COLS
     _message_row = staticmethod(_message)
 
