@@ -322,22 +322,36 @@ class TelegramWorld:
         return self.tg.texts(chat)
 
     async def wait_text(
-        self, chat: int, predicate: Callable[[str], bool], limit: float = 20.0
+        self,
+        chat: int,
+        predicate: Callable[[str], bool],
+        limit: float = 20.0,
+        *,
+        unless: Callable[[str], bool] | None = None,
+        since: int = 0,
     ) -> str:
-        """The first message the bot sent to ``chat`` that satisfies ``predicate``."""
+        """The first message the bot sent to ``chat`` that satisfies ``predicate``. A
+        message (from the ``since``-th on) satisfying ``unless`` (an apology, say) fails at
+        once instead of waiting out ``limit`` for a reply that will not come."""
+        seen = since
 
         def found() -> str | None:
             return next((t for t in self.tg.texts(chat) if predicate(t)), None)
 
+        def wrong() -> bool:
+            return unless is not None and any(unless(t) for t in self.tg.texts(chat)[seen:])
+
         try:
-            await self.tg.wait_for(lambda _: found() is not None or not self.proc.alive, limit)
+            await self.tg.wait_for(
+                lambda _: found() is not None or wrong() or not self.proc.alive, limit
+            )
         except TimeoutError:
             raise AssertionError(
                 f"no matching reply in chat {chat} within {limit} s; it got {self.texts(chat)!r}"
             ) from None
         assert self.proc.alive, f"kindred run died:\n{self.proc.err_text()[-3000:]}"
         text = found()
-        assert text is not None
+        assert text is not None, f"chat {chat} got {self.texts(chat)[seen:]!r} instead"
         return text
 
     # -- the issue's checks ------------------------------------------------------------------
@@ -366,8 +380,11 @@ class TelegramWorld:
         gets an answer."""
         assert self.proc.alive, f"kindred run died:\n{self.proc.err_text()[-3000:]}"
         probe = f"still there? p{unique()}"
+        since = len(self.texts(chat))
         await self.dm(chat, probe)
-        await self.wait_text(chat, lambda t: t == f"You said: {probe}", limit)
+        await self.wait_text(
+            chat, lambda t: t == f"You said: {probe}", limit, unless=apology, since=since
+        )
 
     # -- files ------------------------------------------------------------------------------
     def document(self, data: bytes, name: str, *, with_size: bool = True) -> dict[str, Any]:
@@ -388,6 +405,11 @@ class TelegramWorld:
 
     async def import_card(self, chat: int, data: bytes, name: str, **kw: Any) -> None:
         await self.dm(chat, "/persona_import", document=self.document(data, name, **kw))
+
+
+def apology(text: str) -> bool:
+    """The persona's apology for a failed reply, or the bot's "something went wrong"."""
+    return "sorry" in text.lower()
 
 
 # -- Discord ------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.hostile.cards import card_json, card_png, entry
-from tests.hostile.harness import TelegramWorld, unique
+from tests.hostile.harness import TelegramWorld, apology, unique
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -39,7 +39,7 @@ async def test_01_catastrophic_regex_key_does_not_stall(world: TelegramWorld) ->
     poison = "a" * 34 + "!"
     await world.dm(chat, poison)
     await world.victim_answered_within()
-    await world.wait_text(chat, lambda t: t == f"You said: {poison}", limit=10)
+    await world.wait_text(chat, lambda t: t == f"You said: {poison}", limit=10, unless=apology)
     await world.still_answers(chat)
 
 
@@ -50,7 +50,9 @@ async def test_02_description_of_65536_characters(world: TelegramWorld) -> None:
     assert answer.startswith("Imported") or too_large(answer), answer
     await world.dm(chat, "tell me about the town")
     await world.victim_answered_within()
-    await world.wait_text(chat, lambda t: t == "You said: tell me about the town", limit=10)
+    await world.wait_text(
+        chat, lambda t: t == "You said: tell me about the town", limit=10, unless=apology
+    )
     await world.still_answers(chat)
 
 
@@ -96,7 +98,7 @@ async def test_04_ten_thousand_lorebook_entries(world: TelegramWorld) -> None:
     text = "what about " + " ".join(f"topic{i}" for i in range(0, 10_000, 97))
     await world.dm(chat, text)
     await world.victim_answered_within()
-    await world.wait_text(chat, lambda t: t == f"You said: {text}", limit=5)
+    await world.wait_text(chat, lambda t: t == f"You said: {text}", limit=5, unless=apology)
     await world.still_answers(chat)
 
 
@@ -113,7 +115,7 @@ async def test_own_png_card_with_a_huge_text_chunk(world: TelegramWorld) -> None
     assert answer.startswith("Imported") or too_large(answer), answer
     await world.dm(chat, "hello picture")
     await world.victim_answered_within()
-    await world.wait_text(chat, lambda t: t == "You said: hello picture", limit=10)
+    await world.wait_text(chat, lambda t: t == "You said: hello picture", limit=10, unless=apology)
     peak = world.proc.peak_rss_mb()
     assert peak < RSS_LIMIT_MB, f"peak RSS {peak:.0f} MB for a 19 MB card"
     await world.still_answers(chat)
@@ -130,5 +132,5 @@ async def test_own_a_thousand_slow_regex_keys(world: TelegramWorld) -> None:
     poison = "a" * 17 + f"! {unique()}"
     await world.dm(chat, poison)
     await world.victim_answered_within()
-    await world.wait_text(chat, lambda t: t == f"You said: {poison}", limit=10)
+    await world.wait_text(chat, lambda t: t == f"You said: {poison}", limit=10, unless=apology)
     await world.still_answers(chat)
