@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import inspect
 import itertools
 import os
 import signal
@@ -201,13 +202,14 @@ class HostileBotAPI(FakeBotAPI):
     - a chat id that is not a number is "chat not found" (400), not a crash of the fake;
     - ``flood_chat``: the next N sendMessage calls *to one chat* get a 429, so other
       chats (the victim's) are not served the attacker's failures;
-    - ``hide_file_sizes``: getFile answers without ``file_size`` (it is optional in the
-      Bot API), so only a capped download protects the bot.
+    - ``add_undeclared``: a file whose size nobody states — getFile answers without
+      ``file_size`` (optional in the Bot API) and, where the fake can, the download comes
+      chunked without Content-Length — so only a capped download protects the bot.
     """
 
     def __init__(self) -> None:
         super().__init__()
-        self.hide_file_sizes = False
+        self._undeclared: set[str] = set()
         self._chat_floods: dict[int, list[int]] = {}
         for name in _CHAT_METHODS:
             setattr(self, f"_m_{name}", _checked_chat(getattr(self, f"_m_{name}")))
@@ -227,11 +229,20 @@ class HostileBotAPI(FakeBotAPI):
             raise _Fail(flood(pending.pop(0)))
         return await super()._m_sendmessage(p)
 
+    def add_undeclared(self, file_id: str, path: str, content: bytes) -> None:
+        if "declare" in inspect.signature(super().add_file).parameters:
+            super().add_file(file_id, path, content, declare=False)  # type: ignore[call-arg]
+        else:  # a fake without chunked downloads: at least getFile keeps quiet
+            super().add_file(file_id, path, content)
+        self._undeclared.add(file_id)
+
     async def _m_getfile(self, p: dict[str, Any]) -> dict[str, Any]:
-        result = await super()._m_getfile(p)
-        if self.hide_file_sizes:
-            result.pop("file_size", None)
-        return result
+        file_id = str(p.get("file_id"))
+        if file_id in self._undeclared:
+            stored: Any = self.files[file_id]
+            path = stored[0] if isinstance(stored, tuple) else stored.path
+            return {"file_id": file_id, "file_unique_id": f"{file_id}u", "file_path": path}
+        return await super()._m_getfile(p)
 
 
 def _chat(p: dict[str, Any]) -> int:
@@ -387,12 +398,18 @@ class TelegramWorld:
         )
 
     # -- files ------------------------------------------------------------------------------
-    def document(self, data: bytes, name: str, *, with_size: bool = True) -> dict[str, Any]:
-        """A document attachment served by the fake (``file_size`` optional, as on
-        Telegram: clients may leave it out)."""
+    def document(
+        self, data: bytes, name: str, *, with_size: bool = True, declared: bool = True
+    ) -> dict[str, Any]:
+        """A document attachment served by the fake. ``with_size``: the message states its
+        ``file_size`` (optional on Telegram); ``declared``: getFile and the download do."""
         n = unique()
         file_id = f"DOC{n}"
-        self.tg.add_file(file_id, f"documents/file_{n}{Path(name).suffix}", data)
+        path = f"documents/file_{n}{Path(name).suffix}"
+        if declared:
+            self.tg.add_file(file_id, path, data)
+        else:
+            self.tg.add_undeclared(file_id, path, data)
         doc: dict[str, Any] = {
             "file_id": file_id,
             "file_unique_id": f"u{file_id}",

@@ -47,7 +47,7 @@ async def test_02_description_of_65536_characters(world: TelegramWorld) -> None:
     chat = world.new_chat()
     description = ("She remembers every street of the old town. " * 1500)[:65_536]
     answer = await import_answer(world, chat, card_json(f"Long{chat}", description), "long.json")
-    assert answer.startswith("Imported") or too_large(answer), answer
+    assert not apology(answer), answer
     await world.dm(chat, "tell me about the town")
     await world.victim_answered_within()
     await world.wait_text(
@@ -56,13 +56,15 @@ async def test_02_description_of_65536_characters(world: TelegramWorld) -> None:
     await world.still_answers(chat)
 
 
-async def forty_six_mb_card(world: TelegramWorld, *, with_size: bool) -> None:
+async def forty_six_mb_card(
+    world: TelegramWorld, *, with_size: bool, declared: bool = True
+) -> None:
     """A 46 MB card JSON (valid, all description) must be refused as too large, without
     the bot holding it in memory several times over or stalling."""
     chat = world.new_chat()
     data = card_json(f"Huge{chat}", "x" * (46 * MB))
     world.proc.reset_peak_rss()
-    await world.import_card(chat, data, "huge.json", with_size=with_size)
+    await world.import_card(chat, data, "huge.json", with_size=with_size, declared=declared)
     await world.victim_answered_within()
     answer = await world.wait_text(chat, lambda t: True, limit=30)
     assert too_large(answer), answer
@@ -82,19 +84,14 @@ async def test_14_46_mb_card_with_file_size(world: TelegramWorld) -> None:
 async def test_own_46_mb_card_whose_size_nobody_states(world: TelegramWorld) -> None:
     """Neither the message nor getFile says how big the file is (both fields are optional
     in the Bot API): only a download that stops at the limit protects the bot."""
-    world.tg.hide_file_sizes = True
-    try:
-        await forty_six_mb_card(world, with_size=False)
-    finally:
-        world.tg.hide_file_sizes = False
+    await forty_six_mb_card(world, with_size=False, declared=False)
 
 
 async def test_04_ten_thousand_lorebook_entries(world: TelegramWorld) -> None:
     chat = world.new_chat()
     book = [entry([f"topic{i}"], f"Fact number {i} about the world.") for i in range(10_000)]
     answer = await import_answer(world, chat, card_json(f"Lore{chat}", entries=book), "lore.json")
-    if not answer.startswith("Imported"):
-        assert too_large(answer), answer  # refused: fine, if it says why
+    assert not apology(answer), answer  # imported, or refused with a reason: not a crash
     text = "what about " + " ".join(f"topic{i}" for i in range(0, 10_000, 97))
     await world.dm(chat, text)
     await world.victim_answered_within()
@@ -112,7 +109,7 @@ async def test_own_png_card_with_a_huge_text_chunk(world: TelegramWorld) -> None
     await world.import_card(chat, png, "pic.png")
     await world.victim_answered_within()
     answer = await world.wait_text(chat, lambda t: True, limit=30)
-    assert answer.startswith("Imported") or too_large(answer), answer
+    assert not apology(answer), answer  # imported, or refused with a reason: not a crash
     await world.dm(chat, "hello picture")
     await world.victim_answered_within()
     await world.wait_text(chat, lambda t: t == "You said: hello picture", limit=10, unless=apology)
@@ -127,8 +124,7 @@ async def test_own_a_thousand_slow_regex_keys(world: TelegramWorld) -> None:
     chat = world.new_chat()
     book = [entry([f"/(a+)+b{i}/"], f"Rule {i}.", use_regex=True, order=i) for i in range(1000)]
     answer = await import_answer(world, chat, card_json(f"Slow{chat}", entries=book), "slow.json")
-    if not answer.startswith("Imported"):
-        assert too_large(answer), answer
+    assert not apology(answer), answer
     poison = "a" * 17 + f"! {unique()}"
     await world.dm(chat, poison)
     await world.victim_answered_within()

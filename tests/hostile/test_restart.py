@@ -35,7 +35,16 @@ async def world(tmp_path: Path) -> AsyncIterator[TelegramWorld]:
     async with HostileBotAPI() as tg, FakeOpenAI() as llm:
         router = LLMRouter()
         llm.responder = router
-        env = telegram_env(tg, llm, f"sqlite:///{tmp_path / 'k.db'}")
+        # A crashed process's replies are taken over once its lease runs out: the shortest
+        # lease allowed, checked often, keeps the test short (ignored by a Kindred
+        # without recovery settings).
+        env = telegram_env(
+            tg,
+            llm,
+            f"sqlite:///{tmp_path / 'k.db'}",
+            KINDRED_RECOVERY__LEASE_SECONDS="5",
+            KINDRED_RECOVERY__POLL_SECONDS="0.5",
+        )
         w = TelegramWorld(tg, llm, router, tmp_path, env)
         await w.start()
         try:
@@ -49,7 +58,7 @@ async def test_05_sigkill_with_replies_in_flight_then_restart(world: TelegramWor
     people = [world.new_chat() for _ in range(PEOPLE)]
     said = {p: [f"{tag} u{p} m{j}" for j in range(MESSAGES)] for p in people}
     # The first process's model is slow: every burst reply is still in flight at the kill.
-    world.router.when(tag, lambda _: Reply(first_byte_delay=5.0))
+    world.router.when(tag, lambda _: Reply(chunk_delay=5.0))
     for j in range(MESSAGES):
         for p in people:
             await world.dm(p, said[p][j])
