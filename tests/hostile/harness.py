@@ -457,6 +457,10 @@ class DiscordWorld:
             lambda: self.dc.connected() == 1 or not self.proc.alive, limit=STARTUP
         )
         assert self.proc.alive, f"kindred run died at start:\n{self.proc.err_text()[-3000:]}"
+        # Connected is not ready (servers stream in, the adapter finishes starting): ready
+        # is when a DM gets its answer.
+        greeter = self.dc.add_user(f"greeter{unique()}")
+        assert await self.answered(greeter, "hello, anyone?", STARTUP), "no answer after start"
 
     async def answered(self, user: dict[str, Any], text: str, limit: float) -> bool:
         msg = await self.dc.dm(user, text)
