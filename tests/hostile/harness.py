@@ -214,6 +214,10 @@ class HostileBotAPI(FakeBotAPI):
         for name in _CHAT_METHODS:
             setattr(self, f"_m_{name}", _checked_chat(getattr(self, f"_m_{name}")))
 
+    async def __aenter__(self) -> HostileBotAPI:
+        await super().__aenter__()
+        return self
+
     def flood_chat(self, chat_id: int, times: int, retry_after: int = 1) -> None:
         self._chat_floods[chat_id] = [retry_after] * times
 
@@ -230,10 +234,11 @@ class HostileBotAPI(FakeBotAPI):
         return await super()._m_sendmessage(p)
 
     def add_undeclared(self, file_id: str, path: str, content: bytes) -> None:
-        if "declare" in inspect.signature(super().add_file).parameters:
-            super().add_file(file_id, path, content, declare=False)  # type: ignore[call-arg]
+        add: Any = super().add_file  # ``declare`` is newer than some versions of the fake
+        if "declare" in inspect.signature(add).parameters:
+            add(file_id, path, content, declare=False)
         else:  # a fake without chunked downloads: at least getFile keeps quiet
-            super().add_file(file_id, path, content)
+            add(file_id, path, content)
         self._undeclared.add(file_id)
 
     async def _m_getfile(self, p: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 
@@ -90,7 +91,7 @@ async def test_11_dice_macro_with_5000_digits(world: TelegramWorld) -> None:
 async def test_13_command_for_another_bot_in_an_always_group(world: TelegramWorld) -> None:
     group, admin, member = -(100_000 + unique()), world.new_chat(), world.new_chat()
     world.tg.set_member(group, admin, "administrator")
-    in_group = {"chat_id": group, "chat_type": "group"}
+    in_group: dict[str, Any] = {"chat_id": group, "chat_type": "group"}
     await world.tg.send_text("/mode always", user_id=admin, **in_group)
     await world.wait_text(group, lambda t: t == "Mode set to always.")
     before = len(world.texts(group))
