@@ -13,7 +13,8 @@ import pytest
 import pytest_asyncio
 
 from tests.fakes.openai_server import FakeOpenAI
-from tests.hostile.harness import HostileBotAPI, LLMRouter, TelegramWorld, telegram_env
+from tests.hostile.harness import LLMRouter
+from tests.hostile.telegram_world import HostileBotAPI, TelegramWorld, telegram_env
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from tests.hostile.cards import card_json, card_png, entry
-from tests.hostile.harness import TelegramWorld, apology, unique
+from tests.hostile.harness import apology, unique
+from tests.hostile.telegram_world import TelegramWorld
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -14,7 +14,8 @@ import pytest
 from tests.fakes import discord_payloads as p
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
-from tests.hostile.harness import DiscordWorld, discord_env, unique
+from tests.hostile.discord_world import DiscordWorld, discord_env
+from tests.hostile.harness import unique
 
 pytestmark = pytest.mark.asyncio
 

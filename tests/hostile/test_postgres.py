@@ -16,7 +16,8 @@ import pytest
 import pytest_asyncio
 
 from tests.fakes.openai_server import FakeOpenAI
-from tests.hostile.harness import HostileBotAPI, LLMRouter, TelegramWorld, apology, telegram_env
+from tests.hostile.harness import LLMRouter, apology
+from tests.hostile.telegram_world import HostileBotAPI, TelegramWorld, telegram_env
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

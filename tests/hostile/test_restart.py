@@ -15,15 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAI, Reply
-from tests.hostile.harness import (
-    BotProcess,
-    HostileBotAPI,
-    LLMRouter,
-    TelegramWorld,
-    last_user_text,
-    telegram_env,
-    unique,
-)
+from tests.hostile.harness import BotProcess, LLMRouter, last_user_text, unique
+from tests.hostile.telegram_world import HostileBotAPI, TelegramWorld, telegram_env
 
 pytestmark = pytest.mark.asyncio
 

@@ -14,7 +14,8 @@ import pytest
 
 from bot.store.sqlite import SQLiteStore
 from tests.fakes.openai_server import FakeOpenAI
-from tests.hostile.harness import STARTUP, BotProcess, HostileBotAPI, telegram_env, unique
+from tests.hostile.harness import STARTUP, BotProcess, unique
+from tests.hostile.telegram_world import HostileBotAPI, telegram_env
 
 pytestmark = pytest.mark.asyncio
 

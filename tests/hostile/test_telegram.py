@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from tests.fakes.openai_server import Reply
-from tests.hostile.harness import TelegramWorld, apology, last_user_text, unique
+from tests.hostile.harness import apology, last_user_text, unique
+from tests.hostile.telegram_world import TelegramWorld
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
