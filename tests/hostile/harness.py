@@ -187,6 +187,9 @@ def base_env(llm: FakeOpenAI, database_url: str, **extra: str) -> dict[str, str]
         "KINDRED_LOG_LEVEL": "INFO",
         # Many attackers and victims at once: the fake LLM is not the bottleneck here.
         "KINDRED_LLM__MAX_CONCURRENCY": "64",
+        # The debounce waits 1.5 s on purpose before each reply (a person's quick messages
+        # are one turn); these tests measure stalls, so a reply starts at once.
+        "KINDRED_RHYTHM__DEBOUNCE_SECONDS": "0",
     }
     return env | extra
 

@@ -99,8 +99,9 @@ async def test_13_command_for_another_bot_in_an_always_group(world: TelegramWorl
     await world.tg.send_text("/help@other_bot", user_id=admin, **in_group)
     await world.victim_answered_within()
     # Replies in one chat keep their order: once a later message is answered, an answer
-    # to the other bot's command would already be here.
-    await world.tg.send_text("good morning all", user_id=member, **in_group)
+    # to the other bot's command would already be here. (A question: in mode "always"
+    # the persona joins ambient chatter only now and then, but answers questions.)
+    await world.tg.send_text("good morning all, anyone up?", user_id=member, **in_group)
     await world.wait_text(group, lambda t: "good morning all" in t)
     after = world.texts(group)[before:]
     assert [t for t in after if "good morning all" not in t and "AI" not in t] == [], after

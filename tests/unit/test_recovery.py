@@ -90,11 +90,16 @@ def dm(text: str, user: str, mid: str) -> IncomingMessage:
     )
 
 
-async def crash_mid_reply(p: Process, messages: list[IncomingMessage]) -> None:
+async def crash_mid_reply(
+    p: Process, messages: list[IncomingMessage], fake: FakeOpenAI, requests: int | None = None
+) -> None:
     """Handle the messages and die while the replies are being written: the user turns
-    are stored (owed), nothing is delivered, and this process never renews a lease again."""
+    are stored (owed), the model is mid-reply, nothing is delivered, and this process never
+    renews a lease again."""
+    before = len(fake.requests_to("chat"))
     tasks = [asyncio.create_task(p.engine.handle(m, RecordingChannel())) for m in messages]
-    await asyncio.sleep(0.3)  # stored, and the model is mid-reply (slow replies scripted)
+    await fake.wait_for_requests(before + (requests or len(messages)), endpoint="chat")
+    await asyncio.sleep(0.1)  # the slow replies have started streaming
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -105,7 +110,7 @@ async def test_replies_in_flight_at_a_crash_are_answered_once_after_restart(
 ) -> None:
     first = await start()
     fake.script(*(Reply("slow words " * 20, chunk_delay=0.2) for _ in range(5)))
-    await crash_mid_reply(first, [dm(f"hello {i}", f"u{i}", "1") for i in range(5)])
+    await crash_mid_reply(first, [dm(f"hello {i}", f"u{i}", "1") for i in range(5)], fake)
 
     second = await start()
     outbox = Outbox()
@@ -117,7 +122,7 @@ async def test_replies_in_flight_at_a_crash_are_answered_once_after_restart(
     assert sorted(c.chat_id for c in outbox.opened) == [f"u{i}" for i in range(5)]
     assert all(c.kind is ChatKind.PRIVATE for c in outbox.opened)
     assert sum(outbox.replies().values()) == 5
-    assert all(text.startswith("You said: hello") for text in outbox.replies())
+    assert all(text.startswith("You said: hello") for text in outbox.replies()), outbox.replies()
     await asyncio.sleep(LEASE.total_seconds() + 0.1)
     assert await recovery.tick() == 0  # settled: never answered twice
     # The answer is in the history, after the message it answers.
@@ -129,7 +134,8 @@ async def test_replies_in_flight_at_a_crash_are_answered_once_after_restart(
 async def test_a_burst_owed_after_a_crash_gets_one_reply(start: Start, fake: FakeOpenAI) -> None:
     first = await start()
     fake.script(Reply("slow " * 50, chunk_delay=0.2))
-    await crash_mid_reply(first, [dm(t, "u1", str(i)) for i, t in enumerate(["hi", "are", "you?"])])
+    burst = [dm(t, "u1", str(i)) for i, t in enumerate(["hi", "are", "you?"])]
+    await crash_mid_reply(first, burst, fake, requests=1)
     second = await start()
     outbox = Outbox()
     recovery = ReplyRecovery(second.engine, {"telegram": outbox}, QUICK)
@@ -145,7 +151,7 @@ async def test_two_processes_recovering_together_answer_each_message_once(
 ) -> None:
     first = await start()
     fake.script(*(Reply("slow " * 50, chunk_delay=0.2) for _ in range(8)))
-    await crash_mid_reply(first, [dm("hello", f"u{i}", "1") for i in range(8)])
+    await crash_mid_reply(first, [dm("hello", f"u{i}", "1") for i in range(8)], fake)
     outboxes = [Outbox(), Outbox()]
     procs = [await start(), await start()]
     recoveries = [
@@ -171,7 +177,7 @@ async def test_a_clean_stop_hands_unfinished_replies_over_at_once(
     )
     stopping = ReplyRecovery(first.engine, {"telegram": Outbox()}, QUICK)
     fake.script(Reply("slow " * 50, chunk_delay=0.2))
-    await crash_mid_reply(first, [dm("still there?", "u1", "1")])
+    await crash_mid_reply(first, [dm("still there?", "u1", "1")], fake)
     await stopping.stop()
     second = await start()
     outbox = Outbox()
@@ -183,7 +189,7 @@ async def test_a_message_older_than_the_window_is_left_alone(
 ) -> None:
     first = await start()
     fake.script(Reply("slow " * 50, chunk_delay=0.2))
-    await crash_mid_reply(first, [dm("long ago", "u1", "1")])
+    await crash_mid_reply(first, [dm("long ago", "u1", "1")], fake)
     second = await start()
     outbox = Outbox()
     narrow = RecoveryConfig(lease=LEASE, poll=0.05, window=timedelta(seconds=0.2))
@@ -199,7 +205,7 @@ async def test_owed_replies_go_to_the_chat_and_thread_they_came_from(
     topic = ChatRef("telegram", "-100", ChatKind.GROUP, thread_id="7")
     fake.script(Reply("slow " * 50, chunk_delay=0.2))
     msg = IncomingMessage(topic, UserRef("telegram", "9", "Ann"), "hi host", "5", mentions_bot=True)
-    await crash_mid_reply(first, [msg])
+    await crash_mid_reply(first, [msg], fake)
     second = await start()
     outbox = Outbox()
     await asyncio.sleep(LEASE.total_seconds() + 0.1)
