@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import logging
 import os
 import signal
 import sqlite3
@@ -127,6 +128,8 @@ async def run(
 
 
 def main() -> None:
+    # The fake servers' own complaints about a client killed mid-request are expected here.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--people", type=int, default=20)
     p.add_argument("--messages", type=int, default=6)
