@@ -127,7 +127,7 @@ class Commands:
         if not greetings:
             return
         text = expand(greetings[0], char=persona.display_name, user=user.name)
-        await say(channel, text)
+        await say(channel, text, persona)
         await store.add_message(
             conv.id, NewMessage(role=Role.ASSISTANT, content=text, author_name=persona.display_name)
         )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from bot.errors import LLMUnavailable
 from bot.events import IncomingMessage
+from bot.personas.model import Persona
 from bot.ports import Channel, ChatModel, ChatRequest, SpeechModel, Turn
 from bot.stages import Filter, Reply
 
@@ -26,7 +27,7 @@ class Streamed:
     delivered: bool
 
 
-async def say(channel: Channel, text: str) -> None:
+async def say(channel: Channel, text: str, persona: Persona | None = None) -> None:
     """Send a whole message in the persona's own voice (a greeting, an apology). It goes
     through ``stream`` so every adapter shows it exactly like a reply: with the persona's
     name in the console and groups, its webhook identity on Discord."""
@@ -34,7 +35,7 @@ async def say(channel: Channel, text: str) -> None:
     async def once() -> AsyncIterator[str]:
         yield text
 
-    await channel.stream(once())
+    await channel.stream(once(), persona)
 
 
 async def stream_reply(
@@ -77,7 +78,7 @@ async def stream_reply(
         for f in filters:
             source = f(reply, source)
         try:
-            await channel.stream(shown_text(source))
+            await channel.stream(shown_text(source), reply.persona)
         except LLMUnavailable as exc:
             # The channel has shown what arrived before the model broke off.
             log.warning("LLM stream broke off: %s", exc)

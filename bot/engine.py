@@ -356,7 +356,7 @@ class Engine:
         text = out.text
         if out.model_failed and reply.trigger.fallback and not text.strip():
             # A job's message must not be lost with the model: say it plainly.
-            await say(channel, reply.trigger.fallback)
+            await say(channel, reply.trigger.fallback, persona)
             text = reply.trigger.fallback
         answer = None
         if text.strip():
@@ -370,7 +370,7 @@ class Engine:
             self.memory.after_exchange(scope, reply.conversation_id, last_id, persona.display_name)
         if out.model_failed and text != reply.trigger.fallback:
             try:
-                await say(channel, self.apology(persona, reply.user.name))
+                await say(channel, self.apology(persona, reply.user.name), persona)
             except Exception:
                 log.exception("could not deliver the apology either")
         elif text.strip() and persona.voice and reply.user.voice_replies:

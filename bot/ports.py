@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from bot.events import Attachment, ChatRef
+from bot.personas.model import Persona
 
 
 class Channel(Protocol):
@@ -17,8 +18,10 @@ class Channel(Protocol):
     async def send(self, text: str) -> None:
         """Send a complete message (notices, greetings, apologies, command answers)."""
 
-    async def stream(self, chunks: AsyncIterator[str]) -> str:
-        """Show a reply as it arrives; return the text that was finally shown."""
+    async def stream(self, chunks: AsyncIterator[str], persona: Persona | None = None) -> str:
+        """Show a reply as it arrives; return the text that was finally shown. ``persona``
+        is who speaks (its name, its avatar): the core passes it down, so a greeting right
+        after a switch carries the new persona's name; None: the chat's active persona."""
 
     async def typing(self) -> None:
         """Signal that a reply is being prepared (may be a no-op)."""

@@ -6,6 +6,8 @@ import sys
 from collections.abc import AsyncIterator
 from typing import TextIO
 
+from bot.personas.model import Persona
+
 
 class ConsoleChannel:
     def __init__(self, speaker: str, out: TextIO | None = None) -> None:
@@ -16,7 +18,9 @@ class ConsoleChannel:
         self._out.write(text + "\n")
         self._out.flush()
 
-    async def stream(self, chunks: AsyncIterator[str]) -> str:
+    async def stream(self, chunks: AsyncIterator[str], persona: Persona | None = None) -> str:
+        if persona is not None:
+            self.speaker = persona.display_name  # who speaks now (after a switch, the new one)
         self._out.write(f"{self.speaker}: ")
         parts: list[str] = []
         try:

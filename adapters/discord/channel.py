@@ -40,6 +40,7 @@ import discord
 from adapters.discord.delivery import BUDGET, PLATFORM_ERRORS, deliver
 from adapters.discord.split import preview, split
 from adapters.discord.webhooks import WebhookCache, webhook_username
+from bot.personas.model import Persona
 
 log = logging.getLogger(__name__)
 TYPING_DELAY = 0.3  # seconds
@@ -84,7 +85,7 @@ class DiscordChannel:
         target: Target,
         *,
         budget: ChannelBudget,
-        speaker: Callable[[], Awaitable[Speaker]],
+        speaker: Callable[[Persona | None], Awaitable[Speaker]],
         webhooks: WebhookCache | None = None,
         edit_interval: float = 1.2,
         first_delay: float = 0.15,
@@ -144,9 +145,9 @@ class DiscordChannel:
             self._typing.cancel()
             self._typing = None
 
-    async def stream(self, chunks: AsyncIterator[str]) -> str:
+    async def stream(self, chunks: AsyncIterator[str], persona: Persona | None = None) -> str:
         self._cancel_typing()
-        await self._choose_identity()
+        await self._choose_identity(persona)
         parts: list[str] = []
         posted: list[Posted] = []
         shown: list[str] = []
@@ -238,11 +239,11 @@ class DiscordChannel:
         await deliver(once, budget=self.delivery_budget, what="a voice message")
 
     # -- posting ------------------------------------------------------------------------------
-    async def _choose_identity(self) -> None:
+    async def _choose_identity(self, persona: Persona | None = None) -> None:
         if self._resolve is not None:
             resolve, self._resolve = self._resolve, None
             self.target = await resolve() or self.target
-        speaker = await self._speaker()
+        speaker = await self._speaker(persona)
         host = self._webhooks.host(self.target) if self._webhooks else None
         if host is not None and self._webhooks is not None:
             self._hook = await self._webhooks.get(host)

@@ -21,6 +21,7 @@ from adapters.discord.split import split
 from adapters.discord.transport import Downloader
 from bot.events import AttachedFile, CommandRequest
 from bot.personas.cards import MAX_CARD_BYTES  # the same cap as the importer
+from bot.personas.model import Persona
 
 NEEDS_MANAGE_SERVER = (
     "You need the **Manage Server** permission to do that here. Nothing was changed."
@@ -104,9 +105,9 @@ class InteractionChannel:
         """An ephemeral attachment (/memory export): only the person who asked sees it."""
         await self.send(caption or filename, file=discord.File(io.BytesIO(data), filename))
 
-    async def stream(self, chunks: AsyncIterator[str]) -> str:
+    async def stream(self, chunks: AsyncIterator[str], persona: Persona | None = None) -> str:
         if self._speech is not None:
-            return await self._speech.stream(chunks)
+            return await self._speech.stream(chunks, persona)
         text = "".join([c async for c in chunks]).strip()
         await self.send(text)
         return text

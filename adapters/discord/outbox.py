@@ -21,6 +21,7 @@ import discord
 from adapters.discord.channel import ChannelBudget, DiscordChannel, Speaker, Target
 from adapters.discord.delivery import PLATFORM_ERRORS
 from bot.events import ChatKind, ChatRef
+from bot.personas.model import Persona
 
 if TYPE_CHECKING:
     from adapters.discord.adapter import DiscordAdapter
@@ -39,8 +40,10 @@ class Outbox:
         channel_id = int(chat.thread_id or chat.chat_id)
         target, cached = self.target(chat)
 
-        async def speaker() -> Speaker:
-            persona, _ = await a.runtime.engine.active_persona(chat)
+        async def speaker(speaking: Persona | None) -> Speaker:
+            # The persona the core says is speaking; else (the bot's own messages, a voice
+            # note) the chat's active one.
+            persona = speaking or (await a.runtime.engine.active_persona(chat))[0]
             return Speaker(persona.display_name, avatar=lambda: a.avatars.url(persona))
 
         async def resolve() -> Target | None:

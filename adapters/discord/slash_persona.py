@@ -252,7 +252,7 @@ class _Collector:
     async def send(self, text: str) -> None:
         self.lines.append(text)
 
-    async def stream(self, chunks: Any) -> str:
+    async def stream(self, chunks: Any, persona: Any = None) -> str:
         text = "".join([c async for c in chunks])
         self.lines.append(text)
         return text

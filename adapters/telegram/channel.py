@@ -52,6 +52,7 @@ from adapters.telegram.format import (
     utf16_len,
     utf16_prefix,
 )
+from bot.personas.model import Persona
 
 log = logging.getLogger(__name__)
 NAME_MAX = 64  # a longer persona name is cut in the reply's heading
@@ -136,9 +137,9 @@ class TelegramChannel:
             self._typing.cancel()
             self._typing = None
 
-    async def stream(self, chunks: AsyncIterator[str]) -> str:
+    async def stream(self, chunks: AsyncIterator[str], persona: Persona | None = None) -> str:
         parts: list[str] = []
-        self.name = await self._who()
+        self.name = await self._who(persona)
         self._message_id = None
         model_failed = False
 
@@ -207,7 +208,7 @@ class TelegramChannel:
         )
 
     # -- streaming --------------------------------------------------------------------------
-    async def _who(self) -> str | None:
+    async def _who(self, persona: Persona | None = None) -> str | None:
         if self._speaker is None:
             return None
         try:
@@ -216,6 +217,8 @@ class TelegramChannel:
             # The heading is a courtesy; a failed lookup must not cost the reply.
             log.exception("could not tell which persona is speaking")
             return None
+        if name and persona is not None:
+            name = persona.display_name  # a heading is due: the speaker the core passed down
         name = (name or "").strip()[:NAME_MAX].strip()
         return name or None
 

@@ -91,6 +91,9 @@ def test_console_commands(fake_llm: FakeServer, tmp_path: Path) -> None:
     assert "mom" in out.stdout
     assert "host" in out.stdout
     assert "now talking with Sunny" in out.stdout
+    # The greeting right after the switch is Sunny's, under Sunny's name (not Mom's).
+    assert "Sunny: HEY, you!" in out.stdout
+    assert "Mom: HEY" not in out.stdout
     assert "Sunny: You said: hey" in out.stdout
     assert "fresh conversation with Sunny" in out.stdout
 

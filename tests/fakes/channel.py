@@ -7,6 +7,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from bot.personas.model import Persona
+
 
 @dataclass
 class RecordingChannel:
@@ -16,11 +18,13 @@ class RecordingChannel:
     fail_after: int | None = None
     chunk_delay: float = 0.0
     voices: list[bytes] = field(default_factory=list)  # audio of send_voice, in order
+    speakers: list[str | None] = field(default_factory=list)  # who each stream spoke as
 
     async def send(self, text: str) -> None:
         self.events.append(("send", text))
 
-    async def stream(self, chunks: AsyncIterator[str]) -> str:
+    async def stream(self, chunks: AsyncIterator[str], persona: Persona | None = None) -> str:
+        self.speakers.append(persona.display_name if persona else None)
         got: list[str] = []
         self.chunks.append(got)
         async for chunk in chunks:

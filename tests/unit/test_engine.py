@@ -405,3 +405,15 @@ async def test_vision_model_sees_the_image_of_the_message_it_answers(rig: Rig) -
 async def test_text_only_model_never_gets_image_parts(rig: Rig) -> None:
     await rig.engine.handle(photo_dm("my cat", "1"), RecordingChannel())
     assert last_user(rig.fake.requests_to("chat")[0].body)["content"] == "my cat"
+
+
+async def test_the_greeting_after_a_switch_speaks_as_the_new_persona(rig: Rig) -> None:
+    chat = ChatRef("telegram", "u7", ChatKind.PRIVATE)
+    user = UserRef("telegram", "u7", "Ana")
+    ch = RecordingChannel()
+    await rig.commands.run(CommandRequest(chat, user, "persona", ("use", "sunny")), ch)
+    assert ch.replies()[0].startswith("HEY, you!")
+    # The persona is passed down with the words: the channel never looks it up again.
+    assert ch.speakers == ["Sunny"]
+    await rig.engine.handle(dm("hi", user="u7", mid="1"), ch)
+    assert ch.speakers == ["Sunny", "Sunny"]
