@@ -145,8 +145,8 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.runtime import build_runtime
 
     user = args.user or getpass.getuser() or "you"
-    # In a terminal one line is one turn: no waiting for more (the debounce).
-    rhythm = settings.rhythm.model_copy(update={"debounce_seconds": 0.0})
+    # In a terminal one line is one turn (no debounce), and a reply one block (no bubbles).
+    rhythm = settings.rhythm.model_copy(update={"debounce_seconds": 0.0, "bubbles": False})
     settings = settings.model_copy(update={"rhythm": rhythm})
     async with await build_runtime(settings) as runtime, watching():
         return await ConsoleAdapter(runtime, user, args.persona).run()

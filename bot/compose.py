@@ -3,8 +3,10 @@ into the channel, and the voice note after it. Used by every kind of reply (engi
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
@@ -16,6 +18,7 @@ from bot.ports import Channel, ChatModel, ChatRequest, SpeechModel, Turn
 from bot.stages import Filter, Reply
 
 log = logging.getLogger(__name__)
+_SENTENCE_END = re.compile(r"(?<=[.!?…。！？])\s+|(?<=[。！？])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,66 @@ async def stream_reply(
             log.exception("the platform did not take a reply; it will be tried again")
             return Streamed("".join(shown), False, False)
     return Streamed("".join(shown), False, True)
+
+
+BUBBLE_MIN = 40  # characters: shorter pieces join the next one
+MAX_BUBBLES = 4
+
+
+def bubbles(text: str) -> list[str]:
+    """A reply as a few short messages, the way a person texts: paragraphs first, then
+    sentences, at most MAX_BUBBLES (the last takes the rest); a short reply stays whole."""
+    text = text.strip()
+    if len(text) < 2 * BUBBLE_MIN:
+        return [text] if text else []
+    pieces = [p.strip() for p in text.split("\n\n") if p.strip()]
+    if len(pieces) == 1:
+        pieces = [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+    out: list[str] = []
+    for piece in pieces:
+        if out and (len(out[-1]) < BUBBLE_MIN or len(out) >= MAX_BUBBLES):
+            out[-1] = f"{out[-1]}\n\n{piece}" if "\n\n" in text else f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return out
+
+
+async def bubble_reply(
+    model: ChatModel,
+    request: ChatRequest,
+    channel: Channel,
+    reply: Reply,
+    filters: Sequence[Filter] = (),
+    pause: float = 1.0,
+) -> Streamed:
+    """The reply as bubbles: the whole text first (through the filters), then each piece
+    after a typing pause that grows with its length (``pause`` scales it; 0 in tests)."""
+    collected: list[str] = []
+
+    class Collector:
+        async def stream(self, chunks: AsyncIterator[str], persona: Persona | None = None) -> str:
+            async for chunk in chunks:
+                collected.append(chunk)
+            return "".join(collected)
+
+    got = await stream_reply(model, request, Collector(), reply, filters)  # type: ignore[arg-type]
+    shown: list[str] = []
+    for i, piece in enumerate(bubbles(got.text)):
+        try:
+            if i:
+                await channel.typing()
+                await asyncio.sleep(pause * min(0.5 + len(piece) / 60, 3.0))
+            await say(channel, piece, reply.persona)
+        except Exception:
+            log.exception("the platform did not take a reply")
+            if not shown:
+                return Streamed("", False, False)
+            break  # what was shown is the reply; the rest is lost with the platform
+        shown.append(piece)
+    if len(shown) == len(bubbles(got.text)):
+        return Streamed(got.text, got.model_failed, True)  # stored as the one reply it is
+    sep = "\n\n" if "\n\n" in got.text else " "
+    return Streamed(sep.join(shown), got.model_failed, True)
 
 
 async def speak_too(speech: SpeechModel | None, text: str, voice: str, channel: Channel) -> None:

@@ -22,9 +22,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from bot.addressing import Addressing, GroupRhythm
-from bot.compose import images, say, show, speak_too, stream_reply
+from bot.compose import bubble_reply, images, say, show, speak_too, stream_reply
 from bot.errors import PersonaNotFound
 from bot.events import ChatRef, IncomingMessage, UserRef
 from bot.media import Listen, Look, placeholder
@@ -97,6 +98,8 @@ class EngineConfig:
     # Quick messages from one person within this many seconds are one turn (0: off).
     debounce: float = 0.0
     group: GroupRhythm = field(default_factory=GroupRhythm)
+    # Typing pauses between a bubbly persona's messages (x their length); None: no bubbles.
+    bubble_pause: float | None = 1.0
 
 
 def _utcnow() -> datetime:
@@ -343,8 +346,11 @@ class Engine:
             prompt = replace(prompt, messages=show(prompt.messages, pictures))
         self.last_prompt = prompt
         await channel.typing()
+        deliver = stream_reply
+        if persona.bubbles and self.config.bubble_pause is not None:
+            deliver = partial(bubble_reply, pause=self.config.bubble_pause)
         async with self._llm_slots:
-            out = await stream_reply(
+            out = await deliver(
                 self.model, self._request(persona, prompt), channel, reply, self.filters
             )
         if not out.delivered:

@@ -155,6 +155,7 @@ async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime
                 vision=llm.vision,
                 reply_lease=timedelta(seconds=settings.recovery.lease_seconds),
                 debounce=settings.rhythm.debounce_seconds,
+                bubble_pause=1.0 if settings.rhythm.bubbles else None,
                 group=GroupRhythm(
                     cooldown=settings.rhythm.group_cooldown_seconds,
                     reply_rate=settings.rhythm.group_reply_rate,

@@ -212,6 +212,10 @@ class RhythmSettings(BaseModel):
     group_reply_rate: float = Field(0.5, ge=0.0, le=1.0)
     # With other bots allowed (…__ALLOW_BOTS), at most this many replies to bots in a row.
     bot_turns: int = Field(3, ge=0, le=1000)
+    # Personas with ``bubbles: true`` send long replies as a few short messages, with a
+    # typing pause before each (this many seconds per 60 characters, at most 3 s each).
+    # (Not in `kindred chat`.) false: every persona streams one message.
+    bubbles: bool = True
 
 
 class RecoverySettings(BaseModel):

@@ -84,6 +84,7 @@ def build_card(
         "language": p.language,
         "apology": p.apology,
         "voice": p.voice,
+        "bubbles": p.bubbles or None,
         "sampling": sampling or None,
     }
     kindred.update({k: v for k, v in own.items() if v is not None})

@@ -120,6 +120,9 @@ class Persona(Frozen):
     # A text-to-speech voice name (OpenAI: alloy, nova, shimmer, ...) for voice replies;
     # None = this persona only writes.
     voice: str | None = None
+    # Long replies go out as a few short messages with typing pauses, like a person texts
+    # (not in a terminal: KINDRED_RHYTHM__BUBBLES).
+    bubbles: bool = False
 
     @property
     def display_name(self) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.addressing import Addressing, GroupRhythm
+from bot.compose import bubbles
 from bot.engine import Engine, EngineConfig
 from bot.events import ChatKind, ChatRef, IncomingMessage, UserRef
 from bot.llm import OpenAIChatModel
@@ -20,7 +21,7 @@ from bot.store.base import ChatSettings, TriggerMode
 from bot.store.sqlite import SQLiteStore
 from config.settings import PROJECT_ROOT, LLMSettings
 from tests.fakes.channel import RecordingChannel
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI, Reply
 
 GROUP = ChatRef("telegram", "-100", ChatKind.GROUP)
 
@@ -150,3 +151,63 @@ def test_other_bots_are_ignored_unless_allowed_and_then_only_a_few_turns() -> No
     human = ambient(10, "@mom hi", "alice", mentions_bot=True)
     assert a.should_respond(human, mention, mom)
     assert a.should_respond(from_bot(11), mention, mom)  # a human spoke: bots may again
+
+
+def test_a_long_reply_becomes_a_few_bubbles_and_a_short_one_stays_whole() -> None:
+    assert bubbles("Hi sweetie!") == ["Hi sweetie!"]
+    long = (
+        "Oh, you passed the exam! I knew you would. "
+        "Tell me everything: which question was the hardest? "
+        "And did you eat something proper afterwards, not just crisps?"
+    )
+    parts = bubbles(long)
+    assert 2 <= len(parts) <= 4
+    assert " ".join(parts) == long
+    paragraphs = "\n\n".join(
+        f"Paragraph {i} has enough words to stand alone here." for i in range(7)
+    )
+    assert len(bubbles(paragraphs)) == 4  # at most four; the last takes the rest
+    assert "\n\n".join(bubbles(paragraphs)) == paragraphs
+    assert (
+        bubbles(
+            "你考过了！我就知道。快告诉我，最难的是哪一题？考完有没有好好吃饭？不要只吃零食哦。"
+        )
+        != []
+    )
+
+
+async def test_a_bubbly_persona_sends_a_few_messages_with_typing_between(
+    tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    personas = tmp_path / "personas"
+    personas.mkdir()
+    (personas / "bubbly.yaml").write_text(
+        "name: Bubbly\ndescription: Texts like a friend.\nbubbles: true\n"
+    )
+    store = SQLiteStore(tmp_path / "k.db")
+    await store.open()
+    registry, warnings = await PersonaRegistry.load(store, personas)
+    assert warnings == []
+    model = OpenAIChatModel(LLMSettings(base_url=fake.base_url, api_key="sk-t"), "fake-model")
+    config = EngineConfig(model="fake-model", default_persona="bubbly", bubble_pause=0.0)
+    engine = Engine(store=store, model=model, registry=registry, config=config)
+    text = (
+        "OMG you did it!! I am so proud of you. "
+        "Tell me everything about the hardest question. "
+        "And then we celebrate, okay? Ice cream is mandatory."
+    )
+    fake.script(Reply(text))
+    ch = RecordingChannel()
+    try:
+        await engine.handle(said("I passed!"), ch)
+        conv = await store.conversation("telegram", "u1", "bubbly")
+        stored = [m.content for m in await store.recent_messages(conv.id, 10)]
+    finally:
+        await model.aclose()
+        await store.close()
+    assert len(ch.replies()) >= 2  # several messages ...
+    assert " ".join(ch.replies()) == text  # ... that together are the reply
+    kinds = [k for k, _ in ch.events]
+    assert kinds.count("typing") >= len(ch.replies())  # a typing pause before each next one
+    assert ch.speakers == ["Bubbly"] * len(ch.replies())
+    assert stored == ["I passed!", text]  # stored as the one reply it is
