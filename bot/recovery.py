@@ -18,7 +18,6 @@ next process answers without waiting for them to run out.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.engine import Engine
+from bot.polling import PollingService
 from bot.ports import Outbox
 from bot.store.base import OwedReply
 
@@ -41,7 +41,9 @@ class RecoveryConfig:
     batch: int = 20
 
 
-class ReplyRecovery:
+class ReplyRecovery(PollingService):
+    name = "recovery"
+
     def __init__(
         self,
         engine: Engine,
@@ -49,30 +51,20 @@ class ReplyRecovery:
         config: RecoveryConfig,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        super().__init__(config.poll)
         self.engine = engine
         self.store = engine.store
         self.outboxes = dict(outboxes)
         self.config = config
         self._clock = clock
-        self._loop: asyncio.Task[None] | None = None
-        self._answering: set[asyncio.Task[None]] = set()
         self.answered = 0  # owed replies taken over (for logs and tests)
 
-    def start(self) -> None:
-        if self._loop is None and self.outboxes:
-            self._loop = asyncio.create_task(self._run(), name="kindred-recovery")
+    def wanted(self) -> bool:
+        return bool(self.outboxes)
 
     async def stop(self) -> None:
         """Stop looking, finish nothing more, and hand this process's leases back."""
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
-            self._loop = None
-        for task in list(self._answering):
-            task.cancel()
-        if self._answering:
-            await asyncio.gather(*self._answering, return_exceptions=True)
+        await super().stop()
         try:
             handed = await self.store.renew_owed(self.engine.owner, timedelta(0))
             if handed:
@@ -80,14 +72,8 @@ class ReplyRecovery:
         except Exception:
             log.exception("could not hand unfinished replies back (they will time out)")
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.tick()
-            except Exception:
-                # The database may be briefly away; the next round tries again.
-                log.exception("reply recovery round failed")
-            await asyncio.sleep(self.config.poll)
+    async def round(self) -> None:
+        await self.tick()
 
     async def tick(self) -> int:
         """One round; returns how many owed replies were taken over."""
@@ -106,9 +92,7 @@ class ReplyRecovery:
             self.engine.owner, sorted(self.outboxes), since, c.lease, c.batch
         )
         for owed in claimed:
-            task = asyncio.create_task(self._answer(owed))
-            self._answering.add(task)
-            task.add_done_callback(self._answering.discard)
+            self.spawn(self._answer(owed), f"kindred-owed-{owed.message.id}")
         if claimed:
             log.info("answering %d messages whose reply was never delivered", len(claimed))
         return len(claimed)
@@ -124,8 +108,3 @@ class ReplyRecovery:
             retry_at = self._clock() + self.engine.config.retry_after
             with contextlib.suppress(Exception):
                 await self.store.release_owed(m.conversation_id, m.user_id, m.id, retry_at)
-
-    async def drain(self) -> None:
-        """Wait for the replies being taken over (tests)."""
-        while self._answering:
-            await asyncio.gather(*list(self._answering), return_exceptions=True)

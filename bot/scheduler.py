@@ -12,13 +12,12 @@ with a log line: a broken job must not fire forever.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from bot.polling import PollingService
 from bot.ports import Outbox
 from bot.store.base import Job, Store
 
@@ -62,7 +61,9 @@ class SchedulerConfig:
     batch: int = 20
 
 
-class Scheduler:
+class Scheduler(PollingService):
+    name = "scheduler"
+
     def __init__(
         self,
         store: Store,
@@ -72,56 +73,31 @@ class Scheduler:
         config: SchedulerConfig = SchedulerConfig(),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        super().__init__(config.poll)
         self.store = store
         self.owner = owner
         self.outboxes = dict(outboxes)
         self.handlers = dict(handlers)
         self.config = config
         self._clock = clock
-        self._loop: asyncio.Task[None] | None = None
-        self._running: set[asyncio.Task[None]] = set()
+        self._pruned = datetime.min.replace(tzinfo=UTC)
 
-    def start(self) -> None:
-        if self._loop is None and self.outboxes:
-            self._loop = asyncio.create_task(self._run(), name="kindred-scheduler")
+    def wanted(self) -> bool:
+        return bool(self.outboxes)
 
-    async def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
-            self._loop = None
-        # A job cut short is retried by whoever polls next, once its lease runs out.
-        for task in list(self._running):
-            task.cancel()
-        await self.drain()
-
-    async def drain(self) -> None:
-        """Wait for the jobs running now (tests)."""
-        while self._running:
-            await asyncio.gather(*list(self._running), return_exceptions=True)
-
-    async def _run(self) -> None:
-        last_prune = datetime.min.replace(tzinfo=UTC)
-        while True:
-            try:
-                await self.tick()
-                now = self._clock()
-                if now - last_prune > timedelta(hours=1):
-                    last_prune = now
-                    await self.store.prune_jobs(now - self.config.keep_finished)
-            except Exception:
-                log.exception("scheduler round failed")  # the database may be briefly away
-            await asyncio.sleep(self.config.poll)
+    async def round(self) -> None:
+        await self.tick()
+        now = self._clock()
+        if now - self._pruned > timedelta(hours=1):
+            self._pruned = now
+            await self.store.prune_jobs(now - self.config.keep_finished)
 
     async def tick(self) -> int:
         """Claim what is due and start running it; returns how many jobs were started."""
         c = self.config
         jobs = await self.store.claim_jobs(self.owner, sorted(self.outboxes), c.lease, c.batch)
         for job in jobs:
-            task = asyncio.create_task(self._run_job(job), name=f"kindred-job-{job.id}")
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+            self.spawn(self._run_job(job), f"kindred-job-{job.id}")
         return len(jobs)
 
     async def _run_job(self, job: Job) -> None:

@@ -65,9 +65,9 @@ class Outbox:
         clock = self.clock
 
         class Timed(RecordingChannel):
-            async def stream(self, chunks: Any) -> str:
+            async def stream(self, chunks: Any, persona: Any = None) -> str:
                 times.append(clock.now)
-                return await super().stream(chunks)
+                return await super().stream(chunks, persona)
 
         return Timed()
 

@@ -18,6 +18,7 @@ from bot.commands import Commands
 from bot.engine import Engine, EngineConfig
 from bot.events import Attachment, ChatKind, ChatRef, CommandRequest, IncomingMessage, UserRef
 from bot.llm import OpenAIChatModel
+from bot.personas.model import Persona
 from bot.personas.registry import PersonaRegistry
 from bot.store.base import Role, TriggerMode
 from bot.store.sqlite import SQLiteStore
@@ -230,12 +231,12 @@ async def test_llm_calls_are_bounded_by_the_concurrency_limit(rig: Rig) -> None:
     peak = 0
 
     class Counting(RecordingChannel):
-        async def stream(self, chunks: AsyncIterator[str]) -> str:
+        async def stream(self, chunks: AsyncIterator[str], persona: Persona | None = None) -> str:
             nonlocal in_flight, peak
             in_flight += 1
             peak = max(peak, in_flight)
             try:
-                return await super().stream(chunks)
+                return await super().stream(chunks, persona)
             finally:
                 in_flight -= 1
 
