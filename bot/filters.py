@@ -200,7 +200,7 @@ _BULLET = re.compile(r"\s*(?:[-*•]|\d+[.)])\s")
 def leak_judge(char: str, user: str, openings: Iterable[str] = ()) -> Judge:
     """Drops lines that repeat the prompt's instructions, and the bullet points after
     such a line (a recited list of rules)."""
-    leaks = {m.replace("{char}", char.casefold()) for m in _FIXED_LEAKS}
+    leaks = {_normal(m) for m in _FIXED_LEAKS}
     leaks |= {f"you are {char.casefold()},", f"{char.casefold()}'s personality", "scenario:"}
     leaks |= _openings(SAFETY_PREAMBLE.replace("{char}", char))
     leaks |= _openings(SAFETY_POSTAMBLE)
@@ -239,7 +239,7 @@ async def drop_leaked_instructions(reply: Reply, chunks: AsyncIterator[str]) -> 
         yield text
 
 
-_SENTENCE_END = re.compile(r"[.!?…。！？]+[\"'”’»」』)\]*_~]*(?:\s+|$)|[。！？]+|\n")
+_SENTENCE_END = re.compile(r"[.!?…。！？]+[\"'”’»」』)\]*_~]*\s+|[。！？]+|\n")
 _CLOSERS = "\"'”’»」』)]*_~"
 
 
@@ -261,23 +261,31 @@ async def end_at_sentence(reply: Reply, chunks: AsyncIterator[str]) -> AsyncIter
     sentence. The first sentence flows as it comes (there is nothing to fall back on);
     after that, each sentence shows once it is complete."""
     held = ""  # the text after the last sentence end, once one was shown
-    shown = False
+    shown = False  # a full sentence was shown
+    last = ""  # the end of what was shown: a sentence end may straddle chunks
     async for chunk in chunks:
-        if not shown and not _SENTENCE_END.search(chunk):
-            yield chunk
+        if not shown:
+            text = last + chunk
+            ends = [m for m in _SENTENCE_END.finditer(text) if m.end() > len(last)]
+            if not ends:
+                if chunk:
+                    yield chunk
+                    last = (last + chunk)[-8:]
+                continue
+            head = chunk[: ends[-1].end() - len(last)].rstrip()
+            if head:
+                yield head
+            shown = bool(last.strip() or head.strip())
+            held = chunk[len(head) :]
             continue
         held += chunk
         ends = list(_SENTENCE_END.finditer(held))
-        if not ends:
-            continue
         # Up to the last sentence end; its trailing space or line break waits for more
         # text, so a reply never ends in a stray line break.
-        emit = held[: ends[-1].end()].rstrip()
-        if emit.strip():
+        if ends and (emit := held[: ends[-1].end()].rstrip()).strip():
             yield emit
-            shown = True
             held = held[len(emit) :]
-    if held.strip() and finished(held):
+    if held.strip() and (not shown or finished(held)):
         yield held
 
 
