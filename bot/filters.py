@@ -239,7 +239,7 @@ async def drop_leaked_instructions(reply: Reply, chunks: AsyncIterator[str]) -> 
         yield text
 
 
-_SENTENCE_END = re.compile(r"[.!?…。！？]+[\"'”’»」』)\]*_~]*\s+|[。！？]+|\n")
+_SENTENCE_END = re.compile(r"[.!?…。！？]+[\"'”’»」』)\]*_~]*\s+|[。！？]+")
 _CLOSERS = "\"'”’»」』)]*_~"
 
 
