@@ -37,7 +37,9 @@ from bot.personas.macros import expand
 from bot.personas.model import Persona
 from bot.personas.registry import PersonaRegistry
 from bot.ports import Channel, ChatModel, ChatRequest, MediaFetcher, SpeechModel, Transcriber
-from bot.prompt import Prompt, PromptInput, build_prompt
+from bot.prompt import Prompt, PromptInput
+from bot.prompt_profiles import ProfileName, stop_sequences
+from bot.prompt_profiles import build as prompt_builder
 from bot.safety.disclosure import DisclosureClock
 from bot.stages import (
     CrisisReferral,
@@ -100,6 +102,9 @@ class EngineConfig:
     group: GroupRhythm = field(default_factory=GroupRhythm)
     # Typing pauses between a bubbly persona's messages (x their length); None: no bubbles.
     bubble_pause: float | None = 1.0
+    # The prompt's shape (bot/prompt_profiles.py); "compact" also ends the reply where the
+    # model starts another turn (stop sequences).
+    prompt_profile: ProfileName = "full"
 
 
 def _utcnow() -> datetime:
@@ -351,8 +356,12 @@ class Engine:
             deliver = partial(bubble_reply, pause=self.config.bubble_pause)
         async with self._llm_slots:
             out = await deliver(
-                self.model, self._request(persona, prompt), channel, reply, self.filters
+                self.model, self._request(persona, prompt, reply), channel, reply, self.filters
             )
+        if out.delivered and not out.model_failed and not out.text.strip():
+            # The filters left nothing (a tiny model wrote only a made-up dialogue): that is
+            # no answer, so the person gets the apology rather than silence.
+            out = replace(out, model_failed=True)
         if not out.delivered:
             # The platform refused the reply (after its own retries): nothing was shown, so
             # nothing is stored, and no apology goes through a platform that is failing.
@@ -396,8 +405,9 @@ class Engine:
             before_id=reply.history[0].id if reply.history else None,
         )
 
-    def _request(self, persona: Persona, prompt: Prompt) -> ChatRequest:
+    def _request(self, persona: Persona, prompt: Prompt, reply: Reply) -> ChatRequest:
         s = persona.sampling
+        compact = self.config.prompt_profile == "compact"
         return ChatRequest(
             messages=prompt.messages,
             model=s.model or self.config.model,
@@ -406,11 +416,12 @@ class Engine:
             max_tokens=s.max_tokens or self.config.max_reply_tokens,
             frequency_penalty=s.frequency_penalty,
             presence_penalty=s.presence_penalty,
+            stop=stop_sequences(persona.display_name, reply.user.name) if compact else (),
         )
 
     def _prompt(self, reply: Reply, memory: str = "") -> Prompt:
         budget = self.config.context_window - self.config.max_reply_tokens
-        return build_prompt(
+        return prompt_builder(self.config.prompt_profile)(
             PromptInput(
                 persona=reply.persona,
                 user_name=reply.user.name,

@@ -64,8 +64,14 @@ class OpenAIChatModel:
         *,
         backoff_base: float = 0.5,
         backoff_cap: float = 8.0,
+        sampling: Mapping[str, float] | None = None,
     ) -> None:
         self._settings = settings
+        # The endpoint's own sampling for its model, sent with every chat request and over
+        # any per-request value: a tiny local model needs its repetition penalty and low
+        # temperature whatever a persona card (written for large models) asks for. Fields
+        # beyond OpenAI's (llama.cpp's repeat_penalty, top_k, min_p) are sent as they are.
+        self._sampling = dict(sampling or {})
         self._model = default_model or settings.model
         self._key = settings.api_key.get_secret_value() if settings.api_key else ""
         self._backoff_base = backoff_base
@@ -284,6 +290,9 @@ class OpenAIChatModel:
             value = getattr(request, name)
             if value is not None:
                 body[name] = value
+        if request.stop:
+            body["stop"] = list(request.stop)
+        body.update(self._sampling)
         return body
 
     def _reason(self, exc: BaseException) -> str:

@@ -24,6 +24,18 @@ BANNER = (
     "KINDRED_LLM__MODEL (OpenAI, Ollama, vLLM, llama.cpp, LM Studio, OpenRouter, …)."
 )
 
+# Sampling for the 135M model (bench/local_model_bench.py): without a repetition penalty it
+# loops ("I'm so glad. I'm so glad."), and at the 0.8 meant for large models it drifts off
+# topic within a sentence. top_k/min_p/repeat_* are llama.cpp's fields.
+SAMPLING: dict[str, float] = {
+    "temperature": 0.6,
+    "top_p": 0.9,
+    "top_k": 40,
+    "min_p": 0.05,
+    "repeat_penalty": 1.18,
+    "repeat_last_n": 128,
+}
+
 
 @dataclass(frozen=True, slots=True)
 class LocalServer:

@@ -83,6 +83,8 @@ class ChatRequest:
     max_tokens: int | None = None
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
+    # Where the reply ends (e.g. the model starting the user's turn): at most 4 for OpenAI.
+    stop: tuple[str, ...] = ()
 
 
 class ChatModel(Protocol):

@@ -19,8 +19,9 @@ from bot.addressing import GroupRhythm
 from bot.commands import Commands
 from bot.engine import Engine, EngineConfig
 from bot.errors import KindredError
+from bot.filters import clean_output
 from bot.llm import OpenAIChatModel
-from bot.local_model import BANNER, start_local_server
+from bot.local_model import BANNER, SAMPLING, start_local_server
 from bot.memory.service import MemoryService
 from bot.personas.registry import PersonaRegistry
 from bot.ports import Adapter, Outbox, Service
@@ -34,7 +35,9 @@ from config.settings import LLMSettings, Settings
 
 log = logging.getLogger(__name__)
 
-LOCAL_REPLY_TOKENS = 160
+# About three short sentences: whole replies within a few seconds even on a busy 2-core
+# machine (a tiny model only rambles past that; the last unfinished sentence is dropped).
+LOCAL_REPLY_TOKENS = 120
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,10 @@ async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime
             if announce:
                 print(BANNER, file=sys.stderr)
         model_name = llm.model or "gpt-4o-mini"
-        model = OpenAIChatModel(llm, default_model=model_name)
+        model = OpenAIChatModel(llm, default_model=model_name, sampling=SAMPLING if local else None)
+        profile = llm.prompt_profile
+        if profile == "auto":
+            profile = "compact" if local else "full"
         stack.push_async_callback(model.aclose)
 
         # The embedded 135M model cannot extract facts or summarise: recall only.
@@ -154,6 +160,7 @@ async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime
                 crisis_lines=settings.safety.crisis_line,
                 vision=llm.vision,
                 reply_lease=timedelta(seconds=settings.recovery.lease_seconds),
+                prompt_profile=profile,
                 debounce=settings.rhythm.debounce_seconds,
                 bubble_pause=1.0 if settings.rhythm.bubbles else None,
                 group=GroupRhythm(
@@ -177,6 +184,9 @@ async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime
         # The persona speaking first (bot/initiative/): what each kind of job does, and the
         # screens that notice a reminder asked for in plain words.
         engine.screens += initiative.screens(engine, settings)
+        if profile == "compact":
+            # A small model echoes its name, writes the user's turn, recites instructions.
+            engine.filters += clean_output()
         return Runtime(
             settings,
             store,

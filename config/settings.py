@@ -56,6 +56,10 @@ class LLMSettings(BaseModel):
     # a reminder request ("remind me tomorrow at 8 to …") is first offered a set_reminder
     # tool (bot/initiative/tools.py). Off: reminders are set with /remind only.
     tools: bool = False
+    # The prompt's shape (bot/prompt_profiles.py): "full" for capable models; "compact" (a
+    # few lines of persona, short safety rules, the last turns, stop sequences, cleaned
+    # output) for tiny ones; "auto" = compact for the embedded model, full otherwise.
+    prompt_profile: Literal["auto", "compact", "full"] = "auto"
 
     @field_validator("base_url")
     @classmethod
