@@ -53,7 +53,7 @@ class TimingChannel:
     async def typing(self) -> None:
         pass
 
-    async def stream(self, chunks: AsyncIterator[str]) -> str:
+    async def stream(self, chunks: AsyncIterator[str], persona: object = None) -> str:
         parts = []
         async for chunk in chunks:
             if self.first is None:

@@ -67,7 +67,7 @@ class TimingChannel:
     async def send_voice(self, audio: bytes, caption: str | None = None) -> None:
         pass
 
-    async def stream(self, chunks: AsyncIterator[str]) -> str:
+    async def stream(self, chunks: AsyncIterator[str], persona: object = None) -> str:
         parts: list[str] = []
         async for chunk in chunks:
             if not parts:

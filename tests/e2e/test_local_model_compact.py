@@ -30,7 +30,7 @@ class Console:
     async def send_voice(self, audio: bytes, caption: str | None = None) -> None:
         pass
 
-    async def stream(self, chunks: AsyncIterator[str]) -> str:
+    async def stream(self, chunks: AsyncIterator[str], persona: object = None) -> str:
         text = "".join([c async for c in chunks])
         self.shown.append(text)
         return text

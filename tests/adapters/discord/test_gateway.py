@@ -84,7 +84,17 @@ async def test_commands_sync_globally_or_to_a_dev_guild(
 ) -> None:
     async with running(make_settings(tmp_path, fake, llm)):
         pass
-    names = ["persona", "channel", "chat", "memory", "voice"]
+    names = [
+        "persona",
+        "channel",
+        "chat",
+        "memory",
+        "remind",
+        "reminders",
+        "timezone",
+        "checkins",
+        "voice",
+    ]
     assert [c["name"] for c in fake.commands["global"]] == names
     persona = fake.commands["global"][0]
     assert int(persona["default_member_permissions"]) == 1 << 5  # Manage Server
