@@ -290,19 +290,6 @@ class Engine:
     def should_respond(self, msg: IncomingMessage, settings: ChatSettings, p: Persona) -> bool:
         return self.addressing.should_respond(msg, settings, p)
 
-    async def would_answer(self, msg: IncomingMessage) -> bool:
-        """Whether ``msg`` would be answered, before paying for a transcription or a
-        download (adapters ask; the rule is ``should_respond``'s)."""
-        persona, settings = await self.active_persona(msg.chat)
-        probe = msg if msg.text.strip() else replace(msg, text="…")
-        return self.should_respond(probe, settings, persona)
-
-    def typing(self, chat: ChatRef, user_id: int) -> None:
-        """The platform says this person is typing: the debounce waits a little longer."""
-        key = (chat.platform, chat.key, user_id)
-        if key in self._heard:
-            self._heard[key] = time.monotonic()
-
     def _last_heard(self, reply: Reply) -> float | None:
         return self._heard.get((reply.chat.platform, reply.chat.key, reply.user.id))
 

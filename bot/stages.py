@@ -92,9 +92,10 @@ class Filter(Protocol):
 
 class Debounce:
     """Several quick messages are one turn: wait until the person has been quiet for
-    ``window`` seconds (longer while the platform says they are typing, up to ``longest``)
-    before answering, then read the history again — the later messages are in it, and
-    ``later_message`` lets the last one answer them all. One LLM call, one reply."""
+    ``window`` seconds (never longer than ``longest`` in all) before answering, then read
+    the history again — the later messages are in it, and ``later_message`` lets the last
+    one answer them all. One LLM call, one reply. (Platform typing events could push
+    ``last_heard`` on; no adapter feeds them yet.)"""
 
     def __init__(
         self,
