@@ -119,6 +119,23 @@ def bubbles(text: str) -> list[str]:
     return out
 
 
+class _Gather:
+    """A channel that only takes the whole reply in (``stream_reply`` keeps the text), so
+    bubbles can be cut from it before anything is shown."""
+
+    async def send(self, text: str) -> None:
+        pass
+
+    async def stream(self, chunks: AsyncIterator[str], persona: Persona | None = None) -> str:
+        return "".join([chunk async for chunk in chunks])
+
+    async def typing(self) -> None:
+        pass
+
+    async def send_voice(self, audio: bytes, caption: str | None = None) -> None:
+        pass
+
+
 async def bubble_reply(
     model: ChatModel,
     request: ChatRequest,
@@ -129,15 +146,7 @@ async def bubble_reply(
 ) -> Streamed:
     """The reply as bubbles: the whole text first (through the filters), then each piece
     after a typing pause that grows with its length (``pause`` scales it; 0 in tests)."""
-    collected: list[str] = []
-
-    class Collector:
-        async def stream(self, chunks: AsyncIterator[str], persona: Persona | None = None) -> str:
-            async for chunk in chunks:
-                collected.append(chunk)
-            return "".join(collected)
-
-    got = await stream_reply(model, request, Collector(), reply, filters)  # type: ignore[arg-type]
+    got = await stream_reply(model, request, _Gather(), reply, filters)
     shown: list[str] = []
     for i, piece in enumerate(bubbles(got.text)):
         try:

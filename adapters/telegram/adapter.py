@@ -57,7 +57,6 @@ UPDATES = ["message", "callback_query"]
 # (/checkins in a group turns them on for the whole chat: admins only, the core decides.)
 NEEDS_ADMIN = {*ADMIN_COMMANDS, "persona", "reset", "checkins"}
 CANT_DOWNLOAD = "I could not download that file. Please try again."
-CANT_SEE = "I can't see pictures yet — could you tell me in words what it shows?"
 
 
 class TelegramAdapter:
