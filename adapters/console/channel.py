@@ -21,18 +21,23 @@ class ConsoleChannel:
     async def stream(self, chunks: AsyncIterator[str], persona: Persona | None = None) -> str:
         if persona is not None:
             self.speaker = persona.display_name  # who speaks now (after a switch, the new one)
-        self._out.write(f"{self.speaker}: ")
         parts: list[str] = []
         try:
             async for chunk in chunks:
                 if not parts:
                     chunk = chunk.lstrip()
+                    if not chunk:
+                        continue
+                    # The name only once there is text: a reply the filters emptied shows
+                    # nothing, as on the platforms, and the apology follows on its own line.
+                    self._out.write(f"{self.speaker}: ")
                 parts.append(chunk)
                 self._out.write(chunk)
                 self._out.flush()
         finally:
-            self._out.write("\n")
-            self._out.flush()
+            if parts:
+                self._out.write("\n")
+                self._out.flush()
         return "".join(parts)
 
     async def typing(self) -> None:
