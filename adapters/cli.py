@@ -175,10 +175,13 @@ async def _run(settings: Settings) -> int:
 
     # Signals first: a SIGTERM while the runtime starts (a slow database) stops it too.
     with StopSignals() as signals:
-        async with await build_runtime(settings) as runtime, watching():
+        async with await build_runtime(settings) as runtime:
+            # Creating the adapters imports their SDKs (seconds on a loaded machine): that is
+            # start-up, before any chat is served, so the watchdog starts after it.
             adapters = create_adapters(runtime, platforms)
             services = runtime.services(adapters)
-            return await serve(adapters, signals.requested, services=services)
+            async with watching():
+                return await serve(adapters, signals.requested, services=services)
 
 
 @asynccontextmanager
