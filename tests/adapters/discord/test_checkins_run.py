@@ -6,46 +6,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from adapters.discord.adapter import DiscordAdapter
 from config.settings import InitiativeSettings
 from tests.adapters.checkin_week import QUIET, fortnight, model_checks_in
-from tests.adapters.discord.conftest import make_settings
+from tests.adapters.discord.conftest import DiscordPerson, make_settings
 from tests.adapters.served import Served, served
 from tests.fakes.clock import ManualClock
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 
 PER_WEEK = 1
-OPTION = {"checkins": "state", "timezone": "zone"}
-
-
-class DiscordPerson:
-    def __init__(self, dc: FakeDiscord, user: dict[str, Any]) -> None:
-        self.dc = dc
-        self.user = user
-        self.dm = dc.dm_channel_for(user)
-
-    def received(self) -> list[str]:
-        return self.dc.texts(self.dm)
-
-    async def command(self, name: str, arg: str) -> str:
-        options = [{"name": OPTION[name], "type": 3, "value": arg}]
-        token = await self.dc.slash(self.user, name, options, channel_id=self.dm)
-
-        def answered() -> bool:  # a deferred response, then its follow-up
-            msgs = self.dc.replies(token)
-            return len(msgs) > 1 or (bool(msgs) and not msgs[0]["deferred"])
-
-        await self.dc.wait_for(answered)
-        return str(self.dc.replies(token)[-1].get("content"))
-
-    async def say(self, text: str) -> None:
-        await self.dc.dm(self.user, text)
-        await self.dc.wait_for(lambda: any(f"You said: {text}" in t for t in self.received()))
 
 
 @pytest.fixture

@@ -12,31 +12,12 @@ from adapters.telegram.adapter import TelegramAdapter
 from config.settings import InitiativeSettings
 from tests.adapters.checkin_week import QUIET, fortnight, model_checks_in
 from tests.adapters.served import Served, served
-from tests.adapters.telegram.conftest import make_settings
+from tests.adapters.telegram.conftest import TelegramPerson, make_settings
 from tests.fakes.clock import ManualClock
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_api import FakeBotAPI
 
 PER_WEEK = 2
-
-
-class TelegramPerson:
-    def __init__(self, tg: FakeBotAPI, chat_id: int = 42) -> None:
-        self.tg = tg
-        self.chat_id = chat_id
-
-    def received(self) -> list[str]:
-        return self.tg.texts(self.chat_id)
-
-    async def command(self, name: str, arg: str) -> str:
-        before = len(self.received())
-        await self.tg.send_text(f"/{name} {arg}", chat_id=self.chat_id, user_id=self.chat_id)
-        await self.tg.wait_for(lambda t: len(t.texts(self.chat_id)) > before)
-        return self.received()[-1]
-
-    async def say(self, text: str) -> None:
-        await self.tg.send_text(text, chat_id=self.chat_id, user_id=self.chat_id)
-        await self.tg.wait_for(lambda t: f"You said: {text}" in t.texts(self.chat_id))
 
 
 @pytest.fixture
