@@ -21,10 +21,11 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from bot.addressing import Addressing, GroupRhythm
+from bot.clock import utc_now
 from bot.compose import bubble_reply, images, say, show, speak_too, stream_reply
 from bot.errors import PersonaNotFound
 from bot.events import ChatRef, IncomingMessage, UserRef
@@ -107,10 +108,6 @@ class EngineConfig:
     prompt_profile: ProfileName = "full"
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Engine:
     def __init__(
         self,
@@ -119,7 +116,7 @@ class Engine:
         model: ChatModel,
         registry: PersonaRegistry,
         config: EngineConfig,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utc_now,
         count: Callable[[str], int] = count_tokens,
         memory: MemoryService | None = None,
         speech: SpeechModel | None = None,
@@ -170,6 +167,10 @@ class Engine:
         if not entries:
             raise PersonaNotFound("no personas are installed (check KINDRED_PERSONAS_DIR)")
         return entries[0].persona, settings
+
+    def now(self) -> datetime:
+        """The runtime's clock (bot/clock.py); what runs beside the engine reads this one."""
+        return self._clock()
 
     def disclosure_due(self, conversation_id: int) -> bool:
         return self._disclosure.due(conversation_id, self._clock())

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -16,8 +16,12 @@ log = logging.getLogger(__name__)
 class PollingService:
     name = "service"
 
-    def __init__(self, poll: float) -> None:
+    def __init__(
+        self, poll: float, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    ) -> None:
         self.poll = poll
+        # The runtime's Clock.sleep (bot/clock.py): a test clock moved forward wakes the loop.
+        self._sleep = sleep
         self._loop: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
 
@@ -60,4 +64,4 @@ class PollingService:
                 await self.round()
             except Exception:
                 log.exception("%s round failed", self.name)
-            await asyncio.sleep(self.poll)
+            await self._sleep(self.poll)

@@ -61,7 +61,14 @@ class SpeechModel(Protocol):
 
 
 class Clock(Protocol):
-    def now(self) -> datetime: ...
+    """Wall time for every decision about *when* (bot/clock.py: what reads it and what
+    does not). ``sleep`` waits a span of this clock's time: the background services poll
+    with it, so a test clock that is moved forward wakes them at once."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
+
+    async def sleep(self, seconds: float) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

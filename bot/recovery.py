@@ -18,12 +18,14 @@ next process answers without waiting for them to run out.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from bot.clock import utc_now
 from bot.engine import Engine
 from bot.polling import PollingService
 from bot.ports import Outbox
@@ -49,9 +51,10 @@ class ReplyRecovery(PollingService):
         engine: Engine,
         outboxes: Mapping[str, Outbox],
         config: RecoveryConfig,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        super().__init__(config.poll)
+        super().__init__(config.poll, sleep)
         self.engine = engine
         self.store = engine.store
         self.outboxes = dict(outboxes)

@@ -6,16 +6,17 @@ from __future__ import annotations
 import logging
 import sqlite3
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import unquote
 
 from bot import initiative
 from bot.addressing import GroupRhythm
+from bot.clock import SYSTEM_CLOCK, utc_now
 from bot.commands import Commands
 from bot.engine import Engine, EngineConfig
 from bot.errors import KindredError
@@ -24,7 +25,7 @@ from bot.llm import OpenAIChatModel
 from bot.local_model import BANNER, SAMPLING, start_local_server
 from bot.memory.service import MemoryService
 from bot.personas.registry import PersonaRegistry
-from bot.ports import Adapter, Outbox, Service
+from bot.ports import Adapter, Clock, Outbox, Service
 from bot.recovery import RecoveryConfig, ReplyRecovery
 from bot.scheduler import Handler, Scheduler
 from bot.store import open_store
@@ -65,6 +66,8 @@ class Runtime:
     memory: MemoryService | None = None
     # What each kind of scheduled job does (bot/initiative/: reminders, check-ins).
     job_handlers: dict[str, Handler] = field(default_factory=dict)
+    # The one clock everything here reads (bot/clock.py).
+    clock: Clock = SYSTEM_CLOCK
 
     async def __aenter__(self) -> Runtime:
         return self
@@ -92,16 +95,28 @@ class Runtime:
                 poll=r.poll_seconds,
                 max_attempts=r.max_attempts,
             ),
+            self.clock.now,
+            self.clock.sleep,
         )
-        scheduler = Scheduler(self.store, self.engine.owner, outboxes, self.job_handlers)
+        scheduler = Scheduler(
+            self.store,
+            self.engine.owner,
+            outboxes,
+            self.job_handlers,
+            clock=self.clock.now,
+            sleep=self.clock.sleep,
+        )
         return [recovery, scheduler]
 
 
-async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime:
-    """Open everything; the caller owns the result (``async with``)."""
+async def build_runtime(
+    settings: Settings, *, announce: bool = True, clock: Clock = SYSTEM_CLOCK
+) -> Runtime:
+    """Open everything; the caller owns the result (``async with``). Every decision about
+    *when* reads ``clock`` (bot/clock.py): tests pass one they can move forward."""
     stack = AsyncExitStack()
     try:
-        store = await open_database(settings.database_url)
+        store = await open_database(settings.database_url, clock.now)
         stack.push_async_callback(store.close)
         with database_problems(settings.database_url):
             registry, warnings = await PersonaRegistry.load(store, settings.personas_dir)
@@ -138,7 +153,13 @@ async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime
 
         # The embedded 135M model cannot extract facts or summarise: recall only.
         memory = build_memory(
-            store, model, llm, model_name, settings.history_limit, background_llm=not local
+            store,
+            model,
+            llm,
+            model_name,
+            settings.history_limit,
+            background_llm=not local,
+            clock=clock.now,
         )
         if memory is not None:
             memory.start()
@@ -177,6 +198,7 @@ async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime
                     ),
                 ),
             ),
+            clock=clock.now,
             memory=memory,
             speech=model,
             transcriber=Transcription(model, llm.transcription_model),
@@ -199,17 +221,18 @@ async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime
             stack,
             memory,
             initiative.handlers(engine, settings),
+            clock,
         )
     except BaseException:
         await stack.aclose()
         raise
 
 
-async def open_database(url: str) -> Store:
+async def open_database(url: str, clock: Callable[[], datetime] = utc_now) -> Store:
     """The store for ``url``, opened, and (SQLite) checked writable now rather than at the
     first message: SQLite opens a read-only file without complaint and refuses only the
     first write. A problem is a ``KindredError`` of one line naming what to fix."""
-    store = open_store(url)
+    store = open_store(url, clock)
     with database_problems(url):
         await store.open()
         try:
@@ -277,12 +300,13 @@ def build_memory(
     history_limit: int,
     *,
     background_llm: bool = True,
+    clock: Callable[[], datetime] = utc_now,
 ) -> MemoryService | None:
     """Long-term memory on the store's database (SQLite or PostgreSQL), or None."""
     from bot.memory.base import MemoryStore
     from bot.memory.recall import RecallConfig, Recaller
     from bot.memory.worker import MemoryWorker, WorkerConfig
-    from bot.store.sqlite import SQLiteStore, utc_now
+    from bot.store.sqlite import SQLiteStore
     from bot.store.sqlite_memory import SQLiteMemoryStore
     from bot.tokens import count_tokens
     from config.memory import MemorySettings
@@ -330,7 +354,7 @@ def build_memory(
             embedding_model=ms.embedding_model or "",
         ),
         model if background_llm else None,
-        utc_now,
+        clock,
         embed,
     )
-    return MemoryService(mstore, recaller, worker, utc_now)
+    return MemoryService(mstore, recaller, worker, clock)

@@ -12,11 +12,13 @@ with a log line: a broken job must not fire forever.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from bot.clock import utc_now
 from bot.polling import PollingService
 from bot.ports import Outbox
 from bot.store.base import Job, Store
@@ -71,9 +73,10 @@ class Scheduler(PollingService):
         outboxes: Mapping[str, Outbox],
         handlers: Mapping[str, Handler],
         config: SchedulerConfig = SchedulerConfig(),
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        super().__init__(config.poll)
+        super().__init__(config.poll, sleep)
         self.store = store
         self.owner = owner
         self.outboxes = dict(outboxes)

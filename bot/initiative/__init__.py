@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot.engine import Engine
 from bot.initiative import checkins
@@ -24,25 +24,21 @@ __all__ = ["handlers", "screens"]
 log = logging.getLogger(__name__)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def handlers(engine: Engine, settings: Settings) -> dict[str, Handler]:
     """``Scheduler(..., handlers=handlers(engine, settings))``: how each kind of job runs."""
     return {
         KIND: reminder_handler(engine, settings.initiative),
-        **checkins.handlers(engine, settings.initiative),
+        **checkins.handlers(engine, settings.initiative),  # on the engine's clock
     }
 
 
 def screens(
-    engine: Engine, settings: Settings, clock: Callable[[], datetime] = _utcnow
+    engine: Engine, settings: Settings, clock: Callable[[], datetime] | None = None
 ) -> list[Screen]:
     """Screens to append to ``engine.screens`` (after the built-in ones, so they see a
     crisis note): check-ins (renewal after the person writes, the one-time offer), and,
     with KINDRED_LLM__TOOLS on, a message asking for a reminder sets it."""
-    found = list(checkins.screens(engine, settings.initiative))
+    found = list(checkins.screens(engine, settings.initiative, clock=clock))
     if not settings.effective_llm().tools:
         return found
     model = engine.model

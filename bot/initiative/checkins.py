@@ -33,7 +33,7 @@ import random
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from weakref import WeakKeyDictionary
 
 from bot.engine import Engine
@@ -71,10 +71,6 @@ CACHE_SIZE = 100_000
 Key = tuple[int, str, str, str]  # user, persona, platform, chat key
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def _jitter() -> timedelta:
     return timedelta(minutes=random.uniform(1, 20))  # spreading load, not security
 
@@ -93,12 +89,12 @@ class Checkins:
         self,
         engine: Engine,
         settings: InitiativeSettings,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] | None = None,
         jitter: Callable[[], timedelta] = _jitter,
     ) -> None:
         self.engine = engine
         self.store = engine.store
-        self._now = clock
+        self._now = clock or engine.now  # one clock for the whole runtime (bot/clock.py)
         self._jitter = jitter
         self._seen: OrderedDict[Key, _Seen] = OrderedDict()
         self.configure(settings)
@@ -277,7 +273,7 @@ def checkins_for(
     cache). Given settings replace the ones it had; without any, the defaults."""
     service = _services.get(engine)
     if service is None:
-        service = Checkins(engine, settings or InitiativeSettings(), clock or _utcnow)
+        service = Checkins(engine, settings or InitiativeSettings(), clock)
         _services[engine] = service
     elif settings is not None and settings != service.settings:
         service.configure(settings)

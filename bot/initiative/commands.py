@@ -20,7 +20,7 @@ import functools
 import re
 import zoneinfo
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.engine import Engine
@@ -61,10 +61,6 @@ _REFUSALS = {
 _OFFSET = re.compile(r"^(?:UTC|GMT)\s*([+-])\s*(\d{1,2})(?::?00)?$", re.I)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @functools.cache
 def _zones() -> dict[str, str]:
     """Every IANA zone by its lower-cased name."""
@@ -97,11 +93,11 @@ class ReminderCommands:
         self,
         engine: Engine,
         settings: InitiativeSettings,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.engine = engine
         self.reminders = Reminders(engine.store, settings)
-        self._clock = clock
+        self._clock = clock or engine.now  # one clock for the whole runtime (bot/clock.py)
 
     async def run(self, cmd: CommandRequest, channel: Channel) -> None:
         name = cmd.name.lower().lstrip("/")

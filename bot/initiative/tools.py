@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
@@ -82,10 +82,6 @@ class ToolModel(Protocol):
     ) -> list[ToolCall]: ...
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class ReminderRequests:
     """The screen. It never ends the reply (always True): at most it adds a note."""
 
@@ -94,13 +90,13 @@ class ReminderRequests:
         engine: Engine,
         model: ToolModel,
         settings: InitiativeSettings,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.engine = engine
         self.model = model
         self.settings = settings
         self.reminders = Reminders(engine.store, settings)
-        self._clock = clock
+        self._clock = clock or engine.now  # one clock for the whole runtime (bot/clock.py)
 
     async def __call__(self, reply: Reply, channel: Channel) -> Verdict:
         if reply.trigger.kind is not TriggerKind.MESSAGE or reply.message is None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.command_guard import always_answers, small_number
@@ -117,9 +116,10 @@ class MemoryCommands:
     async def export(self, user_id: int, cmd: CommandRequest, channel: Channel) -> None:
         assert self.memory is not None
         data = await self.memory.export(user_id)
-        data["exported_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        now = self.engine.now()
+        data["exported_at"] = now.isoformat(timespec="seconds")
         blob = json.dumps(data, ensure_ascii=False, indent=2, default=str).encode()
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        stamp = now.strftime("%Y%m%d-%H%M%S")
         filename = f"kindred-export-{cmd.user.platform}-{stamp}.json"
         send_file = getattr(channel, "send_file", None)
         if send_file is not None and cmd.chat.platform not in ACT_AT_ONCE:

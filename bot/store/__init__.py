@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from bot.clock import utc_now
 from bot.errors import KindredError
 from bot.store.base import Store
 from bot.store.sqlite import SQLiteStore
@@ -15,8 +18,9 @@ DEFAULT_URL = "sqlite:///data/kindred.db"
 POSTGRES_SCHEMES = {"postgresql", "postgres", "postgresql+asyncpg"}
 
 
-def open_store(database_url: str) -> Store:
+def open_store(database_url: str, clock: Callable[[], datetime] = utc_now) -> Store:
     """The store for a URL, not yet opened (the caller awaits ``open()`` inside its loop).
+    ``clock`` stamps what it stores and decides what is due (bot/clock.py).
 
     SQLAlchemy's spelling: ``sqlite:///relative/path.db`` is relative to the working
     directory, ``sqlite:////abs/path.db`` is absolute, ``sqlite:///:memory:`` is in memory.
@@ -34,7 +38,7 @@ def open_store(database_url: str) -> Store:
         path = unquote(url[len(prefix) :].split("?", 1)[0])
         if not path:
             raise KindredError(f"the SQLite database URL has no file path, e.g. {DEFAULT_URL}")
-        return SQLiteStore(path if path == ":memory:" else Path(path))
+        return SQLiteStore(path if path == ":memory:" else Path(path), clock)
     if scheme in POSTGRES_SCHEMES:
         # Imported here: SQLite users need not install asyncpg.
         try:
@@ -46,7 +50,7 @@ def open_store(database_url: str) -> Store:
                 "the PostgreSQL backend needs asyncpg: install Kindred's postgres extra"
                 " (pip install 'kindred[postgres]')"
             ) from None
-        return PostgresStore(url)
+        return PostgresStore(url, clock)
     raise KindredError(
         f"unsupported database URL scheme {scheme or '(none)'!r}; use {DEFAULT_URL}"
         " or postgresql://user:password@host/db"

@@ -45,6 +45,7 @@ from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 import asyncpg
 
+from bot.clock import utc_now
 from bot.errors import KindredError, PersonaExists
 from bot.personas.model import Persona, PersonaScope
 from bot.store.base import (
@@ -73,7 +74,6 @@ from bot.store.sqlite import (  # the same statements where portable, so they ca
     _required,
     _settings,
     _user,
-    utc_now,
 )
 
 Row = Sequence[Any]

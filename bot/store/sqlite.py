@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 import aiosqlite
 
+from bot.clock import utc_now
 from bot.errors import KindredError, PersonaExists
 from bot.personas.model import Persona, PersonaScope
 from bot.store.base import (
@@ -95,10 +96,6 @@ INSERT_CONV = (
     " ON CONFLICT (platform, chat_key, persona_id) WHERE archived_at IS NULL DO NOTHING"
     f" RETURNING {CONV_COLS}"
 )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _ts(value: datetime) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.clock import utc_now
 from bot.command_guard import SORRY, small_number
 from bot.commands import Commands
 from bot.engine import Engine, EngineConfig
@@ -25,7 +26,7 @@ from bot.memory.service import MemoryService
 from bot.memory.worker import MemoryWorker, WorkerConfig
 from bot.personas.macros import expand
 from bot.personas.registry import PersonaRegistry
-from bot.store.sqlite import SQLiteStore, utc_now
+from bot.store.sqlite import SQLiteStore
 from bot.store.sqlite_memory import SQLiteMemoryStore
 from bot.tokens import count_tokens
 from config.settings import PROJECT_ROOT, LLMSettings

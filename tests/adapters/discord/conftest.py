@@ -120,6 +120,37 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Runtime, DiscordAda
             await adapter.stop()
 
 
+OPTION = {"checkins": "state", "timezone": "zone"}
+
+
+class DiscordPerson:
+    """A person in a DM with the bot, commands by slash (tests/adapters/checkin_week.py's
+    Person)."""
+
+    def __init__(self, dc: FakeDiscord, user: dict[str, Any]) -> None:
+        self.dc = dc
+        self.user = user
+        self.dm = dc.dm_channel_for(user)
+
+    def received(self) -> list[str]:
+        return self.dc.texts(self.dm)
+
+    async def command(self, name: str, arg: str) -> str:
+        options = [{"name": OPTION[name], "type": 3, "value": arg}]
+        token = await self.dc.slash(self.user, name, options, channel_id=self.dm)
+
+        def answered() -> bool:  # a deferred response, then its follow-up
+            msgs = self.dc.replies(token)
+            return len(msgs) > 1 or (bool(msgs) and not msgs[0]["deferred"])
+
+        await self.dc.wait_for(answered)
+        return str(self.dc.replies(token)[-1].get("content"))
+
+    async def say(self, text: str) -> None:
+        await self.dc.dm(self.user, text)
+        await self.dc.wait_for(lambda: any(f"You said: {text}" in t for t in self.received()))
+
+
 @pytest.fixture
 async def llm() -> AsyncIterator[FakeOpenAI]:
     async with FakeOpenAI() as f:

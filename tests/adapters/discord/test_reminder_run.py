@@ -1,50 +1,57 @@
-"""``/remind`` on Discord as a person uses it: ``kindred run`` in a subprocess over the fake
-Discord (REST + gateway), stopped and started again while the reminder waits; about a
-minute later the persona says it in that channel, once."""
+"""``/remind`` on Discord as a person uses it, on a hand-moved clock: set by slash command
+in a server channel, ``kindred run`` restarted while it waits (a new runtime on the same
+database, tests/adapters/served.py), said once in that channel about a minute later. The
+real process on the real clock is tests/adapters/telegram/test_reminder_run.py's job."""
 
 from __future__ import annotations
 
-import asyncio
-import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from adapters.discord.adapter import DiscordAdapter
+from config.settings import InitiativeSettings
+from tests.adapters.discord.conftest import make_settings
+from tests.adapters.reminder_model import SAID, model_reminds, reminded
+from tests.adapters.served import served
+from tests.fakes.clock import ManualClock
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
-from tests.hostile.discord_world import DiscordWorld, discord_env
+
+SECOND = timedelta(seconds=1)
 
 
-async def test_a_reminder_set_by_slash_command_survives_a_restart(tmp_path: Path) -> None:
-    async with FakeDiscord() as dc, FakeOpenAI() as llm:
-        env = discord_env(dc, llm, f"sqlite:///{tmp_path / 'k.db'}")
-        world = DiscordWorld(dc, llm, tmp_path, env)
-        await world.start()
-        try:
-            options = [
-                {"name": "when", "type": 3, "value": "in 1 minute"},
-                {"name": "what", "type": 3, "value": "stretch your back"},
-            ]
-            token = await dc.slash(dc.bob, "remind", options)
-            set_at = time.monotonic()
+async def test_a_reminder_set_by_slash_command_survives_a_restart(
+    tmp_path: Path, fake: FakeDiscord, llm: FakeOpenAI
+) -> None:
+    dc = fake
+    model_reminds(llm)
+    settings = make_settings(tmp_path, dc, llm)
+    initiative = InitiativeSettings(default_timezone="Europe/Berlin")
+    settings = settings.model_copy(update={"initiative": initiative})
+    clock = ManualClock(datetime(2026, 12, 5, 9, 0, tzinfo=UTC))  # 10:00 in Berlin
 
-            def confirmed() -> bool:  # the deferred answer's follow-up names the time
-                return any("remind you" in str(m.get("content")) for m in dc.replies(token))
+    async with served(settings, clock, DiscordAdapter) as first:
+        options = [
+            {"name": "when", "type": 3, "value": "in 1 minute"},
+            {"name": "what", "type": 3, "value": "stretch your back"},
+        ]
+        token = await dc.slash(dc.bob, "remind", options)
 
-            await dc.wait_for(confirmed, limit=30)
-            assert await world.proc.stop() == 0
-            world.proc = type(world.proc)(env, tmp_path)
-            await world.proc.start()
+        def confirmed() -> bool:  # the deferred answer's follow-up names the time
+            return any("remind you" in str(m.get("content")) for m in dc.replies(token))
 
-            def said() -> bool:
-                return any("stretch your back" in str(r.body) for r in llm.requests_to("chat"))
+        await dc.wait_for(confirmed)
+        answer = str(dc.replies(token)[-1].get("content"))
+        assert "at 10:01 (Europe/Berlin)" in answer, answer
+        await first.advance(30 * SECOND)
 
-            await dc.wait_for(said, limit=120)
-            waited = time.monotonic() - set_at
-            # Said in the channel it was set in (the fake model's answer to no user turn).
-            await dc.wait_for(
-                lambda: any("How can I help" in t for t in dc.texts(dc.general)), limit=20
-            )
-            await asyncio.sleep(8)  # a second delivery would come within a poll or two
-        finally:
-            await world.proc.stop()
-    assert 55 <= waited <= 90, waited
-    assert len([r for r in llm.requests_to("chat") if "stretch your back" in str(r.body)]) == 1
+    async with served(settings, clock, DiscordAdapter) as second:
+        await second.advance(25 * SECOND)  # 55 s after it was set: not yet
+        assert not reminded(dc.texts(dc.general), "")
+        await second.advance(10 * SECOND)  # 65 s: said in the channel it was set in
+        assert reminded(dc.texts(dc.general), "stretch your back") == [f"{SAID}stretch your back"]
+        for _ in range(6):  # the next hour: not again
+            await second.advance(10 * timedelta(minutes=1))
+    assert len(reminded(dc.texts(dc.general), "")) == 1
+    spoken = [r for r in llm.requests_to("chat") if "stretch your back" in str(r.body)]
+    assert len(spoken) == 1

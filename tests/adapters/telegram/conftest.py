@@ -58,6 +58,27 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Runtime, TelegramAd
 RigFactory = Callable[..., Any]
 
 
+class TelegramPerson:
+    """A person in a private chat with the bot (tests/adapters/checkin_week.py's Person)."""
+
+    def __init__(self, tg: FakeBotAPI, chat_id: int = 42) -> None:
+        self.tg = tg
+        self.chat_id = chat_id
+
+    def received(self) -> list[str]:
+        return self.tg.texts(self.chat_id)
+
+    async def command(self, name: str, arg: str) -> str:
+        before = len(self.received())
+        await self.tg.send_text(f"/{name} {arg}", chat_id=self.chat_id, user_id=self.chat_id)
+        await self.tg.wait_for(lambda t: len(t.texts(self.chat_id)) > before)
+        return self.received()[-1]
+
+    async def say(self, text: str) -> None:
+        await self.tg.send_text(text, chat_id=self.chat_id, user_id=self.chat_id)
+        await self.tg.wait_for(lambda t: f"You said: {text}" in t.texts(self.chat_id))
+
+
 def streamed(llm: FakeOpenAI) -> list[RecordedRequest]:
     """The persona's replies (streamed); background memory work uses plain completions."""
     return [r for r in llm.requests_to("chat") if isinstance(r.body, dict) and r.body.get("stream")]
