@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.logs import SecretFilter
 from bot.safety import crisis
-from bot.safety.disclosure import DisclosureClock
 
 
 @pytest.mark.parametrize(
@@ -48,16 +46,6 @@ def test_referral_names_lines_and_counts_without_content(caplog: pytest.LogCaptu
     assert "findahelpline" in msg
     assert crisis.referral_count() == before + 1
     assert crisis.referral_message("Call 111").count("Call 111") == 1
-
-
-def test_disclosure_repeats_after_the_interval() -> None:
-    clock = DisclosureClock(timedelta(hours=3))
-    t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    assert clock.due(1, t0)
-    clock.mark(1, t0)
-    assert not clock.due(1, t0 + timedelta(hours=2, minutes=59))
-    assert clock.due(1, t0 + timedelta(hours=3))
-    assert clock.due(2, t0)  # per conversation
 
 
 def test_secret_filter_masks_messages_args_and_tracebacks() -> None:
