@@ -158,28 +158,32 @@ async def screen_sexual(reply: Reply, chunks: AsyncIterator[str]) -> AsyncIterat
         window = tail + held
         hit, maybe = sexual.scan(window, final=False)
         if hit is not None:
-            yield _stopped(held[: max(0, hit - len(tail))], bool(tail))
+            yield _stopped(held[: max(0, hit - len(tail))], tail)
             return
         upto = len(window) - keep if maybe is None else min(len(window) - keep, maybe)
-        n = upto - len(tail)
+        # Whole sentences only: a reply that stops is not left with half a sentence
+        # leading into what was stopped.
+        ends = [m.end() for m in _SENTENCE_END.finditer(held, 0, max(0, upto - len(tail)))]
+        n = ends[-1] if ends else 0
         if n > 0:
             out, held = held[:n], held[n:]
             yield out
             tail = (tail + out)[-keep:]
     hit, _ = sexual.scan(tail + held)
     if hit is not None:
-        yield _stopped(held[: max(0, hit - len(tail))], bool(tail))
+        yield _stopped(held[: max(0, hit - len(tail))], tail)
     elif held:
         yield held
 
 
-def _stopped(clean_part: str, said_some: bool) -> str:
-    """What is shown instead of the rest. The unshown words of the sentence leading into
-    the term are dropped too: half a sentence can say too much."""
+def _stopped(clean_part: str, shown: str) -> str:
+    """What is shown instead of the rest: the whole sentences before the term, then a kind
+    line. The words of the sentence leading into the term are dropped too."""
     log.info("minors mode: a reply with sexual content was stopped")
     ends = [m.end() for m in _SENTENCE_END.finditer(clean_part)]
     kept = clean_part[: ends[-1]].rstrip() if ends else ""
-    sep = " " if (said_some or kept.strip()) else ""
+    before = kept or shown
+    sep = " " if before and not before[-1].isspace() else ""
     return f"{kept}{sep}{STOPPED}"
 
 
