@@ -87,3 +87,16 @@ def test_an_adult_persona_talks_with_someone_who_said_they_are_an_adult(
     assert run.returncode == 0, run.stderr
     assert "You said: hi" in run.stdout
     assert len(with_velvet(fake_llm.chats())) == 1
+
+
+def test_the_persona_asks_for_the_age_once_when_the_operator_wants_it(
+    fake_llm: FakeServer, tmp_path: Path
+) -> None:
+    env = env_for(fake_llm, tmp_path, KINDRED_CARE__ASK_AGE="true")
+    run = kindred("chat", stdin="hi\nhello again\n/quit\n", env=env, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("are you under 18?") == 1
+    assert "You said: hello again" in run.stdout
+    # Asked once per person, ever: not again in the next session.
+    again = kindred("chat", stdin="back\n/quit\n", env=env, cwd=tmp_path)
+    assert "are you under 18?" not in again.stdout

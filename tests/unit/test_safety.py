@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +82,47 @@ def test_every_secret_setting_is_masked(monkeypatch: pytest.MonkeyPatch) -> None
         "webhook-secret-xyz",
         "discord-token-abcdef",
     } <= found
+
+
+async def test_a_notice_that_could_not_be_sent_is_owed_at_the_next_reply(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.events import ChatRef
+    from bot.personas.model import Persona
+    from bot.safety.disclosure import DisclosureClock
+    from bot.stages import Disclosure, Reply, Trigger, TriggerKind
+    from bot.store.base import User
+    from bot.store.sqlite import SQLiteStore
+    from tests.fakes.channel import RecordingChannel
+
+    class Down(RecordingChannel):
+        async def send(self, text: str) -> None:
+            raise ConnectionError("platform went away")
+
+    store = SQLiteStore(tmp_path / "k.db")
+    await store.open()
+    try:
+        conv = await store.conversation("telegram", "42", "mom")
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        screen = Disclosure(DisclosureClock(store, timedelta(hours=3)), lambda: now)
+        reply = Reply(
+            Trigger(TriggerKind.MESSAGE),
+            ChatRef("telegram", "42"),
+            User(1, "telegram", "42", "Wen"),
+            Persona(id="mom", name="Mom"),
+            conv.id,
+        )
+        with pytest.raises(ConnectionError):
+            await screen(reply, Down())
+        up = RecordingChannel()
+        await screen(reply, up)
+        await screen(reply, up)  # shown once, then not due for three hours
+        assert [e for e in up.events if "AI companion" in e[1]] == [
+            (
+                "send",
+                "ℹ️ You are chatting with Mom, an AI companion — not a human. "
+                "It can make mistakes and may not be suitable for some minors.",
+            )
+        ]
+    finally:
+        await store.close()
