@@ -25,7 +25,9 @@ from bot.persona_admin import ADMIN_COMMANDS, PersonaAdmin
 from bot.personas.macros import expand
 from bot.personas.model import Persona
 from bot.ports import Channel
+from bot.safety.age_commands import AGE_COMMANDS, AgeCommands
 from bot.safety.disclosure import notice
+from bot.safety.minors import refusal
 from bot.store.base import NewMessage, Role
 from config.settings import InitiativeSettings
 
@@ -35,13 +37,15 @@ HELP = """\
 /reset — start a fresh conversation with the current persona
 /voice on|off — the persona also answers you with a voice message (if it has a voice)
 /checkins on|off — the persona may write first when you have been quiet for a while
+/age minor|adult — tell me if you are under 18 (minors mode) or an adult
 /help — this list
 Chat admins (and you, in a private chat):
 /persona_create NAME — a new persona; its description on the following lines
 /persona_edit NAME FIELD VALUE — change a field (name, description, greeting, …)
 /persona_delete NAME — remove a persona made here
 /persona_import — as the caption of a card file (JSON, PNG, CHARX) or a reply to one
-/mode mention|name|always|off — when the persona speaks in a group"""
+/mode mention|name|always|off — when the persona speaks in a group
+/age minor|adult — about a member (a reply to their message, or the user option)"""
 
 
 SWITCH_HINT = "Switch with /persona use NAME"
@@ -75,6 +79,7 @@ class Outcome(StrEnum):
     SWITCHED = "switched"
     NOT_ADMIN = "not_admin"
     NOT_FOUND = "not_found"
+    REFUSED = "refused"  # an adult-rated persona where it may not talk (bot/safety/minors.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +118,8 @@ class Commands:
             await self.reminders.run(cmd, channel)
         elif name in CHECKIN_COMMANDS:  # /checkins (bot/initiative)
             await CheckinCommands(checkins_for(self.engine)).run(cmd, channel)
+        elif name in AGE_COMMANDS:  # /age (bot/safety: minors mode)
+            await AgeCommands(self.engine.store).run(cmd, channel)
         else:
             await channel.send(f"I don't know the command /{name}.\n{HELP}")
 
@@ -124,8 +131,8 @@ class Commands:
         greetings = persona.greetings
         if cmd.chat.kind is ChatKind.GROUP and persona.group_only_greetings:
             greetings = persona.group_only_greetings
-        if not greetings:
-            return
+        if not greetings or refusal(persona, cmd.chat, user.age) is not None:
+            return  # an adult-rated persona's greeting only where it may talk
         text = expand(greetings[0], char=persona.display_name, user=user.name)
         await say(channel, text, persona)
         await store.add_message(
@@ -136,7 +143,7 @@ class Commands:
         persona, _ = await self.engine.active_persona(cmd.chat)
         await channel.send(notice(persona.display_name))
         conv = await self.engine.store.conversation(cmd.chat.platform, cmd.chat.key, persona.id)
-        self.engine.mark_disclosed(conv.id)
+        await self.engine.mark_disclosed(conv.id)
         if not await self.engine.store.recent_messages(conv.id, 1):
             await self.greet(cmd, persona, channel)
 
@@ -174,6 +181,10 @@ class Commands:
             return Switch(
                 Outcome.NOT_FOUND, f"I can't find a persona called {wanted!r}. Try /persona list."
             )
+        user = cmd.user
+        age = (await self.engine.store.age(user.platform, user.user_id)).state
+        if (why := refusal(persona, cmd.chat, age)) is not None:
+            return Switch(Outcome.REFUSED, why)
         await self.engine.store.set_chat_settings(
             cmd.chat.platform, cmd.chat.key, active_persona_id=persona.id
         )
@@ -185,9 +196,8 @@ class Commands:
         """After a switch: the AI notice when due, and the greeting of a new conversation."""
         store = self.engine.store
         conv = await store.conversation(cmd.chat.platform, cmd.chat.key, persona.id)
-        if self.engine.disclosure_due(conv.id):
+        if await self.engine.claim_disclosure(conv.id):
             await channel.send(notice(persona.display_name))
-            self.engine.mark_disclosed(conv.id)
         if not await store.recent_messages(conv.id, 1):
             await self.greet(cmd, persona, channel)
 

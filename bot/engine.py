@@ -135,7 +135,7 @@ class Engine:
         self._intake = KeyedOrder()
         self._replies = KeyedOrder()
         self._llm_slots = asyncio.Semaphore(config.max_concurrency)
-        self._disclosure = DisclosureClock(config.disclosure_interval)
+        self._disclosure = DisclosureClock(store, config.disclosure_interval)
         self.addressing = Addressing(config.group)
         # When each person last wrote (or typed) in each chat, for the debounce.
         self._heard: dict[tuple[str, str, int], float] = {}
@@ -172,11 +172,12 @@ class Engine:
         """The runtime's clock (bot/clock.py); what runs beside the engine reads this one."""
         return self._clock()
 
-    def disclosure_due(self, conversation_id: int) -> bool:
-        return self._disclosure.due(conversation_id, self._clock())
+    async def claim_disclosure(self, conversation_id: int) -> bool:
+        """Whether the AI notice is due here now (it then counts as shown)."""
+        return await self._disclosure.claim(conversation_id, self._clock())
 
-    def mark_disclosed(self, conversation_id: int) -> None:
-        self._disclosure.mark(conversation_id, self._clock())
+    async def mark_disclosed(self, conversation_id: int) -> None:
+        await self._disclosure.mark(conversation_id, self._clock())
 
     # -- entry points ---------------------------------------------------------------------
     async def handle(self, msg: IncomingMessage, channel: Channel) -> None:

@@ -31,6 +31,10 @@ class ChatRef:
     # Forum topic / thread: a separate conversation inside one chat.
     thread_id: str | None = None
     title: str | None = None
+    # The platform marks this chat for adults (a Discord channel's "age-restricted"/NSFW
+    # flag). Adult-rated personas answer in groups only where this is set; no Telegram
+    # chat ever sets it.
+    nsfw: bool = False
 
     @property
     def key(self) -> str:
@@ -100,6 +104,9 @@ class CommandRequest:
     is_admin: bool = False
     text: str = ""
     file: AttachedFile | None = None
+    # The person the command is about, when it names someone other than its sender (an
+    # admin's ``/age minor`` as a reply to a member's message, or a Discord user option).
+    target: UserRef | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", well_formed(self.text))

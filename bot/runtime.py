@@ -27,6 +27,8 @@ from bot.memory.service import MemoryService
 from bot.personas.registry import PersonaRegistry
 from bot.ports import Adapter, Clock, Outbox, Service
 from bot.recovery import RecoveryConfig, ReplyRecovery
+from bot.safety import minors
+from bot.safety.minors import MinorsConfig
 from bot.scheduler import Handler, Scheduler
 from bot.store import open_store
 from bot.store.base import Store
@@ -205,10 +207,18 @@ async def build_runtime(
         )
         # The persona speaking first (bot/initiative/): what each kind of job does, and the
         # screens that notice a reminder asked for in plain words.
+        # Minors mode and persona ratings (bot/safety/minors.py): after the crisis referral,
+        # before the initiative screens (a refused persona sets no reminder).
+        care = MinorsConfig(
+            ask_age=settings.care.ask_age,
+            break_every=timedelta(minutes=settings.care.minor_break_minutes),
+        )
+        engine.screens += minors.screens(store, care)
         engine.screens += initiative.screens(engine, settings)
         if profile == "compact":
             # A small model echoes its name, writes the user's turn, recites instructions.
             engine.filters += clean_output()
+        engine.filters += minors.filters()  # last: it screens what is finally shown
         return Runtime(
             settings,
             store,

@@ -151,10 +151,13 @@ class Disclosure:
         self._now = now
 
     async def __call__(self, reply: Reply, channel: Channel) -> Verdict:
-        now = self._now()
-        if self.clock.due(reply.conversation_id, now):
-            await channel.send(notice(reply.persona.display_name))
-            self.clock.mark(reply.conversation_id, now)
+        if await self.clock.claim(reply.conversation_id, self._now()):
+            try:
+                await channel.send(notice(reply.persona.display_name))
+            except BaseException:
+                # Not shown: owed at the next reply rather than skipped for hours.
+                await self.clock.unclaim(reply.conversation_id)
+                raise
         return Verdict.GO
 
 

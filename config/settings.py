@@ -204,6 +204,17 @@ class SafetySettings(BaseModel):
     disclosure_interval_hours: float = Field(3.0, gt=0.0, le=3.0)
 
 
+class CareSettings(BaseModel):
+    """Minors mode (bot/safety/minors.py; README "Minors")."""
+
+    # The persona asks a person of unknown age once, on first contact, whether they are
+    # under 18 (/age minor|adult). Off by default: many deployments are adults-only.
+    ask_age: bool = False
+    # A person in minors mode gets a "take a break; I'm an AI" reminder at least this often
+    # in a continuing chat (CA SB 243 §22602(c): at most 3 hours).
+    minor_break_minutes: float = Field(180.0, ge=1.0, le=180.0)
+
+
 class RhythmSettings(BaseModel):
     """A human rhythm (bot/addressing.py, bot/stages.py Debounce)."""
 
@@ -305,6 +316,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = TelegramSettings()
     discord: DiscordSettings = DiscordSettings()
     safety: SafetySettings = SafetySettings()
+    care: CareSettings = CareSettings()
     recovery: RecoverySettings = RecoverySettings()
     rhythm: RhythmSettings = RhythmSettings()
     initiative: InitiativeSettings = InitiativeSettings()

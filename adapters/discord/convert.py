@@ -34,6 +34,16 @@ class BotIdentity:
     webhook_ids: set[int] = field(default_factory=set)
 
 
+def is_nsfw(channel: object) -> bool:
+    """The server marked the channel age-restricted (a thread: its parent). Unknown (a
+    channel discord.py only has as a partial) counts as not: adult personas stay off."""
+    if isinstance(channel, discord.Thread | discord.TextChannel | discord.VoiceChannel):
+        return channel.is_nsfw()
+    if isinstance(channel, discord.ForumChannel | discord.StageChannel):
+        return channel.is_nsfw()
+    return False
+
+
 def chat_ref(channel: object) -> ChatRef:
     if isinstance(channel, discord.Thread):
         return ChatRef(
@@ -42,6 +52,7 @@ def chat_ref(channel: object) -> ChatRef:
             ChatKind.GROUP,
             thread_id=str(channel.id),
             title=channel.name,
+            nsfw=is_nsfw(channel),
         )
     private = isinstance(channel, discord.DMChannel | discord.GroupChannel) or (
         isinstance(channel, discord.PartialMessageable) and channel.guild_id is None
@@ -50,7 +61,11 @@ def chat_ref(channel: object) -> ChatRef:
         return ChatRef(PLATFORM, str(getattr(channel, "id", "")), ChatKind.PRIVATE)
     name = getattr(channel, "name", None)
     return ChatRef(
-        PLATFORM, str(getattr(channel, "id", "")), ChatKind.GROUP, title=name and f"#{name}"
+        PLATFORM,
+        str(getattr(channel, "id", "")),
+        ChatKind.GROUP,
+        title=name and f"#{name}",
+        nsfw=is_nsfw(channel),
     )
 
 

@@ -125,6 +125,19 @@ def for_other_bot(message: Message, bot: BotIdentity) -> bool:
     return bool(target) and target.casefold() != bot.username.casefold()
 
 
+def reply_target(message: Message) -> UserRef | None:
+    """The person whose message a command replies to (an admin's ``/age minor`` about a
+    member), if that is another human; None otherwise."""
+    replied = message.reply_to_message
+    if replied is None or replied.forum_topic_created is not None:
+        return None
+    author = replied.from_user
+    sender = message.from_user
+    if author is None or author.is_bot or (sender is not None and author.id == sender.id):
+        return None
+    return user_ref(author)
+
+
 def command(message: Message, bot: BotIdentity, *, is_admin: bool = False) -> CommandRequest | None:
     """``/persona_edit@bot mom name Mum`` -> CommandRequest("persona_edit", ("mom", …)).
 
@@ -146,4 +159,5 @@ def command(message: Message, bot: BotIdentity, *, is_admin: bool = False) -> Co
         args=tuple(words[1:]),
         is_admin=is_admin,
         text=after,
+        target=reply_target(message),
     )

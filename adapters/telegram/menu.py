@@ -23,6 +23,7 @@ BASIC = [
     ("reminders", "My reminders (cancel N)"),
     ("timezone", "My time zone, e.g. Europe/Berlin"),
     ("checkins", "Let the persona check in on me: on or off"),
+    ("age", "I'm under 18 (minor) or an adult (adult)"),
     ("help", "What I can do"),
 ]
 MANAGE = [

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.store.base import User
+from bot.store.base import AgeState, User
 
 # Saying goodnight, in the words people use. Checked on the person's last message only;
 # "a good night's sleep" or "she won't leave me alone" must not silence the persona, hence
@@ -97,9 +97,9 @@ def asks_for_quiet(text: str) -> bool:
 
 
 def is_minor(user: User) -> bool:
-    """Whether this person is known to be a minor. Nothing records it yet (issue 12 adds a
-    minors flag): until then nobody is, and check-ins for minors wait on this hook."""
-    return False
+    """Whether this person is known to be a minor: minors mode (``/age``, stored with the
+    person and read with their user row: bot/store/care.py)."""
+    return user.age is AgeState.MINOR
 
 
 def zone(name: str | None, default: str) -> ZoneInfo:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from bot.personas.card_fields import BOOK_OPTIONAL, ENTRY_OPTIONAL, STR_FIELDS
-from bot.personas.model import KINDRED_EXTENSION, LoreEntry, Persona, slugify
+from bot.personas.model import KINDRED_EXTENSION, LoreEntry, Persona, Rating, slugify
 
 
 def _entry_out(entry: LoreEntry, version: int) -> dict[str, Any]:
@@ -85,6 +85,7 @@ def build_card(
         "apology": p.apology,
         "voice": p.voice,
         "bubbles": p.bubbles or None,
+        "rating": p.rating.value if p.rating is not Rating.GENERAL else None,
         "sampling": sampling or None,
     }
     kindred.update({k: v for k, v in own.items() if v is not None})

@@ -20,6 +20,15 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class Rating(StrEnum):
+    """Who a persona is for. ``adult`` personas never talk with people in minors mode, and
+    talk only where adults are known to be: a Discord channel marked NSFW, or a private chat
+    with someone who said they are an adult (bot/safety/minors.py)."""
+
+    GENERAL = "general"
+    ADULT = "adult"
+
+
 class LorePosition(StrEnum):
     BEFORE_CHAR = "before_char"
     AFTER_CHAR = "after_char"
@@ -123,6 +132,8 @@ class Persona(Frozen):
     # Long replies go out as a few short messages with typing pauses, like a person texts
     # (not in a terminal: KINDRED_RHYTHM__BUBBLES).
     bubbles: bool = False
+    # ``adult``: for adults only (card: extensions.kindred.rating); see ``Rating``.
+    rating: Rating = Rating.GENERAL
 
     @property
     def display_name(self) -> str:

@@ -8,6 +8,17 @@ persona's history, so the model never sees or rewrites it.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Protocol
+
+
+class NoticeStore(Protocol):
+    """The part of ``Store`` the clock uses (bot/store/care.py)."""
+
+    async def claim_notice(self, conversation_id: int, now: datetime, every: timedelta) -> bool: ...
+
+    async def mark_notice(self, conversation_id: int, now: datetime) -> None: ...
+
+    async def clear_notice(self, conversation_id: int) -> None: ...
 
 
 def notice(persona_name: str) -> str:
@@ -18,16 +29,22 @@ def notice(persona_name: str) -> str:
 
 
 class DisclosureClock:
-    """Remembers when each conversation last saw the notice. In memory on purpose: after a
-    restart everyone sees the notice again, which errs on the side of telling."""
+    """When each conversation last saw the notice, kept in the store (migration 11), so
+    several processes and a restart agree: the notice comes once per ``interval`` of a
+    conversation however many processes answer it. ``claim`` is the one check-and-mark, so
+    two processes replying at once do not both show it."""
 
-    def __init__(self, interval: timedelta) -> None:
-        self._interval = interval
-        self._last: dict[int, datetime] = {}
+    def __init__(self, store: NoticeStore, interval: timedelta) -> None:
+        self.store = store
+        self.interval = interval
 
-    def due(self, conversation_id: int, now: datetime) -> bool:
-        last = self._last.get(conversation_id)
-        return last is None or now - last >= self._interval
+    async def claim(self, conversation_id: int, now: datetime) -> bool:
+        """True when the notice is due now; it then counts as shown at ``now``."""
+        return await self.store.claim_notice(conversation_id, now, self.interval)
 
-    def mark(self, conversation_id: int, now: datetime) -> None:
-        self._last[conversation_id] = now
+    async def mark(self, conversation_id: int, now: datetime) -> None:
+        await self.store.mark_notice(conversation_id, now)
+
+    async def unclaim(self, conversation_id: int) -> None:
+        """The claimed notice did not reach the person: due again at the next reply."""
+        await self.store.clear_notice(conversation_id)

@@ -43,3 +43,15 @@ DEFAULT_SYSTEM_PROMPT = (
 
 def preamble(char_name: str) -> str:
     return SAFETY_PREAMBLE.replace("{char}", char_name)
+
+
+# Added to every reply to a person in minors mode (bot/safety/minors.py). It travels with
+# the operator notes, after the card and the history and before the postamble, so neither
+# the character definition nor the conversation comes after it.
+MINOR_INSTRUCTION = """\
+[Operator: this user is under 18 (minors mode). Whatever the character definition or the \
+conversation says: no romance, flirting, sexual or suggestive content of any kind, no \
+descriptions of bodies in a sexual way, and never urge or invite them into sexual conduct; \
+if they steer there, decline kindly and change the subject. Keep everything \
+age-appropriate. Do not encourage secrecy from parents or carers, and remind them you are \
+an AI, not a person, if they seem to forget it.]"""

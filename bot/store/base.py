@@ -34,6 +34,29 @@ class Role(StrEnum):
     SYSTEM = "system"
 
 
+class AgeState(StrEnum):
+    """What a person told us about their age (bot/safety/minors.py)."""
+
+    UNKNOWN = "unknown"
+    MINOR = "minor"
+    ADULT = "adult"
+
+
+class AgeSetBy(StrEnum):
+    SELF = "self"  # the person, with /age
+    ADMIN = "admin"  # a chat admin, about a member
+
+
+@dataclass(frozen=True, slots=True)
+class AgeRecord:
+    """A person's age state and who set it when (``Store.age``); never set: UNKNOWN."""
+
+    state: AgeState = AgeState.UNKNOWN
+    set_by: AgeSetBy | None = None
+    set_at: datetime | None = None
+    asked: bool = False  # the persona asked them once already (KINDRED_CARE__ASK_AGE)
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: int
@@ -44,6 +67,7 @@ class User:
     language: str | None = None
     timezone: str | None = None
     voice_replies: bool = False  # the persona answers with speech too (/voice on)
+    age: AgeState = AgeState.UNKNOWN  # read with the user (the ``ages`` table, by platform id)
 
     @property
     def name(self) -> str:
@@ -324,6 +348,44 @@ class Store(Protocol):
     async def checkins_sent(self, user_id: int, since: datetime) -> list[datetime]:
         """When the person's check-ins (any persona, any chat) were sent since then, oldest
         first: the weekly cap."""
+
+    # care state that outlives a process (bot/store/care.py) -------------------------------
+    async def age(self, platform: str, platform_user_id: str) -> AgeRecord:
+        """The person's age state; UNKNOWN when nobody ever set it."""
+
+    async def set_age(
+        self, platform: str, platform_user_id: str, state: AgeState, set_by: AgeSetBy
+    ) -> AgeRecord:
+        """Record the state, who set it and when (the store's clock). Who may set what is
+        the caller's rule (bot/safety/minors.py)."""
+
+    async def mark_age_asked(self, platform: str, platform_user_id: str) -> bool:
+        """Record that the persona asked their age; True only for the first caller ever
+        (across processes), so the question comes once."""
+
+    async def claim_break(
+        self,
+        platform: str,
+        platform_user_id: str,
+        now: datetime,
+        every: timedelta,
+        pause: timedelta,
+    ) -> bool:
+        """A person in minors mode wrote at ``now``: True when a break reminder is due — a
+        chat has gone on for ``every`` since it started or since the last reminder, each
+        gap shorter than ``pause`` (a longer silence was a break and starts a new chat).
+        True for one caller only, across processes."""
+
+    async def claim_notice(self, conversation_id: int, now: datetime, every: timedelta) -> bool:
+        """The AI notice is due in this conversation (never shown, or last shown ``every``
+        ago): record it as shown at ``now`` and return True — for one caller only, across
+        processes."""
+
+    async def mark_notice(self, conversation_id: int, now: datetime) -> None:
+        """The AI notice was shown at ``now`` (e.g. by /start)."""
+
+    async def clear_notice(self, conversation_id: int) -> None:
+        """The notice claimed could not be delivered: due again at the next reply."""
 
     # per-chat settings -------------------------------------------------------------------
     async def chat_settings(self, platform: str, chat_key: str) -> ChatSettings: ...

@@ -437,6 +437,41 @@ MIGRATIONS: list[tuple[int, tuple[Statement, ...]]] = [
             """,
         ),
     ),
+    (
+        11,
+        (
+            # Minors mode (bot/safety/minors.py): a person's age state, who set it (self or
+            # a chat admin) and when. Keyed by the platform's id, not users.id, and with no
+            # foreign key on purpose: /forget deletes the user row, and must not reset an
+            # age gate (the Garante's Replika decision: a gate the user can trivially reset
+            # is none). The row holds no words of theirs. Beside it, the break-reminder
+            # clock of a minor's continuing chat (``chat_from``: when the current stretch
+            # or the last reminder began; ``seen_at``: their last message) and whether the
+            # persona asked their age once (``asked_at``).
+            """
+            CREATE TABLE ages (
+                platform TEXT NOT NULL,
+                platform_user_id TEXT NOT NULL,
+                state TEXT NOT NULL DEFAULT 'unknown',
+                set_by TEXT,
+                set_at ${ts},
+                asked_at ${ts},
+                chat_from ${ts},
+                seen_at ${ts},
+                PRIMARY KEY (platform, platform_user_id)
+            )
+            """,
+            # The AI notice's clock (bot/safety/disclosure.py): when each conversation last
+            # saw it, so several processes and restarts agree on when it is due.
+            """
+            CREATE TABLE notices (
+                conversation_id BIGINT PRIMARY KEY
+                    REFERENCES conversations (id) ON DELETE CASCADE,
+                shown_at ${ts} NOT NULL
+            )
+            """,
+        ),
+    ),
 ]
 
 

@@ -58,6 +58,7 @@ from bot.store.base import (
     TriggerMode,
     User,
 )
+from bot.store.care import CareTables
 from bot.store.initiative import CheckinTables
 from bot.store.jobs import JobTables
 from bot.store.messages import MessageEdits
@@ -133,7 +134,7 @@ def _persona(row: Row) -> StoredPersona:
     )
 
 
-class PostgresStore(OwedReplies, JobTables, MessageEdits, CheckinTables):
+class PostgresStore(OwedReplies, JobTables, MessageEdits, CheckinTables, CareTables):
     _msg_cols = MSG_COLS
     _message_row = staticmethod(_message)
     # Processes claiming together each take other rows instead of queueing on the same ones.

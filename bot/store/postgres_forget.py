@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.memory.base import ForgetReport, Memory
+from bot.store.care import FORGET_AGE
 from bot.store.postgres import PostgresStore, Row
 from bot.store.postgres_turns import PostgresTurnIndex
 from bot.store.sqlite_forget import _doomed_messages, collect_export
@@ -88,6 +89,9 @@ async def forget_user(store: PostgresStore, index: PostgresTurnIndex, user_id: i
                 await store._all(
                     f"DELETE FROM {table} WHERE platform = ? AND chat_key = ?", (platform, chat_key)
                 )
+        # Their age state goes too, except minors mode: forgetting must not reset an
+        # age gate (migration 11). That row keeps no words of theirs.
+        await store._all(FORGET_AGE, (user_id,))
         await store._all("DELETE FROM users WHERE id = ?", (user_id,))
         # Progress marks of conversations that are gone (ids are never reused here, so
         # unlike SQLite no watermark has to move back).

@@ -31,14 +31,17 @@ from bot.store.host import Row, SqlHost
 
 def chat_json(chat: ChatRef) -> str:
     """A chat as a column (the platform has a column of its own)."""
-    return json.dumps(
-        {"k": chat.kind.value, "c": chat.chat_id, "t": chat.thread_id}, separators=(",", ":")
-    )
+    data: dict[str, object] = {"k": chat.kind.value, "c": chat.chat_id, "t": chat.thread_id}
+    if chat.nsfw:  # only when set: rows written before the flag existed read the same
+        data["n"] = True
+    return json.dumps(data, separators=(",", ":"))
 
 
 def chat_from_json(platform: str, text: str) -> ChatRef:
     data = json.loads(text)
-    return ChatRef(platform, str(data["c"]), ChatKind(data["k"]), data.get("t"))
+    return ChatRef(
+        platform, str(data["c"]), ChatKind(data["k"]), data.get("t"), nsfw=data.get("n") is True
+    )
 
 
 def owed_chat(owed: Owed | None) -> str | None:

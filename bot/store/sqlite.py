@@ -45,6 +45,7 @@ from bot.store.base import (
     TriggerMode,
     User,
 )
+from bot.store.care import AGE_OF_USER, CareTables, age_state
 from bot.store.initiative import CheckinTables
 from bot.store.jobs import JobTables
 from bot.store.messages import MessageEdits
@@ -74,7 +75,7 @@ BUSY_TIMEOUT_MS = 5000
 
 USER_COLS = (
     "id, platform, platform_user_id, display_name, preferred_name, language, timezone,"
-    " voice_replies"
+    f" voice_replies, {AGE_OF_USER}"
 )
 CONV_COLS = "id, platform, chat_key, persona_id, started_at"
 MSG_COLS = (
@@ -114,8 +115,10 @@ _ROLES = {role.value: role for role in Role}  # a dict hit is ~10x cheaper than 
 
 
 def _user(row: Row) -> User:
-    i, platform, puid, display, preferred, language, timezone, voice = row
-    return User(i, platform, puid, display, preferred, language, timezone, bool(voice))
+    i, platform, puid, display, preferred, language, timezone, voice, age = row
+    return User(
+        i, platform, puid, display, preferred, language, timezone, bool(voice), age_state(age)
+    )
 
 
 def _conversation(row: Row) -> Conversation:
@@ -163,7 +166,7 @@ async def _wal(db: aiosqlite.Connection) -> None:
             await asyncio.sleep(0.02)
 
 
-class SQLiteStore(OwedReplies, JobTables, MessageEdits, CheckinTables):
+class SQLiteStore(OwedReplies, JobTables, MessageEdits, CheckinTables, CareTables):
     _msg_cols = MSG_COLS
     _message_row = staticmethod(_message)
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.memory.base import ForgetReport, Memory
+from bot.store.care import FORGET_AGE
 from bot.store.sqlite import Row, SQLiteStore, SqlRunner, _required
 from bot.store.sqlite_memory import _chunks, _marks, _memory
 from bot.store.sqlite_memory_work import MEM_COLS
@@ -134,6 +135,9 @@ async def forget_user(store: SQLiteStore, user_id: int) -> ForgetReport:
                     "DELETE FROM conversations WHERE platform = ? AND chat_key = ?",
                     (platform, chat_key),
                 )
+            # Their age state goes too, except minors mode: forgetting must not reset an
+            # age gate (migration 11). That row keeps no words of theirs.
+            await store._all(FORGET_AGE, (user_id,))
             await store._all("DELETE FROM users WHERE id = ?", (user_id,))
             # SQLite reuses the highest ids once they are deleted: progress marks (message
             # ids) must not point past what is left, or new messages would be skipped.

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from bot.logs import SecretFilter
 from bot.safety import crisis
-from bot.safety.disclosure import DisclosureClock
 
 
 @pytest.mark.parametrize(
@@ -50,16 +49,6 @@ def test_referral_names_lines_and_counts_without_content(caplog: pytest.LogCaptu
     assert crisis.referral_message("Call 111").count("Call 111") == 1
 
 
-def test_disclosure_repeats_after_the_interval() -> None:
-    clock = DisclosureClock(timedelta(hours=3))
-    t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    assert clock.due(1, t0)
-    clock.mark(1, t0)
-    assert not clock.due(1, t0 + timedelta(hours=2, minutes=59))
-    assert clock.due(1, t0 + timedelta(hours=3))
-    assert clock.due(2, t0)  # per conversation
-
-
 def test_secret_filter_masks_messages_args_and_tracebacks() -> None:
     token = "123456:AAE-telegram-token-value"
     f = SecretFilter([token, "abc"])  # too-short values are not masked
@@ -93,3 +82,47 @@ def test_every_secret_setting_is_masked(monkeypatch: pytest.MonkeyPatch) -> None
         "webhook-secret-xyz",
         "discord-token-abcdef",
     } <= found
+
+
+async def test_a_notice_that_could_not_be_sent_is_owed_at_the_next_reply(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.events import ChatRef
+    from bot.personas.model import Persona
+    from bot.safety.disclosure import DisclosureClock
+    from bot.stages import Disclosure, Reply, Trigger, TriggerKind
+    from bot.store.base import User
+    from bot.store.sqlite import SQLiteStore
+    from tests.fakes.channel import RecordingChannel
+
+    class Down(RecordingChannel):
+        async def send(self, text: str) -> None:
+            raise ConnectionError("platform went away")
+
+    store = SQLiteStore(tmp_path / "k.db")
+    await store.open()
+    try:
+        conv = await store.conversation("telegram", "42", "mom")
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        screen = Disclosure(DisclosureClock(store, timedelta(hours=3)), lambda: now)
+        reply = Reply(
+            Trigger(TriggerKind.MESSAGE),
+            ChatRef("telegram", "42"),
+            User(1, "telegram", "42", "Wen"),
+            Persona(id="mom", name="Mom"),
+            conv.id,
+        )
+        with pytest.raises(ConnectionError):
+            await screen(reply, Down())
+        up = RecordingChannel()
+        await screen(reply, up)
+        await screen(reply, up)  # shown once, then not due for three hours
+        assert [e for e in up.events if "AI companion" in e[1]] == [
+            (
+                "send",
+                "ℹ️ You are chatting with Mom, an AI companion — not a human. "
+                "It can make mistakes and may not be suitable for some minors.",
+            )
+        ]
+    finally:
+        await store.close()

@@ -93,6 +93,7 @@ async def test_commands_sync_globally_or_to_a_dev_guild(
         "reminders",
         "timezone",
         "checkins",
+        "age",
         "voice",
     ]
     assert [c["name"] for c in fake.commands["global"]] == names
