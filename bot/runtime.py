@@ -26,10 +26,12 @@ from bot.memory.service import MemoryService
 from bot.personas.registry import PersonaRegistry
 from bot.ports import Adapter, Outbox, Service
 from bot.recovery import RecoveryConfig, ReplyRecovery
+from bot.safety.limits import Limits
+from bot.safety.limits import build as build_limits
 from bot.scheduler import Handler, Scheduler
 from bot.store import open_store
 from bot.store.base import Store
-from bot.store.sqlite import SQLiteStore
+from bot.store.sqlite import SQLiteStore, utc_now
 from bot.tokens import get_tokenizer
 from config.settings import LLMSettings, Settings
 
@@ -65,6 +67,8 @@ class Runtime:
     memory: MemoryService | None = None
     # What each kind of scheduled job does (bot/initiative/: reminders, check-ins).
     job_handlers: dict[str, Handler] = field(default_factory=dict)
+    # The limits screen (bot/safety/limits.py); adapters register their group-admin check.
+    limits: Limits | None = None
 
     async def __aenter__(self) -> Runtime:
         return self
@@ -187,6 +191,12 @@ async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime
         if profile == "compact":
             # A small model echoes its name, writes the user's turn, recites instructions.
             engine.filters += clean_output()
+        # Limits come first: a message over a limit costs one upsert and nothing else (no
+        # debounce wait, no transcription). Their token count sees the reply as shown, so
+        # it is the last filter.
+        limits = build_limits(store, settings.limits, utc_now)
+        engine.screens.insert(0, limits)
+        engine.filters.append(limits.count_tokens)
         return Runtime(
             settings,
             store,
@@ -199,6 +209,7 @@ async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime
             stack,
             memory,
             initiative.handlers(engine, settings),
+            limits,
         )
     except BaseException:
         await stack.aclose()

@@ -80,12 +80,14 @@ def build_card(
     if p.id != slugify(p.name):
         kindred["id"] = p.id
     sampling = p.sampling.model_dump(exclude_none=True)
+    limits = p.limits.model_dump(exclude_none=True)
     own = {
         "language": p.language,
         "apology": p.apology,
         "voice": p.voice,
         "bubbles": p.bubbles or None,
         "sampling": sampling or None,
+        "limits": limits or None,
     }
     kindred.update({k: v for k, v in own.items() if v is not None})
     kindred.update(avatar)
