@@ -105,6 +105,8 @@ class DiscordAdapter:
         self.downloads = Downloader()
         self._vision = runtime.settings.effective_llm().vision
         runtime.engine.media[self.name] = self  # voice notes and images, fetched for the core
+        if runtime.limits is not None:  # a server's admins are exempt from limits there
+            runtime.limits.admins[self.name] = self
         self.outbox = Outbox(self)
         # Persona avatars as URLs a webhook can use (see avatars.py for where they come from).
         self.avatars = AvatarHost(
@@ -328,6 +330,21 @@ class DiscordAdapter:
             raise bot_errors.TooLarge(exc.size if exc.exact else None, exc.limit) from None
         except DownloadFailed as exc:
             raise MediaUnavailable(f"download failed: {exc.reason}") from None
+
+    async def is_admin(self, chat: ChatRef, user_id: str) -> bool:
+        """``AdminCheck`` (bot/safety/limits.py): Manage Server, as for the admin commands.
+        Asked only of someone over a limit; the member cache first, then one REST call."""
+        channel = self.client.get_channel(int(chat.chat_id))
+        guild = getattr(channel, "guild", None)
+        if not isinstance(guild, discord.Guild):
+            return False
+        member = guild.get_member(int(user_id))
+        if member is None:
+            try:
+                member = await guild.fetch_member(int(user_id))
+            except discord.HTTPException:
+                return False
+        return member.guild_permissions.manage_guild
 
     def open(self, chat: ChatRef) -> DiscordChannel:
         """A channel for any chat the core knows, from its ``ChatRef`` alone (outbox.py)."""
