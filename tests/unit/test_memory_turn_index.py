@@ -86,6 +86,7 @@ async def test_migration_5_rebuilds_an_old_index_with_sided_neighbours(tmp_path:
     await store._all("CREATE VIRTUAL TABLE turns_fts USING fts5(body, c1, c2)")
     await store._all("INSERT INTO turns_fts (rowid, body, c1, c2) VALUES (1, 'old', '', '')")
     # Back to version 4 as a whole: the later migrations are applied again.
+    await store._all("DROP TABLE limit_counters")
     await store._all("DROP TABLE checkin_chats")
     await store._all("DROP TABLE checkins")
     await store._all("DROP TABLE jobs")
