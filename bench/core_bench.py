@@ -6,11 +6,15 @@ Closed loop: USERS people each send MESSAGES messages, the next one after the pr
 reply has finished. Prints CPU ms per message (this process only: engine, store, client),
 messages/s, p50/p95 time to first streamed text and to the completed reply, and peak RSS.
 
-    .venv/bin/python bench/core_bench.py [--users 20] [--messages 10] [--memory]
+    .venv/bin/python bench/core_bench.py [--users 20] [--messages 10] [--memory] [--limits]
 
 ``--memory`` adds long-term memory as ``kindred run`` wires it: recall on every reply and
 the background worker (indexing, and fact extraction calls that the fake answers with
 non-JSON, so they are parsed and dropped) in this same process, so its CPU is counted.
+
+``--limits`` adds the limits screen and its token filter as ``kindred run`` wires them
+(bot/safety/limits.py), with every limit on and set high enough never to be reached: the
+cost of counting (one upsert per message, one per reply for tokens), not of refusing.
 """
 
 from __future__ import annotations
@@ -62,7 +66,9 @@ class TimingChannel:
         return "".join(parts)
 
 
-async def run(users: int, messages: int, tmp: Path, base_url: str, memory: bool = False) -> None:
+async def run(
+    users: int, messages: int, tmp: Path, base_url: str, memory: bool = False, limits: bool = False
+) -> None:
     store = SQLiteStore(tmp / "bench.db")
     await store.open()
     registry, _ = await PersonaRegistry.load(store, ROOT / "personas")
@@ -81,6 +87,25 @@ async def run(users: int, messages: int, tmp: Path, base_url: str, memory: bool 
         config=EngineConfig(model="fake", default_persona="mom", max_concurrency=64),
         memory=service,
     )
+    if limits:
+        from bot.safety.limits import build
+        from bot.store.sqlite import utc_now
+        from config.settings import LimitSettings
+
+        high = 10**9
+        screen = build(
+            store,
+            LimitSettings(
+                user_messages_per_day=high,
+                user_tokens_per_day=high,
+                chat_messages_per_day=high,
+                chat_tokens_per_day=high,
+                burst_per_minute=high,
+            ),
+            utc_now,
+        )
+        engine.screens.insert(0, screen)
+        engine.filters.append(screen.count_tokens)
     get_tokenizer().count("warm up")
     first_ms: list[float] = []
     done_ms: list[float] = []
@@ -112,7 +137,7 @@ async def run(users: int, messages: int, tmp: Path, base_url: str, memory: bool 
 
     total = users * messages
     q = statistics.quantiles
-    with_memory = " with long-term memory" if memory else ""
+    with_memory = (" with long-term memory" if memory else "") + (" with limits" if limits else "")
     print(f"core engine{with_memory}, {users} users x {messages} messages, instant fake LLM")
     print(f"  messages/s             {total / wall:8.1f}")
     print(f"  CPU ms per message     {cpu * 1000 / total:8.2f}")
@@ -136,11 +161,14 @@ def main() -> None:
     p.add_argument("--users", type=int, default=20)
     p.add_argument("--messages", type=int, default=10)
     p.add_argument("--memory", action="store_true", help="with long-term memory")
+    p.add_argument("--limits", action="store_true", help="with every limit on (never reached)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         fake = start_fake(Path(tmp), "--reply", REPLY)
         try:
-            asyncio.run(run(args.users, args.messages, Path(tmp), fake.url, args.memory))
+            asyncio.run(
+                run(args.users, args.messages, Path(tmp), fake.url, args.memory, args.limits)
+            )
         finally:
             fake.stop()
 

@@ -28,6 +28,8 @@ from bot.personas.registry import PersonaRegistry
 from bot.ports import Adapter, Clock, Outbox, Service
 from bot.recovery import RecoveryConfig, ReplyRecovery
 from bot.safety import minors
+from bot.safety.limits import Limits
+from bot.safety.limits import build as build_limits
 from bot.safety.minors import MinorsConfig
 from bot.scheduler import Handler, Scheduler
 from bot.store import open_store
@@ -70,6 +72,8 @@ class Runtime:
     job_handlers: dict[str, Handler] = field(default_factory=dict)
     # The one clock everything here reads (bot/clock.py).
     clock: Clock = SYSTEM_CLOCK
+    # The limits screen (bot/safety/limits.py); adapters register their group-admin check.
+    limits: Limits | None = None
 
     async def __aenter__(self) -> Runtime:
         return self
@@ -219,6 +223,12 @@ async def build_runtime(
             # A small model echoes its name, writes the user's turn, recites instructions.
             engine.filters += clean_output()
         engine.filters += minors.filters()  # last: it screens what is finally shown
+        # Limits come first: a message over a limit costs one upsert and nothing else (no
+        # debounce wait, no transcription). Their token count sees the reply as shown, so
+        # it is the last filter.
+        limits = build_limits(store, settings.limits, clock.now)
+        engine.screens.insert(0, limits)
+        engine.filters.append(limits.count_tokens)
         return Runtime(
             settings,
             store,
@@ -232,6 +242,7 @@ async def build_runtime(
             memory,
             initiative.handlers(engine, settings),
             clock,
+            limits,
         )
     except BaseException:
         await stack.aclose()

@@ -248,6 +248,27 @@ class RecoverySettings(BaseModel):
     max_attempts: int = Field(3, ge=1, le=100)
 
 
+class LimitSettings(BaseModel):
+    """How much one person and one chat may talk with the personas (bot/safety/limits.py);
+    a persona's ``limits:`` block overrides any of them. 0 = no limit. A person's day is
+    their own (their /timezone), else UTC; a group's day is UTC."""
+
+    # Messages one person may send to be answered per day (across chats and personas).
+    user_messages_per_day: int = Field(0, ge=0)
+    # Tokens of one person's messages and the replies to them per day (bot/tokens.py).
+    user_tokens_per_day: int = Field(0, ge=0)
+    # Messages answered per day in one chat (a group: all its members together).
+    chat_messages_per_day: int = Field(0, ge=0)
+    chat_tokens_per_day: int = Field(0, ge=0)
+    # Messages one person may send per minute; past it they are not answered for
+    # ``flood_pause_seconds`` (only they: the rest of the chat goes on).
+    burst_per_minute: int = Field(20, ge=0)
+    flood_pause_seconds: float = Field(120.0, ge=0.0, le=86_400.0)
+    # People no limit applies to, as "<platform>:<user id>" (e.g. "telegram:12345"), besides
+    # a group's own admins, who are always exempt in their group.
+    exempt: list[str] = []
+
+
 QUIET_HOURS = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)-([01]?\d|2[0-3]):([0-5]\d)")
 
 
@@ -320,6 +341,7 @@ class Settings(BaseSettings):
     recovery: RecoverySettings = RecoverySettings()
     rhythm: RhythmSettings = RhythmSettings()
     initiative: InitiativeSettings = InitiativeSettings()
+    limits: LimitSettings = LimitSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -105,6 +105,9 @@ class DiscordAdapter:
         self.downloads = Downloader()
         self._vision = runtime.settings.effective_llm().vision
         runtime.engine.media[self.name] = self  # voice notes and images, fetched for the core
+        self._admins: dict[tuple[int, int], tuple[float, bool]] = {}  # is_admin's answers
+        if runtime.limits is not None:  # a server's admins are exempt from limits there
+            runtime.limits.admins[self.name] = self
         self.outbox = Outbox(self)
         # Persona avatars as URLs a webhook can use (see avatars.py for where they come from).
         self.avatars = AvatarHost(
@@ -328,6 +331,31 @@ class DiscordAdapter:
             raise bot_errors.TooLarge(exc.size if exc.exact else None, exc.limit) from None
         except DownloadFailed as exc:
             raise MediaUnavailable(f"download failed: {exc.reason}") from None
+
+    async def is_admin(self, chat: ChatRef, user_id: str) -> bool:
+        """``AdminCheck`` (bot/safety/limits.py): Manage Server, as for the admin commands.
+        Asked only of someone over a limit: the member cache, else one REST call (without
+        the members intent the cache holds few members), remembered for a minute."""
+        channel = self.client.get_channel(int(chat.chat_id))
+        guild = getattr(channel, "guild", None)
+        if not isinstance(guild, discord.Guild):
+            return False
+        key = (guild.id, int(user_id))
+        now = asyncio.get_running_loop().time()
+        known = self._admins.get(key)
+        if known is not None and known[0] > now:
+            return known[1]
+        member = guild.get_member(int(user_id))
+        if member is None:
+            try:
+                member = await guild.fetch_member(int(user_id))
+            except discord.HTTPException:
+                return False
+        admin = member.guild_permissions.manage_guild
+        if len(self._admins) > 10_000:  # many servers and people: start over
+            self._admins.clear()
+        self._admins[key] = (now + 60.0, admin)
+        return admin
 
     def open(self, chat: ChatRef) -> DiscordChannel:
         """A channel for any chat the core knows, from its ``ChatRef`` alone (outbox.py)."""

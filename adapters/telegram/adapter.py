@@ -85,6 +85,8 @@ class TelegramAdapter:
         self.quiet = QuietLog(log)  # handler and polling errors: a line a minute per kind
         self.forget_all = ForgetAllButtons(runtime)
         self.admins = Admins(bot, s.admin_cache_seconds)
+        if runtime.limits is not None:  # a group's admins are exempt from limits there
+            runtime.limits.admins[self.name] = self.admins
         self.persona_buttons = PersonaButtons(
             runtime, self.admins.member_is_admin, self.channel_for
         )

@@ -13,6 +13,8 @@ import time
 from telegram import Bot
 from telegram.error import TelegramError
 
+from bot.events import ChatRef
+
 log = logging.getLogger(__name__)
 
 
@@ -21,6 +23,11 @@ class Admins:
         self.bot = bot
         self.cache_seconds = cache_seconds
         self._cache: dict[tuple[int, int], tuple[float, bool]] = {}
+
+    async def is_admin(self, chat: ChatRef, user_id: str) -> bool:
+        """``AdminCheck`` (bot/safety/limits.py): a group's admins are exempt from limits
+        there. Asked only of someone over a limit, and cached like the commands' check."""
+        return await self.member_is_admin(int(chat.chat_id), int(user_id))
 
     async def member_is_admin(self, chat_id: int, user_id: int) -> bool:
         key = (chat_id, user_id)

@@ -80,6 +80,7 @@ def build_card(
     if p.id != slugify(p.name):
         kindred["id"] = p.id
     sampling = p.sampling.model_dump(exclude_none=True)
+    limits = p.limits.model_dump(exclude_none=True)
     own = {
         "language": p.language,
         "apology": p.apology,
@@ -87,6 +88,7 @@ def build_card(
         "bubbles": p.bubbles or None,
         "rating": p.rating.value if p.rating is not Rating.GENERAL else None,
         "sampling": sampling or None,
+        "limits": limits or None,
     }
     kindred.update({k: v for k, v in own.items() if v is not None})
     kindred.update(avatar)

@@ -33,7 +33,7 @@ _PASS_THROUGH = ("creation_date", "modification_date")  # type-checked by pydant
 AVATAR_KEYS = ("avatar_png", "avatar_asset")
 # Persona fields exported under extensions.kindred (error messages point there).
 _KINDRED_PERSONA: tuple[str, ...] = ("language", "apology", "voice", "bubbles", "rating")
-_KINDRED_PERSONA += ("sampling", "id", "avatar_png")
+_KINDRED_PERSONA += ("sampling", "limits", "id", "avatar_png")
 
 BOOK_OPTIONAL = ("name", "description", "scan_depth", "token_budget", "recursive_scanning")
 ENTRY_OPTIONAL = ("priority", "id", "name", "comment")
@@ -196,7 +196,7 @@ def _fields(src: Mapping[str, Any], where: str, warnings: list[str]) -> ParsedCa
             data.setdefault(key, value)
     kpath = _join(_join(where, "extensions"), KINDRED_EXTENSION)
     fields: dict[str, Any] = {"extensions": extensions}
-    for key in ("language", "apology", "voice", "bubbles", "rating"):
+    for key in ("language", "apology", "voice", "bubbles", "rating", "limits"):
         if key in kindred:
             fields[key] = kindred.pop(key)
     if "sampling" in kindred:

@@ -83,6 +83,20 @@ class Sampling(Frozen):
     presence_penalty: float | None = None
 
 
+class PersonaLimits(Frozen):
+    """Per-persona overrides of the deployment's limits (``KINDRED_LIMITS__*``, see
+    bot/safety/limits.py): None = the deployment's value, 0 = no limit. ``notice`` is what
+    the persona says when someone is over a limit, in its own voice; ``{{char}}``,
+    ``{{user}}`` and ``{when}`` (the moment they can go on) are filled in."""
+
+    user_messages_per_day: int | None = Field(None, ge=0)
+    user_tokens_per_day: int | None = Field(None, ge=0)
+    chat_messages_per_day: int | None = Field(None, ge=0)
+    chat_tokens_per_day: int | None = Field(None, ge=0)
+    burst_per_minute: int | None = Field(None, ge=0)
+    notice: str | None = Field(None, max_length=500)
+
+
 class PersonaScope(StrEnum):
     GLOBAL = "global"
     GUILD = "guild"
@@ -134,6 +148,8 @@ class Persona(Frozen):
     bubbles: bool = False
     # ``adult``: for adults only (card: extensions.kindred.rating); see ``Rating``.
     rating: Rating = Rating.GENERAL
+    # How much one person and one chat may talk with this persona (bot/safety/limits.py).
+    limits: PersonaLimits = PersonaLimits()
 
     @property
     def display_name(self) -> str:

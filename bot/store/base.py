@@ -185,6 +185,17 @@ class CheckinState:
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    """One person's or one chat's counts in the current windows (bot/safety/limits.py),
+    this message included."""
+
+    day_messages: int
+    day_tokens: int
+    minute_messages: int
+    quiet_until: datetime | None = None  # a flood silenced the person until then
+
+
+@dataclass(frozen=True, slots=True)
 class NewMessage:
     """A message to append. ``platform_message_id`` makes the insert idempotent per chat."""
 
@@ -386,6 +397,27 @@ class Store(Protocol):
 
     async def clear_notice(self, conversation_id: int) -> None:
         """The notice claimed could not be delivered: due again at the next reply."""
+
+    # limits (bot/safety/limits.py) ----------------------------------------------------------
+    async def count_message(
+        self, user_id: int, chat: ChatRef, user_day: str, chat_day: str, minute: int
+    ) -> tuple[Usage, Usage]:
+        """Count one message for the person and for the chat, in one statement, and return
+        both counts (this message included). A ``day`` (ISO date) or ``minute`` (since the
+        epoch) other than the stored one starts that count again."""
+
+    async def add_tokens(
+        self, user_id: int, chat: ChatRef, user_day: str, chat_day: str, tokens: int
+    ) -> None:
+        """Add a reply's tokens to the person's and the chat's count for their day."""
+
+    async def claim_limit_notice(self, subject: str, window: str) -> bool:
+        """True for exactly one caller per (subject, window): who says the notice.
+        ``subject`` is ``bot.store.limits.user_subject``/``chat_subject``."""
+
+    async def silence_user(self, user_id: int, until: datetime) -> bool:
+        """Silence a flooding person until then, unless they are silenced already; True
+        for the one caller that did it (and says so)."""
 
     # per-chat settings -------------------------------------------------------------------
     async def chat_settings(self, platform: str, chat_key: str) -> ChatSettings: ...

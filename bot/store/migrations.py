@@ -7,7 +7,9 @@ Deliberately portable choices: ``ON CONFLICT`` upserts, partial and expression i
 ``BOOLEAN`` with ``TRUE``/``FALSE``, ``RETURNING``, no ``AUTOINCREMENT``/``WITHOUT ROWID``.
 
 Applied migrations are recorded in ``schema_version``; a migration is never edited once
-released — append a new one instead.
+released — append a new one instead. Every version not yet recorded is applied, not only
+those above the highest: numbers are handed out to work that lands in any order (10 and 12
+may be released before 11), and a database that has 12 still gets 11 when it arrives.
 
 Enum-valued columns (role, scope, trigger_mode) have no CHECK constraint on purpose:
 adding a value later would force a table rebuild in SQLite, and the store only ever writes
@@ -435,6 +437,35 @@ MIGRATIONS: list[tuple[int, tuple[Statement, ...]]] = [
                 PRIMARY KEY (platform, chat_key)
             )
             """,
+        ),
+    ),
+    (
+        10,
+        (
+            # Limits (bot/safety/limits.py): one row per person ("u:<user id>") and per chat
+            # ("c:<platform>:<chat_key>"), counting the current day's messages and tokens and
+            # the current minute's messages. A new day or minute starts the count again in
+            # the same upsert, so the hot path is one statement per message for both rows.
+            # ``day`` is the person's local date (ISO) when their timezone is known, else
+            # UTC; ``minute`` is minutes since the epoch. ``quiet_until``: a flood silenced
+            # the person until then; ``noticed``: the window whose "over the limit" notice
+            # was sent, so it is said once per window, whichever process sees it first.
+            # A person's row goes with them (/forget all).
+            """
+            CREATE TABLE limit_counters (
+                subject TEXT PRIMARY KEY,
+                user_id BIGINT REFERENCES users (id) ON DELETE CASCADE,
+                day TEXT NOT NULL,
+                day_messages INTEGER NOT NULL,
+                day_tokens BIGINT NOT NULL,
+                minute BIGINT NOT NULL,
+                minute_messages INTEGER NOT NULL,
+                quiet_until ${ts},
+                noticed TEXT,
+                updated_at ${ts} NOT NULL
+            )
+            """,
+            "CREATE INDEX limit_counters_by_user ON limit_counters (user_id)",
         ),
     ),
     (

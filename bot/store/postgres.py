@@ -61,6 +61,7 @@ from bot.store.base import (
 from bot.store.care import CareTables
 from bot.store.initiative import CheckinTables
 from bot.store.jobs import JobTables
+from bot.store.limits import LimitCounters
 from bot.store.messages import MessageEdits
 from bot.store.migrations import LATEST_VERSION, SCHEMA_VERSION_TABLE, migrations_for, render
 from bot.store.params import strip_json_nul, strip_nul
@@ -134,7 +135,7 @@ def _persona(row: Row) -> StoredPersona:
     )
 
 
-class PostgresStore(OwedReplies, JobTables, MessageEdits, CheckinTables, CareTables):
+class PostgresStore(OwedReplies, JobTables, MessageEdits, CheckinTables, CareTables, LimitCounters):
     _msg_cols = MSG_COLS
     _message_row = staticmethod(_message)
     # Processes claiming together each take other rows instead of queueing on the same ones.
@@ -235,14 +236,15 @@ class PostgresStore(OwedReplies, JobTables, MessageEdits, CheckinTables, CareTab
             if self._schema is not None:
                 await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"')
             await conn.execute(render(SCHEMA_VERSION_TABLE, "postgresql"))
-            current: int = await conn.fetchval("SELECT MAX(version) FROM schema_version") or 0
+            applied = {int(r[0]) for r in await conn.fetch("SELECT version FROM schema_version")}
+            current = max(applied, default=0)
             if current > LATEST_VERSION:
                 raise KindredError(
                     f"the database schema is version {current}, newer than this Kindred"
                     f" understands ({LATEST_VERSION}); upgrade Kindred"
                 )
             for version, statements in migrations_for("postgresql"):
-                if version <= current:
+                if version in applied:  # not "<= current": numbers may land out of order
                     continue
                 for sql in statements:
                     await conn.execute(sql)

@@ -48,6 +48,7 @@ from bot.store.base import (
 from bot.store.care import AGE_OF_USER, CareTables, age_state
 from bot.store.initiative import CheckinTables
 from bot.store.jobs import JobTables
+from bot.store.limits import LimitCounters
 from bot.store.messages import MessageEdits
 from bot.store.migrations import LATEST_VERSION, SCHEMA_VERSION_TABLE, migrations_for, render
 from bot.store.params import strip_nul
@@ -166,7 +167,7 @@ async def _wal(db: aiosqlite.Connection) -> None:
             await asyncio.sleep(0.02)
 
 
-class SQLiteStore(OwedReplies, JobTables, MessageEdits, CheckinTables, CareTables):
+class SQLiteStore(OwedReplies, JobTables, MessageEdits, CheckinTables, CareTables, LimitCounters):
     _msg_cols = MSG_COLS
     _message_row = staticmethod(_message)
 
@@ -213,15 +214,16 @@ class SQLiteStore(OwedReplies, JobTables, MessageEdits, CheckinTables, CareTable
         try:
             # IMMEDIATE: two processes starting on a fresh file must not both migrate.
             await db.execute_fetchall("BEGIN IMMEDIATE")
-            rows = list(await db.execute_fetchall("SELECT MAX(version) FROM schema_version"))
-            current: int = rows[0][0] or 0
+            rows = list(await db.execute_fetchall("SELECT version FROM schema_version"))
+            applied = {int(r[0]) for r in rows}
+            current = max(applied, default=0)
             if current > LATEST_VERSION:
                 raise KindredError(
                     f"the database schema is version {current}, newer than this Kindred"
                     f" understands ({LATEST_VERSION}); upgrade Kindred"
                 )
             for version, statements in migrations_for("sqlite"):
-                if version <= current:
+                if version in applied:  # not "<= current": numbers may land out of order
                     continue
                 for sql in statements:
                     await db.execute_fetchall(sql)

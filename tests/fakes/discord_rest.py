@@ -140,6 +140,13 @@ def routes(fake: FakeDiscord) -> list[tuple[str, str, Handler]]:
     async def get_channel(call: Call, cid: str) -> Any:
         return channel(cid)
 
+    async def get_member(call: Call, gid: str, uid: str) -> Any:
+        # Served without the members intent, as on Discord (Guild.fetch_member).
+        for m in fake.guilds.get(gid, {}).get("members", []):
+            if m["user"]["id"] == uid:
+                return m
+        raise ApiError(404, 10007, "Unknown Member")
+
     async def post_message(call: Call, cid: str) -> Any:
         body = call.body or {}
         nonce = body.get("nonce")
@@ -335,6 +342,7 @@ def routes(fake: FakeDiscord) -> list[tuple[str, str, Handler]]:
         ("PUT", f"/applications/{ID}/commands", put_commands),
         ("PUT", f"/applications/{ID}/guilds/{ID}/commands", put_guild_commands),
         ("GET", f"/channels/{ID}", get_channel),
+        ("GET", f"/guilds/{ID}/members/{ID}", get_member),
         ("POST", f"/channels/{ID}/messages", post_message),
         ("PATCH", f"/channels/{ID}/messages/{ID}", patch_message),
         ("POST", f"/channels/{ID}/typing", typing),

@@ -85,14 +85,9 @@ async def test_migration_5_rebuilds_an_old_index_with_sided_neighbours(tmp_path:
     await store._all("DROP TABLE turns_fts")
     await store._all("CREATE VIRTUAL TABLE turns_fts USING fts5(body, c1, c2)")
     await store._all("INSERT INTO turns_fts (rowid, body, c1, c2) VALUES (1, 'old', '', '')")
-    # Back to version 4 as a whole: the later migrations are applied again.
-    await store._all("DROP TABLE checkin_chats")
-    await store._all("DROP TABLE checkins")
-    await store._all("DROP TABLE jobs")
-    await store._all("DROP INDEX messages_owed")
-    for column in ("owed_chat", "lease_owner", "lease_until", "reply_attempts"):
-        await store._all(f"ALTER TABLE messages DROP COLUMN {column}")
-    await store._all("DELETE FROM schema_version WHERE version >= 5")
+    # Migration 5 not yet applied: the runner applies every version not recorded, so only
+    # it runs again (later migrations need not be undone here).
+    await store._all("DELETE FROM schema_version WHERE version = 5")
     await store.close()
 
     store = SQLiteStore(tmp_path / "m.db")
