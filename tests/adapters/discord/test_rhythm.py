@@ -172,3 +172,30 @@ async def send(fake: FakeDiscord, channel: str, text: str) -> None:
         await fake.say(channel, fake.bob, text)
     else:
         await fake.dm(fake.bob, text)
+
+
+async def test_malformed_or_stray_typing_events_change_nothing(
+    tmp_path: Path, fake: FakeDiscord, llm: FakeOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with rhythm_rig(tmp_path, fake, llm, debounce_seconds=0.2) as rig:
+        dm = fake.dm_channel_for(fake.bob)
+        good = {"channel_id": dm, "user_id": fake.bob["id"], "timestamp": int(time.time())}
+        for payload in (
+            {k: v for k, v in good.items() if k != "channel_id"},
+            {**good, "user_id": "not a number"},
+            {**good, "timestamp": "yesterday"},
+            {**good, "channel_id": "1234"},  # a channel nobody wrote in
+            {**good, "guild_id": fake.guild_id, "member": {"user": "x"}},
+            None,
+        ):
+            await fake.gateway.dispatch("TYPING_START", payload)
+        await fake.typing(fake.general, fake.bob)  # parsed: a sane event, none dropped
+        for i in range(50):  # strangers typing in the server all day: nothing to wait for
+            await fake.typing(fake.general, fake.add_user(f"u{i}"))
+        start = time.monotonic()
+        await fake.dm(fake.bob, "still there?")
+        assert await settle(rig, dm, 1, quiet=0) == ["still there?"]
+        assert time.monotonic() - start < 5  # the window, not a typing hold
+        assert len(fake.gateway.identifies) == 1 and not fake.gateway.resumes
+        assert rig.adapter.guard.dropped_count == 5  # all but the stray channel: unreadable
+        assert not [r for r in caplog.records if r.exc_info]  # no handler failed
