@@ -181,12 +181,15 @@ class Engine:
     async def handle(self, msg: IncomingMessage, channel: Channel) -> None:
         """A person wrote: store it, then answer it if it is for the persona."""
         key = (msg.chat.platform, msg.chat.key)
-        arrived = self.heard.clock()  # before any wait: the debounce counts from here
+        if self.config.debounce > 0:
+            # Heard on arrival, before any wait or write: a reply whose quiet window ends
+            # while this message is being stored still sees it and waits on.
+            self.heard.wrote(msg.chat, msg.user.user_id, self.heard.clock())
         intake = self._intake.ticket(key)
         turn = self._replies.ticket(key)
         try:
             async with intake:
-                reply = await self._intake_message(msg, arrived)
+                reply = await self._intake_message(msg)
         except Exception:
             turn.release()
             # Storage itself failed (disk full, database locked for too long): say so
@@ -254,7 +257,7 @@ class Engine:
                 return False
 
     # -- intake -----------------------------------------------------------------------------
-    async def _intake_message(self, msg: IncomingMessage, arrived: float) -> Reply | None:
+    async def _intake_message(self, msg: IncomingMessage) -> Reply | None:
         """Store the user's turn. Returns None for a redelivery or a message not addressed
         to the persona (which is still stored, as context for later)."""
         user = await self.store.upsert_user(
@@ -282,8 +285,6 @@ class Engine:
             return None
         if not respond:
             return None
-        if self.config.debounce > 0:
-            self.heard.wrote(msg.chat, msg.user.user_id, arrived)
         # "call me wen'er": used from this very reply on, not once the background
         # extraction has read the chat (which may be a minute later).
         name = requested_name(msg.text) if self.memory is not None else None

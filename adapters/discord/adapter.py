@@ -2,8 +2,9 @@
 
 Lifecycle by hand — ``login`` then ``connect`` as a task, ``close`` to stop — never
 ``Client.run``, which owns the loop and the signals. Intents: guilds, guild and DM messages
-and the privileged Message Content (with a debounce, typing too: TYPING_START feeds it); Discord closing with 4014 (not enabled in the
-Developer Portal) becomes one clear error line, not a traceback.
+and the privileged Message Content (with a debounce, typing too: TYPING_START feeds it);
+Discord closing with 4014 (not enabled in the Developer Portal) becomes one clear error
+line, not a traceback.
 
 Threads inherit their parent channel's settings: a thread is its own chat (``parent:thread``)
 so it keeps its own conversation, and the first time Kindred sees a thread that has no
