@@ -118,6 +118,12 @@ async def test_the_greeting_after_a_switch_speaks_as_the_new_persona(rig: Rig) -
     assert greeting["content"].startswith("HEY, you!")
     assert greeting["author"]["username"] == "Sunny" and "webhook_id" in greeting
     assert dc.routes(EXECUTE)[-1].body["username"] == "Sunny"
+    # A DM has no webhooks: the bot account speaks, the persona named in the text.
+    dm = dc.dm_channel_for(dc.bob)
+    await answered(rig, await dc.slash(dc.bob, "persona", sub("use", name="Sunny"), channel_id=dm))
+    await rig.dc.wait_for(lambda: any("HEY, you!" in t for t in dc.texts(dm)))
+    greeted = next(t for t in dc.texts(dm) if "HEY, you!" in t)
+    assert greeted.startswith("**Sunny:** HEY, you!")
 
 
 # -- typing ------------------------------------------------------------------------------------
