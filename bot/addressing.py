@@ -7,8 +7,8 @@ translate; they ask here before paying for a transcription or a download).
   like a person in a busy room, not to everything:
   * not to chatter aimed elsewhere (a reply to, or @mention of, someone else) or a bare
     acknowledgement ("ok", "lol", an emoji);
-  * not within ``cooldown`` of its own last reply in that chat, unless asked a question or
-    called by name;
+  * not within ``cooldown`` of its own last reply in that chat (counted from when it
+    decided to answer), unless asked a question or called by name;
   * otherwise with probability ``reply_rate`` (a question always passes), decided from the
     message id so a redelivery decides the same way.
 - Other bots: never, unless the operator allowed them; then at most ``bot_turns`` replies to
@@ -95,10 +95,14 @@ class Addressing:
         question = bool(_QUESTION.search(msg.text))
         last = self._last_reply.get(key)
         if last is not None and self._clock() - last < self.rhythm.cooldown:
-            return called or question
-        if called or question:
-            return True
-        return _chance(msg) < self.rhythm.reply_rate
+            joins = called or question
+        else:
+            joins = called or question or _chance(msg) < self.rhythm.reply_rate
+        if joins:
+            # The cooldown starts when it decides to speak, not once the reply is out: in a
+            # burst, the next lines are judged while this reply is still being written.
+            self._last_reply[key] = self._clock()
+        return joins
 
     def replied(self, msg: IncomingMessage) -> None:
         """The persona answered ``msg`` in its chat (for the cooldown and bot streaks)."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -28,7 +27,8 @@ from bot.addressing import Addressing, GroupRhythm
 from bot.clock import utc_now
 from bot.compose import bubble_reply, images, say, show, speak_too, stream_reply
 from bot.errors import PersonaNotFound
-from bot.events import ChatRef, IncomingMessage, UserRef
+from bot.events import ChatRef, IncomingMessage, Typing, UserRef
+from bot.heard import Heard
 from bot.media import Listen, Look, placeholder
 from bot.memory.base import Scope
 from bot.memory.naming import requested_name
@@ -138,10 +138,10 @@ class Engine:
         self._disclosure = DisclosureClock(store, config.disclosure_interval)
         self.addressing = Addressing(config.group)
         # When each person last wrote (or typed) in each chat, for the debounce.
-        self._heard: dict[tuple[str, str, int], float] = {}
+        self.heard = Heard()
         # The stages every reply passes, in order (bot/stages.py). Care rules add screens.
         self.screens: list[Screen] = [
-            Debounce(config.debounce, self._last_heard, self._history),
+            Debounce(config.debounce, self.heard, self._history),
             later_message,
             Listen(self.media, transcriber, store),
             Look(self.media, lambda: self.config.vision),
@@ -183,6 +183,10 @@ class Engine:
     async def handle(self, msg: IncomingMessage, channel: Channel) -> None:
         """A person wrote: store it, then answer it if it is for the persona."""
         key = (msg.chat.platform, msg.chat.key)
+        if self.config.debounce > 0:
+            # Heard on arrival, before any wait or write: a reply whose quiet window ends
+            # while this message is being stored still sees it and waits on.
+            self.heard.wrote(msg.chat, msg.user.user_id, self.heard.clock())
         intake = self._intake.ticket(key)
         turn = self._replies.ticket(key)
         try:
@@ -203,6 +207,11 @@ class Engine:
             return
         async with turn:
             await self._answer(reply, channel)
+
+    def typing(self, event: Typing) -> None:
+        """The platform says someone is typing: a reply waiting for their quiet waits on."""
+        if self.config.debounce > 0:
+            self.heard.typing(event)
 
     async def answer_owed(self, owed: OwedReply, channel: Channel) -> None:
         """Answer a message a crashed or stopped process owed a reply (bot/recovery.py),
@@ -278,10 +287,6 @@ class Engine:
             return None
         if not respond:
             return None
-        if self.config.debounce > 0:
-            if len(self._heard) > 100_000:
-                self._heard.clear()  # bounded; losing it only shortens one wait
-            self._heard[(msg.chat.platform, msg.chat.key, user.id)] = time.monotonic()
         # "call me wen'er": used from this very reply on, not once the background
         # extraction has read the chat (which may be a minute later).
         name = requested_name(msg.text) if self.memory is not None else None
@@ -291,9 +296,6 @@ class Engine:
 
     def should_respond(self, msg: IncomingMessage, settings: ChatSettings, p: Persona) -> bool:
         return self.addressing.should_respond(msg, settings, p)
-
-    def _last_heard(self, reply: Reply) -> float | None:
-        return self._heard.get((reply.chat.platform, reply.chat.key, reply.user.id))
 
     async def _history(self, reply: Reply) -> list[StoredMessage]:
         return await self.store.recent_messages(reply.conversation_id, self.config.history_limit)

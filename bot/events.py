@@ -82,6 +82,18 @@ class IncomingMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Typing:
+    """The platform says a person is typing in a chat (Discord's TYPING_START; Telegram
+    gives bots no such event). The debounce waits for them (bot/heard.py)."""
+
+    chat: ChatRef
+    user_id: str  # the platform's id, as in ``UserRef.user_id``
+    # How long the platform's signal holds unless sent again or their message arrives
+    # (Discord: 10 s).
+    lasts: float
+
+
+@dataclass(frozen=True, slots=True)
 class AttachedFile:
     """A file the user sent with a command (already downloaded by the adapter), e.g. the
     Character Card for ``/persona_import``."""

@@ -20,7 +20,6 @@ next to the state it needs, and the engine's list is the one place that says whi
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +27,7 @@ from enum import Enum, StrEnum
 from typing import Protocol
 
 from bot.events import ChatKind, ChatRef, IncomingMessage
+from bot.heard import Heard
 from bot.personas.model import Persona
 from bot.ports import Channel
 from bot.safety import crisis
@@ -92,39 +92,42 @@ class Filter(Protocol):
 
 class Debounce:
     """Several quick messages are one turn: wait until the person has been quiet for
-    ``window`` seconds (never longer than ``longest`` in all) before answering, then read
-    the history again — the later messages are in it, and ``later_message`` lets the last
-    one answer them all. One LLM call, one reply. (Platform typing events could push
-    ``last_heard`` on; no adapter feeds them yet.)"""
+    ``window`` seconds — longer while the platform says they are typing (bot/heard.py) —
+    but never longer than ``longest`` in all, so a typing signal that never ends cannot
+    hold a reply forever. Then read the history again: the later messages are in it, and
+    ``later_message`` lets the last one answer them all. One LLM call, one reply."""
 
     def __init__(
         self,
         window: float,
-        last_heard: Callable[[Reply], float | None],
+        heard: Heard,
         reload: Callable[[Reply], Awaitable[list[StoredMessage]]],
-        clock: Callable[[], float] = time.monotonic,
         longest: float = 10.0,
+        recheck: float = 0.25,
     ) -> None:
         self.window = window
         self.longest = longest
-        self._last_heard = last_heard
+        # Typing may end early (their message came: then only ``window`` more), so a long
+        # wait is slept in short pieces, each followed by a fresh look.
+        self.recheck = recheck
+        self._heard = heard
         self._reload = reload
-        self._clock = clock
 
     async def __call__(self, reply: Reply, channel: Channel) -> Verdict:
         if self.window <= 0 or reply.message is None:
             return Verdict.GO
-        start = self._clock()
+        clock = self._heard.clock
+        start = clock()
         waited = False
         while True:
-            heard = self._last_heard(reply)
-            if heard is None:
+            quiet = self._heard.quiet_at(reply.chat, reply.user.platform_user_id, self.window)
+            if quiet is None:
                 break
-            wait = min(heard + self.window, start + self.longest) - self._clock()
+            wait = min(quiet, start + self.longest) - clock()
             if wait <= 0:
                 break
             waited = True
-            await asyncio.sleep(wait)
+            await asyncio.sleep(min(wait, self.recheck))
         if waited:
             reply.history = await self._reload(reply)
         return Verdict.GO

@@ -221,6 +221,9 @@ class RhythmSettings(BaseModel):
     # A person's messages this close together are one turn: one LLM call, one reply.
     # (Not in `kindred chat`: in a terminal one line is one turn.)
     debounce_seconds: float = Field(1.5, ge=0.0, le=30.0)
+    # ...and longer while the platform says they are typing (Discord: asks for its typing
+    # events, not privileged; Telegram gives bots none), at most 10 s per reply in all.
+    typing: bool = True
     # Groups in mode "always": quiet this long after its own reply unless asked or named,
     # and the share of other ambient messages the persona joins in on.
     group_cooldown_seconds: float = Field(30.0, ge=0.0, le=86_400.0)

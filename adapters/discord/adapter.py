@@ -2,8 +2,9 @@
 
 Lifecycle by hand — ``login`` then ``connect`` as a task, ``close`` to stop — never
 ``Client.run``, which owns the loop and the signals. Intents: guilds, guild and DM messages
-and the privileged Message Content; Discord closing with 4014 (not enabled in the
-Developer Portal) becomes one clear error line, not a traceback.
+and the privileged Message Content (with a debounce, typing too: TYPING_START feeds it);
+Discord closing with 4014 (not enabled in the Developer Portal) becomes one clear error
+line, not a traceback.
 
 Threads inherit their parent channel's settings: a thread is its own chat (``parent:thread``)
 so it keeps its own conversation, and the first time Kindred sees a thread that has no
@@ -55,7 +56,7 @@ STOP_GRACE = 5.0  # seconds in-flight replies get to finish on shutdown
 # start() returns once the gateway session is up (READY), so `kindred run` can still be
 # stopped by a signal if Discord cannot be reached; servers keep loading in the background.
 CONNECT_TIMEOUT = 60.0
-HANDLERS = ("on_connect", "on_shard_connect", "on_ready", "on_message")
+HANDLERS = ("on_connect", "on_shard_connect", "on_ready", "on_message", "on_raw_typing")
 INTENTS_HELP = (
     "Discord refused the Message Content intent: enable it for this bot in the Developer "
     "Portal (Applications -> your app -> Bot -> Privileged Gateway Intents -> "
@@ -63,12 +64,15 @@ INTENTS_HELP = (
 )
 
 
-def intents() -> discord.Intents:
+def intents(typing: bool = False) -> discord.Intents:
+    """With ``typing``, TYPING_START too (not privileged): a person still typing makes
+    the debounce wait for their next message (bot/heard.py)."""
     wanted = discord.Intents.none()
     wanted.guilds = True
     wanted.guild_messages = True
     wanted.dm_messages = True
     wanted.message_content = True
+    wanted.guild_typing = wanted.dm_typing = typing
     return wanted
 
 
@@ -80,8 +84,12 @@ class DiscordAdapter:
         self.settings = s = settings or runtime.settings.discord
         if s.token is None:
             raise KindredError("KINDRED_DISCORD__TOKEN is not set")
+        rhythm = runtime.settings.rhythm
+        # Typing events only matter to a debounce; without one they would be parsed for
+        # nothing (a busy server types all day).
+        self.typing = rhythm.typing and rhythm.debounce_seconds > 0
         options: dict[str, Any] = {
-            "intents": intents(),
+            "intents": intents(self.typing),
             "guild_ready_timeout": s.guild_ready_timeout,
             # Nothing we send may ping anyone, whatever the model writes.
             "allowed_mentions": discord.AllowedMentions.none(),
@@ -131,6 +139,8 @@ class DiscordAdapter:
         self.client.event(self.on_shard_connect)
         self.client.event(self.on_ready)
         self.client.event(self.on_message)
+        if self.typing:
+            self.client.event(self.on_raw_typing)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _redirect(self) -> None:
@@ -290,6 +300,14 @@ class DiscordAdapter:
                 del self._handoff[key]
             if task is not None:
                 self._in_flight.discard(task)
+
+    async def on_raw_typing(self, event: discord.RawTypingEvent) -> None:
+        # The raw event: it comes even for a DM channel or a member discord.py has not
+        # cached (on_typing would be skipped then).
+        channel = self.client.get_channel(event.channel_id) or (
+            self.client.get_partial_messageable(event.channel_id, guild_id=event.guild_id)
+        )
+        self.runtime.engine.typing(convert.typing(event, channel))
 
     async def _prepare(
         self, message: discord.Message, event: IncomingMessage, channel: DiscordChannel

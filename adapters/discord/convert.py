@@ -20,9 +20,12 @@ from dataclasses import dataclass, field
 
 import discord
 
-from bot.events import Attachment, ChatKind, ChatRef, IncomingMessage, UserRef
+from bot.events import Attachment, ChatKind, ChatRef, IncomingMessage, Typing, UserRef
 
 PLATFORM = "discord"
+# Discord shows "is typing…" this long after TYPING_START; a client still typing sends
+# it again before then.
+TYPING_LASTS = 10.0
 _TEXT_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 
 
@@ -67,6 +70,12 @@ def chat_ref(channel: object) -> ChatRef:
         title=name and f"#{name}",
         nsfw=is_nsfw(channel),
     )
+
+
+def typing(event: discord.RawTypingEvent, channel: object) -> Typing:
+    """TYPING_START in ``channel`` (resolved by the adapter, so a thread is keyed as its
+    messages are: parent and thread)."""
+    return Typing(chat_ref(channel), str(event.user_id), TYPING_LASTS)
 
 
 def user_ref(author: discord.User | discord.Member) -> UserRef:

@@ -282,6 +282,20 @@ class FakeDiscord:
         )
         return await self._create(msg)
 
+    async def typing(self, channel_id: str, u: dict[str, Any]) -> None:
+        """``u`` starts typing in a channel, thread or DM (TYPING_START, to the sessions
+        with the typing intents, as Discord sends it)."""
+        data: dict[str, Any] = {
+            "channel_id": channel_id,
+            "user_id": u["id"],
+            "timestamp": int(time.time()),
+        }
+        if self.channels[channel_id]["type"] != p.DM:
+            roles = [self.admin_role] if u is self.alice else []
+            data["guild_id"] = self.guild_id
+            data["member"] = p.member(u, roles)
+        await self.gateway.dispatch("TYPING_START", data)
+
     async def _create(self, msg: dict[str, Any]) -> dict[str, Any]:
         self.messages[msg["id"]] = msg
         self.changed(msg)

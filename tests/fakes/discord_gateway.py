@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from tests.fakes.discord_api import FakeDiscord
 
 HELLO, HEARTBEAT, IDENTIFY, RESUME, RECONNECT, HEARTBEAT_ACK = 10, 1, 2, 6, 7, 11
+# Events Discord sends only to sessions that asked for them: (guild intent, DM intent).
+GATED = {"TYPING_START": (1 << 11, 1 << 14)}  # GUILD_MESSAGE_TYPING, DIRECT_MESSAGE_TYPING
 
 
 @dataclass
@@ -33,6 +35,10 @@ class Session:
     ws: web.WebSocketResponse | None = None
     zlib: Any = None  # zlib compressobj of the current connection, or None for text frames
     resumes: int = 0
+
+    def wants(self, name: str, guild_id: str | None) -> bool:
+        gate = GATED.get(name)
+        return gate is None or bool(self.intents & gate[guild_id is None])
 
     def owns(self, guild_id: str | None) -> bool:
         shard_id, count = self.shard
@@ -83,7 +89,7 @@ class Gateway:
         ``data`` need not be a valid payload (tests of malformed events)."""
         guild_id = data.get("guild_id") if isinstance(data, dict) else None
         for session in list(self.sessions.values()):
-            if session.owns(guild_id):
+            if session.owns(guild_id) and session.wants(name, guild_id):
                 await self.event(session, name, data)
 
     # -- control ------------------------------------------------------------------------------
