@@ -26,6 +26,7 @@ from bot.memory.service import MemoryService
 from bot.personas.registry import PersonaRegistry
 from bot.ports import Adapter, Outbox, Service
 from bot.recovery import RecoveryConfig, ReplyRecovery
+from bot.safety.wiring import care_config
 from bot.scheduler import Handler, Scheduler
 from bot.store import open_store
 from bot.store.base import Store
@@ -157,7 +158,7 @@ async def build_runtime(settings: Settings, *, announce: bool = True) -> Runtime
                 history_limit=settings.history_limit,
                 max_concurrency=llm.max_concurrency,
                 disclosure_interval=timedelta(hours=settings.safety.disclosure_interval_hours),
-                crisis_lines=settings.safety.crisis_line,
+                care=care_config(settings.safety, llm, model, model_name, local),
                 vision=llm.vision,
                 reply_lease=timedelta(seconds=settings.recovery.lease_seconds),
                 prompt_profile=profile,

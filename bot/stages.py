@@ -30,9 +30,7 @@ from typing import Protocol
 from bot.events import ChatKind, ChatRef, IncomingMessage
 from bot.personas.model import Persona
 from bot.ports import Channel
-from bot.safety import crisis
 from bot.safety.disclosure import DisclosureClock, notice
-from bot.safety.policy import CRISIS_INSTRUCTION
 from bot.store.base import Role, StoredMessage, User
 
 
@@ -155,18 +153,4 @@ class Disclosure:
         if self.clock.due(reply.conversation_id, now):
             await channel.send(notice(reply.persona.display_name))
             self.clock.mark(reply.conversation_id, now)
-        return Verdict.GO
-
-
-class CrisisReferral:
-    """A message that may express suicidal thoughts gets crisis lines first, and the
-    persona an instruction to step out of role-play and be kind (bot/safety/)."""
-
-    def __init__(self, crisis_lines: str) -> None:
-        self.crisis_lines = crisis_lines
-
-    async def __call__(self, reply: Reply, channel: Channel) -> Verdict:
-        if reply.text and crisis.screen(reply.text):
-            await channel.send(crisis.referral_message(self.crisis_lines))
-            reply.notes.append(CRISIS_INSTRUCTION)
         return Verdict.GO
