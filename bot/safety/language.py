@@ -4,7 +4,7 @@ It runs only on a hit (a few per thousand messages), but it is still cheap: one 
 at most ``SCAN`` characters — scripts first (Hangul is Korean, kana is Japanese, Han
 without kana is Chinese, told Simplified from Traditional by characters that exist in only
 one of them), then, for Latin script, a vote of common words and a few letters each
-language owns. About 10-40 µs per message on this machine (bench in tests/unit/
+language owns. About 60 µs per message on this loaded 2-core machine (measured in tests/unit/
 test_care_language.py prints it). No model and no dependency: a wrong guess between two
 Latin languages costs a referral in the neighbouring language, with the same region's
 lines when the operator set a region.
@@ -107,6 +107,8 @@ def detect(text: str, hint: str | None = None) -> str | None:
     if kana:
         return "ja"
     if han and han * 2 >= latin:
+        if _base(hint) == "ja":
+            return "ja"  # Japanese written in kanji alone ("自殺") reads as Chinese
         if trad > simp:
             return "zh-Hant"
         if simp > trad:
