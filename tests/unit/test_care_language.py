@@ -110,3 +110,13 @@ def test_a_broken_file_is_one_line_naming_it(tmp_path: Path, content: str, probl
     with pytest.raises(ConfigError) as err:
         LinesTable.load(path)
     assert problem in str(err.value) and str(path) in str(err.value)
+
+
+def test_docs_care_lists_every_default_line_with_its_source() -> None:
+    """docs/care.md is what operators publish: it must not drift from the table."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "care.md").read_text(encoding="utf-8")
+    for region, lines in DEFAULT_LINES.items():
+        for line in lines:
+            assert f"| {region} |" in doc, region
+            assert line.number in doc, (region, line.number)
+            assert line.url.split(" ")[0].rstrip("/") in doc, (region, line.url)
