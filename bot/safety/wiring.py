@@ -23,19 +23,26 @@ def second_stage_kind(safety: SafetySettings, llm: LLMSettings, local: bool) -> 
     return "moderation" if host == "api.openai.com" else "chat"
 
 
+def make_judge(
+    safety: SafetySettings, llm: LLMSettings, model: OpenAIChatModel, model_name: str, local: bool
+) -> CrisisJudge | None:
+    """The second stage's judge for these settings (None: off). ``kindred eval safety``
+    builds one with this and calls ``second_opinion(texts, judge, timeout)``."""
+    kind = second_stage_kind(safety, llm, local)
+    if kind == "moderation":
+        return ModerationJudge(model, safety.moderation_model, safety.second_stage_timeout)
+    if kind == "chat":
+        return ChatJudge(model, safety.second_stage_model or model_name)
+    return None
+
+
 def care_config(
     safety: SafetySettings, llm: LLMSettings, model: OpenAIChatModel, model_name: str, local: bool
 ) -> CareConfig:
-    kind = second_stage_kind(safety, llm, local)
-    judge: CrisisJudge | None = None
-    if kind == "moderation":
-        judge = ModerationJudge(model, safety.moderation_model, safety.second_stage_timeout)
-    elif kind == "chat":
-        judge = ChatJudge(model, safety.second_stage_model or model_name)
     return CareConfig(
         # The learned classifier (bot/safety/classifier.py) replaces PhraseScorer() here.
         scorer=Banded(PhraseScorer(), safety.unsure_band),
-        judge=judge,
+        judge=make_judge(safety, llm, model, model_name, local),
         within=safety.second_stage_timeout,
         window=safety.window_messages,
         table=LinesTable.load(safety.crisis_lines_file),
