@@ -62,3 +62,10 @@ def test_bad_safety_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch) 
     assert "KINDRED_SAFETY__REGION: must be a two-letter region code" in text
     assert "KINDRED_SAFETY__CRISIS_LINES_FILE: is not a file" in text
     assert "KINDRED_SAFETY__SECOND_STAGE" in text
+
+
+def test_an_empty_report_says_so() -> None:
+    from bot.safety.report import render_json, render_table
+
+    assert render_table([]) == "no crisis-protocol events counted yet"
+    assert render_json([]) == '{\n  "months": {},\n  "total": {}\n}'
