@@ -62,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     mem.add_argument("--k", default="5,10", help="cut-offs for recall@k and hit@k (5,10)")
     mem.add_argument("--json", action="store_true", help="one JSON object")
     mem.add_argument("--embeddings", action="store_true", help="hybrid ranking (needs a model)")
+    rep = sub.add_parser("report", help="reports for the operator").add_subparsers(
+        dest="what", required=True
+    )
+    safety = rep.add_parser("safety", help="crisis referrals and checks per month (no users)")
+    safety.add_argument("--json", action="store_true", help="one JSON object")
     return p
 
 
@@ -270,9 +275,25 @@ async def _eval(args: argparse.Namespace) -> int:
         raise Exit(2, str(exc)) from None
 
 
+async def _report(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.runtime import database_problems, open_database
+    from bot.safety.report import render_json, render_table
+
+    store = await open_database(settings.database_url)
+    try:
+        with database_problems(settings.database_url):
+            counts = await store.safety_counts()
+    finally:
+        await store.close()
+    print(render_json(counts) if args.json else render_table(counts))
+    return 0
+
+
 async def _main(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "eval":
         return await _eval(args)
+    if args.command == "report":
+        return await _report(args, settings)
     if args.command == "persona":
         return await _persona_command(args, settings)
     if args.command == "chat":

@@ -41,9 +41,9 @@ from bot.ports import Channel, ChatModel, ChatRequest, MediaFetcher, SpeechModel
 from bot.prompt import Prompt, PromptInput
 from bot.prompt_profiles import ProfileName, stop_sequences
 from bot.prompt_profiles import build as prompt_builder
+from bot.safety.care import CareConfig, CrisisCare
 from bot.safety.disclosure import DisclosureClock
 from bot.stages import (
-    CrisisReferral,
     Debounce,
     Disclosure,
     Filter,
@@ -91,7 +91,8 @@ class EngineConfig:
     history_limit: int = 60
     max_concurrency: int = 8
     disclosure_interval: timedelta = timedelta(hours=3)
-    crisis_lines: str = ""
+    # The crisis protocol (bot/safety/care.py): first and second stage, lines, region.
+    care: CareConfig = field(default_factory=CareConfig)
     vision: bool = False  # the model accepts images (LLMSettings.vision)
     # How long a process may hold an owed reply without renewing it (bot/store/replies.py);
     # the recovery loop renews its leases several times per lease.
@@ -146,7 +147,7 @@ class Engine:
             Listen(self.media, transcriber, store),
             Look(self.media, lambda: self.config.vision),
             Disclosure(self._disclosure, clock),
-            CrisisReferral(config.crisis_lines),
+            CrisisCare(config.care, store, clock),
         ]
         self.filters: list[Filter] = []
         # This process's name on the replies it owes (their leases), fresh per start: a

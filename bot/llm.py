@@ -276,6 +276,24 @@ class OpenAIChatModel:
             out[int(item["index"])] = [float(x) for x in emb]
         return out
 
+    async def moderate(self, texts: list[str], model: str, within: float) -> list[dict[str, float]]:
+        """The endpoint's moderation scores (``/moderations``) for each of ``texts``: the
+        category scores, with 1.0 for every category it flagged. Raises ``LLMUnavailable``
+        (also after ``within`` seconds; no retry: the caller has a decision without it)."""
+        async with self._guard("moderation", "moderation", within):
+            result = await self._client.moderations.create(model=model, input=texts)
+        out: list[dict[str, float]] = []
+        for item in result.results:
+            scores = {
+                k: float(v)
+                for k, v in item.category_scores.model_dump(by_alias=True).items()
+                if isinstance(v, int | float)
+            }
+            flagged = item.categories.model_dump(by_alias=True)
+            scores.update({k: 1.0 for k, v in flagged.items() if v is True})
+            out.append(scores)
+        return out
+
     def _body(self, request: ChatRequest) -> dict[str, Any]:
         model = request.model or self._model
         if not model:

@@ -31,6 +31,7 @@ from bot.safety import minors
 from bot.safety.limits import Limits
 from bot.safety.limits import build as build_limits
 from bot.safety.minors import MinorsConfig
+from bot.safety.wiring import care_config
 from bot.scheduler import Handler, Scheduler
 from bot.store import open_store
 from bot.store.base import Store
@@ -184,7 +185,7 @@ async def build_runtime(
                 history_limit=settings.history_limit,
                 max_concurrency=llm.max_concurrency,
                 disclosure_interval=timedelta(hours=settings.safety.disclosure_interval_hours),
-                crisis_lines=settings.safety.crisis_line,
+                care=care_config(settings.safety, llm, model, model_name, local),
                 vision=llm.vision,
                 reply_lease=timedelta(seconds=settings.recovery.lease_seconds),
                 prompt_profile=profile,

@@ -30,9 +30,7 @@ from bot.events import ChatKind, ChatRef, IncomingMessage
 from bot.heard import Heard
 from bot.personas.model import Persona
 from bot.ports import Channel
-from bot.safety import crisis
 from bot.safety.disclosure import DisclosureClock, notice
-from bot.safety.policy import CRISIS_INSTRUCTION
 from bot.store.base import Role, StoredMessage, User
 
 
@@ -161,18 +159,4 @@ class Disclosure:
                 # Not shown: owed at the next reply rather than skipped for hours.
                 await self.clock.unclaim(reply.conversation_id)
                 raise
-        return Verdict.GO
-
-
-class CrisisReferral:
-    """A message that may express suicidal thoughts gets crisis lines first, and the
-    persona an instruction to step out of role-play and be kind (bot/safety/)."""
-
-    def __init__(self, crisis_lines: str) -> None:
-        self.crisis_lines = crisis_lines
-
-    async def __call__(self, reply: Reply, channel: Channel) -> Verdict:
-        if reply.text and crisis.screen(reply.text):
-            await channel.send(crisis.referral_message(self.crisis_lines))
-            reply.notes.append(CRISIS_INSTRUCTION)
         return Verdict.GO

@@ -198,10 +198,50 @@ class DiscordSettings(BaseModel):
 
 
 class SafetySettings(BaseModel):
-    # Shown with the AI notice and the crisis referral. Empty = the built-in international list.
+    """The crisis protocol (bot/safety/care.py, docs/care.md) and the AI notice."""
+
+    # The operator's own crisis lines text, shown in the referral instead of the table's
+    # lines for the person's region. Empty = the table (bot/safety/lines.py).
     crisis_line: str = ""
+    # Whose crisis lines a referral shows: an ISO 3166 region code (US, GB, ES, BR, JP…).
+    # Empty = the region of the language the person writes in (Spanish: ES, Japanese: JP).
+    region: str = ""
+    # A JSON or YAML file of crisis lines per region, over the built-in table.
+    crisis_lines_file: Path | None = None
+    # The person's last messages in a conversation screened together, this one included.
+    window_messages: int = Field(4, ge=1, le=20)
+    # First-stage scores within this distance of its threshold are unsure and go to the
+    # second stage (0 = never ask).
+    unsure_band: float = Field(0.15, ge=0.0, le=0.5)
+    # The second stage: "moderation" (the endpoint's /moderations, OpenAI), "chat" (a JSON
+    # classification by the chat model), "off"; "auto" = moderation on api.openai.com,
+    # chat on other endpoints, off with the embedded local model.
+    second_stage: Literal["auto", "moderation", "chat", "off"] = "auto"
+    # Seconds the second stage may take; past it, the first stage decides.
+    second_stage_timeout: float = Field(2.0, gt=0.0, le=30.0)
+    moderation_model: str = "omni-moderation-latest"
+    # The chat model that classifies (default: KINDRED_LLM__MODEL).
+    second_stage_model: str | None = None
+    # Within this many minutes of a referral in a conversation, a new crisis message gets
+    # the persona's out-of-role care but not the same lines again.
+    referral_repeat_minutes: float = Field(10.0, ge=0.0, le=24 * 60)
     # Re-show the "you are talking to an AI" notice after this many hours of conversation.
     disclosure_interval_hours: float = Field(3.0, gt=0.0, le=3.0)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        v = v.strip().upper()
+        if v and not (len(v) == 2 and v.isalpha()):
+            raise ValueError("must be a two-letter region code such as US, GB, ES or JP")
+        return v
+
+    @field_validator("crisis_lines_file")
+    @classmethod
+    def _lines_file(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_file():
+            raise ValueError("is not a file")
+        return v
 
 
 class CareSettings(BaseModel):

@@ -196,6 +196,15 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class SafetyCount:
+    """How many times a crisis-protocol event happened in a month ("2026-11"); no user."""
+
+    month: str
+    event: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class NewMessage:
     """A message to append. ``platform_message_id`` makes the insert idempotent per chat."""
 
@@ -420,6 +429,13 @@ class Store(Protocol):
         for the one caller that did it (and says so)."""
 
     # per-chat settings -------------------------------------------------------------------
+    # crisis protocol counts (bot/store/safety_counts.py) ----------------------------------
+    async def count_safety_event(self, event: str, n: int = 1, at: datetime | None = None) -> None:
+        """Add ``n`` to ``event``'s count for the month of ``at`` (default: now, UTC)."""
+
+    async def safety_counts(self) -> list[SafetyCount]:
+        """Every (month, event, count), oldest month first."""
+
     async def chat_settings(self, platform: str, chat_key: str) -> ChatSettings: ...
 
     async def set_chat_settings(

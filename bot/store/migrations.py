@@ -503,6 +503,22 @@ MIGRATIONS: list[tuple[int, tuple[Statement, ...]]] = [
             """,
         ),
     ),
+    (
+        13,
+        (
+            # The crisis protocol's counts per calendar month (bot/store/safety_counts.py):
+            # referrals sent, second-stage calls and their outcomes. No user, chat or text
+            # column, on purpose (CA SB 243 §22603: reported with no user identifiers).
+            """
+            CREATE TABLE safety_counts (
+                month TEXT NOT NULL,
+                event TEXT NOT NULL,
+                n BIGINT NOT NULL DEFAULT 0,
+                PRIMARY KEY (month, event)
+            )
+            """,
+        ),
+    ),
 ]
 
 

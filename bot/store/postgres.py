@@ -66,6 +66,7 @@ from bot.store.messages import MessageEdits
 from bot.store.migrations import LATEST_VERSION, SCHEMA_VERSION_TABLE, migrations_for, render
 from bot.store.params import strip_json_nul, strip_nul
 from bot.store.replies import OwedReplies, owed_chat
+from bot.store.safety_counts import SafetyCounts
 from bot.store.sqlite import (  # the same statements where portable, so they cannot drift
     CURRENT_CONV,
     INSERT_CONV,
@@ -135,7 +136,15 @@ def _persona(row: Row) -> StoredPersona:
     )
 
 
-class PostgresStore(OwedReplies, JobTables, MessageEdits, CheckinTables, CareTables, LimitCounters):
+class PostgresStore(
+    OwedReplies,
+    JobTables,
+    MessageEdits,
+    CheckinTables,
+    CareTables,
+    LimitCounters,
+    SafetyCounts,
+):
     _msg_cols = MSG_COLS
     _message_row = staticmethod(_message)
     # Processes claiming together each take other rows instead of queueing on the same ones.

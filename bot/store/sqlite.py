@@ -53,6 +53,7 @@ from bot.store.messages import MessageEdits
 from bot.store.migrations import LATEST_VERSION, SCHEMA_VERSION_TABLE, migrations_for, render
 from bot.store.params import strip_nul
 from bot.store.replies import OwedReplies, owed_chat
+from bot.store.safety_counts import SafetyCounts
 
 Row = Sequence[Any]
 
@@ -167,7 +168,15 @@ async def _wal(db: aiosqlite.Connection) -> None:
             await asyncio.sleep(0.02)
 
 
-class SQLiteStore(OwedReplies, JobTables, MessageEdits, CheckinTables, CareTables, LimitCounters):
+class SQLiteStore(
+    OwedReplies,
+    JobTables,
+    MessageEdits,
+    CheckinTables,
+    CareTables,
+    LimitCounters,
+    SafetyCounts,
+):
     _msg_cols = MSG_COLS
     _message_row = staticmethod(_message)
 

@@ -56,6 +56,7 @@ __all__ = [
     "Disconnect",
     "FakeOpenAI",
     "HTTPError",
+    "Moderation",
     "RateLimited",
     "RecordedRequest",
     "Reply",
@@ -69,6 +70,23 @@ MODELS = "models"
 EMBEDDINGS = "embeddings"
 TRANSCRIPTIONS = "transcriptions"
 SPEECH = "speech"
+MODERATIONS = "moderations"
+# Every category OpenAI's moderation endpoint reports (omni-moderation), by wire name.
+MODERATION_CATEGORIES = (
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/instructions",
+    "self-harm/intent",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+)
 
 
 @dataclass(frozen=True)
@@ -133,7 +151,16 @@ class Disconnect:
     delay: float = 0.0
 
 
-Action = Reply | HTTPError | Disconnect
+@dataclass(frozen=True)
+class Moderation:
+    """A ``/moderations`` answer: these categories flagged (score 0.9) for every input,
+    the others not (0.01). Unscripted requests get nothing flagged."""
+
+    flagged: Sequence[str] = ()
+    first_byte_delay: float = 0.0
+
+
+Action = Reply | HTTPError | Disconnect | Moderation
 Responder = Callable[["RecordedRequest"], "Action | None"]
 
 
@@ -173,6 +200,8 @@ def _endpoint(path: str) -> str:
         return TRANSCRIPTIONS
     if path.endswith("/audio/speech"):
         return SPEECH
+    if path.endswith("/moderations"):
+        return MODERATIONS
     if path.rstrip("/").endswith("/models"):
         return MODELS
     return path
@@ -233,6 +262,7 @@ class FakeOpenAI:
             EMBEDDINGS: deque(),
             TRANSCRIPTIONS: deque(),
             SPEECH: deque(),
+            MODERATIONS: deque(),
         }
         self._log_path = log_path
         self._log: TextIO | None = None
@@ -244,8 +274,8 @@ class FakeOpenAI:
 
     def script(self, *actions: Action, endpoint: str = CHAT) -> None:
         """Queue responses for the next requests to ``endpoint`` ("chat", "models",
-        "embeddings", "transcriptions", "speech"), one per request, in order; then the
-        default behaviour resumes."""
+        "embeddings", "transcriptions", "speech", "moderations"), one per request, in
+        order; then the default behaviour resumes."""
         self._queues[endpoint].extend(actions)
 
     def pending(self, endpoint: str = CHAT) -> int:
@@ -281,6 +311,7 @@ class FakeOpenAI:
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
         app.router.add_post("/v1/audio/speech", self._speech)
+        app.router.add_post("/v1/moderations", self._moderations)
         # The handlers wake on shutdown, so a short timeout only bounds a stuck write.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
@@ -600,6 +631,42 @@ class FakeOpenAI:
             audio = action.text.encode()
         kind = {"opus": "audio/ogg", "mp3": "audio/mpeg"}.get(body.get("response_format") or "mp3")
         return web.Response(body=audio, content_type=kind or "application/octet-stream")
+
+    async def _moderations(self, request: web.Request) -> web.StreamResponse:
+        """JSON ``input`` (a string or a list of strings) + ``model``; one result per
+        input, flagged as a scripted ``Moderation`` says."""
+        rec, action = await self._preamble(request)
+        try:
+            special = await self._special(request, action)
+            if special is not None:
+                return special
+            flagged: Sequence[str] = ()
+            if isinstance(action, Moderation):
+                await self._sleep(action.first_byte_delay)
+                flagged = action.flagged
+        except _Closing:
+            _abort(request)
+            return web.Response(status=503)
+        body = rec.body if isinstance(rec.body, dict) else {}
+        inputs = body.get("input")
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if not isinstance(inputs, list) or not inputs:
+            err = {"message": "input is required", "type": "invalid_request_error"}
+            return _json({"error": err}, status=400)
+        result = {
+            "flagged": bool(flagged),
+            "categories": {c: c in flagged for c in MODERATION_CATEGORIES},
+            "category_scores": {c: 0.9 if c in flagged else 0.01 for c in MODERATION_CATEGORIES},
+            "category_applied_input_types": {c: ["text"] for c in MODERATION_CATEGORIES},
+        }
+        return _json(
+            {
+                "id": f"modr-{_req_id()}",
+                "model": body.get("model") or "omni-moderation-latest",
+                "results": [result for _ in inputs],
+            }
+        )
 
 
 def default_speech(voice: str, text: str) -> bytes:
