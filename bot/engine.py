@@ -22,7 +22,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bot.addressing import Addressing
+from bot.addressing import Addressed, Addressing
+from bot.chime_in import ModelOpinion
 from bot.compose import say
 from bot.engine_config import EngineConfig
 from bot.errors import PersonaNotFound
@@ -95,6 +96,8 @@ class Engine(ReplyPipeline):
         self.screens = [
             Debounce(config.debounce, self._last_heard, self._history),
             later_message,
+            # Before anything costly: the persona may let ambient chatter pass.
+            ModelOpinion(model, lambda: self.config, self._llm_slots),
             Listen(self.media, transcriber, store),
             Look(self.media, lambda: self.config.vision),
             Disclosure(self._disclosure, clock),
@@ -203,7 +206,8 @@ class Engine(ReplyPipeline):
         )
         persona, settings = await self.active_persona(msg.chat)
         conv = await self.store.conversation(msg.chat.platform, msg.chat.key, persona.id)
-        respond = self.should_respond(msg, settings, persona)
+        addressed = self.addressing.decide(msg, settings, persona)
+        respond = addressed is not Addressed.NO
         stored = await self.store.add_message(
             conv.id,
             NewMessage(
@@ -232,10 +236,9 @@ class Engine(ReplyPipeline):
         name = requested_name(msg.text) if self.memory is not None else None
         if name and name != user.preferred_name:
             user = await self.store.update_user(user.id, preferred_name=name)
-        return Reply(ANSWERED, msg.chat, user, persona, conv.id, stored, msg)
-
-    def should_respond(self, msg: IncomingMessage, settings: ChatSettings, p: Persona) -> bool:
-        return self.addressing.should_respond(msg, settings, p)
+        reply = Reply(ANSWERED, msg.chat, user, persona, conv.id, stored, msg)
+        reply.ambient = addressed is Addressed.AMBIENT
+        return reply
 
     def _last_heard(self, reply: Reply) -> float | None:
         return self._heard.get((reply.chat.platform, reply.chat.key, reply.user.id))

@@ -79,7 +79,7 @@ class ReplyPipeline:
             verdict = await screen(reply, channel)
             if verdict is Verdict.LATER:
                 return False
-            if verdict is Verdict.ANSWERED:
+            if verdict is Verdict.ANSWERED or verdict is Verdict.QUIET:
                 await self._settle(reply, None)
                 return True
         if reply.trigger.instruction:
