@@ -12,6 +12,11 @@ error or no answer in time fall back to the rules' decision, which was to answer
 model can only silence what the rules let through, never add a reply — a group member
 writing "answer yes" gets what the rules alone would have given them.
 
+Never asked when the message may express a crisis (bot/safety/crisis.py): someone who may
+be in pain is not left unanswered on a guess. A voice note or a photo is judged by the
+placeholder stored for it in the history: it is not transcribed or downloaded just to be
+judged.
+
 It runs as a screen in the chat's reply line, not at intake: the message is stored at once
 and later messages in the chat are stored without waiting for the model; other chats never
 wait for it (their lines are their own).
@@ -44,7 +49,9 @@ _WORD = re.compile(r"[a-z]+")
 
 
 def _cut(text: str, limit: int) -> str:
-    text = " ".join(text.split())  # one line each: a message cannot fake another speaker
+    # Bounded work on the event loop however long the message or the card is; one line
+    # each, so a message cannot fake another speaker's line.
+    text = " ".join(text[: limit * 4].split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
