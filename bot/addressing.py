@@ -10,7 +10,10 @@ translate; they ask here before paying for a transcription or a download).
   * not within ``cooldown`` of its own last reply in that chat (counted from when it
     decided to answer), unless asked a question or called by name;
   * otherwise with probability ``reply_rate`` (a question always passes), decided from the
-    message id so a redelivery decides the same way.
+    message id so a redelivery decides the same way;
+  * what this lets through is ``AMBIENT``, not ``YES``: with ``ask_model`` on, the chat model
+    is asked whether the persona would chime in (bot/chime_in.py), and its "no" keeps the
+    persona quiet. The model can only silence what passed here, never add a reply.
 - Other bots: never, unless the operator allowed them; then at most ``bot_turns`` replies to
   bots in a row in one chat, so two personas cannot talk to each other forever — a human
   writing resets the count.
@@ -26,6 +29,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 
 from bot.events import ChatKind, IncomingMessage
 from bot.personas.model import Persona
@@ -50,6 +54,16 @@ class GroupRhythm:
     bot_turns: int = 3  # replies to bots in a row, per chat
     # Platforms whose operator allowed other bots to talk to the persona.
     bots_allowed: frozenset[str] = frozenset()
+    # Ask the chat model whether to join in on ambient chatter the rules let through, and
+    # wait this long at most for its answer (then the rules decide: it joins in).
+    ask_model: bool = False
+    ask_model_seconds: float = 2.5
+
+
+class Addressed(Enum):
+    NO = "no"  # not for the persona (still stored, as context)
+    YES = "yes"  # a private chat, an @mention, a reply to the persona, its name called
+    AMBIENT = "ambient"  # group chatter the rules let through; the persona may still pass
 
 
 def _names_said(text: str, persona: Persona) -> bool:
@@ -65,44 +79,50 @@ class Addressing:
         self._bot_streak: dict[str, int] = {}
 
     def should_respond(self, msg: IncomingMessage, settings: ChatSettings, p: Persona) -> bool:
+        return self.decide(msg, settings, p) is not Addressed.NO
+
+    def decide(self, msg: IncomingMessage, settings: ChatSettings, p: Persona) -> Addressed:
         key = f"{msg.chat.platform}:{msg.chat.key}"
         if msg.user.is_bot:
             allowed = msg.user.platform in self.rhythm.bots_allowed
             if not allowed or self._bot_streak.get(key, 0) >= self.rhythm.bot_turns:
-                return False
+                return Addressed.NO
         elif msg.chat.kind is ChatKind.GROUP:
             self._bot_streak.pop(key, None)  # a human spoke: bots may answer again
         if not msg.text.strip() and not any(a.kind in ("voice", "image") for a in msg.attachments):
-            return False
+            return Addressed.NO
         if msg.chat.kind is ChatKind.PRIVATE:
-            return True
+            return Addressed.YES
         mode = settings.trigger_mode
         if mode is TriggerMode.OFF:
-            return False
+            return Addressed.NO
         if msg.mentions_bot or msg.reply_to_bot:
-            return True
+            return Addressed.YES
         if mode is TriggerMode.NAME:
-            return _names_said(msg.text, p)
+            return Addressed.YES if _names_said(msg.text, p) else Addressed.NO
         if mode is TriggerMode.ALWAYS:
             return self._joins_in(key, msg, p)
-        return False
+        return Addressed.NO
 
-    def _joins_in(self, key: str, msg: IncomingMessage, p: Persona) -> bool:
+    def _joins_in(self, key: str, msg: IncomingMessage, p: Persona) -> Addressed:
         """Ambient chatter in mode "always" (the module docstring)."""
         if msg.addressed_elsewhere or _ACK.match(msg.text):
-            return False
-        called = _names_said(msg.text, p)
+            return Addressed.NO
+        if _names_said(msg.text, p):
+            self._last_reply[key] = self._clock()  # as below: the cooldown starts now
+            return Addressed.YES  # called by name: as good as an @mention
         question = bool(_QUESTION.search(msg.text))
         last = self._last_reply.get(key)
         if last is not None and self._clock() - last < self.rhythm.cooldown:
-            joins = called or question
+            joins = question
         else:
-            joins = called or question or _chance(msg) < self.rhythm.reply_rate
-        if joins:
-            # The cooldown starts when it decides to speak, not once the reply is out: in a
-            # burst, the next lines are judged while this reply is still being written.
-            self._last_reply[key] = self._clock()
-        return joins
+            joins = question or _chance(msg) < self.rhythm.reply_rate
+        if not joins:
+            return Addressed.NO
+        # The cooldown starts when it decides to speak, not once the reply is out: in a
+        # burst, the next lines are judged while this reply is still being written.
+        self._last_reply[key] = self._clock()
+        return Addressed.AMBIENT
 
     def replied(self, msg: IncomingMessage) -> None:
         """The persona answered ``msg`` in its chat (for the cooldown and bot streaks)."""

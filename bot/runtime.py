@@ -195,6 +195,8 @@ async def build_runtime(
                     cooldown=settings.rhythm.group_cooldown_seconds,
                     reply_rate=settings.rhythm.group_reply_rate,
                     bot_turns=settings.rhythm.bot_turns,
+                    ask_model=settings.rhythm.ask_model,
+                    ask_model_seconds=settings.rhythm.ask_model_seconds,
                     bots_allowed=frozenset(
                         name
                         for name, allowed in (

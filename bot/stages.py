@@ -9,7 +9,9 @@ order, then composed by the model and streamed through its *filters*:
   may add an operator note (the crisis instruction), say something first (the AI notice, a
   referral) and go on; answer instead of the persona (a limit is reached, a voice note
   could not be heard): ``ANSWERED``; or leave the message to a later reply (the person
-  wrote again): ``LATER``. New care rules are new screens; they do not edit the pipeline.
+  wrote again): ``LATER``; or decide it needs no answer at all (ambient group chatter the
+  persona lets pass, bot/chime_in.py): ``QUIET``. New care rules are new screens; they do
+  not edit the pipeline.
 - a ``Filter`` wraps the reply's text stream on its way to the channel (output screens,
   cleaning up a small model's echoed name prefix). What the person sees is what is stored.
 
@@ -62,6 +64,9 @@ class Reply:
     incoming: IncomingMessage | None = None
     history: list[StoredMessage] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # operator notes for this reply only
+    # Group chatter the rules let through without calling on the persona (no @mention,
+    # reply or name): it may still stay quiet (bot/chime_in.py). Never for an owed reply.
+    ambient: bool = False
 
     @property
     def text(self) -> str:
@@ -77,6 +82,7 @@ class Verdict(Enum):
     GO = "go"  # on to the next stage, and the model
     ANSWERED = "answered"  # the person got their answer from the screen: no model call
     LATER = "later"  # not now: a later reply covers this message (it stays owed till then)
+    QUIET = "quiet"  # nothing to answer (chatter the persona lets pass): settled, no reply
 
 
 class Screen(Protocol):

@@ -268,6 +268,11 @@ class RhythmSettings(BaseModel):
     # and the share of other ambient messages the persona joins in on.
     group_cooldown_seconds: float = Field(30.0, ge=0.0, le=86_400.0)
     group_reply_rate: float = Field(0.5, ge=0.0, le=1.0)
+    # Also ask the chat model whether the persona would chime in on ambient chatter those
+    # rules let through (one tiny call: max 3 tokens, temperature 0); its "no" keeps the
+    # persona quiet. No answer within ask_model_seconds: the rules decide. (bot/chime_in.py)
+    ask_model: bool = False
+    ask_model_seconds: float = Field(2.5, gt=0.0, le=30.0)
     # With other bots allowed (…__ALLOW_BOTS), at most this many replies to bots in a row.
     bot_turns: int = Field(3, ge=0, le=1000)
     # Personas with ``bubbles: true`` send long replies as a few short messages, with a

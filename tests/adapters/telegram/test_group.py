@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.adapters.telegram.conftest import Rig, streamed
-from tests.fakes.openai_server import Reply
-from tests.fakes.telegram_api import BOT_ID, BOT_USERNAME, flood
+from tests.adapters.telegram.conftest import Rig, make_settings, running, streamed
+from tests.fakes.openai_server import FakeOpenAI, RecordedRequest, Reply
+from tests.fakes.telegram_api import BOT_ID, BOT_USERNAME, FakeBotAPI, flood
 
 GROUP = -100123
 CARDS = Path(__file__).resolve().parents[2] / "fixtures" / "cards"
@@ -169,3 +169,36 @@ async def test_a_group_reply_cut_off_mid_stream_shows_all_it_got(rig: Rig) -> No
     await say(rig, text, **mention(text))
     await rig.tg.wait_for(lambda t: any("water" in x for x in t.texts(GROUP)))
     assert "one two three four" in rig.tg.texts(GROUP)
+
+
+async def test_with_ask_model_the_persona_lets_ambient_chatter_pass(
+    tmp_path: Path, tg: FakeBotAPI, llm: FakeOpenAI
+) -> None:
+    """KINDRED_RHYTHM__ASK_MODEL through the real adapter (bot/chime_in.py): the model's "no"
+    keeps the persona quiet on a line it would otherwise have answered."""
+    settings = make_settings(tmp_path, tg, llm)
+    rhythm = settings.rhythm.model_copy(update={"ask_model": True})
+    settings = settings.model_copy(update={"rhythm": rhythm})
+
+    def opinion(rec: RecordedRequest) -> Reply | None:
+        if isinstance(rec.body, dict) and rec.body.get("max_tokens") == 3:
+            lines = str(rec.body["messages"][-1]["content"]).split("\n\nWould")[0]
+            return Reply("yes" if "cooking" in lines.splitlines()[-1] else "no")
+        return None
+
+    llm.responder = opinion
+    async with running(settings) as (runtime, adapter):
+        rig = Rig(tg, llm, adapter, runtime)
+        tg.set_member(GROUP, 8, "creator")
+        await say(rig, "/mode always", user=8)
+        await said(rig, "Mode set to always.")
+        await say(rig, "nice weather today")
+        await say(rig, "anyone cooking tonight")
+        await said(rig, "You said: U7: anyone cooking tonight")
+        text = f"@{BOT_USERNAME} hello"
+        await say(rig, text, **mention(text))
+        await said(rig, f"You said: U7: {text}")
+    replies = [t for t in tg.texts(GROUP) if t.startswith("You said")]
+    assert replies == ["You said: U7: anyone cooking tonight", f"You said: U7: {text}"]
+    asked = [r for r in llm.requests_to("chat") if r.body.get("max_tokens") == 3]
+    assert len(asked) == 2  # the two ambient lines; never the @mention
