@@ -267,9 +267,11 @@ async def test_update_replaces_and_memory_commands(tmp_path: Path, fake: FakeOpe
         )
         await rig.commands.run(CommandRequest(chat, user, "memory"), ch)
         listing = ch.sent()[-1]
-        assert "1. Lives in Lyon" in listing
-        assert "2. I hate olives" in listing
-        assert "Paris" not in listing
+        assert listing.splitlines()[1:4] == [
+            "1. Lives in Lyon (noted 25 Nov 2026)",
+            "   superseded: Lives in Paris (noted 25 Nov 2026, superseded 25 Nov 2026)",
+            "2. I hate olives (noted 25 Nov 2026)",
+        ]
         await rig.commands.run(CommandRequest(chat, user, "forget", ("1",)), ch)
         assert ch.sent()[-1] == "Forgotten: Lives in Lyon"
         await rig.commands.run(CommandRequest(chat, user, "memory"), ch)
