@@ -13,31 +13,23 @@ confuse speakers, and one person's words must never become another's memory).
    (``bot/memory/worker.py``): a member's facts come from their own messages and the
    persona's answers to them.
 3. **No repeats**: a text already kept (normalised) is skipped.
-4. **Knowledge updates.** ``update`` with the id of a kept memory supersedes it; so does an
-   ``add`` whose ``attribute`` (a single-valued slot: "home city") equals a current
-   memory's in the same scope, for when the model forgot the id. The old version stays as
-   history (``/memory`` shows it, dated and marked), out of the prompt and every search.
+4. **Knowledge updates.** ``update`` with the id of a kept memory of the same scope
+   supersedes it; so does an ``add`` whose ``attribute`` (a single-valued slot: "home
+   city") equals a current memory's in the same scope, for when the model forgot the id.
+   The old version stays as history (``/memory`` shows it, dated and marked), out of the
+   prompt and every search.
 5. **Preferred name**: kept only when it appears in one of the person's own lines.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from bot.memory.base import Memory, MemoryStore, NewMemory, Scope, ScopeKind, TurnForExtraction
 from bot.memory.extract import Extraction, Operation, is_duplicate
 from bot.store.base import Store
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    added: int = 0
-    superseded: int = 0
-    deleted: int = 0
-    dropped: int = 0  # not said by the person, or not about them
 
 
 def _persons_lines(turns: list[TurnForExtraction], user_id: int) -> set[int]:
@@ -68,13 +60,13 @@ async def consolidate(
     result: Extraction,
     known: list[Memory],
     turns: list[TurnForExtraction],
-) -> Outcome:
+) -> None:
     """Apply ``result`` (an answer about ``turns``, line ``L{i}`` being ``turns[i - 1]``)
     to the memories of ``scope``'s person, by the rules above."""
     own = _persons_lines(turns, scope.user_id)
     by_id = {m.id: m for m in known}
     current = list(known)
-    added = superseded = deleted = dropped = 0
+    dropped = 0  # not said by the person, or not about them
     for op in result.operations:
         cited = [n for n in op.evidence if 1 <= n <= len(turns)]
         if not own.intersection(cited) or op.about in ("companion", "other"):
@@ -85,12 +77,15 @@ async def consolidate(
                 await memory.delete_memory(op.memory_id)
                 current = [m for m in current if m.id != op.memory_id]
                 by_id.pop(op.memory_id)
-                deleted += 1
             continue
         if is_duplicate(op.text, current):
             continue
         kind, scope_id = _target(scope, op)
         old = by_id.get(op.memory_id) if op.action == "update" and op.memory_id else None
+        if old is not None and (old.scope_kind, old.scope_id) != (kind, scope_id):
+            # A version chain stays in one scope: a person's fact never replaces the
+            # group's (nor the reverse), and /forget N of one never deletes the other.
+            old = None
         if old is None:
             old = _same_attribute(current, kind, scope_id, op.attribute)
         new = NewMemory(
@@ -108,10 +103,8 @@ async def consolidate(
             added_memory = await memory.replace_memory(old.id, new)
             current = [m for m in current if m.id != old.id]
             by_id.pop(old.id, None)
-            superseded += 1
         else:
             added_memory = await memory.add_memory(new)
-            added += 1
         current.append(added_memory)
         by_id[added_memory.id] = added_memory
     name = result.preferred_name
@@ -120,4 +113,3 @@ async def consolidate(
     if dropped:
         # Counts only: memory texts are the person's words and stay out of logs.
         log.info("memory extraction: %d proposals not said by the person were dropped", dropped)
-    return Outcome(added, superseded, deleted, dropped)

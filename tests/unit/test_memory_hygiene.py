@@ -11,9 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.events import ChatKind, ChatRef, CommandRequest, UserRef
-from bot.memory.base import Scope
+from bot.memory.base import NewMemory, Scope, ScopeKind
+from bot.memory.consolidate import consolidate
 from bot.memory.extract import parse
 from bot.memory.worker import WorkerConfig
+from bot.store.base import NewMessage, Role
+from bot.store.sqlite import SQLiteStore
+from bot.store.sqlite_memory import SQLiteMemoryStore
 from tests.fakes.channel import RecordingChannel
 from tests.fakes.openai_server import FakeOpenAI, RecordedRequest, Reply
 from tests.unit.test_memory_engine import Clock, dm, group, last_prompt, make_rig, settle
@@ -284,3 +288,43 @@ def test_extraction_answers_carry_subject_attribute_and_evidence() -> None:
         ("group", "x" * 40, ()),
     ]
     assert got.operations[3].about_group
+
+
+async def test_consolidation_keeps_version_chains_in_one_scope(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "k.db", clock=Clock())
+    await store.open()
+    try:
+        mem = SQLiteMemoryStore(store)
+        alice = (await store.upsert_user("telegram", "a", "Alice")).id
+        bob = (await store.upsert_user("telegram", "b", "Bob")).id
+        chess = await mem.add_memory(
+            NewMemory("mom", ScopeKind.GROUP, "telegram:-100", bob, "The group plays chess")
+        )
+        conv = await store.conversation("telegram", "-100", "mom")
+        said = await store.add_message(
+            conv.id, NewMessage(role=Role.USER, content="I play go now", user_id=alice)
+        )
+        assert said is not None
+        turns = await mem.turns_between(conv.id, 0, None, 10)
+        scope = Scope("mom", alice, "telegram", "-100", True)
+        known = await mem.memories_in_scope(scope)
+        answer = parse(
+            json.dumps(
+                {
+                    "memories": [
+                        # Alice's fact, filed as an update of the group's: added instead.
+                        {"action": "update", "id": chess.id, "text": "Alice plays go", "from": [1]},
+                        # Deleting the group's fact without the person's words: refused.
+                        {"action": "delete", "id": chess.id, "from": [2]},
+                    ]
+                }
+            )
+        )
+        assert answer is not None
+        await consolidate(mem, store, scope, answer, known, turns)
+        group_fact = await mem.get_memory(chess.id)
+        assert group_fact is not None and group_fact.superseded_by is None
+        (fact,) = await mem.user_memories("mom", alice)
+        assert fact.text == "Alice plays go" and fact.source_ids == (said.id,)
+    finally:
+        await store.close()
