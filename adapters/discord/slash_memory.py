@@ -1,4 +1,4 @@
-"""``/memory show|remember|forget|forget-all|export``: the person's own memory controls,
+"""``/memory show|edit|remember|forget|forget-all|export``: the person's own memory controls,
 apart from the server-managed groups because they follow other rules (open to everyone,
 answered only to the person), with the ``forget-all`` confirmation buttons.
 """
@@ -12,7 +12,7 @@ from discord import app_commands
 
 from adapters.discord.interaction import InteractionChannel, refuse, request
 from adapters.discord.slash_group import Interaction
-from bot.memory.commands import MemoryCommands, forgotten
+from bot.memory.commands import MAX_EDIT, MemoryCommands, forgotten
 
 if TYPE_CHECKING:
     from adapters.discord.adapter import DiscordAdapter
@@ -34,6 +34,16 @@ class MemoryGroup(app_commands.Group):
     @app_commands.command(description="What the persona remembers about you")
     async def show(self, interaction: Interaction) -> None:
         await self._run(interaction, "memory")
+
+    @app_commands.command(description="Correct item N of /memory show")
+    async def edit(
+        self,
+        interaction: Interaction,
+        number: app_commands.Range[int, 1],
+        text: app_commands.Range[str, 1, MAX_EDIT],
+    ) -> None:
+        # One parsing path for every platform: the text as typed after /memory.
+        await self._run(interaction, "memory", "edit", str(number), text=f"edit {number} {text}")
 
     @app_commands.command(description="Ask the persona to remember something")
     async def remember(

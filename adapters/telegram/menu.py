@@ -33,7 +33,7 @@ MANAGE = [
     ("persona_import", "Import a character card (caption or reply)"),
 ]
 MEMORY = [
-    ("memory", "What I remember about you"),
+    ("memory", "What I remember about you; edit N TEXT corrects one"),
     ("remember", "Remember something: TEXT"),
     ("forget", "Forget item N, or all"),
     ("export", "Everything stored about you, as a file"),

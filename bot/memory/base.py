@@ -58,6 +58,10 @@ class Memory:
     created_at: datetime
     updated_at: datetime
     superseded_by: int | None = None
+    # When a newer memory replaced this one (a knowledge update), and the single-valued
+    # attribute it fills ("home city"), if the extraction named one.
+    superseded_at: datetime | None = None
+    attribute: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,7 @@ class NewMemory:
     kind: str = MemoryKind.FACT
     importance: int = 3
     source_ids: tuple[int, ...] = ()
+    attribute: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +155,13 @@ class MemoryStore(Protocol):
     async def add_memory(self, memory: NewMemory) -> Memory: ...
 
     async def replace_memory(self, old_id: int, memory: NewMemory) -> Memory:
-        """A new version of a memory (the old one is kept as superseded history)."""
+        """A new version of a memory (the old one is kept as superseded history, with
+        ``superseded_by`` and ``superseded_at`` set, out of every search)."""
+
+    async def edit_memory(self, memory_id: int, text: str) -> Memory | None:
+        """The person's correction of a *current* memory: its text replaced in place (the
+        wrong text is not kept), re-indexed, its vector dropped so it is embedded again.
+        None when there is no such current memory."""
 
     async def delete_memory(self, memory_id: int) -> bool:
         """Hard delete (row, index entry, vector, superseded versions)."""
@@ -164,8 +175,11 @@ class MemoryStore(Protocol):
         self, scope: Scope, atoms: list[str], limit: int
     ) -> list[MemoryHit]: ...
 
-    async def user_memories(self, persona_id: str | None, user_id: int) -> list[Memory]:
-        """A person's own current (persona, user) memories, oldest first (for /memory)."""
+    async def user_memories(
+        self, persona_id: str | None, user_id: int, *, superseded: bool = False
+    ) -> list[Memory]:
+        """A person's own current (persona, user) memories, oldest first (for /memory);
+        with ``superseded``, the versions that newer ones replaced as well."""
 
     # background jobs ---------------------------------------------------------------------
     async def enqueue_job(self, kind: str, payload: dict[str, Any]) -> int: ...

@@ -4,11 +4,15 @@ what is already remembered about the person, and answers one JSON object:
     {"preferred_name": "wen'er" | null,
      "memories": [{"action": "add" | "update" | "delete" | "keep",
                    "id": 12 | null, "text": "...", "kind": "plan", "importance": 4,
-                   "about": "user" | "group"}]}
+                   "about": "user" | "group" | "companion" | "other",
+                   "attribute": "home city" | null, "from": [1, 2]}]}
 
+The new turns are numbered lines tagged with their speaker's name and role
+(``bot/memory/transcript.py``); ``from`` cites the lines a memory comes from, so that
+``bot/memory/consolidate.py`` can keep only what the person said about themselves.
 ``update`` replaces memory ``id`` (a moved city replaces the old one), ``delete`` drops it
-(the person says it is no longer true), ``keep`` changes nothing. Duplicates of what is
-known are skipped here too, whatever the model says. Every change keeps its source turns.
+(the person says it is no longer true), ``keep`` changes nothing. ``attribute`` names what a
+single-valued fact fills, so a newer fact of the same attribute supersedes the older one.
 """
 
 from __future__ import annotations
@@ -22,30 +26,47 @@ from typing import Any
 from bot.command_guard import small_number
 from bot.memory.base import Memory, MemoryKind, TurnForExtraction
 from bot.memory.text import normalise, render_date
+from bot.memory.transcript import Speakers, numbered
 from bot.ports import Turn
 
 SCHEMA_HINT = """{"preferred_name": string or null,
  "memories": [{"action": "add"|"update"|"delete"|"keep", "id": number or null,
                "text": string, "kind": "name"|"person"|"plan"|"feeling"|"preference"|"fact",
-               "importance": 1-5, "about": "user"|"group"}]}"""
+               "importance": 1-5, "about": "user"|"group"|"companion"|"other",
+               "attribute": string or null, "from": [line numbers]}]}"""
 
 INSTRUCTIONS = """You maintain the long-term memory of {char}, a companion, about {user}.
-Today is {today}. Read the new messages and the memories already kept, and answer with ONE
-JSON object and nothing else, in this shape:
+Today is {today}. The new messages are numbered lines (L1, L2, ...), each starting with its
+date, its speaker's name and role: "(the person)" is {user}, whom these memories are about;
+"(the companion)" is {char}; "(another member)" is someone else in a group. "I", "me" and
+"my" in a line always mean that line's speaker.
+Read the new messages and the memories already kept, and answer with ONE JSON object and
+nothing else, in this shape:
 {schema}
 Rules:
 - Keep only durable facts about {user}: names and nicknames, people in their life, plans
   and dated events, feelings that matter, preferences, where they live or work.
-- Write each memory as one short third-person sentence about {user}. Turn relative dates
-  into absolute ones using today's date (e.g. "has an exam on Friday 27 November 2026").
-- "update" with the id of a kept memory when new information replaces it (a new city);
-  "delete" with its id when {user} says it is no longer true; never repeat a kept memory.
+- Only what {user} said counts. "from" lists the numbers of the lines a memory comes from,
+  and at least one of them must be a line of {user}'s (the person). What {char} says about
+  itself (its home, tastes, past) is never a memory about {user}; what someone else says
+  about {user}, or about themselves, is not kept either.
+- Write each memory as one short third-person sentence with {user} as its subject, by name
+  (e.g. "{user} lives in Lyon"). Turn relative dates into absolute ones using today's date
+  (e.g. "{user} has an exam on Friday 27 November 2026").
+- "attribute": for a fact that can have only one value at a time, a short name of what it
+  fills ("home city", "job", "partner", "school"); the same name as a kept memory's when it
+  is the same attribute. null for facts that can hold many values (likes, people, plans).
+- "update" with the id of a kept memory when new information replaces it ({user} moved to
+  a new city); "delete" with its id when {user} says it is no longer true; never repeat a
+  kept memory.
 - "preferred_name": what {user} asked to be called, only if they asked in these messages.
-- "about": "group" only for facts the whole group shares (a group chat only).
-- No memories about {char} itself. If nothing is worth keeping, answer
-  {{"preferred_name": null, "memories": []}}."""
+- "about": "user" for facts about {user} and their life; "group" only for facts the whole
+  group shares (a group chat only); "companion" or "other" for anything else (not kept).
+  If nothing is worth keeping, answer {{"preferred_name": null, "memories": []}}."""
 
 _KINDS = {k.value for k in MemoryKind}
+_ABOUT = {"user", "group", "companion", "other"}
+MAX_ATTRIBUTE = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +76,13 @@ class Operation:
     memory_id: int | None = None
     kind: str = MemoryKind.FACT
     importance: int = 3
-    about_group: bool = False
+    about: str = "user"  # user | group | companion | other
+    attribute: str | None = None
+    evidence: tuple[int, ...] = ()  # the 1-based numbers of the lines it comes from
+
+    @property
+    def about_group(self) -> bool:
+        return self.about == "group"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,25 +91,30 @@ class Extraction:
     operations: tuple[Operation, ...]
 
 
+def _known_line(m: Memory) -> str:
+    attribute = f"; attribute: {m.attribute}" if m.attribute else ""
+    return f"[{m.id}] {m.text} (since {render_date(m.created_at)}{attribute})"
+
+
 def build_request(
     *,
     char: str,
     user: str,
+    user_id: int,
     today: datetime,
     turns: list[TurnForExtraction],
     known: list[Memory],
     is_group: bool,
 ) -> tuple[Turn, ...]:
+    """The extraction prompt. ``turns[i]`` is line ``L{i + 1}``, which the answer's "from"
+    cites (``bot/memory/consolidate.py`` maps the numbers back to the turns)."""
     system = INSTRUCTIONS.format(char=char, user=user, today=render_date(today), schema=SCHEMA_HINT)
-    kept = "\n".join(f"[{m.id}] {m.text}" for m in known) or "(none yet)"
-    lines = []
-    for t in turns:
-        who = char if t.role == "assistant" else (t.author or user)
-        lines.append(f"({render_date(t.created_at)}) {who}: {t.content}")
+    kept = "\n".join(_known_line(m) for m in known) or "(none yet)"
+    lines = numbered(turns, Speakers(char, user_id, user))
     chat = "a group chat" if is_group else "a private chat"
     prompt = (
         f"Memories already kept about {user}:\n{kept}\n\n"
-        f"New messages ({chat}):\n" + "\n".join(lines) + "\n\nAnswer with the JSON object."
+        f"New messages ({chat}):\n{lines}\n\nAnswer with the JSON object."
     )
     return (Turn("system", system), Turn("user", prompt))
 
@@ -138,6 +170,7 @@ def parse(text: str) -> Extraction | None:
             importance = int(item.get("importance") or 3)
         except (TypeError, ValueError, OverflowError):  # OverflowError: JSON's Infinity
             importance = 3
+        about = str(item.get("about") or "user").lower()
         ops.append(
             Operation(
                 action,
@@ -145,10 +178,36 @@ def parse(text: str) -> Extraction | None:
                 mid,
                 kind if kind in _KINDS else MemoryKind.FACT,
                 max(1, min(5, importance)),
-                str(item.get("about", "user")).lower() == "group",
+                about if about in _ABOUT else "other",
+                attribute_key(item.get("attribute")),
+                _line_numbers(item.get("from")),
             )
         )
     return Extraction(preferred, tuple(ops))
+
+
+def attribute_key(raw: object) -> str | None:
+    """An attribute name as compared: lower case, single spaces, at most MAX_ATTRIBUTE."""
+    if not isinstance(raw, str):
+        return None
+    key = " ".join(raw.lower().split())[:MAX_ATTRIBUTE]
+    return key if key and key not in ("null", "none") else None
+
+
+def _line_numbers(raw: object) -> tuple[int, ...]:
+    """The cited lines: numbers, or "L3"/"3" strings (models write both); at most 50."""
+    if not isinstance(raw, list):
+        raw = [raw]
+    out: list[int] = []
+    for item in raw[:50]:
+        if isinstance(item, bool):
+            continue
+        if isinstance(item, str):
+            item = item.strip().removeprefix("L").removeprefix("l")
+        n = _memory_id(item)
+        if n is not None and n > 0 and n not in out:
+            out.append(n)
+    return tuple(out)
 
 
 def is_duplicate(text: str, known: list[Memory]) -> bool:

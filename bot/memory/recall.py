@@ -54,6 +54,7 @@ from bot.memory.text import (
     word_count,
     word_forms,
 )
+from bot.memory.transcript import fact_line
 from bot.memory.vectors import ScopeVectors
 
 log = logging.getLogger(__name__)
@@ -311,7 +312,7 @@ class Recaller:
 
         take(
             "Facts:",
-            [f"- {m.text} (noted {render_date(m.created_at)})" for m in facts],
+            [fact_line(m) for m in facts],
             0.5,
         )
         if summary is not None:

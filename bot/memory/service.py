@@ -113,6 +113,44 @@ class MemoryService:
     async def list_for(self, persona_id: str, user_id: int) -> list[Memory]:
         return await self.store.user_memories(persona_id, user_id)
 
+    async def history_for(self, persona_id: str, user_id: int) -> list[tuple[Memory, list[Memory]]]:
+        """``/memory``'s list: each current memory (numbered as ``list_for``) with the older
+        versions it superseded, newest first."""
+        items = await self.store.user_memories(persona_id, user_id, superseded=True)
+        by_id = {m.id: m for m in items}
+        older: dict[int, list[Memory]] = {}
+        for m in items:
+            if m.superseded_by is None:
+                continue
+            head, seen = m, {m.id}
+            while head.superseded_by is not None and head.superseded_by in by_id:
+                head = by_id[head.superseded_by]
+                if head.id in seen:  # a cycle cannot be written, but never loop on one
+                    break
+                seen.add(head.id)
+            older.setdefault(head.id, []).append(m)
+        return [
+            (m, sorted(older.get(m.id, []), key=lambda o: o.id, reverse=True))
+            for m in items
+            if m.superseded_by is None
+        ]
+
+    async def edit_one(
+        self, persona_id: str, user_id: int, number: int, text: str
+    ) -> tuple[Memory, Memory] | None:
+        """Correct the ``number``-th memory of ``/memory``'s list (1-based) to ``text``:
+        (before, after), or None when there is no such item."""
+        items = await self.list_for(persona_id, user_id)
+        if not 1 <= number <= len(items):
+            return None
+        target = items[number - 1]
+        edited = await self.store.edit_memory(target.id, " ".join(text.split()))
+        if edited is None:  # superseded or forgotten since the list was read
+            return None
+        if self.worker is not None:
+            self.worker.notify()  # re-embed it (its vector went with the old text)
+        return target, edited
+
     async def remember(self, persona_id: str, user_id: int, text: str) -> Memory:
         return await self.store.add_memory(
             NewMemory(

@@ -24,8 +24,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.memory.base import Job, MemoryStore, NewMemory, Scope, ScopeKind, TurnForExtraction
-from bot.memory.extract import Extraction, build_request, is_duplicate, parse
+from bot.memory.base import Job, MemoryStore, Scope, TurnForExtraction
+from bot.memory.consolidate import consolidate
+from bot.memory.extract import build_request, parse
+from bot.memory.transcript import Speakers, render_line
 from bot.memory.vectors import pack
 from bot.ports import ChatRequest, Turn
 from bot.store.base import Store
@@ -72,8 +74,12 @@ class _Parked:
     attempts: int  # the most any of them has been claimed: failures give up by it
 
 
-SUMMARY_PROMPT = """Condense this part of a conversation between {char} and {user} into a
-short paragraph (at most 120 words) that keeps names, facts, plans, dates and feelings.
+SUMMARY_PROMPT = """Condense this part of a conversation between {char} (the companion) and
+{people} into a short paragraph (at most 120 words) that keeps names, facts, plans, dates
+and feelings. Each line starts with its speaker's name and role; "I" and "my" in a line mean
+that line's speaker. Write in the third person and say who said or did what, by name: never
+"I", "me" or "you". What {char} says about itself is about {char}, never about {people};
+what one person says about themselves is theirs, not anyone else's.
 {previous}Messages:
 {messages}"""
 
@@ -248,6 +254,7 @@ class MemoryWorker:
         messages = build_request(
             char=p.get("persona_name") or scope.persona_id,
             user=user.name,
+            user_id=scope.user_id,
             today=self._clock(),
             turns=turns,
             known=known,
@@ -262,42 +269,8 @@ class MemoryWorker:
         if result is None:
             log.info("memory extraction: the model did not answer JSON; skipped")
         else:
-            await self.apply(scope, result, known, tuple(t.id for t in turns))
+            await consolidate(self.memory, self.users, scope, result, known, turns)
         await self.memory.set_state(key, upto)
-
-    async def apply(
-        self, scope: Scope, result: Extraction, known: list[Any], sources: tuple[int, ...]
-    ) -> None:
-        """Consolidate: add, update, delete; skip duplicates and ids out of scope."""
-        by_id = {m.id: m for m in known}
-        current = list(known)
-        for op in result.operations:
-            if op.action == "delete":
-                if op.memory_id is not None and op.memory_id in by_id:
-                    await self.memory.delete_memory(op.memory_id)
-                    current = [m for m in current if m.id != op.memory_id]
-                continue
-            if is_duplicate(op.text, current):
-                continue
-            group = op.about_group and scope.is_group
-            new = NewMemory(
-                persona_id=scope.persona_id,
-                scope_kind=ScopeKind.GROUP if group else ScopeKind.USER,
-                scope_id=scope.chat if group else str(scope.user_id),
-                user_id=scope.user_id,
-                text=op.text,
-                kind=op.kind,
-                importance=op.importance,
-                source_ids=sources,
-            )
-            if op.action == "update" and op.memory_id is not None and op.memory_id in by_id:
-                added = await self.memory.replace_memory(op.memory_id, new)
-                current = [m for m in current if m.id != op.memory_id]
-            else:
-                added = await self.memory.add_memory(new)
-            current.append(added)
-        if result.preferred_name:
-            await self.users.update_user(scope.user_id, preferred_name=result.preferred_name)
 
     async def _summarise(self, p: dict[str, Any]) -> None:
         conv = int(p["conversation_id"])
@@ -310,10 +283,15 @@ class MemoryWorker:
         part = turns[:chunk]
         char = p.get("persona_name") or p["persona_id"]
         previous = f"Summary so far:\n{latest.text}\n\n" if latest else ""
-        lines = "\n".join(
-            f"{char if t.role == 'assistant' else (t.author or 'them')}: {t.content}" for t in part
-        )
-        prompt = SUMMARY_PROMPT.format(char=char, user="them", previous=previous, messages=lines)
+        if p.get("is_group"):
+            people = "the members of a group chat"
+            speakers = Speakers(char, None, "someone", group=True)
+        else:
+            user = await self.users.get_user(int(p["user_id"]))
+            name = user.name if user is not None else "the person"
+            people, speakers = name, Speakers(char, None, name)
+        lines = "\n".join(render_line(t, speakers, dated=False) for t in part)
+        prompt = SUMMARY_PROMPT.format(char=char, people=people, previous=previous, messages=lines)
         assert self.llm is not None
         text = await self.llm.complete(
             ChatRequest((Turn("user", prompt),), self.config.model, temperature=0.0, max_tokens=300)

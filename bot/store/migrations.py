@@ -519,6 +519,24 @@ MIGRATIONS: list[tuple[int, tuple[Statement, ...]]] = [
             """,
         ),
     ),
+    (
+        15,
+        (
+            # Knowledge updates (bot/memory/consolidate.py): when a newer fact replaced a
+            # memory (``superseded_by``), and the attribute a single-valued fact fills
+            # ("home city", "job"), so a newer fact of the same attribute supersedes the
+            # older one even when the extraction model forgot to name its id. /memory shows
+            # superseded memories with both dates; the prompt shows only current ones.
+            "ALTER TABLE memories ADD COLUMN superseded_at ${ts}",
+            "ALTER TABLE memories ADD COLUMN attribute TEXT",
+            # Memories superseded before this migration: their successor's creation time.
+            """
+            UPDATE memories SET superseded_at = (
+                SELECT n.created_at FROM memories n WHERE n.id = memories.superseded_by
+            ) WHERE superseded_by IS NOT NULL
+            """,
+        ),
+    ),
 ]
 
 

@@ -119,12 +119,36 @@ class PostgresMemoryStore(WorkTables):
             if old is None:
                 raise LookupError(f"no memory with id {old_id}")
             new = await self._insert_memory(memory)
-            await s._all("UPDATE memories SET superseded_by = ? WHERE id = ?", (new.id, old_id))
+            await s._all(
+                "UPDATE memories SET superseded_by = ?, superseded_at = ? WHERE id = ?",
+                (new.id, new.created_at, old_id),
+            )
             await s._all("DELETE FROM memory_index WHERE memory_id = ?", (old_id,))
             await s._all(
                 "DELETE FROM memory_vectors WHERE ref_kind = 'memory' AND ref_id = ?", (old_id,)
             )
         return new
+
+    async def edit_memory(self, memory_id: int, text: str) -> Memory | None:
+        s = self._s
+        async with s._transaction():
+            row = await s._one(
+                f"UPDATE memories SET text = ?, updated_at = ?"
+                f" WHERE id = ? AND superseded_by IS NULL RETURNING {MEM_COLS}",
+                (text, self._now(), memory_id),
+            )
+            if row is None:
+                return None
+            memory = self._memory(row)
+            await s._all(
+                "UPDATE memory_index SET doc = to_tsvector('english', ?) WHERE memory_id = ?",
+                (segment(f"{text} ({memory.kind})"), memory_id),
+            )
+            await s._all(
+                "DELETE FROM memory_vectors WHERE ref_kind = 'memory' AND ref_id = ?",
+                (memory_id,),
+            )
+        return memory
 
     async def delete_memory(self, memory_id: int) -> bool:
         s = self._s

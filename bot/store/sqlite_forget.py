@@ -252,6 +252,8 @@ async def collect_export(
                 "created_at": m.created_at.isoformat(),
                 "updated_at": m.updated_at.isoformat(),
                 "current": m.superseded_by is None,
+                "superseded_at": m.superseded_at.isoformat() if m.superseded_at else None,
+                "attribute": m.attribute,
             }
             for m in memories
         ],

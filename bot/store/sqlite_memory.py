@@ -198,13 +198,46 @@ class SQLiteMemoryStore(WorkTables):
             old = await s._one(f"SELECT {MEM_COLS} FROM memories WHERE id = ?", (old_id,))
             if old is None:
                 raise LookupError(f"no memory with id {old_id}")
-            new = await self._insert_memory(memory, self._now())
-            await s._all("UPDATE memories SET superseded_by = ? WHERE id = ?", (new.id, old_id))
+            now = self._now()
+            new = await self._insert_memory(memory, now)
+            await s._all(
+                "UPDATE memories SET superseded_by = ?, superseded_at = ? WHERE id = ?",
+                (new.id, now, old_id),
+            )
             await s._all("DELETE FROM memories_fts WHERE rowid = ?", (old_id,))
             await s._all(
                 "DELETE FROM memory_vectors WHERE ref_kind = 'memory' AND ref_id = ?", (old_id,)
             )
         return new
+
+    async def edit_memory(self, memory_id: int, text: str) -> Memory | None:
+        s = self._s
+        async with s._lock:
+            # The wrong text's bytes are zeroed where the row and its index entry were.
+            await s._all("PRAGMA secure_delete = ON")
+            async with s._transaction():
+                row = await s._one(
+                    f"UPDATE memories SET text = ?, updated_at = ?"
+                    f" WHERE id = ? AND superseded_by IS NULL RETURNING {MEM_COLS}",
+                    (text, self._now(), memory_id),
+                )
+                if row is None:
+                    return None
+                memory = _memory(row)
+                await s._all("DELETE FROM memories_fts WHERE rowid = ?", (memory_id,))
+                await s._all(
+                    "INSERT INTO memories_fts (rowid, scope, body) VALUES (?, ?, ?)",
+                    (
+                        memory_id,
+                        memory_scope(memory.persona_id, memory.scope_kind, memory.scope_id),
+                        segment(f"{text} ({memory.kind})"),
+                    ),
+                )
+                await s._all(
+                    "DELETE FROM memory_vectors WHERE ref_kind = 'memory' AND ref_id = ?",
+                    (memory_id,),
+                )
+        return memory
 
     async def delete_memory(self, memory_id: int) -> bool:
         s = self._s

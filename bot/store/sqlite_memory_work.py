@@ -27,12 +27,12 @@ from bot.store.sqlite_turns import WATERMARK, chunks, marks
 
 MEM_COLS = (
     "id, persona_id, scope_kind, scope_id, user_id, text, kind, importance, source_ids,"
-    " created_at, updated_at, superseded_by"
+    " created_at, updated_at, superseded_by, superseded_at, attribute"
 )
 INSERT_MEMORY = (
     "INSERT INTO memories (persona_id, scope_kind, scope_id, user_id, text, kind,"
-    " importance, source_ids, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    f" RETURNING {MEM_COLS}"
+    " importance, source_ids, created_at, updated_at, attribute)"
+    f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {MEM_COLS}"
 )
 
 
@@ -49,6 +49,7 @@ def memory_params(m: NewMemory, now: Any) -> tuple[Any, ...]:
         json.dumps(list(m.source_ids)),
         now,
         now,
+        m.attribute,
     )
 
 
@@ -67,6 +68,8 @@ def memory_from_row(row: Row, read_ts: Callable[[Any], datetime]) -> Memory:
         read_ts(row[9]),
         read_ts(row[10]),
         row[11],
+        None if row[12] is None else read_ts(row[12]),
+        row[13],
     )
 
 
@@ -118,11 +121,12 @@ class WorkTables:
             )
         return [self._memory(r) for r in rows]
 
-    async def user_memories(self, persona_id: str | None, user_id: int) -> list[Memory]:
-        sql = (
-            f"SELECT {MEM_COLS} FROM memories WHERE scope_kind = 'user' AND scope_id = ?"
-            " AND superseded_by IS NULL"
-        )
+    async def user_memories(
+        self, persona_id: str | None, user_id: int, *, superseded: bool = False
+    ) -> list[Memory]:
+        sql = f"SELECT {MEM_COLS} FROM memories WHERE scope_kind = 'user' AND scope_id = ?"
+        if not superseded:
+            sql += " AND superseded_by IS NULL"
         params: list[Any] = [str(user_id)]
         if persona_id is not None:
             sql += " AND persona_id = ?"

@@ -19,7 +19,8 @@ def test_console_memory_commands(fake_llm: FakeServer, tmp_path: Path) -> None:
     script = "\n".join(
         [
             "my parrot is called quetzalbright",
-            "/remember I am allergic to peanuts",
+            "/remember I am allergic to hazelnuts",
+            "/memory edit 1 I am allergic to peanuts",
             "/memory",
             "/export",
             "/forget all",
@@ -29,7 +30,8 @@ def test_console_memory_commands(fake_llm: FakeServer, tmp_path: Path) -> None:
     )
     out = kindred("chat", "--user", "wen", stdin=script + "\n", env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "1. I am allergic to peanuts" in out.stdout
+    assert "Corrected: I am allergic to peanuts (was: I am allergic to hazelnuts)" in out.stdout
+    assert "1. I am allergic to peanuts (noted " in out.stdout
     exported = [p for p in tmp_path.iterdir() if p.name.startswith("kindred-export-")]
     assert len(exported) == 1
     assert f"Exported everything stored about you to {exported[0]}" in out.stdout
@@ -41,3 +43,4 @@ def test_console_memory_commands(fake_llm: FakeServer, tmp_path: Path) -> None:
     for f in tmp_path.glob("k.db*"):
         assert b"quetzalbright" not in f.read_bytes(), f.name
         assert b"peanuts" not in f.read_bytes(), f.name
+        assert b"hazelnuts" not in f.read_bytes(), f.name

@@ -5,6 +5,7 @@ scripted JSON), the shipped personas and a recording channel."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,39 +41,56 @@ class Clock:
         return self.now
 
 
+def said(prompt: str, phrase: str) -> list[int]:
+    """The numbers of the person's lines (``L3: … (the person): …``) holding ``phrase``."""
+    new = prompt.split("New messages", 1)[-1]
+    found = re.findall(r"^L(\d+): [^\n]*?\(the person\): ([^\n]*)$", new, re.MULTILINE)
+    return [int(n) for n, text in found if phrase in text]
+
+
 def extraction_replies(rec: RecordedRequest) -> Reply | None:
-    """What a good model answers to the extraction prompt (non-streamed requests)."""
+    """What a good model answers to the extraction prompt (non-streamed requests): each
+    memory cites the person's line it comes from."""
     body = rec.body
     if body.get("stream") or "messages" not in body:
         return None
     prompt = body["messages"][-1]["content"]
-    new = prompt.split("New messages", 1)[-1]
     result: dict[str, object] = {"preferred_name": None, "memories": []}
     found: list[dict[str, object]] = []
-    if "call me wen'er" in new:  # one reading may hold both (extraction is batched)
+    if lines := said(prompt, "call me wen'er"):  # one reading may hold both (batched)
         result["preferred_name"] = "wen'er"
-        found.append({"action": "add", "text": "Likes to be called wen'er", "kind": "name"})
-    if "my exam is on Friday" in new:
+        found.append(
+            {"action": "add", "text": "Likes to be called wen'er", "kind": "name", "from": lines}
+        )
+    if lines := said(prompt, "my exam is on Friday"):
         found.append(
             {
                 "action": "add",
                 "text": "Has an exam on Friday 27 November 2026",
                 "kind": "plan",
                 "importance": 4,
+                "from": lines,
             }
         )
     if found:
         result["memories"] = found
-    elif "zanzibarquux" in new:
-        result["memories"] = [{"action": "add", "text": "Has a cat called zanzibarquux"}]
-    elif "moved to Lyon" in new:
+    elif lines := said(prompt, "zanzibarquux"):
+        result["memories"] = [
+            {"action": "add", "text": "Has a cat called zanzibarquux", "from": lines}
+        ]
+    elif lines := said(prompt, "moved to Lyon"):
         known = prompt.split("New messages", 1)[0]
         old = known.split("[", 1)[1].split("]", 1)[0] if "Paris" in known else None
         result["memories"] = [
-            {"action": "update", "id": int(old) if old else None, "text": "Lives in Lyon"}
+            {
+                "action": "update",
+                "id": int(old) if old else None,
+                "text": "Lives in Lyon",
+                "from": lines,
+            }
         ]
-    elif "I live in Paris" in new:
-        result["memories"] = [{"action": "add", "text": "Lives in Paris"}]
+    elif lines := said(prompt, "I live in Paris"):
+        result["memories"] = [{"action": "add", "text": "Lives in Paris", "from": lines}]
     return Reply(json.dumps(result))
 
 
@@ -249,9 +267,11 @@ async def test_update_replaces_and_memory_commands(tmp_path: Path, fake: FakeOpe
         )
         await rig.commands.run(CommandRequest(chat, user, "memory"), ch)
         listing = ch.sent()[-1]
-        assert "1. Lives in Lyon" in listing
-        assert "2. I hate olives" in listing
-        assert "Paris" not in listing
+        assert listing.splitlines()[1:4] == [
+            "1. Lives in Lyon (noted 25 Nov 2026)",
+            "   superseded: Lives in Paris (noted 25 Nov 2026, superseded 25 Nov 2026)",
+            "2. I hate olives (noted 25 Nov 2026)",
+        ]
         await rig.commands.run(CommandRequest(chat, user, "forget", ("1",)), ch)
         assert ch.sent()[-1] == "Forgotten: Lives in Lyon"
         await rig.commands.run(CommandRequest(chat, user, "memory"), ch)

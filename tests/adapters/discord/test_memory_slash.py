@@ -1,4 +1,4 @@
-"""/memory show|remember|forget|export through the real discord.py command tree: open to
+"""/memory show|edit|remember|forget|export through the real discord.py command tree: open to
 everyone, answered ephemerally, the export as an ephemeral JSON attachment."""
 
 from __future__ import annotations
@@ -32,6 +32,17 @@ async def test_remember_show_forget(rig: Rig) -> None:
     assert msgs[-1]["content"] == f"Forgotten: {PLUMS}"
     msgs = await memory(rig, "show")
     assert "doesn't remember anything about you yet" in msgs[-1]["content"]
+
+
+async def test_edit_corrects_an_item(rig: Rig) -> None:
+    await memory(rig, "remember", text=PLUMS)
+    msgs = await memory(rig, "edit", number=1, text="I grow figs on my balcony")
+    assert msgs[-1]["content"] == f"Corrected: I grow figs on my balcony (was: {PLUMS})"
+    msgs = await memory(rig, "show")
+    assert "1. I grow figs on my balcony (noted " in msgs[-1]["content"]
+    assert "plums" not in msgs[-1]["content"]
+    msgs = await memory(rig, "edit", number=2, text="nothing there")
+    assert msgs[-1]["content"] == "There is no such item; see /memory."
 
 
 async def test_export_is_an_ephemeral_json_attachment(rig: Rig) -> None:

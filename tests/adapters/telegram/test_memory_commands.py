@@ -75,6 +75,18 @@ async def test_another_users_press_is_refused(rig: Rig) -> None:
     await rig.tg.wait_for(lambda t: has(t, "1. I grow plums on my balcony"))
 
 
+async def test_memory_edit_corrects_an_item(rig: Rig) -> None:
+    await remember_plums(rig)
+    await rig.tg.send_text("/memory edit 1 I grow figs\non my balcony")
+    await rig.tg.wait_for(lambda t: has(t, "Corrected: "))
+    assert has(rig.tg, "Corrected: I grow figs on my balcony (was: I grow plums on my balcony)")
+    await rig.tg.send_text("/memory")
+    await rig.tg.wait_for(lambda t: has(t, "1. I grow figs on my balcony (noted "))
+    await rig.tg.send_text("/memory edit 1", chat_id=-100, chat_type="group")
+    await rig.tg.wait_for(lambda t: bool(t.texts(-100)))
+    assert "private chat" in rig.tg.texts(-100)[0]
+
+
 async def test_export_arrives_as_a_json_document(rig: Rig) -> None:
     await remember_plums(rig)
     await rig.tg.send_text("/export")
