@@ -166,7 +166,7 @@ class CrisisReferral:
         self.crisis_lines = crisis_lines
 
     async def __call__(self, reply: Reply, channel: Channel) -> Verdict:
-        if reply.text and crisis.screen(reply.text):
+        if reply.text and await crisis.screen_async(reply.text):
             await channel.send(crisis.referral_message(self.crisis_lines))
             reply.notes.append(CRISIS_INSTRUCTION)
         return Verdict.GO
