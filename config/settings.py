@@ -202,6 +202,9 @@ class SafetySettings(BaseModel):
     crisis_line: str = ""
     # Re-show the "you are talking to an AI" notice after this many hours of conversation.
     disclosure_interval_hours: float = Field(3.0, gt=0.0, le=3.0)
+    # The crisis classifier scores 0..1 with its threshold at 0.5; a score within this
+    # distance of 0.5 is "unsure", where a second stage (an LLM) may decide.
+    crisis_unsure_band: float = Field(0.15, ge=0.0, le=0.5)
 
 
 class RhythmSettings(BaseModel):

@@ -19,6 +19,7 @@ import gzip
 import hashlib
 import json
 import math
+import os
 import shutil
 import sys
 from collections import Counter, defaultdict
@@ -36,6 +37,8 @@ from bot.safety import phrases  # noqa: E402
 from bot.safety.features import features, normalize  # noqa: E402
 
 MODEL_NAME = "crisis_model.json.gz"
+NGRAM = int(os.environ.get("CRISIS_NGRAM_MAX", "4"))
+HANDWRITTEN_WEIGHT = float(os.environ.get("CRISIS_HANDWRITTEN_WEIGHT", "4"))
 TARGET_VAL_FPR = 0.04  # leaves room under the 5 % target for held-out drift
 
 
@@ -84,7 +87,7 @@ class Matrix:
         c_idx: list[int] = []
         vals: list[float] = []
         for i, (text, *_rest) in enumerate(rows):
-            feats = features(text)
+            feats = features(text, NGRAM)
             scale = 1.0 / math.sqrt(max(len(feats), 1))
             for f in feats:
                 j = vocab.get(f)
@@ -106,15 +109,20 @@ class Matrix:
 
 
 def sample_weights(rows: list[Example]) -> np.ndarray:
-    # Each (language, label) group weighs by the square root of its size, so English and
-    # Spanish do not drown the small languages, and a small group is not overfitted either.
-    counts = Counter((r[2], r[1]) for r in rows)
-    w = np.asarray([1.0 / math.sqrt(counts[(r[2], r[1])]) for r in rows])
+    # Each (language, source, label) group weighs by the square root of its size, so English
+    # and Spanish do not drown the small languages nor a big source the short hand-written
+    # chat messages, and a small group is not overfitted either.
+    counts = Counter((r[2], r[3], r[1]) for r in rows)
+    w = np.asarray([1.0 / math.sqrt(counts[(r[2], r[3], r[1])]) for r in rows])
+    # The hand-written chat messages are clean and say what the public sets blur: a
+    # Weibo comment rated "low risk" may still say 想死, so alone they would teach that
+    # 想死 means little. They count HANDWRITTEN_WEIGHT times as much.
+    w *= np.asarray([HANDWRITTEN_WEIGHT if r[3] == "handwritten" else 1.0 for r in rows])
     return w * (len(w) / w.sum())
 
 
 def train(
-    x: Matrix, y: np.ndarray, sw: np.ndarray, l2: float, steps: int = 600
+    x: Matrix, y: np.ndarray, sw: np.ndarray, l2: float, steps: int = 400
 ) -> tuple[np.ndarray, float]:
     """Weighted logistic regression, full-batch Adam."""
     w = np.zeros(x.d)
@@ -191,7 +199,7 @@ def main() -> int:
 
     df: Counter[str] = Counter()
     for text, *_ in splits["train"]:
-        df.update(features(text))
+        df.update(features(text, NGRAM))
     vocab = {f: i for i, f in enumerate(sorted(f for f, c in df.items() if c >= 2))}
     print("vocabulary", len(vocab), file=sys.stderr)
     x_tr, x_va, _x_te = (Matrix(splits[s], vocab) for s in ("train", "val", "test"))
@@ -202,7 +210,7 @@ def main() -> int:
     sw = sample_weights(splits["train"])
 
     best: tuple[float, float, np.ndarray, float, float] | None = None
-    for l2 in (1e-5, 3e-5, 1e-4, 3e-4):
+    for l2 in (3e-6, 1e-5, 3e-5):
         w, b = train(x_tr, y_tr, sw, l2)
         z_va = x_va.dot(w) + b
         cut = pick_threshold(z_va, y_va)
@@ -223,6 +231,8 @@ def main() -> int:
         "bias": round(b, 6),
         "threshold": round(cut, 6),
         "l2": l2,
+        "ngram_max": NGRAM,
+        "handwritten_weight": HANDWRITTEN_WEIGHT,
         "weights": weights,
     }
     blob = gzip.compress(
@@ -232,11 +242,13 @@ def main() -> int:
 
     # Held-out numbers, with the pruned model exactly as it ships, and the old screen.
     def score(text: str) -> float:
-        feats = features(text)
+        feats = features(text, NGRAM)
         return b + sum(weights.get(f, 0.0) for f in feats) / math.sqrt(max(len(feats), 1))
 
     report: dict[str, object] = {
         "l2": l2,
+        "ngram_max": NGRAM,
+        "handwritten_weight": HANDWRITTEN_WEIGHT,
         "threshold": cut,
         "model_bytes": len(blob),
         "features": len(weights),
@@ -252,6 +264,14 @@ def main() -> int:
     print(f"model {len(blob)} bytes, {len(weights)} features, l2={l2:g}", file=sys.stderr)
     if args.install:
         shutil.copy(args.out / MODEL_NAME, ROOT / "bot/safety" / MODEL_NAME)
+        # The hand-written held-out examples (our own text) are committed for the tests.
+        fixture = ROOT / "tests/fixtures/safety/heldout_handwritten.jsonl"
+        fixture.parent.mkdir(parents=True, exist_ok=True)
+        with fixture.open("w", encoding="utf-8") as fh:
+            for text, label, lang, src in splits["test"]:
+                if src == "handwritten":
+                    row = {"text": text, "label": label, "lang": lang}
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     return 0
 
 

@@ -27,6 +27,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.safety import rules
 from bot.safety.features import MAX_CHARS, features
 
 MODEL_PATH = Path(__file__).with_name("crisis_model.json.gz")
@@ -47,10 +48,13 @@ class CrisisVerdict:
 class Model:
     """Weights of one trained model; immutable once loaded, safe to share across threads."""
 
-    def __init__(self, weights: dict[str, float], bias: float, threshold: float) -> None:
+    def __init__(
+        self, weights: dict[str, float], bias: float, threshold: float, ngram_max: int
+    ) -> None:
         self.weights = weights
         self.bias = bias
         self.threshold = threshold
+        self.ngram_max = ngram_max
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> Model:
@@ -58,10 +62,10 @@ class Model:
         if data.get("format") != 1:
             raise ValueError(f"unknown crisis model format in {path}")
         weights = {str(k): float(v) for k, v in data["weights"].items()}
-        return cls(weights, float(data["bias"]), float(data["threshold"]))
+        return cls(weights, float(data["bias"]), float(data["threshold"]), int(data["ngram_max"]))
 
     def logit(self, text: str) -> float:
-        feats = features(text)
+        feats = features(text, self.ngram_max)
         if not feats:
             return self.bias - self.threshold - 10.0
         get = self.weights.get
@@ -81,9 +85,28 @@ def model() -> Model:
     return Model.load()
 
 
+# A message matching a plan rule scores at least PLAN_SCORE; a guarded one (negation,
+# someone else's past, a bare question, hyperbole) at most GUARDED_SCORE: below the
+# threshold, inside any unsure band of 0.05 or more, so a second stage may still look at
+# it; an outright first-person wish ("死にたい", "me quiero morir") at least WISH_SCORE:
+# not a hit on its own (in real posts the same words are mostly hyperbole: as a hit they
+# tripled the validation false positives), but unsure, for a second stage to decide.
+PLAN_SCORE = 0.9
+WISH_SCORE = 0.42
+GUARDED_SCORE = 0.45
+
+
 def score(text: str) -> float:
-    """Probability-like crisis score of one message; 0.5 is the decision threshold."""
-    return model().score(text)
+    """Probability-like crisis score of one message (the classifier, then the phrase
+    rules of bot/safety/rules.py); 0.5 is the decision threshold."""
+    s = model().score(text)
+    if rules.plan(text):
+        return max(s, PLAN_SCORE)
+    if s > GUARDED_SCORE and rules.guarded(text):
+        return GUARDED_SCORE
+    if rules.wish(text):
+        return max(s, WISH_SCORE)
+    return s
 
 
 # A few frequent function words per Latin-script language: enough to pick the language of

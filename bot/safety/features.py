@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bot.safety.concepts import concepts
+
 # What one message may cost: ~2,000 characters → at most ~9,000 distinct features.
 MAX_CHARS = 2000
 NGRAM_MIN = 1
@@ -42,13 +44,16 @@ def normalize(text: str) -> str:
     return _SPACE.sub(" ", text).strip()[:MAX_CHARS]
 
 
-def features(text: str) -> set[str]:
-    """The distinct features of one message (already cut to ``MAX_CHARS``)."""
+def features(text: str, ngram_max: int = NGRAM_MAX) -> set[str]:
+    """The distinct features of one message (cut to ``MAX_CHARS``); the model file says
+    which ``ngram_max`` it was trained with."""
     norm = normalize(text)
     out: set[str] = set()
+    if not norm:
+        return out
     padded = f" {norm} "
     size = len(padded)
-    for n in range(NGRAM_MIN, NGRAM_MAX + 1):
+    for n in range(NGRAM_MIN, ngram_max + 1):
         for i in range(size - n + 1):
             out.add(padded[i : i + n])
     words = _WORD.findall(norm)
@@ -57,4 +62,9 @@ def features(text: str) -> set[str]:
         out.add("w:" + w)
         out.add("b:" + prev + " " + w)
         prev = w
+    found = concepts(norm, words)
+    for i, a in enumerate(found):
+        out.add("c:" + a)
+        for b in found[i + 1 :]:
+            out.add("c:" + a + "+" + b)
     return out

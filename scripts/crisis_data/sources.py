@@ -9,7 +9,6 @@ Licences and what was taken: bot/safety/DATA_CARD.md. The data itself is not com
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import subprocess
@@ -45,19 +44,19 @@ SOS1K = Source(
         "ModelTrain/twoClassData/testdata_twoClass.tsv",
     ),
 )
-TWITTER_EN = Source(
-    "twitter-si-en",
-    "mrinmoyxb/Suicidal-Tweet-Detection-NLP-Model",
-    "57529d75a42b56bf49bc1aa8307c1a6f3d12c570",
-    ("suicide tweets.zip",),
-)
 REDDIT_EN = Source(
     "reddit-sdd-en-sample",
     "torrentpien/chatgpt-textmining-workshop",
     "496c4544c7ff5073a93bee99fe225ead4a91c55d",
     ("Suicide_Detection.csv",),
 )
-SOURCES = (SPANISH, SOS1K, TWITTER_EN, REDDIT_EN)
+CSSRS = Source(
+    "reddit-cssrs-en",
+    "yw041202/DSAA2012_Project",
+    "1c7a104c504ee32051387033d3699d7b15fe87dc",
+    ("500_Reddit_users_posts_labels.csv",),
+)
+SOURCES = (SPANISH, SOS1K, REDDIT_EN, CSSRS)
 
 
 def _read(root: Path, src: Source, path: str) -> bytes:
@@ -93,28 +92,6 @@ def _sos1k(root: Path) -> Iterator[Example]:
                 )
 
 
-def _twitter_en(root: Path) -> Iterator[Example]:
-    import zipfile
-
-    blob = _read(root, TWITTER_EN, TWITTER_EN.paths[0])
-    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
-        name = next(n for n in zf.namelist() if n.endswith(".csv"))
-        raw = zf.read(name).decode("utf-8", errors="replace")
-    for row in csv.DictReader(io.StringIO(raw)):
-        tweet, label = row.get("Tweet") or "", (row.get("Suicide") or "").strip()
-        if not tweet.strip() or not label:
-            continue
-        # The file was saved through a Latin-1 round trip ("iâ\x80\x99m"): undo it.
-        with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-            tweet = tweet.encode("latin-1").decode("utf-8")
-        yield (
-            tweet,
-            "crisis" if label.startswith("Potential") else "not_crisis",
-            "en",
-            TWITTER_EN.name,
-        )
-
-
 def _reddit_en(root: Path) -> Iterator[Example]:
     # A 500-post sample of the Reddit "Suicide and Depression Detection" set: r/SuicideWatch
     # (suicide) against r/teenagers (non-suicide, full of hyperbole).
@@ -130,6 +107,23 @@ def _reddit_en(root: Path) -> Iterator[Example]:
             )
 
 
+def _cssrs(root: Path) -> Iterator[Example]:
+    # Reddit users' posts rated on the Columbia scale by psychiatrists (Gaur et al. 2019):
+    # Ideation / Behavior / Attempt are crises; Supportive (people answering others) and
+    # Indicator (distress without suicidal thoughts) are the hard negatives. The label is
+    # per user, so the text is the user's posts joined (the classifier reads the start).
+    raw = _read(root, CSSRS, CSSRS.paths[0]).decode("utf-8", errors="replace")
+    csv.field_size_limit(1 << 24)
+    for row in csv.DictReader(io.StringIO(raw)):
+        label = (row.get("Label") or "").strip()
+        posts = (row.get("Post") or "").strip()
+        if not label or not posts:
+            continue
+        text = posts.strip("[]").replace("', '", "\n").replace('", "', "\n").strip("'\"")
+        crisis = label in {"Ideation", "Behavior", "Attempt"}
+        yield text, "crisis" if crisis else "not_crisis", "en", CSSRS.name
+
+
 def handwritten(path: Path) -> Iterator[Example]:
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.startswith("#"):
@@ -140,6 +134,6 @@ def handwritten(path: Path) -> Iterator[Example]:
 
 def load_public(root: Path) -> list[Example]:
     out: list[Example] = []
-    for loader in (_spanish, _sos1k, _twitter_en, _reddit_en):
+    for loader in (_spanish, _sos1k, _reddit_en, _cssrs):
         out.extend(loader(root))
     return out
