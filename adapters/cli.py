@@ -62,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     mem.add_argument("--k", default="5,10", help="cut-offs for recall@k and hit@k (5,10)")
     mem.add_argument("--json", action="store_true", help="one JSON object")
     mem.add_argument("--embeddings", action="store_true", help="hybrid ranking (needs a model)")
+    saf = ev.add_parser("safety", help="the crisis screen on labelled JSON Lines")
+    saf.add_argument("path", type=Path, help="JSON Lines: text, label (crisis|not_crisis), lang")
+    saf.add_argument("--json", action="store_true", help="one JSON object")
+    saf.add_argument("--offline", action="store_true", help="the first (offline) stage only")
+    saf.add_argument("--baseline", action="store_true", help="the old phrase screen instead")
     rep = sub.add_parser("report", help="reports for the operator").add_subparsers(
         dest="what", required=True
     )
@@ -267,6 +272,13 @@ async def _doctor(settings: Settings) -> int:
 
 
 async def _eval(args: argparse.Namespace) -> int:
+    if args.what == "safety":
+        from bot.safety import eval as safety_eval
+
+        try:
+            return await safety_eval.run_cli(args.path, args.json, args.offline, args.baseline)
+        except safety_eval.DatasetError as exc:
+            raise Exit(2, str(exc)) from None
     from bot.memory.eval import DatasetError, run_cli
 
     try:

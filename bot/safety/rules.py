@@ -1,0 +1,124 @@
+"""Phrase rules beside the crisis classifier, for what a bag of n-grams cannot see.
+
+Two kinds, each a handful of bounded patterns (no nested repetition, so a long text costs
+linear time), over the first ``SCAN_CHARS`` characters:
+
+- **Plans and asks**: first-person plans with a means or a time ("I'll jump … tonight"),
+  questions about the fastest or painless way, asking for help to hurt oneself, dying as
+  the only way out, never waking up. Rare in the public training data, plain in chat.
+- **Guards**: negation ("I don't want to die", "no quiero morir", "不想死"), somebody
+  else's death in the past ("my friend killed himself last year"), and a bare question
+  about suicide ("what is suicide?"). A guard does not clear a message: it moves a hit
+  into the unsure band, where a second stage (or the threshold) decides.
+
+Quoted speech is not handled here: the classifier learned fiction and quotes from hard
+negatives; the rules only fire on the writer's own first person.
+"""
+
+from __future__ import annotations
+
+import re
+
+# The rules read a chat message's first SCAN_CHARS characters (their windows cost ~5 µs a
+# character); a longer post is the classifier's alone.
+SCAN_CHARS = 600
+
+_PLAN_PATTERNS = [
+    # English: plans with a means, a place or a time
+    r"\b(?:i'?ll|i will|i'?m (?:going to|gonna)|im (?:going to|gonna)|i'm about to|i plan to)"
+    r" (?:jump|hang myself|overdose|od|slit|shoot myself|drown myself|kill myself|end it"
+    r"|end my life|take my (?:own )?life|throw myself)\b",
+    r"\b(?:fastest|quickest|easiest|best|surest|least painful|painless|simplest) (?:way|method)s?"
+    r" (?:to|of|for) (?:die|dying|end (?:my life|it all|it)|kill(?:ing)? myself"
+    r"|commit(?:ting)? suicide|suicide|off myself)\b",
+    r"\bhow (?:can|do|should|could) i (?:kill myself|end my life|commit suicide|die)\b",
+    r"\bhelp me (?:to )?(?:hurt|cut|harm|kill|burn|injure) myself\b",
+    r"\b(?:besides|other than|except|apart from|but) (?:dying|death|to die|suicide)\b"
+    r".{0,40}\b(?:no|nothing|any) (?:other )?(?:way|option|choice|solution|escape)\b",
+    r"\bno (?:other )?(?:way|option|choice|solution) (?:out )?(?:besides|but|except|other than)"
+    r" (?:dying|death|to die|suicide)\b",
+    r"\b(?:sleep|fall asleep|go to sleep)\b.{0,25}\b(?:never|not|don'?t) (?:ever )?wake up\b",
+    r"\b(?:hurting|cutting|harming|burning) myself (?:is|are)? ?(?:what |the only thing )?"
+    r"(?:keeps?|keeping) me\b",
+    r"\bkeeps? me going\b.{0,10}$|\bonly (?:pills|cutting|hurting myself)\b",
+    # Spanish / Portuguese
+    r"\b(?:me voy a|voy a) (?:matar|suicidar|tirar|lanzar|colgar)",
+    r"\b(?:vou|eu vou) (?:me matar|me jogar|me enforcar|pular)",
+    r"\b(?:forma|manera|jeito|maneira) m[aá]s (?:r[aá]pida|f[aá]cil) de"
+    r" (?:morir|matarme|me matar|morrer)",
+    # Indonesian
+    r"\b(?:aku|saya|gue|gw) (?:mau|ingin|pengen|pingin|akan)"
+    r" (?:lompat|gantung diri|bunuh diri|loncat)",
+    r"\bcara (?:bunuh diri|mati) (?:paling|yang) ",
+    # Chinese / Japanese / Korean
+    r"(?:今晚|明天|今天)(?:我)?(?:要|就|想)(?:从|從)?.{0,8}(?:跳下去|跳楼|跳樓|自杀|自殺)",
+    r"(?:怎么|怎麼|如何)(?:自杀|自殺|死)(?:最快|最不痛|不痛)",
+    r"(?:今夜|明日).{0,10}飛び降り",
+    r"(?:一番|楽に).{0,6}死ね(?:る|ます)?方法",
+    r"오늘 밤.{0,10}뛰어내",
+]
+_PLAN = re.compile("|".join(f"(?:{p})" for p in _PLAN_PATTERNS), re.IGNORECASE)
+
+# A first-person wish to die or to self-harm, said outright: unsure rather than a hit, since
+# the public data shows these words in hyperbole more often than not ("me quiero morir,
+# qué guapo").
+_WISH_PATTERNS = [
+    r"\bi (?:just |really |honestly )?(?:want|wanna|wish) (?:to )?(?:die|be dead|kill myself)\b",
+    r"\b(?:i think about|thinking about|thoughts of) (?:self[- ]?harm|suicide|killing myself)",
+    r"\bi'?m (?:feeling )?suicidal\b",
+    r"\bquiero (?:morir|morirme|matarme|suicidarme)\b|\bme quiero (?:morir|matar)\b",
+    r"\bquero (?:morrer|me matar)\b",
+    r"\b(?:pengen|pingin|ingin|mau) (?:mati|bunuh diri)\b",
+    r"\bje veux (?:mourir|me suicider)\b|\bich will (?:sterben|mich umbringen)\b",
+    r"死にたい|消えたい|自殺したい|想死|不想活|想自杀|想自殺|죽고 싶|자살하고 싶",
+]
+_WISH = re.compile("|".join(f"(?:{p})" for p in _WISH_PATTERNS), re.IGNORECASE)
+
+_GUARD_PATTERNS = [
+    # negation of the writer's own wish
+    r"\b(?:i|i'm|im)\s+(?:do not|don'?t|dont|never|am not|'m not|not)\s+(?:want|wanna|going|plan"
+    r"|planning|suicidal|thinking)(?: to)?\s*(?:to )?(?:die|kill myself|hurt myself|end my life"
+    r"|suicidal|do it)?\b",
+    r"\bno (?:quiero|voy a) (?:morir|matarme|suicidarme)",
+    r"\bn[aã]o (?:quero|vou) (?:morrer|me matar)",
+    r"\b(?:tidak|nggak|gak|ga|enggak) (?:mau|ingin|pengen) (?:mati|bunuh diri)",
+    r"\bje ne veux pas (?:mourir|me suicider)|\bich will (?:nicht sterben|mich nicht umbringen)",
+    r"不想死|不会自杀|不會自殺|死にたくない|죽고 싶지 않",
+    # somebody else, in the past
+    r"\b(?:my|his|her|our|their|a) (?:\w+ ){0,2}(?:friend|brother|sister|mom|mum|dad|father"
+    r"|mother|son|daughter|cousin|uncle|aunt|classmate|colleague|neighbou?r|grandpa|grandma"
+    r"|husband|wife|partner|boyfriend|girlfriend)\b.{0,60}\b(?:killed (?:himself|herself"
+    r"|themselves)|took (?:his|her|their) (?:own )?life|died by suicide|committed suicide"
+    r"|passed away|died)\b",
+    # hyperbole: the homework is killing me, killing it at the gym, dying to see it
+    r"\b(?:is|are|was|were|it's|its) (?:literally )?killing me\b|\bkilling it\b"
+    r"|\bdying (?:to|of laughter|laughing)\b|\bdied laughing\b",
+    # a bare question about suicide, not about the writer
+    r"^\W*(?:what|why|how many|how much|when|where)(?: is| are| do| does| did)? (?:a |the )?"
+    r"(?:suicide|self[- ]harm|suicidal)\b[^.!]{0,40}\??\s*$",
+]
+_GUARD = re.compile("|".join(f"(?:{p})" for p in _GUARD_PATTERNS), re.IGNORECASE)
+_FIRST_PERSON_CRISIS = re.compile(
+    r"\b(?:i want to die|kill myself|end my life|i'?m suicidal|hurt myself)\b", re.IGNORECASE
+)
+
+
+def plan(text: str) -> bool:
+    """A first-person plan, method question or ask for help to self-harm."""
+    return _PLAN.search(text[:SCAN_CHARS]) is not None
+
+
+def wish(text: str) -> bool:
+    """A first-person wish to die or to self-harm, said outright."""
+    return _WISH.search(text[:SCAN_CHARS]) is not None
+
+
+def guarded(text: str) -> bool:
+    """Negation, someone else's past death, or a bare question about suicide — and no
+    other first-person crisis phrase beside it."""
+    text = text[:SCAN_CHARS]
+    m = _GUARD.search(text)
+    if m is None:
+        return False
+    rest = text[: m.start()] + " " + text[m.end() :]
+    return _FIRST_PERSON_CRISIS.search(rest) is None
