@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.llm import OpenAIChatModel
 from bot.safety.care import CareConfig, CrisisCare
 from bot.safety.language import detect
-from bot.safety.screening import Banded, PhraseScorer
+from bot.safety.screening import Banded, LearnedScorer
 from bot.safety.second_stage import ModerationJudge
 from config.settings import LLMSettings
 from tests.fakes.openai_server import FakeOpenAI, Moderation
@@ -41,7 +41,7 @@ def pct(xs: list[float], p: float) -> float:
 
 
 async def main() -> None:
-    care = CrisisCare(CareConfig(scorer=Banded(PhraseScorer(), 0.15)), None, None)  # type: ignore[arg-type]
+    care = CrisisCare(CareConfig(scorer=Banded(LearnedScorer(), 0.15)), None, None)  # type: ignore[arg-type]
     times = []
     history = ["hi", "how are you", "I'm ok I guess"]
     for m in MESSAGES:

@@ -33,7 +33,7 @@ from contextlib import aclosing
 from bot.engine_config import EngineConfig
 from bot.errors import LLMUnavailable
 from bot.ports import Channel, ChatModel, ChatRequest, Turn
-from bot.safety import crisis
+from bot.safety import classifier
 from bot.stages import Reply, Verdict
 from bot.store.base import Role, StoredMessage
 
@@ -101,8 +101,10 @@ class ModelOpinion:
         rhythm = config.group
         if not (reply.ambient and rhythm.ask_model):
             return Verdict.GO
-        if reply.text and crisis.screen(reply.text):
-            return Verdict.GO  # someone may be in pain: never left unanswered on a guess
+        if reply.text:
+            seems = await classifier.screen_async(reply.text)
+            if seems.hit or seems.unsure:
+                return Verdict.GO  # someone may be in pain: never left unanswered on a guess
         request = ChatRequest(
             messages=question(reply, reply.history),
             model=reply.persona.sampling.model or config.model,

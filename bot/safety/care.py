@@ -29,7 +29,7 @@ from bot.safety.language import detect
 from bot.safety.lines import LinesTable
 from bot.safety.policy import CRISIS_INSTRUCTION
 from bot.safety.referral import referral_text
-from bot.safety.screening import CrisisScorer, PhraseScorer, Verdict
+from bot.safety.screening import CrisisScorer, LearnedScorer, Verdict
 from bot.safety.second_stage import CrisisJudge, second_opinion
 from bot.stages import Reply
 from bot.stages import Verdict as Go
@@ -45,7 +45,7 @@ SECOND_STAGE = "second_stage_"  # + crisis | not_crisis | failed
 
 @dataclass(frozen=True)
 class CareConfig:
-    scorer: CrisisScorer = field(default_factory=PhraseScorer)
+    scorer: CrisisScorer = field(default_factory=LearnedScorer)
     judge: CrisisJudge | None = None  # None: no second stage (unsure = first stage decides)
     within: float = 2.0  # seconds the second stage may take
     window: int = 4  # the person's last messages looked at together, this one included

@@ -9,18 +9,7 @@ persona is told to step out of role-play. Only counts are logged, never the text
 
 from __future__ import annotations
 
-import logging
-
 from bot.safety import classifier
-
-log = logging.getLogger(__name__)
-
-DEFAULT_CRISIS_LINES = (
-    "US & Canada: call or text 988 · UK & Ireland: Samaritans 116 123 · "
-    "China: 12356 · Japan: 0570-783-556 · elsewhere: https://findahelpline.com"
-)
-
-_referrals = 0
 
 
 def screen(text: str) -> bool:
@@ -32,21 +21,3 @@ def screen(text: str) -> bool:
 async def screen_async(text: str) -> bool:
     """``screen`` without blocking the event loop on a long message."""
     return (await classifier.screen_async(text)).hit
-
-
-def referral_message(crisis_lines: str = "") -> str:
-    """The out-of-character notice sent before the persona answers. Counted, not logged."""
-    global _referrals
-    _referrals += 1
-    log.info("crisis referral sent (total this process: %d)", _referrals)
-    lines = crisis_lines or DEFAULT_CRISIS_LINES
-    return (
-        "💛 It sounds like you might be going through something really painful. You don't "
-        "have to face it alone. If you are thinking about hurting yourself, please reach "
-        f"out to people who can help right now: {lines}. If you are in immediate danger, "
-        "call your local emergency number."
-    )
-
-
-def referral_count() -> int:
-    return _referrals

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from bot.llm import OpenAIChatModel
 from bot.safety.care import CareConfig
 from bot.safety.lines import LinesTable
-from bot.safety.screening import Banded, PhraseScorer
+from bot.safety.screening import Banded, LearnedScorer
 from bot.safety.second_stage import ChatJudge, CrisisJudge, ModerationJudge
 from config.settings import LLMSettings, SafetySettings
 
@@ -40,8 +40,7 @@ def care_config(
     safety: SafetySettings, llm: LLMSettings, model: OpenAIChatModel, model_name: str, local: bool
 ) -> CareConfig:
     return CareConfig(
-        # The learned classifier (bot/safety/classifier.py) replaces PhraseScorer() here.
-        scorer=Banded(PhraseScorer(), safety.unsure_band),
+        scorer=Banded(LearnedScorer(), safety.unsure_band),
         judge=make_judge(safety, llm, model, model_name, local),
         within=safety.second_stage_timeout,
         window=safety.window_messages,

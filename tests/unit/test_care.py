@@ -20,7 +20,7 @@ from bot.personas.registry import PersonaRegistry
 from bot.prompt import PromptInput, build_prompt
 from bot.safety.care import CareConfig
 from bot.safety.policy import CRISIS_INSTRUCTION, SAFETY_POSTAMBLE
-from bot.safety.screening import Banded, PhraseScorer
+from bot.safety.screening import Banded, LearnedScorer
 from bot.safety.second_stage import ChatJudge, CrisisJudge, ModerationJudge, second_opinion
 from bot.store.sqlite import SQLiteStore
 from config.settings import PROJECT_ROOT, LLMSettings
@@ -57,7 +57,9 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
                 j = ModerationJudge(model, "omni-moderation-latest", within)
             elif judge == "chat":
                 j = ChatJudge(model, "fake-model")
-            config = CareConfig(scorer=Banded(PhraseScorer(), 0.15), judge=j, within=within, **care)
+            config = CareConfig(
+                scorer=Banded(LearnedScorer(), 0.15), judge=j, within=within, **care
+            )
             return Engine(
                 store=store,
                 model=model,
