@@ -24,6 +24,7 @@ BASIC = [
     ("timezone", "My time zone, e.g. Europe/Berlin"),
     ("checkins", "Let the persona check in on me: on or off"),
     ("age", "I'm under 18 (minor) or an adult (adult)"),
+    ("report", "Report my message: send as a reply to it"),
     ("help", "What I can do"),
 ]
 MANAGE = [
