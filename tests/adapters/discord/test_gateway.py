@@ -95,8 +95,10 @@ async def test_commands_sync_globally_or_to_a_dev_guild(
         "checkins",
         "age",
         "voice",
+        "Report reply",  # a message context-menu command (type 3): right-click -> Apps
     ]
     assert [c["name"] for c in fake.commands["global"]] == names
+    assert [c["type"] for c in fake.commands["global"]] == [1] * (len(names) - 1) + [3]
     persona = fake.commands["global"][0]
     assert int(persona["default_member_permissions"]) == 1 << 5  # Manage Server
     for everyones in fake.commands["global"][3:]:  # /memory and /voice are the person's own
