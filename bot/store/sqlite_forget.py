@@ -224,6 +224,21 @@ async def collect_export(
             (user_id,),
         )
     ]
+    # Reports they filed (bot/store/reports.py): what they reported, why, and what came of it.
+    reports = [
+        dict(
+            zip(
+                ("id", "platform", "chat", "text", "reason", "status", "at", "resolved_at"),
+                (*r[:6], text_ts(r[6]), None if r[7] is None else text_ts(r[7])),
+                strict=True,
+            )
+        )
+        for r in await store._all(
+            "SELECT id, platform, chat_key, text, reason, status, created_at, resolved_at"
+            " FROM reports WHERE reporter_id = ? ORDER BY id",
+            (user_id,),
+        )
+    ]
     u = _required(user)
     return {
         "user": dict(
@@ -261,4 +276,5 @@ async def collect_export(
         "messages": messages,
         "summaries": summaries,
         "chats": chats,
+        "reports": reports,
     }

@@ -175,6 +175,11 @@ async def test_forget_takes_the_person_out_of_reports(store: Store) -> None:
     _, by_wen = await store.file_report(report(wen.id, context=context, reason="mine"), 10)
     _, by_bob = await store.file_report(report(bob.id, context=context, reason="bob's"), 10)
     assert by_wen is not None and by_bob is not None
+    # Their export lists what they reported and why.
+    exported = await memory_for(store).export_user(wen.id)
+    assert [(r["id"], r["reason"], r["status"]) for r in exported["reports"]] == [
+        (by_wen.id, "mine", "open")
+    ]
     await memory_for(store).forget_user(wen.id)
     kept = await store.get_report(by_wen.id)
     assert kept is not None
