@@ -28,6 +28,7 @@ from bot.ports import Channel
 from bot.safety.age_commands import AGE_COMMANDS, AgeCommands
 from bot.safety.disclosure import notice
 from bot.safety.minors import refusal
+from bot.safety.reports import ADMIN_HELP as REPORTS_HELP
 from bot.safety.reports import HELP as REPORT_HELP
 from bot.safety.reports import REPORT_COMMANDS, ReportCommands, ReportConfig
 from bot.store.base import NewMessage, Role
@@ -48,7 +49,8 @@ Chat admins (and you, in a private chat):
 /persona_delete NAME — remove a persona made here
 /persona_import — as the caption of a card file (JSON, PNG, CHARX) or a reply to one
 /mode mention|name|always|off — when the persona speaks in a group
-/age minor|adult — about a member (a reply to their message, or the user option)"""
+/age minor|adult — about a member (a reply to their message, or the user option)
+{REPORTS_HELP}"""
 
 
 SWITCH_HINT = "Switch with /persona use NAME"

@@ -1,6 +1,8 @@
 """The message context-menu command "Report reply" (right-click a message -> Apps): the
 core's ``/report`` (bot/safety/reports.py) on the message it was run on. Open to everyone,
-one click, no reason asked; the answer is ephemeral, so nobody else sees who reported."""
+one click, no reason asked; the answer is ephemeral, so nobody else sees who reported.
+
+``/reports``: the open reports of this channel, for its admins (Manage Server), ephemeral."""
 
 from __future__ import annotations
 
@@ -28,3 +30,10 @@ def install(tree: app_commands.CommandTree[discord.Client], adapter: DiscordAdap
         await adapter.runtime.commands.run(cmd, ch)
 
     tree.add_command(app_commands.ContextMenu(name=NAME, callback=report))
+
+    @tree.command(name="reports", description="Open reports of this channel (admins)")
+    @app_commands.default_permissions(manage_guild=True)
+    async def reports(interaction: Interaction) -> None:
+        ch = InteractionChannel(interaction, None)
+        await ch.defer()
+        await adapter.runtime.commands.run(request(interaction, "reports"), ch)

@@ -10,6 +10,9 @@ operator (``kindred reports list|resolve``).
   before it, so it reads the same after a /reset. One report per person and message; at
   most ``per_day`` per person in 24 hours.
 - The log says "report N stored" and nothing else: no text, no user, no chat.
+- ``/reports``: a chat's admins (and a person in their private chat) see the open reports
+  of that chat — what was reported and why, never who reported it. Resolving them is the
+  operator's (``kindred reports resolve``).
 """
 
 from __future__ import annotations
@@ -25,8 +28,11 @@ from bot.store.base import ContextLine, Filed, NewReport, Role, Store, StoredMes
 
 log = logging.getLogger(__name__)
 
-REPORT_COMMANDS = frozenset({"report"})
+REPORT_COMMANDS = frozenset({"report", "reports"})
 HELP = "/report [why] — as a reply to my message: report it to the people who run this bot"
+ADMIN_HELP = "/reports — the open reports of this chat"
+SHOWN = 10  # reports listed by /reports (the newest)
+PREVIEW = 200  # characters of each reported message in that list
 
 MAX_TEXT = 8000  # characters of the reported message kept (Telegram's 4096 fit twice)
 MAX_LINE = 2000  # characters per line of context
@@ -45,6 +51,8 @@ THANKS = (
     "bot, and they will look at it."
 )
 ALREADY = "You've already reported this message — thank you, it's with the people who run this bot."
+NOT_ADMIN = "Only chat admins can see this chat's reports."
+NONE_OPEN = "There are no open reports in this chat."
 TOO_MANY = (
     "Thank you — you've sent a lot of reports today, so I can't take more right now. "
     "Please try again tomorrow, or tell this chat's admins."
@@ -80,6 +88,9 @@ class ReportCommands:
         self.config = config or ReportConfig()
 
     async def run(self, cmd: CommandRequest, channel: Channel) -> None:
+        if cmd.name == "reports":
+            await self.list_open(cmd, channel)
+            return
         replied = cmd.replied
         if replied is None:
             await channel.send(HOW)
@@ -100,6 +111,26 @@ class ReportCommands:
         assert stored is not None
         log.info("report %d stored", stored.id)
         await channel.send(THANKS)
+
+    async def list_open(self, cmd: CommandRequest, channel: Channel) -> None:
+        """The chat's open reports for its admins: no reporter's identity, ever."""
+        if not cmd.is_admin:
+            await channel.send(NOT_ADMIN)
+            return
+        chat = cmd.chat
+        found = await self.store.reports(open_only=True, chat=(chat.platform, chat.key))
+        if not found:
+            await channel.send(NONE_OPEN)
+            return
+        lines = [f"Open reports in this chat ({len(found)}), newest first:"]
+        for r in found[:SHOWN]:
+            said = _cut(" ".join(r.text.split()), PREVIEW)
+            why = f" — why: {_cut(' '.join(r.reason.split()), PREVIEW)}" if r.reason else ""
+            lines.append(f"#{r.id} {r.created_at:%Y-%m-%d}: “{said}”{why}")
+        if len(found) > SHOWN:
+            lines.append(f"…and {len(found) - SHOWN} more.")
+        lines.append("The people who run this bot review them.")
+        await channel.send("\n".join(lines))
 
     async def build(self, cmd: CommandRequest, replied: RepliedMessage, user_id: int) -> NewReport:
         """The report: the stored reply and what came before it when the reply is found

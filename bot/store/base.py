@@ -492,8 +492,13 @@ class Store(Protocol):
         """Store a report unless this person reported this message already (then the
         existing report) or filed ``per_day`` reports in the last 24 hours (then None)."""
 
-    async def reports(self, open_only: bool = False, limit: int = 1000) -> list[Report]:
-        """Reports, newest first."""
+    async def reports(
+        self,
+        open_only: bool = False,
+        limit: int = 1000,
+        chat: tuple[str, str] | None = None,
+    ) -> list[Report]:
+        """Reports, newest first; with ``chat`` (platform, chat key) only that chat's."""
 
     async def get_report(self, report_id: int) -> Report | None: ...
 

@@ -160,11 +160,23 @@ class ReportTables(SqlHost):
             stored = await self._report_where("r.id = ?", (row[0],))
         return Filed.STORED, stored
 
-    async def reports(self, open_only: bool = False, limit: int = 1000) -> list[Report]:
-        where = "WHERE r.status = 'open' " if open_only else ""
+    async def reports(
+        self,
+        open_only: bool = False,
+        limit: int = 1000,
+        chat: tuple[str, str] | None = None,
+    ) -> list[Report]:
+        conditions: list[str] = []
+        params: list[Any] = []
+        if open_only:
+            conditions.append("r.status = 'open'")
+        if chat is not None:
+            conditions.append("r.platform = ? AND r.chat_key = ?")
+            params += chat
+        where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
         async with self._guard():
             rows = await self._all(
-                f"SELECT {_COLS} {_FROM} {where}ORDER BY r.id DESC LIMIT ?", (limit,)
+                f"SELECT {_COLS} {_FROM} {where}ORDER BY r.id DESC LIMIT ?", (*params, limit)
             )
         return [self._report(r) for r in rows]
 

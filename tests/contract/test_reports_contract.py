@@ -114,6 +114,12 @@ async def test_list_open_and_resolve(store: Store, clock: StepClock) -> None:
     assert [r.id for r in await store.reports(open_only=True)] == [ids[2], ids[0]]
     assert [r.id for r in await store.reports(limit=1)] == [ids[2]]
     assert await store.resolve_report(ids[2] + 1000) is None
+    other = ChatRef("discord", "555", ChatKind.GROUP)
+    _, there = await store.file_report(report(wen.id, "1", chat=other), 10)
+    assert there is not None
+    assert [r.id for r in await store.reports(chat=("discord", "555"))] == [there.id]
+    in_group = await store.reports(open_only=True, chat=("telegram", "-100"))
+    assert [r.id for r in in_group] == [ids[2], ids[0]]
     again = await store.resolve_report(ids[1])
     assert again is not None and again.note is None and again.status is ReportStatus.RESOLVED
 

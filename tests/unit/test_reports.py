@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,34 @@ async def test_too_many_reports_are_refused_kindly(store: SQLiteStore) -> None:
     for i in range(3):
         await cmds.run(report_cmd(replied=RepliedMessage(str(i), f"m{i}", True)), ch)
     assert [e[1] for e in ch.events] == [rep.THANKS, rep.THANKS, rep.TOO_MANY]
+
+
+async def test_admins_see_the_chats_open_reports_without_who_reported(
+    store: SQLiteStore,
+) -> None:
+    ch = RecordingChannel()
+    cmds = ReportCommands(store, ReportConfig(per_day=100))
+    for i in range(12):
+        shown = RepliedMessage(str(i), f"reply number {i}", True)
+        await cmds.run(report_cmd("why\nnot" if i == 11 else "", shown), ch)
+    elsewhere = CommandRequest(ChatRef("telegram", "-200", ChatKind.GROUP), WEN, "report")
+    await cmds.run(replace(elsewhere, replied=RepliedMessage("1", "other chat", True)), ch)
+    [first] = [r for r in await store.reports() if r.reported_id == "0"]
+    await store.resolve_report(first.id)
+    ch = RecordingChannel()
+    await cmds.run(CommandRequest(GROUP, WEN, "reports"), ch)
+    assert ch.events == [("send", rep.NOT_ADMIN)]
+    await cmds.run(CommandRequest(GROUP, WEN, "reports", is_admin=True), ch)
+    listing = ch.events[-1][1]
+    lines = listing.splitlines()
+    assert lines[0] == "Open reports in this chat (11), newest first:"
+    assert "“reply number 11” — why: why not" in lines[1]
+    assert len(lines) == 1 + rep.SHOWN + 2 and lines[-2] == "…and 1 more."
+    assert "other chat" not in listing and "reply number 0”" not in listing
+    assert "Wen" not in listing and "42" not in listing  # never who reported
+    quiet = ChatRef("telegram", "-300", ChatKind.GROUP)
+    await cmds.run(CommandRequest(quiet, WEN, "reports", is_admin=True), ch)
+    assert ch.events[-1] == ("send", rep.NONE_OPEN)
 
 
 # -- the operator's view -------------------------------------------------------------------

@@ -62,6 +62,12 @@ async def test_report_the_personas_webhook_message(rig: Rig) -> None:
     await dc._create(stranger)
     assert await report(rig, dc.bob, stranger) == rep.ONLY_PERSONA
     assert len(await rig.runtime.store.reports()) == 1
+    # The server's admins see the channel's open reports (ephemeral), members do not.
+    token = await dc.slash(dc.alice, "reports", [])
+    listing = (await answered(rig, token))[-1]["content"]
+    assert listing.startswith("Open reports in this chat (1)") and dc.bob["id"] not in listing
+    token = await dc.slash(dc.bob, "reports", [], admin=False)
+    assert (await answered(rig, token))[-1]["content"] == rep.NOT_ADMIN
     # No model call was made for any of it: only bob's mention was answered.
     assert len([q for q in rig.llm.requests_to("chat") if q.body.get("stream")]) == 1
 

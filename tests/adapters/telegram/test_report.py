@@ -84,3 +84,9 @@ async def test_a_persons_message_cannot_be_reported(rig: Rig) -> None:
     assert r.text == "You look **so** _kind_, see [this](https://example.com/a) ok"
     assert r.message_id is not None and r.reporter == "8"
     assert [c.text for c in r.context][-1] == f"@{BOT_USERNAME} hello"
+    # The group's admins see its open reports; a member does not.
+    await tg.send_text("/reports", chat_id=GROUP, chat_type="supergroup", user_id=8)
+    await said(rig, rep.NOT_ADMIN, GROUP)
+    tg.set_member(GROUP, 9, "administrator")
+    await tg.send_text("/reports", chat_id=GROUP, chat_type="supergroup", user_id=9)
+    await tg.wait_for(lambda t: any("Open reports in this chat (1)" in x for x in t.texts(GROUP)))
