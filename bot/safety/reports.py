@@ -37,6 +37,7 @@ PREVIEW = 200  # characters of each reported message in that list
 MAX_TEXT = 8000  # characters of the reported message kept (Telegram's 4096 fit twice)
 MAX_LINE = 2000  # characters per line of context
 SEARCH = 200  # how many of the persona's latest messages in the chat are compared
+NO_TEXT = "[a message with no text: a voice note or a file]"
 
 HOW = (
     "To report one of my messages, reply to it with /report (you can add why, e.g. "
@@ -145,7 +146,7 @@ class ReportCommands:
             return NewReport(
                 chat=chat,
                 reported_id=replied.message_id,
-                text=_cut(replied.text, MAX_TEXT),
+                text=_cut(replied.text, MAX_TEXT) or NO_TEXT,
                 reporter_id=user_id,
                 reason=reason,
             )

@@ -126,6 +126,9 @@ async def test_a_message_not_in_the_store_is_reported_as_shown(store: SQLiteStor
     await ReportCommands(store).run(report_cmd(replied=notice), ch)
     [r] = await store.reports()
     assert (r.text, r.message_id, r.context, r.reason) == (notice.text, None, (), None)
+    voice = RepliedMessage("10", "", by_persona=True)
+    await ReportCommands(store).run(report_cmd(replied=voice), ch)
+    assert (await store.reports())[0].text == rep.NO_TEXT
 
 
 async def test_too_many_reports_are_refused_kindly(store: SQLiteStore) -> None:
