@@ -72,6 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     safety = rep.add_parser("safety", help="crisis referrals and checks per month (no users)")
     safety.add_argument("--json", action="store_true", help="one JSON object")
+    reports = sub.add_parser("reports", help="messages people reported (/report)")
+    reports_do = reports.add_subparsers(dest="action", required=True)
+    listing = reports_do.add_parser("list", help="reports, newest first")
+    listing.add_argument("--open", action="store_true", help="only those not resolved")
+    listing.add_argument("--json", action="store_true", help="one JSON array")
+    resolve = reports_do.add_parser("resolve", help="mark a report as dealt with")
+    # A string, checked by us: a bad id is one line, not argparse's usage block.
+    resolve.add_argument("id", help="the report's number (#N in the list)")
+    resolve.add_argument("--note", help="what was done about it")
     return p
 
 
@@ -301,11 +310,39 @@ async def _report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _reports(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.runtime import database_problems, open_database
+    from bot.safety.reports_view import render_json, render_one, render_text
+
+    report_id = 0
+    if args.action == "resolve":
+        text = args.id.strip()
+        if not text.isascii() or not text.isdigit() or not 0 < int(text) < 2**63:
+            raise Exit(2, f"not a report number: {args.id!r} (see kindred reports list)")
+        report_id = int(text)
+    store = await open_database(settings.database_url)
+    try:
+        with database_problems(settings.database_url):
+            if args.action == "list":
+                found = await store.reports(open_only=args.open)
+                print(render_json(found) if args.json else render_text(found, args.open))
+                return 0
+            done = await store.resolve_report(report_id, args.note)
+    finally:
+        await store.close()
+    if done is None:
+        raise Exit(2, f"there is no report {report_id} (see kindred reports list)")
+    print(f"resolved:\n{render_one(done)}")
+    return 0
+
+
 async def _main(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "eval":
         return await _eval(args)
     if args.command == "report":
         return await _report(args, settings)
+    if args.command == "reports":
+        return await _reports(args, settings)
     if args.command == "persona":
         return await _persona_command(args, settings)
     if args.command == "chat":

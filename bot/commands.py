@@ -28,16 +28,20 @@ from bot.ports import Channel
 from bot.safety.age_commands import AGE_COMMANDS, AgeCommands
 from bot.safety.disclosure import notice
 from bot.safety.minors import refusal
+from bot.safety.reports import ADMIN_HELP as REPORTS_HELP
+from bot.safety.reports import HELP as REPORT_HELP
+from bot.safety.reports import REPORT_COMMANDS, ReportCommands, ReportConfig
 from bot.store.base import NewMessage, Role
 from config.settings import InitiativeSettings
 
-HELP = """\
+HELP = f"""\
 /persona — list the personas you can talk to
 /persona use NAME — switch to another persona
 /reset — start a fresh conversation with the current persona
 /voice on|off — the persona also answers you with a voice message (if it has a voice)
 /checkins on|off — the persona may write first when you have been quiet for a while
 /age minor|adult — tell me if you are under 18 (minors mode) or an adult
+{REPORT_HELP}
 /help — this list
 Chat admins (and you, in a private chat):
 /persona_create NAME — a new persona; its description on the following lines
@@ -45,7 +49,8 @@ Chat admins (and you, in a private chat):
 /persona_delete NAME — remove a persona made here
 /persona_import — as the caption of a card file (JSON, PNG, CHARX) or a reply to one
 /mode mention|name|always|off — when the persona speaks in a group
-/age minor|adult — about a member (a reply to their message, or the user option)"""
+/age minor|adult — about a member (a reply to their message, or the user option)
+{REPORTS_HELP}"""
 
 
 SWITCH_HINT = "Switch with /persona use NAME"
@@ -92,10 +97,16 @@ class Switch:
 
 
 class Commands:
-    def __init__(self, engine: Engine, initiative: InitiativeSettings | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        initiative: InitiativeSettings | None = None,
+        reports: ReportConfig | None = None,
+    ) -> None:
         self.engine = engine
         self.admin = PersonaAdmin(engine)
         self.reminders = ReminderCommands(engine, initiative or InitiativeSettings())
+        self.reports = ReportCommands(engine.store, reports)
 
     @always_answers
     async def run(self, cmd: CommandRequest, channel: Channel) -> None:
@@ -120,6 +131,8 @@ class Commands:
             await CheckinCommands(checkins_for(self.engine)).run(cmd, channel)
         elif name in AGE_COMMANDS:  # /age (bot/safety: minors mode)
             await AgeCommands(self.engine.store).run(cmd, channel)
+        elif name in REPORT_COMMANDS:  # /report (bot/safety/reports.py)
+            await self.reports.run(cmd, channel)
         else:
             await channel.send(f"I don't know the command /{name}.\n{HELP}")
 

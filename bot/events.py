@@ -103,6 +103,21 @@ class AttachedFile:
 
 
 @dataclass(frozen=True, slots=True)
+class RepliedMessage:
+    """The message a command answers (Telegram: the message it replies to; Discord: the
+    target of a message context-menu command), as the platform shows it: ``/report`` says
+    which of the persona's messages is meant."""
+
+    message_id: str  # the platform's id for it, unique per chat
+    text: str  # its text as the platform holds it (after formatting: no Markdown)
+    # Sent by this bot, or by one of its persona webhooks: a message of the persona.
+    by_persona: bool
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", well_formed(self.text))
+
+
+@dataclass(frozen=True, slots=True)
 class CommandRequest:
     """A parsed slash command: ``/persona use Mom`` -> name "persona", args ("use", "Mom").
 
@@ -119,6 +134,8 @@ class CommandRequest:
     # The person the command is about, when it names someone other than its sender (an
     # admin's ``/age minor`` as a reply to a member's message, or a Discord user option).
     target: UserRef | None = None
+    # The message the command replies to or was run on (``/report``), if any.
+    replied: RepliedMessage | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", well_formed(self.text))

@@ -31,6 +31,7 @@ from bot.safety import minors
 from bot.safety.limits import Limits
 from bot.safety.limits import build as build_limits
 from bot.safety.minors import MinorsConfig
+from bot.safety.reports import ReportConfig
 from bot.safety.wiring import care_config
 from bot.scheduler import Handler, Scheduler
 from bot.store import open_store
@@ -237,7 +238,11 @@ async def build_runtime(
             store,
             registry,
             engine,
-            Commands(engine, settings.initiative),
+            Commands(
+                engine,
+                settings.initiative,
+                ReportConfig(settings.care.reports_per_day, settings.care.report_context),
+            ),
             model,
             warnings,
             local,

@@ -245,7 +245,8 @@ class SafetySettings(BaseModel):
 
 
 class CareSettings(BaseModel):
-    """Minors mode (bot/safety/minors.py; README "Minors")."""
+    """Minors mode (bot/safety/minors.py; README "Minors") and reports
+    (bot/safety/reports.py; README "Reports")."""
 
     # The persona asks a person of unknown age once, on first contact, whether they are
     # under 18 (/age minor|adult). Off by default: many deployments are adults-only.
@@ -253,6 +254,10 @@ class CareSettings(BaseModel):
     # A person in minors mode gets a "take a break; I'm an AI" reminder at least this often
     # in a continuing chat (CA SB 243 §22602(c): at most 3 hours).
     minor_break_minutes: float = Field(180.0, ge=1.0, le=180.0)
+    # /report: at most this many reports per person in 24 hours (a flood of reports is
+    # refused kindly), and this many messages before the reported one kept with it.
+    reports_per_day: int = Field(10, ge=1, le=1000)
+    report_context: int = Field(6, ge=0, le=50)
 
 
 class RhythmSettings(BaseModel):

@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 
 import discord
 
-from bot.events import Attachment, ChatKind, ChatRef, IncomingMessage, Typing, UserRef
+from bot.events import (
+    Attachment,
+    ChatKind,
+    ChatRef,
+    IncomingMessage,
+    RepliedMessage,
+    Typing,
+    UserRef,
+)
 
 PLATFORM = "discord"
 # Discord shows "is typing…" this long after TYPING_START; a client still typing sends
@@ -115,6 +123,22 @@ def replied_to_bot(message: discord.Message, me: BotIdentity) -> bool:
     return target.author.id == me.user_id or (
         target.webhook_id is not None and target.webhook_id in me.webhook_ids
     )
+
+
+def by_persona(message: discord.Message, me: BotIdentity) -> bool:
+    """Sent by this bot, or by a webhook of ours: one we use (``webhook_ids``), or any our
+    application owns (Discord sets ``application_id`` on those), so a persona's message
+    counts as its own even before this process has used that channel's webhook."""
+    if message.author.id == me.user_id:
+        return True
+    if message.webhook_id is None:
+        return False
+    return message.webhook_id in me.webhook_ids or message.application_id == me.user_id
+
+
+def replied(message: discord.Message, me: BotIdentity) -> RepliedMessage:
+    """A message a context-menu command was run on (``/report``: "Report reply")."""
+    return RepliedMessage(str(message.id), message.content or "", by_persona(message, me))
 
 
 def clean_text(message: discord.Message, bot_id: int) -> str:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 import discord
 from discord import app_commands
 
-from adapters.discord import slash_age, slash_initiative
+from adapters.discord import slash_age, slash_initiative, slash_report
 from adapters.discord.guard import EventGuard, describe, interaction_problem
 from adapters.discord.interaction import InteractionChannel, request
 from adapters.discord.slash_group import Interaction, SlashGroup
@@ -66,6 +66,7 @@ def install(adapter: DiscordAdapter) -> app_commands.CommandTree[discord.Client]
     tree.add_command(MemoryGroup(adapter))
     slash_initiative.install(tree, adapter)
     slash_age.install(tree, adapter)
+    slash_report.install(tree, adapter)
 
     # Top level and open to everyone (no default permissions): a personal preference.
     @tree.command(name="voice", description="Voice replies: the persona also answers with audio")

@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 UPDATES = ["message", "callback_query"]
 # Commands whose effect in a group depends on the sender being a chat admin.
 # (/checkins in a group turns them on for the whole chat: admins only, the core decides.)
-NEEDS_ADMIN = {*ADMIN_COMMANDS, "persona", "reset", "checkins", "age"}
+NEEDS_ADMIN = {*ADMIN_COMMANDS, "persona", "reset", "checkins", "age", "reports"}
 CANT_DOWNLOAD = "I could not download that file. Please try again."
 
 

@@ -10,7 +10,15 @@ from dataclasses import dataclass
 
 from telegram import Message, MessageEntity, User
 
-from bot.events import Attachment, ChatKind, ChatRef, CommandRequest, IncomingMessage, UserRef
+from bot.events import (
+    Attachment,
+    ChatKind,
+    ChatRef,
+    CommandRequest,
+    IncomingMessage,
+    RepliedMessage,
+    UserRef,
+)
 
 PLATFORM = "telegram"
 
@@ -138,6 +146,20 @@ def reply_target(message: Message) -> UserRef | None:
     return user_ref(author)
 
 
+def replied(message: Message, bot: BotIdentity) -> RepliedMessage | None:
+    """The message a command replies to (``/report`` names the persona's message so), as
+    Telegram holds it: its text without our formatting, and whether this bot sent it."""
+    target = message.reply_to_message
+    if target is None or target.forum_topic_created is not None:
+        return None
+    author = target.from_user
+    return RepliedMessage(
+        message_id=str(target.message_id),
+        text=_text(target),
+        by_persona=author is not None and author.id == bot.user_id,
+    )
+
+
 def command(message: Message, bot: BotIdentity, *, is_admin: bool = False) -> CommandRequest | None:
     """``/persona_edit@bot mom name Mum`` -> CommandRequest("persona_edit", ("mom", …)).
 
@@ -160,4 +182,5 @@ def command(message: Message, bot: BotIdentity, *, is_admin: bool = False) -> Co
         is_admin=is_admin,
         text=after,
         target=reply_target(message),
+        replied=replied(message, bot),
     )

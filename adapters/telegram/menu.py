@@ -24,6 +24,7 @@ BASIC = [
     ("timezone", "My time zone, e.g. Europe/Berlin"),
     ("checkins", "Let the persona check in on me: on or off"),
     ("age", "I'm under 18 (minor) or an adult (adult)"),
+    ("report", "Report my message: send as a reply to it"),
     ("help", "What I can do"),
 ]
 MANAGE = [
@@ -39,6 +40,7 @@ MEMORY = [
     ("export", "Everything stored about you, as a file"),
 ]
 MODE = ("mode", "When to answer: mention|name|always|off")
+REPORTS = ("reports", "Open reports of this chat")
 
 
 def _commands(pairs: list[tuple[str, str]]) -> list[BotCommand]:
@@ -51,5 +53,6 @@ async def register_commands(bot: Bot) -> None:
         _commands(BASIC + MEMORY + MANAGE), scope=BotCommandScopeAllPrivateChats()
     )
     await bot.set_my_commands(
-        _commands([*BASIC, *MANAGE, MODE]), scope=BotCommandScopeAllChatAdministrators()
+        _commands([*BASIC, *MANAGE, MODE, REPORTS]),
+        scope=BotCommandScopeAllChatAdministrators(),
     )

@@ -204,6 +204,65 @@ class SafetyCount:
     count: int
 
 
+class ReportStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class ContextLine:
+    """One message shown with a report, as it was stored when the report was made."""
+
+    role: Role
+    author: str | None
+    text: str
+    # users.id of a person's line (None for the persona's): /forget blanks their lines.
+    user_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewReport:
+    """A person reports one of the persona's messages (bot/safety/reports.py)."""
+
+    chat: ChatRef
+    reported_id: str  # the platform's id of the reported message
+    text: str  # what the persona said (the stored reply when found, else the platform's)
+    reporter_id: int  # users.id
+    persona_id: str | None = None
+    message_id: int | None = None  # the stored message, when it was found
+    context: tuple[ContextLine, ...] = ()
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    id: int
+    platform: str
+    chat_key: str
+    chat_title: str | None
+    persona_id: str | None
+    message_id: int | None
+    reported_id: str
+    text: str
+    context: tuple[ContextLine, ...]
+    # The reporter's platform id and name; None once they used /forget.
+    reporter: str | None
+    reporter_name: str | None
+    reason: str | None
+    status: ReportStatus
+    created_at: datetime
+    resolved_at: datetime | None = None
+    note: str | None = None
+
+
+class Filed(StrEnum):
+    """What ``Store.file_report`` did."""
+
+    STORED = "stored"
+    DUPLICATE = "duplicate"  # this person reported this message already
+    TOO_MANY = "too_many"  # the person's reports in the last day reached the cap
+
+
 @dataclass(frozen=True, slots=True)
 class NewMessage:
     """A message to append. ``platform_message_id`` makes the insert idempotent per chat."""
@@ -427,6 +486,36 @@ class Store(Protocol):
     async def silence_user(self, user_id: int, until: datetime) -> bool:
         """Silence a flooding person until then, unless they are silenced already; True
         for the one caller that did it (and says so)."""
+
+    # reports (bot/store/reports.py) --------------------------------------------------------
+    async def file_report(self, report: NewReport, per_day: int) -> tuple[Filed, Report | None]:
+        """Store a report unless this person reported this message already (then the
+        existing report) or filed ``per_day`` reports in the last 24 hours (then None)."""
+
+    async def reports(
+        self,
+        open_only: bool = False,
+        limit: int = 1000,
+        chat: tuple[str, str] | None = None,
+    ) -> list[Report]:
+        """Reports, newest first; with ``chat`` (platform, chat key) only that chat's."""
+
+    async def get_report(self, report_id: int) -> Report | None: ...
+
+    async def resolve_report(self, report_id: int, note: str | None = None) -> Report | None:
+        """Mark a report resolved now (a resolved one again: its note is replaced);
+        None if there is no such report."""
+
+    async def persona_messages(
+        self, platform: str, chat_key: str, limit: int
+    ) -> list[tuple[StoredMessage, str]]:
+        """The newest ``limit`` messages the persona(s) sent in this chat, in any of its
+        conversations (archived ones too), newest first, each with its persona's id."""
+
+    async def messages_before(
+        self, conversation_id: int, message_id: int, limit: int
+    ) -> list[StoredMessage]:
+        """Up to ``limit`` messages before ``message_id`` in its conversation, oldest first."""
 
     # per-chat settings -------------------------------------------------------------------
     # crisis protocol counts (bot/store/safety_counts.py) ----------------------------------

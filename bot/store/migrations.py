@@ -504,6 +504,53 @@ MIGRATIONS: list[tuple[int, tuple[Statement, ...]]] = [
         ),
     ),
     (
+        12,
+        (
+            # Reports (bot/safety/reports.py): a person flags one of the persona's messages
+            # for the chat's admins and the operator (`kindred reports`). A moderation
+            # record, so it keeps copies — the reported text and a few messages before it
+            # (``context``: JSON, [{"role", "author", "text", "user_id"}]) — and survives a
+            # /reset or a deleted message (``message_id`` has no foreign key on purpose).
+            # ``reported_id``: the platform's id of the reported message; one report per
+            # person and message. ``reporter_id`` is set NULL by /forget (with ``reason``,
+            # their words), and their lines in ``context`` are blanked: see
+            # bot/store/reports.py ``forget_in_reports``.
+            """
+            CREATE TABLE reports (
+                id ${pk},
+                platform TEXT NOT NULL,
+                chat_key TEXT NOT NULL,
+                chat_title TEXT,
+                persona_id TEXT,
+                message_id BIGINT,
+                reported_id TEXT NOT NULL,
+                text TEXT NOT NULL,
+                context ${json} NOT NULL,
+                reporter_id BIGINT REFERENCES users (id) ON DELETE SET NULL,
+                reason TEXT,
+                status TEXT NOT NULL DEFAULT 'open',
+                created_at ${ts} NOT NULL,
+                resolved_at ${ts},
+                note TEXT,
+                UNIQUE (platform, chat_key, reported_id, reporter_id)
+            )
+            """,
+            "CREATE INDEX reports_open ON reports (id) WHERE status = 'open'",
+            # The daily cap counts a person's reports; /forget finds their rows.
+            "CREATE INDEX reports_by_reporter ON reports (reporter_id, created_at)",
+            # Whose words each report's context quotes, so /forget can blank them
+            # without searching JSON (which the two backends search differently).
+            """
+            CREATE TABLE report_people (
+                report_id BIGINT NOT NULL REFERENCES reports (id) ON DELETE CASCADE,
+                user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                PRIMARY KEY (report_id, user_id)
+            )
+            """,
+            "CREATE INDEX report_people_by_user ON report_people (user_id)",
+        ),
+    ),
+    (
         13,
         (
             # The crisis protocol's counts per calendar month (bot/store/safety_counts.py):

@@ -66,6 +66,7 @@ from bot.store.messages import MessageEdits
 from bot.store.migrations import LATEST_VERSION, SCHEMA_VERSION_TABLE, migrations_for, render
 from bot.store.params import strip_json_nul, strip_nul
 from bot.store.replies import OwedReplies, owed_chat
+from bot.store.reports import ReportTables
 from bot.store.safety_counts import SafetyCounts
 from bot.store.sqlite import (  # the same statements where portable, so they cannot drift
     CURRENT_CONV,
@@ -144,6 +145,7 @@ class PostgresStore(
     CareTables,
     LimitCounters,
     SafetyCounts,
+    ReportTables,
 ):
     _msg_cols = MSG_COLS
     _message_row = staticmethod(_message)

@@ -28,6 +28,7 @@ from bot.memory.base import ForgetReport, Memory
 from bot.store.care import FORGET_AGE
 from bot.store.postgres import PostgresStore, Row
 from bot.store.postgres_turns import PostgresTurnIndex
+from bot.store.reports import forget_in_reports
 from bot.store.sqlite_forget import _doomed_messages, collect_export
 from bot.store.sqlite_memory_work import memory_from_row
 
@@ -92,6 +93,8 @@ async def forget_user(store: PostgresStore, index: PostgresTurnIndex, user_id: i
         # Their age state goes too, except minors mode: forgetting must not reset an
         # age gate (migration 11). That row keeps no words of theirs.
         await store._all(FORGET_AGE, (user_id,))
+        # Reports keep what the persona said, nothing of theirs (bot/store/reports.py).
+        await forget_in_reports(store, user_id)
         await store._all("DELETE FROM users WHERE id = ?", (user_id,))
         # Progress marks of conversations that are gone (ids are never reused here, so
         # unlike SQLite no watermark has to move back).

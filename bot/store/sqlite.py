@@ -53,6 +53,7 @@ from bot.store.messages import MessageEdits
 from bot.store.migrations import LATEST_VERSION, SCHEMA_VERSION_TABLE, migrations_for, render
 from bot.store.params import strip_nul
 from bot.store.replies import OwedReplies, owed_chat
+from bot.store.reports import ReportTables
 from bot.store.safety_counts import SafetyCounts
 
 Row = Sequence[Any]
@@ -176,6 +177,7 @@ class SQLiteStore(
     CareTables,
     LimitCounters,
     SafetyCounts,
+    ReportTables,
 ):
     _msg_cols = MSG_COLS
     _message_row = staticmethod(_message)

@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.memory.base import ForgetReport, Memory
 from bot.store.care import FORGET_AGE
+from bot.store.reports import forget_in_reports
 from bot.store.sqlite import Row, SQLiteStore, SqlRunner, _required
 from bot.store.sqlite_memory import _chunks, _marks, _memory
 from bot.store.sqlite_memory_work import MEM_COLS
@@ -138,6 +139,8 @@ async def forget_user(store: SQLiteStore, user_id: int) -> ForgetReport:
             # Their age state goes too, except minors mode: forgetting must not reset an
             # age gate (migration 11). That row keeps no words of theirs.
             await store._all(FORGET_AGE, (user_id,))
+            # Reports keep what the persona said, nothing of theirs (bot/store/reports.py).
+            await forget_in_reports(store, user_id)
             await store._all("DELETE FROM users WHERE id = ?", (user_id,))
             # SQLite reuses the highest ids once they are deleted: progress marks (message
             # ids) must not point past what is left, or new messages would be skipped.
@@ -221,6 +224,21 @@ async def collect_export(
             (user_id,),
         )
     ]
+    # Reports they filed (bot/store/reports.py): what they reported, why, and what came of it.
+    reports = [
+        dict(
+            zip(
+                ("id", "platform", "chat", "text", "reason", "status", "at", "resolved_at"),
+                (*r[:6], text_ts(r[6]), None if r[7] is None else text_ts(r[7])),
+                strict=True,
+            )
+        )
+        for r in await store._all(
+            "SELECT id, platform, chat_key, text, reason, status, created_at, resolved_at"
+            " FROM reports WHERE reporter_id = ? ORDER BY id",
+            (user_id,),
+        )
+    ]
     u = _required(user)
     return {
         "user": dict(
@@ -260,4 +278,5 @@ async def collect_export(
         "messages": messages,
         "summaries": summaries,
         "chats": chats,
+        "reports": reports,
     }

@@ -326,6 +326,21 @@ class FakeDiscord:
             command["resolved"] = resolved
         return await self._interact(u, channel_id or self.general, 2, perms, data=command)
 
+    async def context_menu(
+        self, u: dict[str, Any], message: dict[str, Any], name: str, *, admin: bool = False
+    ) -> str:
+        """Run the message context-menu command ``name`` (type 3) on ``message`` as ``u``,
+        with the target resolved as Discord sends it; returns the interaction's token."""
+        perms = p.MEMBER_PERMS | (p.MANAGE_GUILD if admin else 0)
+        data = {
+            "id": p.snowflake(),
+            "name": name,
+            "type": 3,
+            "target_id": message["id"],
+            "resolved": {"messages": {message["id"]: message}},
+        }
+        return await self._interact(u, str(message["channel_id"]), 2, perms, data=data)
+
     async def press(
         self, u: dict[str, Any], message: dict[str, Any], custom_id: str, *, channel_id: str
     ) -> str:

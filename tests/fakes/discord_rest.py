@@ -128,6 +128,8 @@ def routes(fake: FakeDiscord) -> list[tuple[str, str, Handler]]:
                     "guild_id": guild_id,
                     "default_member_permissions": cmd.get("default_member_permissions"),
                     "type": cmd.get("type", 1),
+                    # Context-menu commands are sent without one; Discord returns "".
+                    "description": cmd.get("description", ""),
                 }
             )
         fake.commands[guild_id or "global"] = out
@@ -214,6 +216,8 @@ def routes(fake: FakeDiscord) -> list[tuple[str, str, Handler]]:
         cid = call.query.get("thread_id") or w["channel_id"]
         author = p.user(wid, body.get("username") or w["name"], bot=True)
         msg = new_message(cid, author, call, webhook_id=wid)
+        if w.get("application_id"):  # as Discord marks an application-owned webhook's
+            msg["application_id"] = w["application_id"]
         await fake._create(msg)
         return msg if call.query.get("wait") in ("1", "true", "True") else None
 

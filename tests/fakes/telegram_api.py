@@ -253,6 +253,24 @@ class FakeBotAPI:
         }
         return await self.inject({"callback_query": query})
 
+    def sent_message(self, chat_id: int, message_id: int) -> dict[str, Any]:
+        """A message the bot sent, as Telegram gives it back inside ``reply_to_message``:
+        the visible text (HTML tags gone, entities decoded), from the bot."""
+        chat = self.chats.get(chat_id, {"id": chat_id, "type": "private", "first_name": "X"})
+        visible = html.unescape(re.sub(r"<[^>]+>", "", self.messages[(chat_id, message_id)]))
+        return {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": chat,
+            "text": visible,
+            "from": {
+                "id": BOT_ID,
+                "is_bot": True,
+                "first_name": "Kindred",
+                "username": BOT_USERNAME,
+            },
+        }
+
     # -- inspection ------------------------------------------------------------------------
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]

@@ -94,12 +94,18 @@ async def test_commands_sync_globally_or_to_a_dev_guild(
         "timezone",
         "checkins",
         "age",
+        "reports",
         "voice",
+        "Report reply",  # a message context-menu command (type 3): right-click -> Apps
     ]
     assert [c["name"] for c in fake.commands["global"]] == names
+    assert [c["type"] for c in fake.commands["global"]] == [1] * (len(names) - 1) + [3]
     persona = fake.commands["global"][0]
     assert int(persona["default_member_permissions"]) == 1 << 5  # Manage Server
     for everyones in fake.commands["global"][3:]:  # /memory and /voice are the person's own
+        if everyones["name"] == "reports":  # a channel's reports: its admins'
+            assert int(everyones["default_member_permissions"]) == 1 << 5
+            continue
         assert everyones.get("default_member_permissions") is None
     fake.commands.clear()
     settings = make_settings(tmp_path, fake, llm, dev_guild_id=int(fake.guild_id))
