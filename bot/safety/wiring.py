@@ -39,9 +39,10 @@ def make_judge(
 def care_config(
     safety: SafetySettings, llm: LLMSettings, model: OpenAIChatModel, model_name: str, local: bool
 ) -> CareConfig:
+    judge = make_judge(safety, llm, model, model_name, local)
     return CareConfig(
-        scorer=Banded(LearnedScorer(), safety.unsure_band),
-        judge=make_judge(safety, llm, model, model_name, local),
+        scorer=Banded(LearnedScorer(wishes_are_hits=judge is None), safety.unsure_band),
+        judge=judge,
         within=safety.second_stage_timeout,
         window=safety.window_messages,
         table=LinesTable.load(safety.crisis_lines_file),

@@ -27,7 +27,7 @@ from config.settings import PROJECT_ROOT, LLMSettings
 from tests.fakes.channel import RecordingChannel
 from tests.fakes.openai_server import FakeOpenAI, HTTPError, Moderation, Reply
 
-UNSURE = "I can't go on like this anymore"  # a cue: unsure in the first stage
+UNSURE = "I don't see the point of living"  # near the threshold: unsure in the first stage
 SURE = "I want to kill myself"
 
 
@@ -57,9 +57,9 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
                 j = ModerationJudge(model, "omni-moderation-latest", within)
             elif judge == "chat":
                 j = ChatJudge(model, "fake-model")
-            config = CareConfig(
-                scorer=Banded(LearnedScorer(), 0.15), judge=j, within=within, **care
-            )
+            # As the runtime builds it: with no second stage an outright wish is a hit.
+            scorer = Banded(LearnedScorer(wishes_are_hits=j is None), 0.15)
+            config = CareConfig(scorer=scorer, judge=j, within=within, **care)
             return Engine(
                 store=store,
                 model=model,
@@ -169,12 +169,14 @@ async def test_without_a_second_stage_unsure_is_not_a_crisis(rig: Rig) -> None:
     assert rig.fake.requests_to("moderations") == [] and not any("988" in t for t in ch.sent())
 
 
-async def test_risk_that_builds_over_several_messages_counts(rig: Rig) -> None:
+async def test_without_a_second_stage_an_outright_wish_is_a_crisis(rig: Rig) -> None:
+    # The classifier leaves "死にたい" unsure (hyperbole is common in public posts); with no
+    # judge to ask, an unguarded first-person wish gets the referral.
     engine, ch = rig.make(judge=None), RecordingChannel()
-    await engine.handle(dm("honestly I think I'd be better off", "1"), ch)
-    assert not ch.sent()[1:]  # (the AI notice only)
-    await engine.handle(dm("dead. nobody would miss me", "2"), ch)  # one thought, two messages
-    assert any("988" in t for t in ch.sent())
+    await engine.handle(dm("もう疲れた、死にたい", "1", language="ja"), ch)
+    assert any("0120-279-338" in t for t in ch.sent())
+    await engine.handle(dm("I don't want to die, I'm just tired", "2", user="u2"), ch)
+    assert not any("988" in t for t in ch.sent())  # a guarded wish is not
 
 
 async def test_an_old_hit_does_not_make_every_later_message_a_crisis(rig: Rig) -> None:
@@ -203,9 +205,9 @@ async def test_the_operators_region_and_language_hint(rig: Rig) -> None:
     # Kanji alone reads as Chinese; the person's platform language says it is Japanese.
     await engine.handle(dm("自殺", "2", user="u2", language="ja"), ch)
     assert any("0120-279-338" in t and "ひとりで" in t for t in ch.sent())
-    await engine.handle(dm("自殺", "3", user="u3"), ch)  # 殺: Traditional
+    await engine.handle(dm("我想自殺", "3", user="u3"), ch)  # 殺: Traditional
     assert "1925" in ch.sent()[-1]
-    await engine.handle(dm("自杀", "4", user="u4"), ch)  # 杀: Simplified
+    await engine.handle(dm("我想自杀", "4", user="u4"), ch)  # 杀: Simplified
     assert "12356" in ch.sent()[-1]
 
 

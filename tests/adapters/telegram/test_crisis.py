@@ -10,7 +10,7 @@ from tests.fakes.openai_server import Reply
 
 
 async def test_a_crisis_in_spanish_gets_spanish_lines_before_the_persona(rig: Rig) -> None:
-    await rig.tg.send_text("No puedo más con todo esto. Quiero morir, ya nada tiene sentido")
+    await rig.tg.send_text("No puedo más con todo esto, esta noche me voy a matar")
     texts = await rig.reply_count(3)
     assert "AI" in texts[0]  # the AI notice comes first, as always
     referral = texts[1]
@@ -27,8 +27,8 @@ async def test_a_crisis_in_spanish_gets_spanish_lines_before_the_persona(rig: Ri
 
 
 async def test_an_unsure_message_is_settled_by_the_chat_model(rig: Rig) -> None:
-    # Indonesian the phrase screen does not know: a cue, so the second stage is asked
-    # (a local endpoint: the chat model classifies), and it says crisis.
+    # An outright wish the classifier leaves unsure, so the second stage is asked (a
+    # local endpoint: the chat model classifies), and it says crisis.
     rig.llm.script(Reply('{"crisis": true}'))
     await rig.tg.send_text("aku capek banget sama hidup ini, pengen mati saja rasanya")
     texts = await rig.reply_count(3)
