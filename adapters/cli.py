@@ -280,14 +280,21 @@ async def _doctor(settings: Settings) -> int:
     return 1 if failures else 0
 
 
-async def _eval(args: argparse.Namespace) -> int:
+async def _eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.what == "safety":
         from bot.safety import eval as safety_eval
+        from bot.safety.wiring import eval_screen
 
+        # As `kindred run` screens: the second stage too, unless --offline / --baseline.
+        screen, close = await eval_screen(settings)
         try:
-            return await safety_eval.run_cli(args.path, args.json, args.offline, args.baseline)
+            return await safety_eval.run_cli(
+                args.path, args.json, args.offline, args.baseline, screen=screen
+            )
         except safety_eval.DatasetError as exc:
             raise Exit(2, str(exc)) from None
+        finally:
+            await close()
     from bot.memory.eval import DatasetError, run_cli
 
     try:
@@ -338,7 +345,7 @@ async def _reports(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _main(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "eval":
-        return await _eval(args)
+        return await _eval(args, settings)
     if args.command == "report":
         return await _report(args, settings)
     if args.command == "reports":

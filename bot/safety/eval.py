@@ -14,6 +14,7 @@ phrase screen for comparison.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import sys
@@ -26,6 +27,8 @@ from typing import Any, TextIO
 
 from bot.safety import classifier, phrases
 from bot.safety.classifier import CrisisVerdict
+from bot.safety.screening import CrisisScorer, LearnedScorer
+from bot.safety.second_stage import CrisisJudge, second_opinion
 
 # A screen to evaluate: the text → the verdict (async: a second stage may ask an LLM).
 ScreenFn = Callable[[str], Awaitable[CrisisVerdict]]
@@ -51,7 +54,27 @@ class Example:
 
 
 async def first_stage(text: str) -> CrisisVerdict:
-    return await classifier.screen_async(text)
+    """Stage one as it runs with no second stage (bot/safety/screening.py)."""
+    v = await asyncio.to_thread(_OFFLINE.screen, text)
+    return CrisisVerdict(v.hit, v.score, v.unsure)
+
+
+_OFFLINE = LearnedScorer(wishes_are_hits=True)
+
+
+def care_screen(scorer: CrisisScorer, judge: CrisisJudge | None, within: float) -> ScreenFn:
+    """The screen exactly as the care stage runs it (bot/safety/care.py) on one message:
+    ``scorer`` in a worker thread, then ``judge`` within ``within`` seconds when unsure."""
+
+    async def screen(text: str) -> CrisisVerdict:
+        v = await asyncio.to_thread(scorer.screen, text)
+        if judge is not None and v.unsure:
+            opinion = await second_opinion([text], judge, within)
+            if opinion.crisis is not None:
+                return CrisisVerdict(opinion.crisis, v.score, False)
+        return CrisisVerdict(v.hit, v.score, v.unsure)
+
+    return screen
 
 
 async def baseline(text: str) -> CrisisVerdict:

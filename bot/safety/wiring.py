@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from bot.llm import OpenAIChatModel
 from bot.safety.care import CareConfig
+from bot.safety.eval import ScreenFn, care_screen
 from bot.safety.lines import LinesTable
 from bot.safety.screening import Banded, LearnedScorer
 from bot.safety.second_stage import ChatJudge, CrisisJudge, ModerationJudge
-from config.settings import LLMSettings, SafetySettings
+from config.settings import LLMSettings, SafetySettings, Settings
 
 
 def second_stage_kind(safety: SafetySettings, llm: LLMSettings, local: bool) -> str:
@@ -50,3 +52,21 @@ def care_config(
         lines_text=safety.crisis_line,
         repeat=timedelta(minutes=safety.referral_repeat_minutes),
     )
+
+
+async def eval_screen(settings: Settings) -> tuple[ScreenFn, Callable[[], Awaitable[None]]]:
+    """``kindred eval safety``'s screen as ``kindred run`` would run it with these settings
+    (first stage, and the second stage when one is configured), and how to close it."""
+    llm = settings.effective_llm()
+    local = settings.needs_local_model()
+    if local or second_stage_kind(settings.safety, llm, local) == "off":
+        # No second stage: nothing to connect to (the embedded model is not started).
+        scorer = Banded(LearnedScorer(wishes_are_hits=True), settings.safety.unsure_band)
+
+        async def nothing() -> None:
+            pass
+
+        return care_screen(scorer, None, 0.0), nothing
+    model = OpenAIChatModel(llm, default_model=llm.model or "gpt-4o-mini")
+    care = care_config(settings.safety, llm, model, llm.model or "gpt-4o-mini", local)
+    return care_screen(care.scorer, care.judge, care.within), model.aclose
