@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.safety import rules
+from bot.safety import rules, topic
 from bot.safety.features import MAX_CHARS, features
 
 MODEL_PATH = Path(__file__).with_name("crisis_model.json.gz")
@@ -95,6 +95,9 @@ def model() -> Model:
 PLAN_SCORE = 0.9
 WISH_SCORE = 0.42
 GUARDED_SCORE = 0.45
+# A message that names nothing of the topic (bot/safety/topic.py) scores at most this:
+# clear, below any unsure band up to 0.2.
+OFF_TOPIC_SCORE = 0.3
 
 
 def score(text: str) -> float:
@@ -103,6 +106,8 @@ def score(text: str) -> float:
     s = model().score(text)
     if rules.plan(text):
         return max(s, PLAN_SCORE)
+    if s > OFF_TOPIC_SCORE and not rules.wish(text) and not topic.on_topic(text):
+        return OFF_TOPIC_SCORE  # "again", "take care!": n-grams alone, no crisis in it
     if s > GUARDED_SCORE and rules.guarded(text):
         return GUARDED_SCORE
     if rules.wish(text):

@@ -27,7 +27,7 @@ from config.settings import PROJECT_ROOT, LLMSettings
 from tests.fakes.channel import RecordingChannel
 from tests.fakes.openai_server import FakeOpenAI, HTTPError, Moderation, Reply
 
-UNSURE = "I don't see the point of living"  # near the threshold: unsure in the first stage
+UNSURE = "I wish I could disappear"  # near the threshold: unsure in the first stage
 SURE = "I want to kill myself"
 
 

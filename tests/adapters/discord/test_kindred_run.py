@@ -30,10 +30,13 @@ async def test_kindred_run_answers_a_dm_and_a_mention_and_stops_on_sigterm(
             "KINDRED_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
             "KINDRED_LOG_LEVEL": "DEBUG",  # the most verbose logs must still hide the token
         }
+        # Its log goes to a file, not a pipe: at DEBUG, discord.py logs whole request bodies
+        # (an avatar's base64), and a pipe read only at the end fills up and blocks it.
+        log = (tmp_path / "kindred.log").open("wb")
         proc = await asyncio.create_subprocess_exec(
             str(KINDRED), "run", env=env, cwd=tmp_path,
             stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=log,
         )  # fmt: skip
         try:
             await dc.wait_for(lambda: dc.connected() == 1, limit=60)
@@ -50,6 +53,8 @@ async def test_kindred_run_answers_a_dm_and_a_mention_and_stops_on_sigterm(
             proc.send_signal(signal.SIGTERM)
             # The contract: status 0 within 10 s of SIGTERM.
             out, err = await asyncio.wait_for(proc.communicate(), 10)
+            log.close()
+            err = (tmp_path / "kindred.log").read_bytes()
         assert proc.returncode == 0, err.decode()[-3000:]
         assert "discord adapter started" in err.decode()
         assert dc.token not in err.decode() + out.decode()

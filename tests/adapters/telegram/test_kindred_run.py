@@ -28,10 +28,13 @@ async def test_kindred_run_answers_a_dm_and_stops_on_sigterm(tmp_path: Path) -> 
             "KINDRED_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
             "KINDRED_LOG_LEVEL": "DEBUG",  # the most verbose logs must still hide the token
         }
+        # Its log goes to a file, not a pipe: a pipe read only at the end fills up (64 KB)
+        # with DEBUG lines and blocks the process.
+        log = (tmp_path / "kindred.log").open("wb")
         proc = await asyncio.create_subprocess_exec(
             str(KINDRED), "run", env=env, cwd=tmp_path,
             stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=log,
         )  # fmt: skip
         try:
             await tg.wait_for(lambda t: bool(t.calls_to("deleteWebhook")), limit=60)
@@ -46,6 +49,8 @@ async def test_kindred_run_answers_a_dm_and_stops_on_sigterm(tmp_path: Path) -> 
             proc.send_signal(signal.SIGTERM)
             # The contract: status 0 within 10 s of SIGTERM.
             out, err = await asyncio.wait_for(proc.communicate(), 10)
+            log.close()
+            err = (tmp_path / "kindred.log").read_bytes()
         assert proc.returncode == 0, err.decode()
         assert tg.token not in err.decode() + out.decode()
         assert tg.token.split(":")[1] not in err.decode()
@@ -64,12 +69,17 @@ async def test_kindred_run_with_a_rejected_token_says_so_without_the_token(
             "KINDRED_LLM__API_KEY": "sk-test",
             "KINDRED_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
         }
+        # Its log goes to a file, not a pipe: a pipe read only at the end fills up (64 KB)
+        # with DEBUG lines and blocks the process.
+        log = (tmp_path / "kindred.log").open("wb")
         proc = await asyncio.create_subprocess_exec(
             str(KINDRED), "run", env=env, cwd=tmp_path,
             stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=log,
         )  # fmt: skip
         out, err = await asyncio.wait_for(proc.communicate(), 60)
+        log.close()
+        err = (tmp_path / "kindred.log").read_bytes()
     text = err.decode() + out.decode()
     assert proc.returncode == 2, text
     assert "Telegram rejected the bot token" in text
