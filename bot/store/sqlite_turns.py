@@ -250,25 +250,37 @@ class TurnIndex(Buckets):
             )
             # Only counts are kept: a word not indexed yet may be by the next message.
             self._df.update({str(r[0]): int(r[1]) for r in rows})
-        df = self._df
-        scored: list[tuple[float, str]] = []
-        for a in atoms:
-            if a in words:
-                stem = stems[words[a]]
-                count = df.get(stem, 0) if stem else 0
-                if count:
-                    scored.append((count * share, a))
-            else:
-                scored.append((0.0, a))  # a CJK phrase: no count at hand, keep it
-        scored.sort(key=lambda x: x[0])
-        keep: list[str] = []
-        total = 0.0
-        for n, a in scored[:MAX_TERMS]:
-            if keep and total + n > RANK_BUDGET:
-                break
-            keep.append(a)
-            total += n
-        return keep, total
+        return choose_terms(atoms, words, stems, self._df, share)
+
+
+def choose_terms(
+    atoms: list[str],
+    words: dict[str, str],
+    stems: dict[str, str | None],
+    df: dict[str, int],
+    share: float,
+) -> tuple[list[str], float]:
+    """``TurnIndex.prune``'s choice, shared with the PostgreSQL index so both rank the same
+    words: ``words`` maps the single-word atoms to their word, ``stems`` a word to its
+    indexed form, ``df`` an indexed form to its document count over the whole index."""
+    scored: list[tuple[float, str]] = []
+    for a in atoms:
+        if a in words:
+            stem = stems[words[a]]
+            count = df.get(stem, 0) if stem else 0
+            if count:
+                scored.append((count * share, a))
+        else:
+            scored.append((0.0, a))  # a CJK phrase: no count at hand, keep it
+    scored.sort(key=lambda x: x[0])
+    keep: list[str] = []
+    total = 0.0
+    for n, a in scored[:MAX_TERMS]:
+        if keep and total + n > RANK_BUDGET:
+            break
+        keep.append(a)
+        total += n
+    return keep, total
 
 
 WATERMARK = "turns_indexed_upto"

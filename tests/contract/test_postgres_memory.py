@@ -84,7 +84,7 @@ async def test_a_row_locked_job_is_skipped_not_waited_for(memory: PostgresMemory
         assert job is not None and job.id == second
 
 
-async def test_cjk_turns_and_stopword_only_queries(pg: PostgresStore) -> None:
+async def test_cjk_turns_and_stopword_queries(pg: PostgresStore) -> None:
     memory = PostgresMemoryStore(pg)
     uid = (await pg.upsert_user("telegram", "w", "Wen")).id
     await say(pg, "w", uid, "我下个月去东京旅行")
@@ -94,8 +94,10 @@ async def test_cjk_turns_and_stopword_only_queries(pg: PostgresStore) -> None:
     hits = await memory.search_turns(scope, query_terms("东京"), 5)
     assert [h.content for h in hits][:1] == ["我下个月去东京旅行"]
     assert hits[0].score < 0  # lower is better
-    # English stopwords are not indexed: a query of only those finds nothing, quietly.
-    assert await memory.search_turns(scope, ['"the"', '"is"'], 5) == []
+    # Stopwords are indexed, as in SQLite's FTS5 (the same tokens, so the same bm25): a query
+    # of only those finds the turn that says them first, then the one it follows.
+    hits = await memory.search_turns(scope, ['"the"', '"is"'], 5)
+    assert [h.content for h in hits] == ["the weather is nice", "我下个月去东京旅行"]
 
 
 async def test_memory_search_never_crosses_scopes(memory: PostgresMemoryStore) -> None:
