@@ -109,6 +109,9 @@ class PostgresTurnIndex(Buckets):
         self._lock_key = _lock_key(f"kindred:turn_index:{store._schema}")
         self._stemmer = Stemmer()
         self._tokenizer = Tokenizer()
+        # Attributes, so tests reach every path on a small corpus.
+        self.rank_budget = RANK_BUDGET
+        self.gin_cap = GIN_CAP
         # Counts drift slowly: reused for DF_TTL seconds, as SQLite's index does.
         self._df: dict[str, int] = {}
         self._sizes: dict[int, int] = {}  # rows per bucket
@@ -170,14 +173,15 @@ class PostgresTurnIndex(Buckets):
             for r in rows:
                 by_conv[r[1]].append(r)
             for conv_id, conv_rows in by_conv.items():
-                # The two turns before were indexed without these as their "next" context.
+                # The two turns before were indexed without these as their "next" context:
+                # rewritten, with the two before them read as their own context.
                 before = await s._all(
                     f"{TURN_SQL} WHERE m.conversation_id = ? AND m.id < ?"
-                    " ORDER BY m.id DESC LIMIT 2",
+                    " ORDER BY m.id DESC LIMIT 4",
                     (conv_id, conv_rows[0][0]),
                 )
-                await self.delete([r[0] for r in before])
-                targets = {r[0] for r in conv_rows} | {r[0] for r in before}
+                await self.delete([r[0] for r in before[:2]] + [r[0] for r in conv_rows])
+                targets = {r[0] for r in conv_rows} | {r[0] for r in before[:2]}
                 await self._insert([*reversed(before), *conv_rows], targets)
                 stats.indexed += len(conv_rows)
             await s._all(
@@ -223,9 +227,9 @@ class PostgresTurnIndex(Buckets):
         if not terms:
             return []
         total_rows, total_tokens = await self._index_totals()
-        if rows > RANK_BUDGET:  # newest matches, as SQLite's index ranks them
+        if rows > self.rank_budget:  # newest matches, as SQLite's index ranks them
             source, per_bucket = WALK_ROWS, limit
-        elif sum(t.df for t in terms) <= GIN_CAP:
+        elif sum(t.df for t in terms) <= self.gin_cap:
             source, per_bucket = GIN_ROWS, None
         else:
             source, per_bucket = WALK_ROWS, None
@@ -258,7 +262,7 @@ class PostgresTurnIndex(Buckets):
         df = await self._counts(sorted(keys))
         if words:
             share = await self._share(buckets)
-            keep, rows = choose_terms(atoms, words, stems, df, share)
+            keep, rows = choose_terms(atoms, words, stems, df, share, self.rank_budget)
         else:
             keep, rows = atoms[:MAX_TERMS], 0.0
         found = (term(tokens[a], df) for a in keep)

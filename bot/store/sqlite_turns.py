@@ -145,6 +145,7 @@ class TurnIndex(Buckets):
         self._sizes: dict[tuple[int, int], int] = {}  # rows in a rowid range (a bucket's)
         self._tuned = False
         self._stemmer = Stemmer()
+        self.rank_budget = RANK_BUDGET  # an attribute: tests reach the newest-matches path
 
     async def delete(self, rows: Iterable[Row]) -> None:
         ids = [i for r in rows for i in await self.rowids(r, every=True)]
@@ -189,7 +190,7 @@ class TurnIndex(Buckets):
         match = " OR ".join(atoms)
         # Past the budget (one very common word), the newest matches: bm25 then scores only
         # the rows returned, and recent turns are the likelier ones to be meant.
-        order = "rank" if rows <= RANK_BUDGET else "rowid DESC"
+        order = "rank" if rows <= self.rank_budget else "rowid DESC"
         one = (
             "SELECT * FROM (SELECT rowid, rank FROM turns_fts WHERE turns_fts MATCH ?"
             f" AND rowid BETWEEN ? AND ? ORDER BY {order} LIMIT ?)"
@@ -250,7 +251,7 @@ class TurnIndex(Buckets):
             )
             # Only counts are kept: a word not indexed yet may be by the next message.
             self._df.update({str(r[0]): int(r[1]) for r in rows})
-        return choose_terms(atoms, words, stems, self._df, share)
+        return choose_terms(atoms, words, stems, self._df, share, self.rank_budget)
 
 
 def choose_terms(
@@ -259,6 +260,7 @@ def choose_terms(
     stems: dict[str, str | None],
     df: dict[str, int],
     share: float,
+    budget: int = RANK_BUDGET,
 ) -> tuple[list[str], float]:
     """``TurnIndex.prune``'s choice, shared with the PostgreSQL index so both rank the same
     words: ``words`` maps the single-word atoms to their word, ``stems`` a word to its
@@ -276,7 +278,7 @@ def choose_terms(
     keep: list[str] = []
     total = 0.0
     for n, a in scored[:MAX_TERMS]:
-        if keep and total + n > RANK_BUDGET:
+        if keep and total + n > budget:
             break
         keep.append(a)
         total += n
