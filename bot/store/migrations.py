@@ -537,6 +537,10 @@ MIGRATIONS: list[tuple[int, tuple[Statement, ...]]] = [
                 "ALTER TABLE turn_index ADD COLUMN size INTEGER NOT NULL DEFAULT 0,"
                 " ADD COLUMN tf JSONB NOT NULL DEFAULT '{}'",
             ),
+            # A search reads ``tf`` once per term and row: rows up to a page stay inline and
+            # uncompressed (the default compresses past ~2 kB, and every read would then
+            # decompress the row again; a turn with its neighbours is often that long).
+            OnlyFor("postgresql", "ALTER TABLE turn_index SET (toast_tuple_target = 8160)"),
             OnlyFor(
                 "postgresql",
                 "CREATE TABLE turn_terms (term TEXT PRIMARY KEY, doc BIGINT NOT NULL)",

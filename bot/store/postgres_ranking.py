@@ -29,6 +29,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bot.memory.text import is_cjk_char
 
@@ -109,15 +110,34 @@ def idf(rows: int, matching: int) -> float:
     return math.log(ratio) if ratio > 1 else 1e-6
 
 
-# A row's bm25 (FTS5's sign: lower is better) for the terms ``$keys``/``$idfs``/``$phrases``
-# (parallel arrays) and the index's mean row size ``$avgdl``: placeholders 1-4 of every
-# search statement. ``t`` is the row.
-SCORE = (
-    f"-(SELECT coalesce(sum(a.idf * f.v * {K1 + 1}"
-    f" / (f.v + {K1} * ({1 - B} + {B} * t.size / $4::float8))), 0)"
-    " FROM unnest($1::text[], $2::float8[], $3::text[]) AS a(key, idf, phrase)"
-    " CROSS JOIN LATERAL (SELECT CASE WHEN a.phrase IS NULL"
-    " THEN coalesce((t.tf ->> a.key)::float8, 0)"
-    " WHEN t.doc @@ a.phrase::tsquery THEN (SELECT min(coalesce((t.tf ->> w)::float8, 0))"
-    " FROM unnest(string_to_array(a.key, ' ')) AS w) ELSE 0 END / 10 AS v) AS f)"
-)
+class Params:
+    """Numbered placeholders for a statement built in pieces: ``params(value)`` keeps the
+    value and returns its ``$n``."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+def score_sql(terms: Sequence[Term], rows: int, avgdl: float, params: Params) -> str:
+    """A row's bm25 (FTS5's sign: lower is better) as one SQL expression over the row ``t``:
+    one ``tf`` look-up per term (no per-row subquery: each would read the row's ``tf``
+    again), the values all parameters, so the statement's text (and its prepared plan)
+    depends only on the query's shape."""
+    norm = f"{K1} * ({1 - B} + {B} * t.size / {params(avgdl)}::float8)"
+    parts = []
+    for t in terms:
+        if t.phrase is None:
+            f = f"coalesce((t.tf ->> {params(t.key)})::float8, 0)"
+        else:
+            least = ", ".join(
+                f"coalesce((t.tf ->> {params(w)})::float8, 0)" for w in t.key.split(" ")
+            )
+            f = f"CASE WHEN t.doc @@ {params(t.phrase)}::tsquery THEN least({least}) ELSE 0 END"
+        weight = params(idf(rows, t.df) * (K1 + 1))
+        # ``f`` is in tenths: f/10 * w / (f/10 + norm) = f * w / (f + 10 * norm).
+        parts.append(f"{weight}::float8 * ({f}) / (({f}) + 10 * {norm})")
+    return "-(" + " + ".join(parts) + ")"

@@ -38,7 +38,7 @@ from datetime import datetime
 from bot.memory.base import IndexStats, Scope, TurnHit
 from bot.memory.stems import Stemmer, Tokenizer
 from bot.store.postgres import PostgresStore, Row, _lock_key
-from bot.store.postgres_ranking import SCORE, Term, idf, ranked_document, term
+from bot.store.postgres_ranking import Params, Term, ranked_document, score_sql, term
 from bot.store.sqlite_turns import (
     DF_TTL,
     MASK,
@@ -64,24 +64,25 @@ INSERT = (
     " FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::int[], ?::text[]) AS x(b, m, d, n, f)"
     " ON CONFLICT (bucket, message_id) DO NOTHING"
 )
+# ``{score}``: ``score_sql``; ``{rows}``: GIN_ROWS or WALK_ROWS, the scope's matching rows.
 OUT = (
     "SELECT m.id, m.conversation_id, m.role, m.author_name, m.content, m.created_at, r.score"
     " FROM (SELECT DISTINCT ON (t.message_id) t.message_id, {score} AS score FROM {rows} t) r"
-    " JOIN messages m ON m.id = r.message_id ORDER BY r.score, m.id DESC LIMIT $7"
+    " JOIN messages m ON m.id = r.message_id ORDER BY r.score, m.id DESC LIMIT {limit}"
 )
-# The scope's matching rows ($5: tsquery, $6: buckets, $8: message ids below), by the GIN
-# index; the CTE keeps the planner from walking a large bucket instead.
+# By the GIN index ({query}: tsquery, {buckets}, {below}: message ids below). ``+ 0``: not
+# indexable, so the planner cannot walk a large bucket's key (or the message ids below)
+# instead of the GIN index, or beside it.
 GIN_ROWS = (
-    "(WITH g AS MATERIALIZED (SELECT bucket, message_id, size, tf, doc FROM turn_index"
-    " WHERE doc @@ $5::tsquery) SELECT * FROM g WHERE bucket = ANY($6::bigint[])"
-    " AND message_id < $8)"
+    "(SELECT bucket, message_id, size, tf, doc FROM turn_index WHERE doc @@ {query}::tsquery"
+    " AND bucket + 0 = ANY({buckets}::bigint[]) AND message_id + 0 < {below})"
 )
-# Each bucket's newest rows, their matches ($9 of them at most; NULL: all).
+# Each bucket's newest rows, their matches ({each} of them at most; NULL: all).
 WALK_ROWS = (
-    "(SELECT s.* FROM unnest($6::bigint[]) AS k(id) CROSS JOIN LATERAL (SELECT w.* FROM"
-    " (SELECT bucket, message_id, size, tf, doc FROM turn_index WHERE bucket = k.id"
-    f" AND message_id < $8 ORDER BY message_id DESC LIMIT {SCAN_CAP}) w"
-    " WHERE w.doc @@ $5::tsquery LIMIT $9) s)"
+    "(SELECT s.* FROM unnest({buckets}::bigint[]) AS k(id) CROSS JOIN LATERAL (SELECT w.*"
+    " FROM (SELECT bucket, message_id, size, tf, doc FROM turn_index WHERE bucket = k.id"
+    f" AND message_id < {{below}} ORDER BY message_id DESC LIMIT {SCAN_CAP}) w"
+    " WHERE w.doc @@ {query}::tsquery LIMIT {each}) s)"
 )
 
 
@@ -189,6 +190,9 @@ class PostgresTurnIndex(Buckets):
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (WATERMARK, rows[-1][0]),
             )
+            # New index entries wait in the GIN index's pending list, which every search
+            # scans in full: merged here, in the background, not by the next search.
+            await s._all("SELECT gin_clean_pending_list('turn_index_doc'::regclass)")
         stats.ids = [r[0] for r in rows]
         stats.more = len(rows) == batch
         return stats
@@ -233,21 +237,19 @@ class PostgresTurnIndex(Buckets):
             source, per_bucket = GIN_ROWS, None
         else:
             source, per_bucket = WALK_ROWS, None
-        # Numbered placeholders throughout (``_all`` numbers only ``?``, and there is none).
-        found = await self._s._all(
-            OUT.format(score=SCORE, rows=source),
-            (
-                [t.key for t in terms],
-                [idf(total_rows, t.df) for t in terms],
-                [t.phrase for t in terms],
-                max(total_tokens / total_rows, 1.0) if total_rows else 1.0,
-                " | ".join(dict.fromkeys(t.query for t in terms)),
-                buckets,
-                limit,
-                before_id if before_id is not None else NO_LIMIT,
-                *([per_bucket] if source is WALK_ROWS else []),
-            ),
+        p = Params()
+        rows_sql = source.format(
+            query=p(" | ".join(dict.fromkeys(t.query for t in terms))),
+            buckets=p(buckets),
+            below=p(before_id if before_id is not None else NO_LIMIT),
+            each=p(per_bucket) if source is WALK_ROWS else "",
         )
+        avgdl = max(total_tokens / total_rows, 1.0) if total_rows else 1.0
+        sql = OUT.format(
+            score=score_sql(terms, total_rows, avgdl, p), rows=rows_sql, limit=p(limit)
+        )
+        # Numbered placeholders throughout (``_all`` numbers only ``?``, and there is none).
+        found = await self._s._all(sql, p.values)
         return [_hit(r, float(r[6])) for r in found]
 
     async def _terms(self, atoms: list[str], buckets: list[int]) -> tuple[list[Term], float]:
