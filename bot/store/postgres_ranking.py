@@ -122,22 +122,24 @@ class Params:
         return f"${len(self.values)}"
 
 
-def score_sql(terms: Sequence[Term], rows: int, avgdl: float, params: Params) -> str:
-    """A row's bm25 (FTS5's sign: lower is better) as one SQL expression over the row ``t``:
-    one ``tf`` look-up per term (no per-row subquery: each would read the row's ``tf``
-    again), the values all parameters, so the statement's text (and its prepared plan)
-    depends only on the query's shape."""
-    norm = f"{K1} * ({1 - B} + {B} * t.size / {params(avgdl)}::float8)"
-    parts = []
+def term_scores(
+    terms: Sequence[Term], rows: int, avgdl: float, params: Params
+) -> list[tuple[str, str]]:
+    """Each term's (``tsquery`` text, SQL expression of its bm25 share in the row
+    ``t``, FTS5's sign: lower is better): one ``tf`` look-up per term, the values all
+    parameters, so a statement's text (and its prepared plan) depends only on the query's
+    shape."""
+    # f * w / (f + k) written as w * (1 - k / (f + k)): each count read once. ``f`` is in
+    # tenths, so ``k`` is ten times FTS5's k1 * (1 - b + b * D / avgdl).
+    k = f"{10 * K1} * ({1 - B} + {B} * t.size / {params(avgdl)}::float8)"
+    out = []
     for t in terms:
         if t.phrase is None:
-            f = f"coalesce((t.tf ->> {params(t.key)})::float8, 0)"
+            f = f"coalesce((t.tf -> {params(t.key)})::float8, 0)"
         else:
-            least = ", ".join(
-                f"coalesce((t.tf ->> {params(w)})::float8, 0)" for w in t.key.split(" ")
-            )
-            f = f"CASE WHEN t.doc @@ {params(t.phrase)}::tsquery THEN least({least}) ELSE 0 END"
+            least = ", ".join(f"coalesce((t.tf -> {params(w)})::float8, 0)" for w in t.key.split())
+            phrase = params(t.phrase)
+            f = f"CASE WHEN t.doc @@ {phrase}::tsquery THEN least({least}) ELSE 0 END"
         weight = params(idf(rows, t.df) * (K1 + 1))
-        # ``f`` is in tenths: f/10 * w / (f/10 + norm) = f * w / (f + 10 * norm).
-        parts.append(f"{weight}::float8 * ({f}) / (({f}) + 10 * {norm})")
-    return "-(" + " + ".join(parts) + ")"
+        out.append((t.query, f"-{weight}::float8 * (1 - ({k}) / ({f} + {k}))"))
+    return out

@@ -38,7 +38,7 @@ from datetime import datetime
 from bot.memory.base import IndexStats, Scope, TurnHit
 from bot.memory.stems import Stemmer, Tokenizer
 from bot.store.postgres import PostgresStore, Row, _lock_key
-from bot.store.postgres_ranking import Params, Term, ranked_document, score_sql, term
+from bot.store.postgres_ranking import Params, Term, ranked_document, term, term_scores
 from bot.store.sqlite_turns import (
     DF_TTL,
     MASK,
@@ -55,6 +55,7 @@ _WORD = re.compile(r"\w+")
 NO_LIMIT = 1 << 62
 GIN_CAP = 10_000  # whole-index matches the GIN path may read (see the module docstring)
 SCAN_CAP = 20_000  # a bucket's newest rows walked at most by one search
+ANALYZE_MIN = 500  # rows changed since the last ANALYZE before the worker runs one
 INSERT_ROWS = 2000  # index rows per INSERT statement (one trigger run each)
 # A turn indexed twice at once (the indexer and a /forget rebuild of its conversation):
 # one copy stays, and the counts (migration 14's trigger) see only rows really inserted.
@@ -65,11 +66,18 @@ INSERT = (
     " ON CONFLICT (bucket, message_id) DO NOTHING"
 )
 # ``{score}``: ``score_sql``; ``{rows}``: GIN_ROWS or WALK_ROWS, the scope's matching rows.
+# The best ``limit`` turns ({scored}: message id and score of each match) are chosen before
+# their messages are read (one look-up each, not one per match).
 OUT = (
     "SELECT m.id, m.conversation_id, m.role, m.author_name, m.content, m.created_at, r.score"
-    " FROM (SELECT DISTINCT ON (t.message_id) t.message_id, {score} AS score FROM {rows} t) r"
-    " JOIN messages m ON m.id = r.message_id ORDER BY r.score, m.id DESC LIMIT {limit}"
+    " FROM (SELECT d.message_id, d.score FROM ({scored}) d"
+    " ORDER BY d.score, d.message_id DESC LIMIT {limit}) r"
+    " JOIN messages m ON m.id = r.message_id ORDER BY r.score, m.id DESC"
 )
+# Each match's score ({score}: every term's share summed in one expression, so each row is
+# read once); a turn in two buckets (a group's and its speaker's) has the same document in
+# both: one score. {rows}: GIN_ROWS or WALK_ROWS.
+SCORED = "SELECT DISTINCT ON (t.message_id) t.message_id, {score} AS score FROM {rows} t"
 # By the GIN index ({query}: tsquery, {buckets}, {below}: message ids below). ``+ 0``: not
 # indexable, so the planner cannot walk a large bucket's key (or the message ids below)
 # instead of the GIN index, or beside it.
@@ -195,7 +203,20 @@ class PostgresTurnIndex(Buckets):
             await s._all("SELECT gin_clean_pending_list('turn_index_doc'::regclass)")
         stats.ids = [r[0] for r in rows]
         stats.more = len(rows) == batch
+        await self._analyze_if_grown()
         return stats
+
+    async def _analyze_if_grown(self) -> None:
+        """``ANALYZE turn_index`` once its rows changed by half of them since the last one:
+        without statistics the planner takes a bucket for a few thousand rows and sorts all
+        of it for "the newest matches" (hundreds of ms at 100k turns) instead of walking
+        its key. Autovacuum does this too, where it runs; the worker makes sure of it."""
+        row = await self._s._one(
+            "SELECT n_mod_since_analyze, n_live_tup FROM pg_stat_user_tables"
+            " WHERE relid = 'turn_index'::regclass"
+        )
+        if row is not None and row[0] >= ANALYZE_MIN and 2 * row[0] >= row[1]:
+            await self._s._all("ANALYZE turn_index")
 
     async def reindex_conversations(self, conv_ids: Sequence[int]) -> None:
         """Rebuild whole conversations' rows (after a deletion, neighbours' context must
@@ -231,23 +252,20 @@ class PostgresTurnIndex(Buckets):
         if not terms:
             return []
         total_rows, total_tokens = await self._index_totals()
-        if rows > self.rank_budget:  # newest matches, as SQLite's index ranks them
-            source, per_bucket = WALK_ROWS, limit
-        elif sum(t.df for t in terms) <= self.gin_cap:
-            source, per_bucket = GIN_ROWS, None
-        else:
-            source, per_bucket = WALK_ROWS, None
-        p = Params()
-        rows_sql = source.format(
-            query=p(" | ".join(dict.fromkeys(t.query for t in terms))),
-            buckets=p(buckets),
-            below=p(before_id if before_id is not None else NO_LIMIT),
-            each=p(per_bucket) if source is WALK_ROWS else "",
-        )
         avgdl = max(total_tokens / total_rows, 1.0) if total_rows else 1.0
-        sql = OUT.format(
-            score=score_sql(terms, total_rows, avgdl, p), rows=rows_sql, limit=p(limit)
-        )
+        p = Params()
+        buckets_sql = p(buckets)
+        below = p(before_id if before_id is not None else NO_LIMIT)
+        shares = term_scores(terms, total_rows, avgdl, p)
+        query = p(" | ".join(dict.fromkeys(t.query for t in terms)))
+        if rows > self.rank_budget:  # newest matches, as SQLite's index ranks them
+            source = WALK_ROWS.format(buckets=buckets_sql, below=below, query=query, each=p(limit))
+        elif sum(t.df for t in terms) <= self.gin_cap:
+            source = GIN_ROWS.format(buckets=buckets_sql, below=below, query=query)
+        else:
+            source = WALK_ROWS.format(buckets=buckets_sql, below=below, query=query, each=p(None))
+        scored = SCORED.format(score=" + ".join(score for _, score in shares), rows=source)
+        sql = OUT.format(scored=scored, limit=p(limit))
         # Numbered placeholders throughout (``_all`` numbers only ``?``, and there is none).
         found = await self._s._all(sql, p.values)
         return [_hit(r, float(r[6])) for r in found]
