@@ -537,6 +537,15 @@ MIGRATIONS: list[tuple[int, tuple[Statement, ...]]] = [
                 "ALTER TABLE turn_index ADD COLUMN size INTEGER NOT NULL DEFAULT 0,"
                 " ADD COLUMN tf JSONB NOT NULL DEFAULT '{}'",
             ),
+            # Index rows are looked up by message id for deletion (and cascades) only; a
+            # b-tree there also offered the planner "newest first" over every bucket at
+            # once, which it took for a bucket's newest matches when other buckets' rows
+            # were newer. A hash index serves the look-ups and orders nothing.
+            OnlyFor("postgresql", "DROP INDEX turn_index_message"),
+            OnlyFor(
+                "postgresql",
+                "CREATE INDEX turn_index_message ON turn_index USING hash (message_id)",
+            ),
             # A search reads ``tf`` once per term and row: rows up to a page stay inline and
             # uncompressed (the default compresses past ~2 kB, and every read would then
             # decompress the row again; a turn with its neighbours is often that long).
