@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     mem.add_argument("--k", default="5,10", help="cut-offs for recall@k and hit@k (5,10)")
     mem.add_argument("--json", action="store_true", help="one JSON object")
     mem.add_argument("--embeddings", action="store_true", help="hybrid ranking (needs a model)")
+    mem.add_argument(
+        "--database-url", metavar="URL", help="postgresql://… to run on PostgreSQL (own schema)"
+    )
     saf = ev.add_parser("safety", help="the crisis screen on labelled JSON Lines")
     saf.add_argument("path", type=Path, help="JSON Lines: text, label (crisis|not_crisis), lang")
     saf.add_argument("--json", action="store_true", help="one JSON object")
@@ -298,7 +301,7 @@ async def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from bot.memory.eval import DatasetError, run_cli
 
     try:
-        return await run_cli(args.path, args.k, args.json, args.embeddings)
+        return await run_cli(args.path, args.k, args.json, args.embeddings, args.database_url)
     except DatasetError as exc:
         raise Exit(2, str(exc)) from None
 

@@ -17,6 +17,7 @@ import asyncio
 import json
 import math
 import re
+import secrets
 import statistics
 import tempfile
 import time
@@ -25,14 +26,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.memory.base import Scope
 from bot.memory.recall import Embed, RecallConfig, Recaller
-from bot.store.base import NewMessage, Role
+from bot.store.base import NewMessage, Role, Store
 from bot.store.sqlite import SQLiteStore
 from bot.store.sqlite_memory import SQLiteMemoryStore
 from bot.tokens import count_tokens
+
+if TYPE_CHECKING:
+    from bot.store.postgres_memory import PostgresMemoryStore
 
 PERSONA = "eval"
 PLATFORM = "eval"
@@ -117,6 +121,7 @@ async def evaluate(
     embed: Embed | None = None,
     embed_model: str = "",
     db_dir: Path | None = None,
+    database_url: str | None = None,
 ) -> dict[str, Any]:
     try:
         samples = json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
@@ -124,25 +129,53 @@ async def evaluate(
         raise DatasetError(f"cannot read {path}: {exc}") from None
     if not isinstance(samples, list):
         raise DatasetError(f"{path}: expected a JSON list of samples (the LoCoMo schema)")
+    clock = SettableClock()
+    if database_url is not None:
+        return await _on_postgres(database_url, clock, samples, ks, embed, embed_model)
     with tempfile.TemporaryDirectory(dir=db_dir) as tmp:
-        clock = SettableClock()
         store = SQLiteStore(Path(tmp) / "eval.db", clock=clock)
         await store.open()
         try:
-            return await _run(store, clock, samples, ks, embed, embed_model)
+            return await _run(
+                store, SQLiteMemoryStore(store), clock, samples, ks, embed, embed_model
+            )
         finally:
             await store.close()
 
 
-async def _run(
-    store: SQLiteStore,
+async def _on_postgres(
+    url: str,
     clock: SettableClock,
     samples: list[Any],
     ks: Sequence[int],
     embed: Embed | None,
     embed_model: str,
 ) -> dict[str, Any]:
-    memory = SQLiteMemoryStore(store)
+    """The run on PostgreSQL, in a fresh schema ``kindred_eval_<hex>`` dropped at the end
+    (on error too). asyncpg comes with the optional postgres extra: imported here only."""
+    from bot.store.postgres import PostgresStore
+    from bot.store.postgres_memory import PostgresMemoryStore
+
+    store = PostgresStore(url, clock=clock, schema=f"kindred_eval_{secrets.token_hex(4)}")
+    await store.open()
+    try:
+        return await _run(store, PostgresMemoryStore(store), clock, samples, ks, embed, embed_model)
+    finally:
+        try:
+            await store._all(f'DROP SCHEMA IF EXISTS "{store._schema}" CASCADE')
+        finally:
+            await store.close()
+
+
+async def _run(
+    store: Store,
+    memory: SQLiteMemoryStore | PostgresMemoryStore,
+    clock: SettableClock,
+    samples: list[Any],
+    ks: Sequence[int],
+    embed: Embed | None,
+    embed_model: str,
+) -> dict[str, Any]:
     recaller = Recaller(memory, count_tokens, RecallConfig(), embed)
     kmax = max(max(ks), 10)
     ingest_started = time.perf_counter()
@@ -221,7 +254,9 @@ async def _run(
     }
 
 
-async def embed_turns(memory: SQLiteMemoryStore, embed: Embed, model: str, batch: int = 64) -> int:
+async def embed_turns(
+    memory: SQLiteMemoryStore | PostgresMemoryStore, embed: Embed, model: str, batch: int = 64
+) -> int:
     from bot.memory.vectors import pack
 
     done = 0
@@ -267,8 +302,11 @@ def parse_ks(text: str) -> tuple[int, ...]:
     return ks
 
 
-async def run_cli(path: Path, ks_text: str, as_json: bool, embeddings: bool) -> int:
-    """``kindred eval memory``: prints the report; returns the exit status."""
+async def run_cli(
+    path: Path, ks_text: str, as_json: bool, embeddings: bool, database_url: str | None = None
+) -> int:
+    """``kindred eval memory``: prints the report; returns the exit status. With
+    ``database_url`` (postgresql://…) the run goes to PostgreSQL, in a schema of its own."""
     from config.memory import MemorySettings
     from config.settings import load_settings
 
@@ -297,7 +335,9 @@ async def run_cli(path: Path, ks_text: str, as_json: bool, embeddings: bool) -> 
 
         embed = embed_fn
     try:
-        result = await evaluate(path, ks, embed=embed, embed_model=model_name)
+        result = await evaluate(
+            path, ks, embed=embed, embed_model=model_name, database_url=database_url
+        )
     finally:
         for c in closers:
             await c.aclose()

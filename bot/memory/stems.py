@@ -5,10 +5,12 @@ so the result is exactly the index's own tokenizer. Cached per word."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Sequence
 
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 _CACHE_MAX = 50_000
+_TOKENS_MAX = 500_000  # chunks a Tokenizer keeps
 
 
 class Stemmer:
@@ -43,3 +45,37 @@ class Stemmer:
             if len(self._cache) > _CACHE_MAX:
                 self._cache.clear()
         return {w: self._cache.get(w) for w in wanted}
+
+
+class Tokenizer:
+    """Texts as token lists, exactly as the FTS5 index stores them (stemmed): for an index
+    kept outside SQLite (PostgreSQL) that must rank as FTS5 does. Whitespace always
+    separates tokens in ``unicode61``, so each distinct whitespace-separated chunk is
+    tokenized once by FTS5 itself, and cached (chat text repeats its words). Thread-safe:
+    indexing runs it in a worker thread."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[str, ...]] = {}
+        self._lock = threading.Lock()
+
+    def tokens(self, texts: Sequence[str]) -> list[list[str]]:
+        with self._lock:
+            cache = self._cache
+            missing = list({c for t in texts for c in t.split() if c not in cache})
+            if missing:
+                found: list[list[tuple[int, str]]] = [[] for _ in missing]
+                db = sqlite3.connect(":memory:")
+                try:
+                    db.execute(f"CREATE VIRTUAL TABLE s USING fts5(x, tokenize = '{TOKENIZER}')")
+                    db.execute("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, s, 'instance')")
+                    db.executemany("INSERT INTO s (rowid, x) VALUES (?, ?)", enumerate(missing))
+                    for doc, offset, term in db.execute("SELECT doc, offset, term FROM v"):
+                        found[doc].append((offset, term))
+                finally:
+                    db.close()
+                for chunk, toks in zip(missing, found, strict=True):
+                    cache[chunk] = tuple(term for _, term in sorted(toks))
+            out = [[tok for c in t.split() for tok in cache[c]] for t in texts]
+            if len(cache) > _TOKENS_MAX:
+                cache.clear()
+            return out

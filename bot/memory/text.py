@@ -193,3 +193,8 @@ def word_count(text: str) -> int:
 def normalise(text: str) -> str:
     """For duplicate detection: case, punctuation and spacing ignored."""
     return " ".join(_WORD.findall(text.casefold()))
+
+
+def is_cjk_char(token: str) -> bool:
+    """One CJK character (as ``segment`` leaves them: each its own token)."""
+    return len(token) == 1 and _CJK_CHAR.match(token) is not None

@@ -567,6 +567,86 @@ MIGRATIONS: list[tuple[int, tuple[Statement, ...]]] = [
         ),
     ),
     (
+        14,
+        # PostgreSQL's turn index ranks as SQLite's FTS5 bm25 does (bot/store/postgres_turns.py):
+        # documents are FTS5's own tokens (porter), each row carries its token count
+        # (``size``) and its words' weighted frequencies (``tf``, tenths: body 10, the turn
+        # before 7, after 4, two away 3), and document counts are kept beside it, per word
+        # (``turn_terms``) and per bucket (``turn_buckets``: rows and tokens), by a statement
+        # trigger, so deletions of every kind (cascades from /forget too) keep them exact.
+        # Rows are never updated in place: replaced by delete and insert. The index is
+        # rebuilt: rows dropped, watermark reset, the memory worker indexes every turn again.
+        (
+            OnlyFor("postgresql", "DELETE FROM turn_index"),
+            OnlyFor("postgresql", "DELETE FROM memory_state WHERE key = 'turns_indexed_upto'"),
+            OnlyFor(
+                "postgresql",
+                "ALTER TABLE turn_index ADD COLUMN size INTEGER NOT NULL DEFAULT 0,"
+                " ADD COLUMN tf JSONB NOT NULL DEFAULT '{}'",
+            ),
+            # Index rows are looked up by message id for deletion (and cascades) only; a
+            # b-tree there also offered the planner "newest first" over every bucket at
+            # once, which it took for a bucket's newest matches when other buckets' rows
+            # were newer. A hash index serves the look-ups and orders nothing.
+            OnlyFor("postgresql", "DROP INDEX turn_index_message"),
+            OnlyFor(
+                "postgresql",
+                "CREATE INDEX turn_index_message ON turn_index USING hash (message_id)",
+            ),
+            # A search reads ``tf`` once per term and row: rows up to a page stay inline and
+            # uncompressed (the default compresses past ~2 kB, and every read would then
+            # decompress the row again; a turn with its neighbours is often that long).
+            OnlyFor("postgresql", "ALTER TABLE turn_index SET (toast_tuple_target = 8160)"),
+            OnlyFor(
+                "postgresql",
+                "CREATE TABLE turn_terms (term TEXT PRIMARY KEY, doc BIGINT NOT NULL)",
+            ),
+            OnlyFor(
+                "postgresql",
+                "CREATE TABLE turn_buckets (bucket BIGINT PRIMARY KEY, rows BIGINT NOT NULL,"
+                " tokens BIGINT NOT NULL)",
+            ),
+            # ``$$$$`` is ``$$`` once rendered (``$`` is string.Template's escape character).
+            OnlyFor(
+                "postgresql",
+                """
+                CREATE FUNCTION turn_index_counts() RETURNS trigger LANGUAGE plpgsql AS $$$$
+                DECLARE
+                    sign BIGINT := CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE -1 END;
+                BEGIN
+                    INSERT INTO turn_terms AS t (term, doc)
+                    SELECT k, sign * count(*) FROM changed, jsonb_object_keys(changed.tf) k
+                    GROUP BY k ORDER BY k
+                    ON CONFLICT (term) DO UPDATE SET doc = t.doc + excluded.doc;
+                    INSERT INTO turn_buckets AS b (bucket, rows, tokens)
+                    SELECT bucket, sign * count(*), sign * sum(size) FROM changed
+                    GROUP BY bucket ORDER BY bucket
+                    ON CONFLICT (bucket) DO UPDATE
+                    SET rows = b.rows + excluded.rows, tokens = b.tokens + excluded.tokens;
+                    IF sign < 0 THEN
+                        DELETE FROM turn_terms WHERE doc <= 0 AND term IN
+                            (SELECT jsonb_object_keys(tf) FROM changed);
+                    END IF;
+                    RETURN NULL;
+                END
+                $$$$
+                """,
+            ),
+            OnlyFor(
+                "postgresql",
+                "CREATE TRIGGER turn_index_added AFTER INSERT ON turn_index"
+                " REFERENCING NEW TABLE AS changed"
+                " FOR EACH STATEMENT EXECUTE FUNCTION turn_index_counts()",
+            ),
+            OnlyFor(
+                "postgresql",
+                "CREATE TRIGGER turn_index_removed AFTER DELETE ON turn_index"
+                " REFERENCING OLD TABLE AS changed"
+                " FOR EACH STATEMENT EXECUTE FUNCTION turn_index_counts()",
+            ),
+        ),
+    ),
+    (
         15,
         (
             # Knowledge updates (bot/memory/consolidate.py): when a newer fact replaced a

@@ -1,8 +1,9 @@
 """``MemoryStore`` on PostgreSQL: the portable tables of migrations 2-3 (through the shared
 ``WorkTables``) plus the two ``tsvector`` tables of migration 6 — ``turn_index``
-(``bot/store/postgres_turns.py``) and ``memory_index``: one row per *current* memory with
-its document and scope token (``memory_scope``), written in the same transaction as the
-memory, so a search reads only rows whose token is one ``memory_filter`` allows.
+(``bot/store/postgres_turns.py``, ranked as FTS5's bm25 since migration 14) and
+``memory_index``: one row per *current* memory with its document and scope token
+(``memory_scope``), written in the same transaction as the memory, so a search reads only
+rows whose token is one ``memory_filter`` allows.
 
 Several bot processes share the database, so nothing relies on an in-process lock: jobs are
 claimed with ``FOR UPDATE SKIP LOCKED`` (two workers never take the same job), turn indexing

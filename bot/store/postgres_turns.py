@@ -1,52 +1,96 @@
-"""The lexical index of stored turns on PostgreSQL (table ``turn_index``, migration 6).
+"""The lexical index of stored turns on PostgreSQL (table ``turn_index``, migrations 6 and 14).
 
 Scopes work as in SQLite (``bot/store/sqlite_turns.py``; the same ``Buckets`` code decides
 them): a turn has one row per bucket it belongs to — a private chat's turns the person's
 bucket, a group turn the group's and its speaker's — and a search reads only the rows of
 the scope's buckets, so visibility is part of the query, never a filter afterwards.
 
-A row's ``doc`` is one ``tsvector`` of the turn's four sides, weighted like SQLite's bm25
-columns: body ``A`` (1.0), the turn before ``B`` (0.7), the turn after ``C`` (0.4), the
-turns two away ``D`` (0.3). Texts are pre-segmented (``segment``: every CJK character a
-token) and parsed with the ``english`` configuration (snowball stemming; English stopwords
-are dropped from documents and queries alike, so they can never match — the query words of
-``query_terms`` leave them out anyway).
+Search returns what SQLite's does: the same words are chosen (``choose_terms``: rarest
+first, common words left out past ``RANK_BUDGET`` estimated rows, words the index lacks
+dropped), rows are scored by FTS5's bm25 (``bot/store/postgres_ranking.py``), and the
+scores are FTS5's. Only a bounded set of rows is ever scored:
 
-A query is an OR of its atoms, a multi-word atom (``"考 试"``, ``"23 may 2023"``) a phrase
-(``<->``), built by ``tsquery_text`` from ``\\w+`` runs only, each a quoted operand, and
-passed to ``to_tsquery('english', $n)`` as a parameter: no user text is ever part of the
-SQL. Results are ranked by ``ts_rank('{0.3, 0.4, 0.7, 1.0}', doc, query)`` (weights D, C, B,
-A), best first, newer first on ties; a ``TurnHit``'s score is the rank negated (lower is
-better, as bm25's). Unlike FTS5's bm25, ``ts_rank`` knows no document frequencies, so the
-SQLite index's pruning of common words (``TurnIndex.prune``) has no counterpart here.
+- few matches (the usual case): the GIN index finds them (whole-index matches at most
+  ``GIN_CAP``), the scope's rows among them are scored, the best returned;
+- when even the rarest word is common (past the budget): per bucket, the newest
+  ``limit`` matches, walked down the (bucket, message id) key, as SQLite ranks its newest;
+- a small scope in a large index whose words are common elsewhere: the bucket's newest
+  ``SCAN_CAP`` rows are walked and their matches scored (for a scope under ``SCAN_CAP``
+  rows, all of them: the same result as the GIN path).
 
 Indexing advances a watermark over message ids, as in SQLite, where one writer at a time
 commits ids in order. Here several connections insert, and a lower id can commit after a
 higher one; a pass in between would move the watermark past it and the turn would never be
 indexed. So a pass reads only ids up to ``PostgresStore.settled_message_id`` (the inserts
 holding them have all finished: see ``bot/store/postgres.py``), an exact barrier, no delay.
+Documents are tokenized by FTS5 itself in a worker thread (``Tokenizer``), off the loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
 
 from bot.memory.base import IndexStats, Scope, TurnHit
+from bot.memory.stems import Stemmer, Tokenizer
 from bot.store.postgres import PostgresStore, Row, _lock_key
-from bot.store.sqlite_turns import MASK, SHIFT, TURN_SQL, WATERMARK, Buckets
+from bot.store.postgres_ranking import Params, Term, ranked_document, term, term_scores
+from bot.store.sqlite_turns import (
+    DF_TTL,
+    MASK,
+    MAX_TERMS,
+    RANK_BUDGET,
+    SHIFT,
+    TURN_SQL,
+    WATERMARK,
+    Buckets,
+    choose_terms,
+)
 
 _WORD = re.compile(r"\w+")
-RANK = "ts_rank('{0.3, 0.4, 0.7, 1.0}', t.doc, q.query)"
 NO_LIMIT = 1 << 62
+GIN_CAP = 10_000  # whole-index matches the GIN path may read (see the module docstring)
+SCAN_CAP = 20_000  # a bucket's newest rows walked at most by one search
+ANALYZE_MIN = 500  # rows changed since the last ANALYZE before the worker runs one
+INSERT_ROWS = 2000  # index rows per INSERT statement (one trigger run each)
+# A turn indexed twice at once (the indexer and a /forget rebuild of its conversation):
+# one copy stays, and the counts (migration 14's trigger) see only rows really inserted.
 INSERT = (
-    "INSERT INTO turn_index (bucket, message_id, doc) VALUES (?, ?,"
-    " setweight(to_tsvector('english', ?), 'A') || setweight(to_tsvector('english', ?), 'B')"
-    " || setweight(to_tsvector('english', ?), 'C') || setweight(to_tsvector('english', ?), 'D'))"
-    " ON CONFLICT (bucket, message_id) DO UPDATE SET doc = excluded.doc"
+    "INSERT INTO turn_index (bucket, message_id, doc, size, tf)"
+    " SELECT b, m, d::tsvector, n, f::jsonb"
+    " FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::int[], ?::text[]) AS x(b, m, d, n, f)"
+    " ON CONFLICT (bucket, message_id) DO NOTHING"
+)
+# ``{score}``: ``score_sql``; ``{rows}``: GIN_ROWS or WALK_ROWS, the scope's matching rows.
+# The best ``limit`` turns ({scored}: message id and score of each match) are chosen before
+# their messages are read (one look-up each, not one per match).
+OUT = (
+    "SELECT m.id, m.conversation_id, m.role, m.author_name, m.content, m.created_at, r.score"
+    " FROM (SELECT d.message_id, d.score FROM ({scored}) d"
+    " ORDER BY d.score, d.message_id DESC LIMIT {limit}) r"
+    " JOIN messages m ON m.id = r.message_id ORDER BY r.score, m.id DESC"
+)
+# Each match's score ({score}: every term's share summed in one expression, so each row is
+# read once); a turn in two buckets (a group's and its speaker's) has the same document in
+# both: one score. {rows}: GIN_ROWS or WALK_ROWS.
+SCORED = "SELECT DISTINCT ON (t.message_id) t.message_id, {score} AS score FROM {rows} t"
+# By the GIN index ({query}: tsquery, {buckets}, {below}: message ids below). ``+ 0``: not
+# indexable, so the planner cannot walk a large bucket's key (or the message ids below)
+# instead of the GIN index, or beside it.
+GIN_ROWS = (
+    "(SELECT bucket, message_id, size, tf, doc FROM turn_index WHERE doc @@ {query}::tsquery"
+    " AND bucket + 0 = ANY({buckets}::bigint[]) AND message_id + 0 < {below})"
+)
+# Each bucket's newest rows, their matches ({each} of them at most; NULL: all).
+WALK_ROWS = (
+    "(SELECT s.* FROM unnest({buckets}::bigint[]) AS k(id) CROSS JOIN LATERAL (SELECT w.*"
+    " FROM (SELECT bucket, message_id, size, tf, doc FROM turn_index WHERE bucket = k.id"
+    f" AND message_id < {{below}} ORDER BY message_id DESC LIMIT {SCAN_CAP}) w"
+    " WHERE w.doc @@ {query}::tsquery LIMIT {each}) s)"
 )
 
 
@@ -72,12 +116,36 @@ class PostgresTurnIndex(Buckets):
         super().__init__(store, read_ts=_same)
         self._s = store
         self._lock_key = _lock_key(f"kindred:turn_index:{store._schema}")
+        self._stemmer = Stemmer()
+        self._tokenizer = Tokenizer()
+        # Attributes, so tests reach every path on a small corpus.
+        self.rank_budget = RANK_BUDGET
+        self.gin_cap = GIN_CAP
+        # Counts drift slowly: reused for DF_TTL seconds, as SQLite's index does.
+        self._df: dict[str, int] = {}
+        self._sizes: dict[int, int] = {}  # rows per bucket
+        self._totals: tuple[int, int] | None = None  # (rows, tokens) of the whole index
+        self._counted_at = 0.0
 
-    async def _docs(self, conv: list[Row], targets: set[int]) -> list[tuple[Any, ...]]:
-        return [
-            (rowid >> SHIFT, rowid & MASK, *texts)
-            for rowid, *texts in await self.documents(conv, targets)
-        ]
+    async def _insert(self, conv: list[Row], targets: set[int]) -> None:
+        """Index rows for the ``targets`` among one conversation's turns (as ``documents``),
+        tokenized in a worker thread (their text is the users'), inserted in bulk."""
+        docs = await self.documents(conv, targets)
+        if not docs:
+            return
+
+        def build() -> list[tuple[int, int, str, int, str]]:
+            texts = list({t for d in docs for t in d[1:]})
+            tokens = dict(zip(texts, self._tokenizer.tokens(texts), strict=True))
+            return [
+                (rowid >> SHIFT, rowid & MASK, *ranked_document([tokens[t] for t in sides]))
+                for rowid, *sides in docs
+            ]
+
+        rows = await asyncio.to_thread(build)
+        for i in range(0, len(rows), INSERT_ROWS):
+            part = rows[i : i + INSERT_ROWS]
+            await self._s._all(INSERT, [list(col) for col in zip(*part, strict=True)])
 
     async def delete(self, message_ids: Sequence[int]) -> None:
         """Every index row of these turns, whatever their buckets."""
@@ -114,26 +182,41 @@ class PostgresTurnIndex(Buckets):
             for r in rows:
                 by_conv[r[1]].append(r)
             for conv_id, conv_rows in by_conv.items():
-                # The two turns before were indexed without these as their "next" context.
+                # The two turns before were indexed without these as their "next" context:
+                # rewritten, with the two before them read as their own context.
                 before = await s._all(
                     f"{TURN_SQL} WHERE m.conversation_id = ? AND m.id < ?"
-                    " ORDER BY m.id DESC LIMIT 2",
+                    " ORDER BY m.id DESC LIMIT 4",
                     (conv_id, conv_rows[0][0]),
                 )
-                await self.delete([r[0] for r in before])
-                targets = {r[0] for r in conv_rows} | {r[0] for r in before}
-                docs = await self._docs([*reversed(before), *conv_rows], targets)
-                if docs:
-                    await s._executemany(INSERT, docs)
+                await self.delete([r[0] for r in before[:2]] + [r[0] for r in conv_rows])
+                targets = {r[0] for r in conv_rows} | {r[0] for r in before[:2]}
+                await self._insert([*reversed(before), *conv_rows], targets)
                 stats.indexed += len(conv_rows)
             await s._all(
                 "INSERT INTO memory_state (key, value) VALUES (?, ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (WATERMARK, rows[-1][0]),
             )
+            # New index entries wait in the GIN index's pending list, which every search
+            # scans in full: merged here, in the background, not by the next search.
+            await s._all("SELECT gin_clean_pending_list('turn_index_doc'::regclass)")
         stats.ids = [r[0] for r in rows]
         stats.more = len(rows) == batch
+        await self._analyze_if_grown()
         return stats
+
+    async def _analyze_if_grown(self) -> None:
+        """``ANALYZE turn_index`` once its rows changed by half of them since the last one:
+        without statistics the planner takes a bucket for a few thousand rows and sorts all
+        of it for "the newest matches" (hundreds of ms at 100k turns) instead of walking
+        its key. Autovacuum does this too, where it runs; the worker makes sure of it."""
+        row = await self._s._one(
+            "SELECT n_mod_since_analyze, n_live_tup FROM pg_stat_user_tables"
+            " WHERE relid = 'turn_index'::regclass"
+        )
+        if row is not None and row[0] >= ANALYZE_MIN and 2 * row[0] >= row[1]:
+            await self._s._all("ANALYZE turn_index")
 
     async def reindex_conversations(self, conv_ids: Sequence[int]) -> None:
         """Rebuild whole conversations' rows (after a deletion, neighbours' context must
@@ -146,9 +229,7 @@ class PostgresTurnIndex(Buckets):
                 (conv_id, upto),
             )
             await self.delete([r[0] for r in rows])
-            docs = await self._docs(rows, {r[0] for r in rows})
-            if docs:
-                await self._s._executemany(INSERT, docs)
+            await self._insert(rows, {r[0] for r in rows})
 
     async def scope_buckets(self, scope: Scope) -> list[int]:
         """The buckets a search in ``scope`` may read (as SQLite's rowid ranges)."""
@@ -162,22 +243,90 @@ class PostgresTurnIndex(Buckets):
     async def search(
         self, scope: Scope, atoms: list[str], limit: int, before_id: int | None
     ) -> list[TurnHit]:
-        text = tsquery_text(atoms)
-        buckets = await self.scope_buckets(scope) if text else []
-        if not buckets:
+        """The best turns visible in ``scope``, best first, scored as SQLite's FTS5 bm25
+        (lower is better)."""
+        buckets = await self.scope_buckets(scope)
+        if not buckets or not atoms:
             return []
-        # A turn in both buckets has the same document, so the same rank: one hit.
-        rows = await self._s._all(
-            "SELECT m.id, m.conversation_id, m.role, m.author_name, m.content, m.created_at,"
-            " r.rank FROM (SELECT t.message_id, max("
-            + RANK
-            + ") AS rank FROM turn_index t, (SELECT to_tsquery('english', ?) AS query) q"
-            " WHERE t.bucket = ANY(?) AND t.message_id < ? AND t.doc @@ q.query"
-            " GROUP BY t.message_id ORDER BY rank DESC, t.message_id DESC LIMIT ?) AS r"
-            " JOIN messages m ON m.id = r.message_id ORDER BY r.rank DESC, m.id DESC",
-            (text, buckets, before_id if before_id is not None else NO_LIMIT, limit),
-        )
-        return [_hit(r, -float(r[6])) for r in rows]
+        terms, rows = await self._terms(atoms, buckets)
+        if not terms:
+            return []
+        total_rows, total_tokens = await self._index_totals()
+        avgdl = max(total_tokens / total_rows, 1.0) if total_rows else 1.0
+        p = Params()
+        buckets_sql = p(buckets)
+        below = p(before_id if before_id is not None else NO_LIMIT)
+        shares = term_scores(terms, total_rows, avgdl, p)
+        query = p(" | ".join(dict.fromkeys(t.query for t in terms)))
+        if rows > self.rank_budget:  # newest matches, as SQLite's index ranks them
+            source = WALK_ROWS.format(buckets=buckets_sql, below=below, query=query, each=p(limit))
+        elif sum(t.df for t in terms) <= self.gin_cap:
+            source = GIN_ROWS.format(buckets=buckets_sql, below=below, query=query)
+        else:
+            source = WALK_ROWS.format(buckets=buckets_sql, below=below, query=query, each=p(None))
+        scored = SCORED.format(score=" + ".join(score for _, score in shares), rows=source)
+        sql = OUT.format(scored=scored, limit=p(limit))
+        # Numbered placeholders throughout (``_all`` numbers only ``?``, and there is none).
+        found = await self._s._all(sql, p.values)
+        return [_hit(r, float(r[6])) for r in found]
+
+    async def _terms(self, atoms: list[str], buckets: list[int]) -> tuple[list[Term], float]:
+        """The atoms worth ranking as index terms (``choose_terms``, as SQLite's ``prune``),
+        and the scope's rows they match (estimated)."""
+        words = {a: a.strip('"') for a in atoms if " " not in a}
+        parts = {a: a.strip('"').split() for a in atoms}
+        stems = self._stemmer.stems(w for ws in parts.values() for w in ws)
+        tokens = {a: [t for w in ws if (t := stems[w])] for a, ws in parts.items()}
+        keys = {t for ts in tokens.values() for t in ts}
+        keys |= {" ".join(ts) for ts in tokens.values() if len(ts) == 2}
+        df = await self._counts(sorted(keys))
+        if words:
+            share = await self._share(buckets)
+            keep, rows = choose_terms(atoms, words, stems, df, share, self.rank_budget)
+        else:
+            keep, rows = atoms[:MAX_TERMS], 0.0
+        found = (term(tokens[a], df) for a in keep)
+        return [t for t in found if t is not None], rows
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        if now - self._counted_at > DF_TTL or len(self._df) > 100_000:
+            self._df.clear()
+            self._sizes.clear()
+            self._totals = None
+            self._counted_at = now
+
+    async def _counts(self, keys: list[str]) -> dict[str, int]:
+        """Document counts of index terms (those the index holds; a term not indexed yet
+        is looked up again next time)."""
+        self._expire()
+        missing = [k for k in keys if k not in self._df]
+        if missing:
+            rows = await self._s._all(
+                "SELECT term, doc FROM turn_terms WHERE term = ANY(?)", (missing,)
+            )
+            self._df.update({str(r[0]): int(r[1]) for r in rows})
+        return self._df
+
+    async def _index_totals(self) -> tuple[int, int]:
+        self._expire()
+        if self._totals is None:
+            row = await self._s._one(
+                "SELECT coalesce(sum(rows), 0), coalesce(sum(tokens), 0) FROM turn_buckets"
+            )
+            self._totals = (int(row[0]), int(row[1])) if row else (0, 0)
+        return self._totals
+
+    async def _share(self, buckets: list[int]) -> float:
+        """The buckets' share of the index's rows (as ``TurnIndex.share``)."""
+        total, _ = await self._index_totals()
+        missing = [b for b in buckets if b not in self._sizes]
+        if missing:
+            rows = await self._s._all(
+                "SELECT bucket, rows FROM turn_buckets WHERE bucket = ANY(?)", (missing,)
+            )
+            self._sizes.update({b: 0 for b in missing} | {int(r[0]): int(r[1]) for r in rows})
+        return min(1.0, sum(self._sizes[b] for b in buckets) / total) if total else 1.0
 
     async def turn_vectors(
         self, scope: Scope, after_id: int, before_id: int | None

@@ -90,14 +90,15 @@ class SQLiteMemoryStore(WorkTables):
             async with s._transaction():
                 for conv_id, conv_rows in by_conv.items():
                     # The two turns before were indexed without these as their "next"
-                    # context: index them again, now complete.
+                    # context: index them again, now complete (with the two before them
+                    # read too, as their own context: only the nearest two are rewritten).
                     before = await s._all(
                         f"{TURN_SQL} WHERE m.conversation_id = ? AND m.id < ?"
-                        " ORDER BY m.id DESC LIMIT 2",
+                        " ORDER BY m.id DESC LIMIT 4",
                         (conv_id, conv_rows[0][0]),
                     )
-                    await self.turns.delete(before)
-                    targets = {r[0] for r in conv_rows} | {r[0] for r in before}
+                    await self.turns.delete(before[:2])
+                    targets = {r[0] for r in conv_rows} | {r[0] for r in before[:2]}
                     docs = await self.turns.documents([*reversed(before), *conv_rows], targets)
                     await s._executemany(INSERT, docs)
                     stats.indexed += len(conv_rows)

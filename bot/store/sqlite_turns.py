@@ -145,6 +145,7 @@ class TurnIndex(Buckets):
         self._sizes: dict[tuple[int, int], int] = {}  # rows in a rowid range (a bucket's)
         self._tuned = False
         self._stemmer = Stemmer()
+        self.rank_budget = RANK_BUDGET  # an attribute: tests reach the newest-matches path
 
     async def delete(self, rows: Iterable[Row]) -> None:
         ids = [i for r in rows for i in await self.rowids(r, every=True)]
@@ -189,7 +190,7 @@ class TurnIndex(Buckets):
         match = " OR ".join(atoms)
         # Past the budget (one very common word), the newest matches: bm25 then scores only
         # the rows returned, and recent turns are the likelier ones to be meant.
-        order = "rank" if rows <= RANK_BUDGET else "rowid DESC"
+        order = "rank" if rows <= self.rank_budget else "rowid DESC"
         one = (
             "SELECT * FROM (SELECT rowid, rank FROM turns_fts WHERE turns_fts MATCH ?"
             f" AND rowid BETWEEN ? AND ? ORDER BY {order} LIMIT ?)"
@@ -250,25 +251,38 @@ class TurnIndex(Buckets):
             )
             # Only counts are kept: a word not indexed yet may be by the next message.
             self._df.update({str(r[0]): int(r[1]) for r in rows})
-        df = self._df
-        scored: list[tuple[float, str]] = []
-        for a in atoms:
-            if a in words:
-                stem = stems[words[a]]
-                count = df.get(stem, 0) if stem else 0
-                if count:
-                    scored.append((count * share, a))
-            else:
-                scored.append((0.0, a))  # a CJK phrase: no count at hand, keep it
-        scored.sort(key=lambda x: x[0])
-        keep: list[str] = []
-        total = 0.0
-        for n, a in scored[:MAX_TERMS]:
-            if keep and total + n > RANK_BUDGET:
-                break
-            keep.append(a)
-            total += n
-        return keep, total
+        return choose_terms(atoms, words, stems, self._df, share, self.rank_budget)
+
+
+def choose_terms(
+    atoms: list[str],
+    words: dict[str, str],
+    stems: dict[str, str | None],
+    df: dict[str, int],
+    share: float,
+    budget: int = RANK_BUDGET,
+) -> tuple[list[str], float]:
+    """``TurnIndex.prune``'s choice, shared with the PostgreSQL index so both rank the same
+    words: ``words`` maps the single-word atoms to their word, ``stems`` a word to its
+    indexed form, ``df`` an indexed form to its document count over the whole index."""
+    scored: list[tuple[float, str]] = []
+    for a in atoms:
+        if a in words:
+            stem = stems[words[a]]
+            count = df.get(stem, 0) if stem else 0
+            if count:
+                scored.append((count * share, a))
+        else:
+            scored.append((0.0, a))  # a CJK phrase: no count at hand, keep it
+    scored.sort(key=lambda x: x[0])
+    keep: list[str] = []
+    total = 0.0
+    for n, a in scored[:MAX_TERMS]:
+        if keep and total + n > budget:
+            break
+        keep.append(a)
+        total += n
+    return keep, total
 
 
 WATERMARK = "turns_indexed_upto"

@@ -83,7 +83,14 @@ async def test_cjk_and_neighbour_context(store: Store, memory: MemoryStore) -> N
     await say(store, "w", None, "Let's visit the aquarium")  # indexed later
     await index_all(memory)
     scope = Scope("mom", uid, "telegram", "w")
-    assert found(await memory.search_turns(scope, query_terms("考试"), 5)) == {"我的考试在星期五"}
+    # Its neighbours match too, through their context (the turns before and two before,
+    # kept when those turns were indexed again with the later ones), ranked below it.
+    hits = await memory.search_turns(scope, query_terms("考试"), 5)
+    assert [h.content for h in hits] == [
+        "我的考试在星期五",
+        "明日は試験です",
+        "where should we go?",
+    ]
     assert "明日は試験です" in found(await memory.search_turns(scope, query_terms("試験"), 5))
     # The question's turn is found through its reply (its "next" neighbour), added later.
     hits = await memory.search_turns(scope, query_terms("aquarium"), 5)

@@ -84,7 +84,7 @@ async def test_a_row_locked_job_is_skipped_not_waited_for(memory: PostgresMemory
         assert job is not None and job.id == second
 
 
-async def test_cjk_turns_and_stopword_only_queries(pg: PostgresStore) -> None:
+async def test_cjk_turns_and_stopword_queries(pg: PostgresStore) -> None:
     memory = PostgresMemoryStore(pg)
     uid = (await pg.upsert_user("telegram", "w", "Wen")).id
     await say(pg, "w", uid, "我下个月去东京旅行")
@@ -94,8 +94,10 @@ async def test_cjk_turns_and_stopword_only_queries(pg: PostgresStore) -> None:
     hits = await memory.search_turns(scope, query_terms("东京"), 5)
     assert [h.content for h in hits][:1] == ["我下个月去东京旅行"]
     assert hits[0].score < 0  # lower is better
-    # English stopwords are not indexed: a query of only those finds nothing, quietly.
-    assert await memory.search_turns(scope, ['"the"', '"is"'], 5) == []
+    # Stopwords are indexed, as in SQLite's FTS5 (the same tokens, so the same bm25): a query
+    # of only those finds the turn that says them first, then the one it follows.
+    hits = await memory.search_turns(scope, ['"the"', '"is"'], 5)
+    assert [h.content for h in hits] == ["the weather is nice", "我下个月去东京旅行"]
 
 
 async def test_memory_search_never_crosses_scopes(memory: PostgresMemoryStore) -> None:
@@ -138,6 +140,44 @@ async def test_forget_leaves_no_rows_and_vacuums(memory: PostgresMemoryStore) ->
         " AND last_vacuum IS NOT NULL"
     )
     assert {"messages", "turn_index", "memories", "memory_index"} <= {r[0] for r in vacuumed}
+
+
+async def assert_counts_exact(pg: PostgresStore) -> None:
+    """The kept document counts (migration 14's trigger) equal a recount of the index."""
+    terms = await pg._all(
+        "SELECT k, count(*) FROM turn_index, jsonb_object_keys(tf) k GROUP BY k ORDER BY k"
+    )
+    assert [tuple(r) for r in terms] == [
+        tuple(r) for r in await pg._all("SELECT term, doc FROM turn_terms ORDER BY term")
+    ]
+    buckets = await pg._all(
+        "SELECT bucket, count(*), sum(size) FROM turn_index GROUP BY bucket ORDER BY bucket"
+    )
+    kept = await pg._all("SELECT bucket, rows, tokens FROM turn_buckets WHERE rows > 0")
+    assert sorted(tuple(r) for r in kept) == [tuple(r) for r in buckets]
+
+
+async def test_document_counts_stay_exact(memory: PostgresMemoryStore) -> None:
+    """Through indexing in batches (earlier turns rewritten), a turn indexed twice at once,
+    deleting one person's turns (rebuilt neighbours) and cascades from their messages."""
+    pg = memory.store
+    wen = (await pg.upsert_user("telegram", "w", "Wen")).id
+    bo = (await pg.upsert_user("telegram", "b", "Bo")).id
+    await memory.note_chat("telegram", "w", False, wen)
+    for i in range(7):
+        await say(pg, "w", wen if i % 2 else None, f"walk the dog {i} 考试 at the lake")
+        await say(pg, "-5", (wen, bo)[i % 2], f"group chatter {i} about the lake")
+    await index_all(memory)
+    await assert_counts_exact(pg)
+    conv = (await pg._one("SELECT conversation_id FROM messages WHERE user_id = ?", (bo,)))[0]
+    async with pg._transaction():
+        await memory.turns.reindex_conversations([conv])  # the same rows, once more
+    await assert_counts_exact(pg)
+    await memory.forget_user(bo)
+    await assert_counts_exact(pg)
+    await pg._all("DELETE FROM messages")  # the index rows go by cascade
+    await assert_counts_exact(pg)
+    assert await pg._all("SELECT 1 FROM turn_terms") == []
 
 
 async def _waiting_for(pg: PostgresStore, mode: str) -> None:

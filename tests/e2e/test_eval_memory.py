@@ -4,8 +4,11 @@ LoCoMo is CC BY-NC and lives outside the repository)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.e2e.conftest import clean_env, kindred
 
@@ -108,3 +111,22 @@ def test_eval_memory_errors(tmp_path: Path) -> None:
     assert out.returncode == 2 and "--k" in out.stderr
     emb = kindred("eval", "memory", str(bad_k), "--embeddings", env=clean_env(), cwd=tmp_path)
     assert emb.returncode == 2 and "EMBEDDING_MODEL" in emb.stderr
+
+
+def test_eval_memory_on_postgres(tmp_path: Path) -> None:
+    """``--database-url``: the same run on PostgreSQL, the same figures as on SQLite (its turn
+    search scores as FTS5's bm25 does)."""
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(dataset(), ensure_ascii=False))
+    url = os.environ.get("KINDRED_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    args = ("eval", "memory", str(path), "--json")
+    pg = kindred(*args, "--database-url", url, env=clean_env(), cwd=tmp_path)
+    if pg.returncode == 2 and "cannot connect" in pg.stderr and not os.environ.get("CI"):
+        pytest.skip(pg.stderr.strip())
+    assert pg.returncode == 0, pg.stderr
+    lite = kindred(*args, env=clean_env(), cwd=tmp_path)
+    assert lite.returncode == 0, lite.stderr
+    on_pg, on_lite = json.loads(pg.stdout), json.loads(lite.stdout)
+    assert on_pg["questions"] == on_lite["questions"] == 8
+    assert on_pg["overall"] == on_lite["overall"]
+    assert on_pg["by_category"] == on_lite["by_category"]

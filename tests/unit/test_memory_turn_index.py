@@ -26,9 +26,7 @@ async def fill(memory: SQLiteMemoryStore, chat: str, texts: list[str]) -> int:
     return user
 
 
-async def test_word_counts_are_scaled_to_the_searched_buckets(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_word_counts_are_scaled_to_the_searched_buckets(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "m.db")
     await store.open()
     try:
@@ -37,8 +35,8 @@ async def test_word_counts_are_scaled_to_the_searched_buckets(
         # away) carries the word too: "tea" is in 15 rows (4 Ann's), "cake" in 8 (3 Ann's).
         ann = await fill(memory, "ann", ["tea and cake", "tea at noon", "more tea", "a walk"])
         await fill(memory, "bob", ["tea"] * 9 + ["cake", "walk", "noon"])
-        monkeypatch.setattr(sqlite_turns, "RANK_BUDGET", 7)
         index = memory.turns
+        index.rank_budget = 7
         scope = Scope("mom", ann, "console", "ann")
         bucket = await index.bucket("mom", "user", str(ann), create=False)
         assert bucket is not None
@@ -55,9 +53,7 @@ async def test_word_counts_are_scaled_to_the_searched_buckets(
         await store.close()
 
 
-async def test_past_the_budget_the_newest_matches_are_ranked(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_past_the_budget_the_newest_matches_are_ranked(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "m.db")
     await store.open()
     try:
@@ -68,7 +64,7 @@ async def test_past_the_budget_the_newest_matches_are_ranked(
         ranked = await memory.search_turns(scope, ['"coffee"'], 3)
         # bm25 favours the short early turns; past the budget, the newest ones are taken.
         assert {h.content.split()[2] for h in ranked} == {"0", "1", "2"}
-        monkeypatch.setattr(sqlite_turns, "RANK_BUDGET", 5)
+        memory.turns.rank_budget = 5
         memory.turns.forget_caches()
         newest = await memory.search_turns(scope, ['"coffee"'], 3)
         assert {h.content.split()[2] for h in newest} == {"7", "8", "9"}
