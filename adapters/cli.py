@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     mem.add_argument("--k", default="5,10", help="cut-offs for recall@k and hit@k (5,10)")
     mem.add_argument("--json", action="store_true", help="one JSON object")
     mem.add_argument("--embeddings", action="store_true", help="hybrid ranking (needs a model)")
+    mem.add_argument(
+        "--baseline", action="store_true", help="also plain FTS5 bm25 on the same file"
+    )
     rep = sub.add_parser("report", help="reports for the operator").add_subparsers(
         dest="what", required=True
     )
@@ -270,7 +273,7 @@ async def _eval(args: argparse.Namespace) -> int:
     from bot.memory.eval import DatasetError, run_cli
 
     try:
-        return await run_cli(args.path, args.k, args.json, args.embeddings)
+        return await run_cli(args.path, args.k, args.json, args.embeddings, args.baseline)
     except DatasetError as exc:
         raise Exit(2, str(exc)) from None
 
