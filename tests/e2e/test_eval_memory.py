@@ -92,7 +92,9 @@ def test_eval_memory_json(tmp_path: Path) -> None:
     assert result["overall"]["recall@10"] == 1.0  # every planted fact is found
     assert "5" in result["by_category"]  # shown on its own, not in "overall"
 
-    both = kindred("eval", "memory", str(path), "--json", "--baseline", env=clean_env(), cwd=tmp_path)
+    both = kindred(
+        "eval", "memory", str(path), "--json", "--baseline", env=clean_env(), cwd=tmp_path
+    )
     assert both.returncode == 0, both.stderr
     paired = json.loads(both.stdout)
     assert {k: v for k, v in paired.items() if k != "baseline"} == result | {
