@@ -121,6 +121,7 @@ async def evaluate(
     embed_model: str = "",
     db_dir: Path | None = None,
     baseline: bool = False,
+    config: RecallConfig | None = None,
 ) -> dict[str, Any]:
     try:
         samples = json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
@@ -133,7 +134,7 @@ async def evaluate(
         store = SQLiteStore(Path(tmp) / "eval.db", clock=clock)
         await store.open()
         try:
-            return await _run(store, clock, samples, ks, embed, embed_model, baseline)
+            return await _run(store, clock, samples, ks, embed, embed_model, baseline, config)
         finally:
             await store.close()
 
@@ -146,9 +147,10 @@ async def _run(
     embed: Embed | None,
     embed_model: str,
     baseline: bool = False,
+    config: RecallConfig | None = None,
 ) -> dict[str, Any]:
     memory = SQLiteMemoryStore(store)
-    recaller = Recaller(memory, count_tokens, RecallConfig(), embed)
+    recaller = Recaller(memory, count_tokens, config or RecallConfig(), embed)
     kmax = max(max(ks), 10)
     ingest_started = time.perf_counter()
     plans = []

@@ -21,7 +21,7 @@ from typing import Any
 
 from bot.memory.base import Scope
 from bot.memory.stems import Stemmer
-from bot.memory.text import segment, turn_document
+from bot.memory.text import CJK_CHAR, segment, turn_document
 from bot.store.sqlite import Row, SQLiteStore, SqlRunner, _dt, _required
 
 SHIFT = 40
@@ -39,10 +39,24 @@ INSERT = "INSERT INTO turns_fts (rowid, body, before, after, far) VALUES (?, ?, 
 # bm25 costs time per matching row (about 1 us), counting and seeking almost nothing. When
 # even the rarest word passes the budget (a message of only very common words), its newest
 # matches are ranked instead of all of them.
-MAX_TERMS = 8
+MAX_TERMS = 16
 RANK_BUDGET = 1200
 DF_TTL = 300.0  # seconds a word's document count (and a bucket's size) is reused
 CACHE_KIB = 32_000  # SQLite page cache of the shared connection, once memory is searched
+
+
+# bm25 weights of the index's columns: the turn itself, the turn it answers, the turn
+# answering it, the turns two away. Neighbours help a short question find the turn that
+# answers it; a long query (a stretch of conversation, as the memory slot is cued) matches
+# many words in many neighbours and drowns the turns that themselves share its words, so
+# past ``SHORT_QUERY`` words the neighbours' weights shrink in proportion.
+COLUMNS = (1.0, 0.35, 0.2, 0.15)
+SHORT_QUERY = 6
+
+
+def column_weights(terms: int) -> tuple[float, ...]:
+    scale = min(1.0, SHORT_QUERY / terms) if terms else 1.0
+    return (COLUMNS[0], *(w * scale for w in COLUMNS[1:]))
 
 
 def marks(n: int) -> str:
@@ -187,11 +201,12 @@ class TurnIndex(Buckets):
         if not atoms:
             return []
         match = " OR ".join(atoms)
+        rank = f"bm25(turns_fts, {', '.join(f'{w:.3f}' for w in column_weights(len(atoms)))})"
         # Past the budget (one very common word), the newest matches: bm25 then scores only
         # the rows returned, and recent turns are the likelier ones to be meant.
         order = "rank" if rows <= RANK_BUDGET else "rowid DESC"
         one = (
-            "SELECT * FROM (SELECT rowid, rank FROM turns_fts WHERE turns_fts MATCH ?"
+            f"SELECT * FROM (SELECT rowid, {rank} AS rank FROM turns_fts WHERE turns_fts MATCH ?"
             f" AND rowid BETWEEN ? AND ? ORDER BY {order} LIMIT ?)"
         )
         sql = (
@@ -239,9 +254,16 @@ class TurnIndex(Buckets):
         pass ``RANK_BUDGET``, and words the index does not hold (they match nothing)
         dropped."""
         words = {a: a.strip('"') for a in atoms if " " not in a}
-        if not words:
+        # A CJK bigram phrase ("考 试") is counted as its rarer character: an upper bound
+        # of the rows it matches, so the rarest bigrams are kept, not the first ones.
+        pairs = {
+            a: a.strip('"').split()
+            for a in atoms
+            if " " in a and all(CJK_CHAR.fullmatch(c) for c in a.strip('"').split())
+        }
+        if not words and not pairs:
             return atoms[:MAX_TERMS], 0.0
-        stems = self._stemmer.stems(words.values())
+        stems = self._stemmer.stems([*words.values(), *(c for p in pairs.values() for c in p)])
         self._expire()
         keys = sorted({s for s in stems.values() if s and s not in self._df})
         if keys:
@@ -251,15 +273,19 @@ class TurnIndex(Buckets):
             # Only counts are kept: a word not indexed yet may be by the next message.
             self._df.update({str(r[0]): int(r[1]) for r in rows})
         df = self._df
+
+        def count(word: str) -> int:
+            stem = stems[word]
+            return df.get(stem, 0) if stem else 0
+
         scored: list[tuple[float, str]] = []
         for a in atoms:
-            if a in words:
-                stem = stems[words[a]]
-                count = df.get(stem, 0) if stem else 0
-                if count:
-                    scored.append((count * share, a))
+            if a in words or a in pairs:
+                docs = count(words[a]) if a in words else min(count(c) for c in pairs[a])
+                if docs:
+                    scored.append((docs * share, a))
             else:
-                scored.append((0.0, a))  # a CJK phrase: no count at hand, keep it
+                scored.append((0.0, a))  # a date phrase: rare by nature, keep it
         scored.sort(key=lambda x: x[0])
         keep: list[str] = []
         total = 0.0
