@@ -3,10 +3,12 @@ recall@10 and search p50/p95, through ``bot.memory.eval.evaluate`` (what ``kindr
 memory --baseline [--embeddings]`` runs), on SQLite.
 
     .venv/bin/python -m bench.memsets.measure [--dir /work/data-cache/memsets]
-        [--sets locomo,memorybank-en,...] [--halves dev,held] [--embeddings] [--json OUT]
+        [--sets locomo,memorybank-en,...] [--halves dev,held] [--json OUT]
+        [--embeddings http://127.0.0.1:8099/v1]
 
-MiniLM is all-MiniLM-L6-v2 from ``bench/embed_server.py``, served on 127.0.0.1 and
-reached through the same OpenAI client the bot uses (``KINDRED_MEMORY__EMBEDDING_*``).
+With ``--embeddings URL`` the hybrid ranking is measured instead, with all-MiniLM-L6-v2
+served by ``.venv/bin/python -m bench.embed_server --port 8099`` (another process) and
+reached through the OpenAI client the bot uses (as ``KINDRED_MEMORY__EMBEDDING_*``).
 ``--set-config name=value,...`` overrides ``RecallConfig`` fields (for ablations).
 """
 
@@ -63,7 +65,7 @@ async def main() -> None:
     ap.add_argument("--dir", type=Path, default=Path("/work/data-cache/memsets"))
     ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--halves", default="dev,held")
-    ap.add_argument("--embeddings", action="store_true")
+    ap.add_argument("--embeddings", metavar="URL", default="")
     ap.add_argument("--set-config", default="")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
@@ -73,17 +75,25 @@ async def main() -> None:
     if args.embeddings:
         from contextlib import AsyncExitStack
 
-        from bench.embed_server import MODEL_NAME, serve
+        from bench.embed_server import MODEL_NAME
         from bot.llm import OpenAIChatModel
         from config.settings import LLMSettings
 
         stack = AsyncExitStack()
-        url = await stack.enter_async_context(serve(port=0))
-        client = OpenAIChatModel(LLMSettings(base_url=url, model=MODEL_NAME))
+        # Generous: the ingest embeds every turn in batches of 64 on a shared 2-core box.
+        llm = LLMSettings(base_url=args.embeddings, model=MODEL_NAME, timeout=600.0)
+        client = OpenAIChatModel(llm)
         stack.push_async_callback(client.aclose)
 
+        # The question and cued-recall files share their conversations: each text is
+        # embedded once per run.
+        cache: dict[str, list[float]] = {}
+
         async def embed_fn(texts: list[str]) -> list[list[float]]:
-            return await client.embed(texts, MODEL_NAME)
+            todo = list(dict.fromkeys(t for t in texts if t not in cache))
+            if todo:
+                cache.update(zip(todo, await client.embed(todo, MODEL_NAME), strict=True))
+            return [cache[t] for t in texts]
 
         embed = embed_fn
     out: dict[str, Any] = {}

@@ -45,12 +45,13 @@ DF_TTL = 300.0  # seconds a word's document count (and a bucket's size) is reuse
 CACHE_KIB = 32_000  # SQLite page cache of the shared connection, once memory is searched
 
 
-# bm25 weights of the index's columns: the turn itself, the turn it answers, the turn
-# answering it, the turns two away. Neighbours help a short question find the turn that
-# answers it; a long query (a stretch of conversation, as the memory slot is cued) matches
-# many words in many neighbours and drowns the turns that themselves share its words, so
-# past ``SHORT_QUERY`` words the neighbours' weights shrink in proportion.
-COLUMNS = (1.0, 0.35, 0.2, 0.15)
+# bm25 weights of the index's columns (the table's default rank, migration 5): the turn
+# itself, the turn it answers, the turn answering it, the turns two away. Neighbours help a
+# short question find the turn that answers it; a long query (a stretch of conversation,
+# as the memory slot is cued) matches many words in many neighbours and drowns the turns
+# that themselves share its words, so past ``SHORT_QUERY`` words the neighbours' weights
+# shrink in proportion.
+COLUMNS = (1.0, 0.7, 0.4, 0.3)
 SHORT_QUERY = 6
 
 
