@@ -121,7 +121,7 @@ def date_phrases(text: str) -> list[str]:
     return list(dict.fromkeys(f'"{p}"' for p in out))
 
 
-def query_terms(text: str, limit: int = 32) -> list[str]:
+def query_terms(text: str, limit: int = 64) -> list[str]:
     """FTS5 query atoms for a free-text question: quoted words and CJK bigram phrases,
     stopwords dropped, duplicates removed, at most ``limit`` (longest words first, which
     are usually the rarest)."""

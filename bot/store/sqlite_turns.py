@@ -39,7 +39,7 @@ INSERT = "INSERT INTO turns_fts (rowid, body, before, after, far) VALUES (?, ?, 
 # bm25 costs time per matching row (about 1 us), counting and seeking almost nothing. When
 # even the rarest word passes the budget (a message of only very common words), its newest
 # matches are ranked instead of all of them.
-MAX_TERMS = 16
+MAX_TERMS = 32
 RANK_BUDGET = 1200
 DF_TTL = 300.0  # seconds a word's document count (and a bucket's size) is reused
 CACHE_KIB = 32_000  # SQLite page cache of the shared connection, once memory is searched
