@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     mem.add_argument(
         "--database-url", metavar="URL", help="postgresql://… to run on PostgreSQL (own schema)"
     )
+    mem.add_argument(
+        "--baseline", action="store_true", help="also plain FTS5 bm25 on the same file"
+    )
     saf = ev.add_parser("safety", help="the crisis screen on labelled JSON Lines")
     saf.add_argument("path", type=Path, help="JSON Lines: text, label (crisis|not_crisis), lang")
     saf.add_argument("--json", action="store_true", help="one JSON object")
@@ -301,7 +304,9 @@ async def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from bot.memory.eval import DatasetError, run_cli
 
     try:
-        return await run_cli(args.path, args.k, args.json, args.embeddings, args.database_url)
+        return await run_cli(
+            args.path, args.k, args.json, args.embeddings, args.database_url, args.baseline
+        )
     except DatasetError as exc:
         raise Exit(2, str(exc)) from None
 

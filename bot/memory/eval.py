@@ -8,7 +8,9 @@ the chat uses (``Recaller.search_turns``) in that private chat's scope.
 
 Metrics over the evidence turns: recall@k, hit@k (any evidence in the top k) and NDCG@10
 (binary relevance), per category and overall (categories 1-4, as LoCoMo reports do; 5, the
-adversarial questions, is shown on its own), plus p50/p95 search latency.
+adversarial questions, is shown on its own), plus p50/p95 search latency. With
+``baseline`` the result also holds plain FTS5 bm25's figures on the same file, measured
+alike (``bot.memory.baseline``), under ``"baseline"``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.memory.base import Scope
+from bot.memory.baseline import Question, Turn, evaluate_plain
 from bot.memory.recall import Embed, RecallConfig, Recaller
 from bot.store.base import NewMessage, Role, Store
 from bot.store.sqlite import SQLiteStore
@@ -122,6 +125,8 @@ async def evaluate(
     embed_model: str = "",
     db_dir: Path | None = None,
     database_url: str | None = None,
+    baseline: bool = False,
+    config: RecallConfig | None = None,
 ) -> dict[str, Any]:
     try:
         samples = json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
@@ -131,13 +136,23 @@ async def evaluate(
         raise DatasetError(f"{path}: expected a JSON list of samples (the LoCoMo schema)")
     clock = SettableClock()
     if database_url is not None:
-        return await _on_postgres(database_url, clock, samples, ks, embed, embed_model)
+        return await _on_postgres(
+            database_url, clock, samples, ks, embed, embed_model, baseline, config
+        )
     with tempfile.TemporaryDirectory(dir=db_dir) as tmp:
         store = SQLiteStore(Path(tmp) / "eval.db", clock=clock)
         await store.open()
         try:
             return await _run(
-                store, SQLiteMemoryStore(store), clock, samples, ks, embed, embed_model
+                store,
+                SQLiteMemoryStore(store),
+                clock,
+                samples,
+                ks,
+                embed,
+                embed_model,
+                baseline,
+                config,
             )
         finally:
             await store.close()
@@ -150,6 +165,8 @@ async def _on_postgres(
     ks: Sequence[int],
     embed: Embed | None,
     embed_model: str,
+    baseline: bool = False,
+    config: RecallConfig | None = None,
 ) -> dict[str, Any]:
     """The run on PostgreSQL, in a fresh schema ``kindred_eval_<hex>`` dropped at the end
     (on error too). asyncpg comes with the optional postgres extra: imported here only."""
@@ -159,7 +176,8 @@ async def _on_postgres(
     store = PostgresStore(url, clock=clock, schema=f"kindred_eval_{secrets.token_hex(4)}")
     await store.open()
     try:
-        return await _run(store, PostgresMemoryStore(store), clock, samples, ks, embed, embed_model)
+        memory = PostgresMemoryStore(store)
+        return await _run(store, memory, clock, samples, ks, embed, embed_model, baseline, config)
     finally:
         try:
             await store._all(f'DROP SCHEMA IF EXISTS "{store._schema}" CASCADE')
@@ -175,11 +193,14 @@ async def _run(
     ks: Sequence[int],
     embed: Embed | None,
     embed_model: str,
+    baseline: bool = False,
+    config: RecallConfig | None = None,
 ) -> dict[str, Any]:
-    recaller = Recaller(memory, count_tokens, RecallConfig(), embed)
+    recaller = Recaller(memory, count_tokens, config or RecallConfig(), embed)
     kmax = max(max(ks), 10)
     ingest_started = time.perf_counter()
     plans = []
+    plain: list[tuple[list[Turn], list[Question]]] = []
     turns = 0
     for n, sample in enumerate(samples):
         conv = sample.get("conversation") or {}
@@ -192,6 +213,8 @@ async def _run(
         await memory.note_chat(PLATFORM, sid, False, first)
         users: dict[str, int] = {person: first}
         dia: dict[int, str] = {}
+        said: list[Turn] = []
+        at: dict[str, tuple[int, datetime, int]] = {}  # dia id -> (message id, time, turn)
         last = clock.now
         session = 1
         while f"session_{session}" in conv:
@@ -214,10 +237,13 @@ async def _run(
                 )
                 if stored is not None:
                     dia[stored.id] = str(t.get("dia_id"))
+                    at[str(t.get("dia_id"))] = (stored.id, clock.now, len(said))
+                    said.append(Turn(clock.now, speaker, text, str(t.get("dia_id"))))
                     turns += 1
             session += 1
         scope = Scope(PERSONA, first, PLATFORM, sid)
-        plans.append((sample, scope, dia, last))
+        plans.append((sample, scope, dia, last, at))
+        plain.append((said, []))
     while (await memory.index_turns(batch=5000)).more:
         pass
     ingest_s = time.perf_counter() - ingest_started
@@ -227,20 +253,30 @@ async def _run(
     overall = Scores()
     by_cat: defaultdict[int, Scores] = defaultdict(Scores)
     latencies: list[float] = []
-    for sample, scope, dia, last in plans:
+    for (sample, scope, dia, last, at), (_, asked) in zip(plans, plain, strict=True):
         known = set(dia.values())
         for qa in sample.get("qa") or []:
-            evidence = set(evidence_ids(qa.get("evidence") or [])) & known
+            # Cued recall: the question is the conversation as it stands at the turn
+            # ``context_before``; only the turns said before it are memories.
+            cut = at.get(str(qa.get("context_before") or ""))
+            before_id, now = (cut[0], cut[1]) if cut else (None, last)
+            seen = known if cut is None else {d for i, d in dia.items() if i < cut[0]}
+            evidence = set(evidence_ids(qa.get("evidence") or [])) & seen
             if not evidence:
                 continue
             category = _category(qa.get("category", 0))
+            question = str(qa.get("question", ""))
+            asked.append(Question(question, frozenset(evidence), category, cut[2] if cut else None))
             started = time.perf_counter()
-            hits = await recaller.search_turns(scope, str(qa.get("question", "")), kmax, last)
+            hits = await recaller.search_turns(scope, question, kmax, now, before_id)
             latencies.append((time.perf_counter() - started) * 1000)
             ranked = [dia.get(h.message_id, "") for h in hits]
             targets = [by_cat[category]] + ([overall] if category in OVERALL else [])
             score(ranked, evidence, ks, targets)
     q = statistics.quantiles(latencies, n=20) if len(latencies) > 1 else latencies * 19
+    extra = {}
+    if baseline:
+        extra["baseline"] = await evaluate_plain(plain, ks, score, Scores, OVERALL)
     return {
         "questions": len(latencies),
         "overall": overall.mean(),
@@ -249,6 +285,7 @@ async def _run(
             "p50": round(statistics.median(latencies), 3) if latencies else 0.0,
             "p95": round(q[18], 3) if latencies else 0.0,
         },
+        **extra,
         "_ingest": {"turns": turns, "seconds": round(ingest_s, 3)},
         "_counts": {"overall": overall.count()} | {str(c): by_cat[c].count() for c in by_cat},
     }
@@ -287,6 +324,15 @@ def render(result: dict[str, Any], ks: Sequence[int]) -> str:
     if ing.get("seconds"):
         rate = ing["turns"] / ing["seconds"]
         lines.append(f"ingested {ing['turns']} turns in {ing['seconds']:.2f} s ({rate:,.0f}/s)")
+    if "baseline" in result:
+        base = result["baseline"]
+        lines.append("")
+        lines.append("plain FTS5 bm25 (single turns, no re-ranking) on the same file:")
+        for cat, s in base["by_category"].items():
+            lines.append(row(cat, s, counts.get(cat, "")))
+        lines.append(row("overall", base["overall"], counts.get("overall", "")))
+        blat = base["latency_ms"]
+        lines.append(f"search latency p50 {blat['p50']:.2f} ms, p95 {blat['p95']:.2f} ms")
     return "\n".join(lines)
 
 
@@ -303,10 +349,16 @@ def parse_ks(text: str) -> tuple[int, ...]:
 
 
 async def run_cli(
-    path: Path, ks_text: str, as_json: bool, embeddings: bool, database_url: str | None = None
+    path: Path,
+    ks_text: str,
+    as_json: bool,
+    embeddings: bool,
+    database_url: str | None = None,
+    baseline: bool = False,
 ) -> int:
     """``kindred eval memory``: prints the report; returns the exit status. With
-    ``database_url`` (postgresql://…) the run goes to PostgreSQL, in a schema of its own."""
+    ``database_url`` (postgresql://…) the run goes to PostgreSQL, in a schema of its own;
+    with ``baseline`` plain FTS5's figures on the same file come beside Kindred's."""
     from config.memory import MemorySettings
     from config.settings import load_settings
 
@@ -336,7 +388,12 @@ async def run_cli(
         embed = embed_fn
     try:
         result = await evaluate(
-            path, ks, embed=embed, embed_model=model_name, database_url=database_url
+            path,
+            ks,
+            embed=embed,
+            embed_model=model_name,
+            database_url=database_url,
+            baseline=baseline,
         )
     finally:
         for c in closers:

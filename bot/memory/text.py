@@ -20,7 +20,7 @@ from itertools import pairwise
 
 # Han (with extensions and compatibility), kana, Hangul syllables, CJK symbols' letters.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0002fa1f"
-_CJK_CHAR = re.compile(f"[{_CJK}]")
+_CJK_CHAR = CJK_CHAR = re.compile(f"[{_CJK}]")
 _CJK_RUN = re.compile(f"[{_CJK}]+")
 _WORD = re.compile(rf"[^\W{_CJK}]+|[{_CJK}]+", re.UNICODE)
 
@@ -121,7 +121,7 @@ def date_phrases(text: str) -> list[str]:
     return list(dict.fromkeys(f'"{p}"' for p in out))
 
 
-def query_terms(text: str, limit: int = 16) -> list[str]:
+def query_terms(text: str, limit: int = 64) -> list[str]:
     """FTS5 query atoms for a free-text question: quoted words and CJK bigram phrases,
     stopwords dropped, duplicates removed, at most ``limit`` (longest words first, which
     are usually the rarest)."""

@@ -49,6 +49,7 @@ from bot.store.sqlite_turns import (
     WATERMARK,
     Buckets,
     choose_terms,
+    cjk_pairs,
 )
 
 _WORD = re.compile(r"\w+")
@@ -280,9 +281,10 @@ class PostgresTurnIndex(Buckets):
         keys = {t for ts in tokens.values() for t in ts}
         keys |= {" ".join(ts) for ts in tokens.values() if len(ts) == 2}
         df = await self._counts(sorted(keys))
-        if words:
+        pairs = cjk_pairs(atoms)
+        if words or pairs:
             share = await self._share(buckets)
-            keep, rows = choose_terms(atoms, words, stems, df, share, self.rank_budget)
+            keep, rows = choose_terms(atoms, words, stems, df, share, self.rank_budget, pairs)
         else:
             keep, rows = atoms[:MAX_TERMS], 0.0
         found = (term(tokens[a], df) for a in keep)

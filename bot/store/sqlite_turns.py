@@ -21,7 +21,7 @@ from typing import Any
 
 from bot.memory.base import Scope
 from bot.memory.stems import Stemmer
-from bot.memory.text import segment, turn_document
+from bot.memory.text import CJK_CHAR, segment, turn_document
 from bot.store.sqlite import Row, SQLiteStore, SqlRunner, _dt, _required
 
 SHIFT = 40
@@ -39,10 +39,25 @@ INSERT = "INSERT INTO turns_fts (rowid, body, before, after, far) VALUES (?, ?, 
 # bm25 costs time per matching row (about 1 us), counting and seeking almost nothing. When
 # even the rarest word passes the budget (a message of only very common words), its newest
 # matches are ranked instead of all of them.
-MAX_TERMS = 8
+MAX_TERMS = 32
 RANK_BUDGET = 1200
 DF_TTL = 300.0  # seconds a word's document count (and a bucket's size) is reused
 CACHE_KIB = 32_000  # SQLite page cache of the shared connection, once memory is searched
+
+
+# bm25 weights of the index's columns (the table's default rank, migration 5): the turn
+# itself, the turn it answers, the turn answering it, the turns two away. Neighbours help a
+# short question find the turn that answers it; a long query (a stretch of conversation,
+# as the memory slot is cued) matches many words in many neighbours and drowns the turns
+# that themselves share its words, so past ``SHORT_QUERY`` words the neighbours' weights
+# shrink in proportion.
+COLUMNS = (1.0, 0.7, 0.4, 0.3)
+SHORT_QUERY = 6
+
+
+def column_weights(terms: int) -> tuple[float, ...]:
+    scale = min(1.0, SHORT_QUERY / terms) if terms else 1.0
+    return (COLUMNS[0], *(w * scale for w in COLUMNS[1:]))
 
 
 def marks(n: int) -> str:
@@ -188,11 +203,12 @@ class TurnIndex(Buckets):
         if not atoms:
             return []
         match = " OR ".join(atoms)
+        rank = f"bm25(turns_fts, {', '.join(f'{w:.3f}' for w in column_weights(len(atoms)))})"
         # Past the budget (one very common word), the newest matches: bm25 then scores only
         # the rows returned, and recent turns are the likelier ones to be meant.
         order = "rank" if rows <= self.rank_budget else "rowid DESC"
         one = (
-            "SELECT * FROM (SELECT rowid, rank FROM turns_fts WHERE turns_fts MATCH ?"
+            f"SELECT * FROM (SELECT rowid, {rank} AS rank FROM turns_fts WHERE turns_fts MATCH ?"
             f" AND rowid BETWEEN ? AND ? ORDER BY {order} LIMIT ?)"
         )
         sql = (
@@ -240,9 +256,12 @@ class TurnIndex(Buckets):
         pass ``RANK_BUDGET``, and words the index does not hold (they match nothing)
         dropped."""
         words = {a: a.strip('"') for a in atoms if " " not in a}
-        if not words:
+        # A CJK bigram phrase ("考 试") is counted as its rarer character: an upper bound
+        # of the rows it matches, so the rarest bigrams are kept, not the first ones.
+        pairs = cjk_pairs(atoms)
+        if not words and not pairs:
             return atoms[:MAX_TERMS], 0.0
-        stems = self._stemmer.stems(words.values())
+        stems = self._stemmer.stems([*words.values(), *(c for p in pairs.values() for c in p)])
         self._expire()
         keys = sorted({s for s in stems.values() if s and s not in self._df})
         if keys:
@@ -251,7 +270,16 @@ class TurnIndex(Buckets):
             )
             # Only counts are kept: a word not indexed yet may be by the next message.
             self._df.update({str(r[0]): int(r[1]) for r in rows})
-        return choose_terms(atoms, words, stems, self._df, share, self.rank_budget)
+        return choose_terms(atoms, words, stems, self._df, share, self.rank_budget, pairs)
+
+
+def cjk_pairs(atoms: list[str]) -> dict[str, list[str]]:
+    """The CJK bigram phrases among ``atoms`` ("考 试"), each with its two characters."""
+    return {
+        a: a.strip('"').split()
+        for a in atoms
+        if " " in a and all(CJK_CHAR.fullmatch(c) for c in a.strip('"').split())
+    }
 
 
 def choose_terms(
@@ -261,19 +289,27 @@ def choose_terms(
     df: dict[str, int],
     share: float,
     budget: int = RANK_BUDGET,
+    pairs: dict[str, list[str]] | None = None,
 ) -> tuple[list[str], float]:
     """``TurnIndex.prune``'s choice, shared with the PostgreSQL index so both rank the same
-    words: ``words`` maps the single-word atoms to their word, ``stems`` a word to its
-    indexed form, ``df`` an indexed form to its document count over the whole index."""
+    words: ``words`` maps the single-word atoms to their word, ``pairs`` the CJK bigram
+    phrases to their characters (counted as the rarer one: an upper bound of the rows the
+    phrase matches, so the rarest bigrams are kept, not the first ones), ``stems`` a word to
+    its indexed form, ``df`` an indexed form to its document count over the whole index."""
+    pairs = pairs or {}
+
+    def count(word: str) -> int:
+        stem = stems.get(word)
+        return df.get(stem, 0) if stem else 0
+
     scored: list[tuple[float, str]] = []
     for a in atoms:
-        if a in words:
-            stem = stems[words[a]]
-            count = df.get(stem, 0) if stem else 0
-            if count:
-                scored.append((count * share, a))
+        if a in words or a in pairs:
+            docs = count(words[a]) if a in words else min(count(c) for c in pairs[a])
+            if docs:
+                scored.append((docs * share, a))
         else:
-            scored.append((0.0, a))  # a CJK phrase: no count at hand, keep it
+            scored.append((0.0, a))  # a date phrase: rare by nature, keep it
     scored.sort(key=lambda x: x[0])
     keep: list[str] = []
     total = 0.0

@@ -95,6 +95,18 @@ def test_eval_memory_json(tmp_path: Path) -> None:
     assert result["overall"]["recall@10"] == 1.0  # every planted fact is found
     assert "5" in result["by_category"]  # shown on its own, not in "overall"
 
+    both = kindred(
+        "eval", "memory", str(path), "--json", "--baseline", env=clean_env(), cwd=tmp_path
+    )
+    assert both.returncode == 0, both.stderr
+    paired = json.loads(both.stdout)
+    assert {k: v for k, v in paired.items() if k != "baseline"} == result | {
+        "latency_ms": paired["latency_ms"]
+    }
+    base = paired["baseline"]
+    assert set(base) == {"questions", "overall", "by_category", "latency_ms"}
+    assert base["questions"] == 8 and set(base["overall"]) == set(result["overall"])
+
     text = kindred("eval", "memory", str(path), "--k", "1,3", env=clean_env(), cwd=tmp_path)
     assert text.returncode == 0, text.stderr
     assert "recall@1" in text.stdout and "recall@3" in text.stdout

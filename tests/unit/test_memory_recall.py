@@ -356,3 +356,17 @@ def test_lexical_recall_does_not_import_numpy() -> None:
     code = "import sys, bot.memory.recall, bot.memory.vectors; print('numpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+async def test_a_newer_statement_of_a_fact_ranks_above_the_older_one() -> None:
+    """Knowledge updates: "I moved to Berlin" said after "I moved to Paris" ranks first
+    for "Where did I move?", and the older statement is still recalled below it."""
+    older = hit(1, "Ann", "I moved to Paris", -3.0, day=90)
+    newer = hit(2, "Ann", "I moved to Berlin", -3.0, day=3)
+    store = FakeStore({('"move"',): [older, newer]})
+    cfg = {"recency_weight": RecallConfig().recency_weight, "day_weight": 0}
+    got = await recaller(store, **cfg).search_turns(SCOPE, "move", 5, NOW)
+    assert [h.message_id for h in got] == [2, 1]
+    # Without the recency bonus the two tie and keep the store's order: the bonus decides.
+    tied = await recaller(store, day_weight=0).search_turns(SCOPE, "move", 5, NOW)
+    assert [h.message_id for h in tied] == [1, 2]

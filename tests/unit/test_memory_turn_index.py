@@ -99,3 +99,34 @@ async def test_migration_5_rebuilds_an_old_index_with_sided_neighbours(tmp_path:
         assert [h.content for h in hits] == ["the aquarium", "sounds fun", "where should we go?"]
     finally:
         await store.close()
+
+
+async def test_rarest_cjk_bigrams_are_kept_not_the_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Chinese query is many bigram phrases: past ``MAX_TERMS`` the rarest are kept
+    (each counted as its rarer character), so a rare word at the end of a long message
+    still finds its turn."""
+    store = SQLiteStore(tmp_path / "m.db")
+    await store.open()
+    try:
+        memory = SQLiteMemoryStore(store)
+        ann = await fill(memory, "ann", ["天气很好我们去公园"] * 6 + ["我养了一只猫叫咪咪"])
+        monkeypatch.setattr(sqlite_turns, "MAX_TERMS", 2)
+        index = memory.turns
+        atoms = ['"天 气"', '"公 园"', '"咪 咪"']
+        assert (await index.prune(atoms))[0] == ['"咪 咪"', '"天 气"']
+        hits = await memory.search_turns(Scope("mom", ann, "console", "ann"), atoms, 1)
+        assert [h.content for h in hits] == ["我养了一只猫叫咪咪"]
+    finally:
+        await store.close()
+
+
+def test_neighbour_columns_weigh_less_for_long_queries() -> None:
+    """A short question reads each turn with its neighbours; a stretch of conversation,
+    with many words, matches the turns themselves."""
+    short = sqlite_turns.column_weights(4)
+    assert short == sqlite_turns.COLUMNS
+    long = sqlite_turns.column_weights(4 * sqlite_turns.SHORT_QUERY)
+    assert long[0] == short[0]
+    assert all(a == pytest.approx(b / 4) for a, b in zip(long[1:], short[1:], strict=True))
