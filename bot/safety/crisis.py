@@ -16,8 +16,3 @@ def screen(text: str) -> bool:
     """True when the message suggests suicidal ideation or self-harm (the first stage:
     the offline classifier, bot/safety/classifier.py)."""
     return classifier.screen(text).hit
-
-
-async def screen_async(text: str) -> bool:
-    """``screen`` without blocking the event loop on a long message."""
-    return (await classifier.screen_async(text)).hit

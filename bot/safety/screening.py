@@ -57,12 +57,15 @@ class LearnedScorer:
     moves recall 0.50 → 0.54 and false positives 0.05 → 0.10 (README, "The crisis screen").
     """
 
-    def __init__(self, wishes_are_hits: bool = False) -> None:
+    def __init__(
+        self, wishes_are_hits: bool = False, band: float = classifier.DEFAULT_UNSURE_BAND
+    ) -> None:
         self.wishes_are_hits = wishes_are_hits
+        self.band = band  # the operator's unsure band, so "unsure" means the same everywhere
 
     def screen(self, text: str) -> CrisisVerdict:
         sample = text[:SCAN]
-        v = classifier.screen(sample)
+        v = classifier.screen(sample, self.band)
         if (
             self.wishes_are_hits
             and not v.hit

@@ -43,7 +43,7 @@ def care_config(
 ) -> CareConfig:
     judge = make_judge(safety, llm, model, model_name, local)
     return CareConfig(
-        scorer=Banded(LearnedScorer(wishes_are_hits=judge is None), safety.unsure_band),
+        scorer=Banded(LearnedScorer(judge is None, safety.unsure_band), safety.unsure_band),
         judge=judge,
         within=safety.second_stage_timeout,
         window=safety.window_messages,
@@ -61,7 +61,8 @@ async def eval_screen(settings: Settings) -> tuple[ScreenFn, Callable[[], Awaita
     local = settings.needs_local_model()
     if local or second_stage_kind(settings.safety, llm, local) == "off":
         # No second stage: nothing to connect to (the embedded model is not started).
-        scorer = Banded(LearnedScorer(wishes_are_hits=True), settings.safety.unsure_band)
+        band = settings.safety.unsure_band
+        scorer = Banded(LearnedScorer(wishes_are_hits=True, band=band), band)
 
         async def nothing() -> None:
             pass

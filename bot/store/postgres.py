@@ -58,16 +58,10 @@ from bot.store.base import (
     TriggerMode,
     User,
 )
-from bot.store.care import CareTables
-from bot.store.initiative import CheckinTables
-from bot.store.jobs import JobTables
-from bot.store.limits import LimitCounters
-from bot.store.messages import MessageEdits
 from bot.store.migrations import LATEST_VERSION, SCHEMA_VERSION_TABLE, migrations_for, render
 from bot.store.params import strip_json_nul, strip_nul
-from bot.store.replies import OwedReplies, owed_chat
-from bot.store.reports import ReportTables
-from bot.store.safety_counts import SafetyCounts
+from bot.store.replies import owed_chat
+from bot.store.shared import SharedTables
 from bot.store.sqlite import (  # the same statements where portable, so they cannot drift
     CURRENT_CONV,
     INSERT_CONV,
@@ -137,16 +131,7 @@ def _persona(row: Row) -> StoredPersona:
     )
 
 
-class PostgresStore(
-    OwedReplies,
-    JobTables,
-    MessageEdits,
-    CheckinTables,
-    CareTables,
-    LimitCounters,
-    SafetyCounts,
-    ReportTables,
-):
+class PostgresStore(SharedTables):
     _msg_cols = MSG_COLS
     _message_row = staticmethod(_message)
     # Processes claiming together each take other rows instead of queueing on the same ones.

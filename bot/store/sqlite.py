@@ -45,16 +45,11 @@ from bot.store.base import (
     TriggerMode,
     User,
 )
-from bot.store.care import AGE_OF_USER, CareTables, age_state
-from bot.store.initiative import CheckinTables
-from bot.store.jobs import JobTables
-from bot.store.limits import LimitCounters
-from bot.store.messages import MessageEdits
+from bot.store.care import AGE_OF_USER, age_state
 from bot.store.migrations import LATEST_VERSION, SCHEMA_VERSION_TABLE, migrations_for, render
 from bot.store.params import strip_nul
-from bot.store.replies import OwedReplies, owed_chat
-from bot.store.reports import ReportTables
-from bot.store.safety_counts import SafetyCounts
+from bot.store.replies import owed_chat
+from bot.store.shared import SharedTables
 
 Row = Sequence[Any]
 
@@ -169,16 +164,7 @@ async def _wal(db: aiosqlite.Connection) -> None:
             await asyncio.sleep(0.02)
 
 
-class SQLiteStore(
-    OwedReplies,
-    JobTables,
-    MessageEdits,
-    CheckinTables,
-    CareTables,
-    LimitCounters,
-    SafetyCounts,
-    ReportTables,
-):
+class SQLiteStore(SharedTables):
     _msg_cols = MSG_COLS
     _message_row = staticmethod(_message)
 

@@ -1,0 +1,26 @@
+"""The table code both backends share, as one base class: a new table module is added here
+once, not to each backend's class list (bot/store/host.py says what a backend provides)."""
+
+from __future__ import annotations
+
+from bot.store.care import CareTables
+from bot.store.initiative import CheckinTables
+from bot.store.jobs import JobTables
+from bot.store.limits import LimitCounters
+from bot.store.messages import MessageEdits
+from bot.store.replies import OwedReplies
+from bot.store.reports import ReportTables
+from bot.store.safety_counts import SafetyCounts
+
+
+class SharedTables(
+    OwedReplies,
+    JobTables,
+    MessageEdits,
+    CheckinTables,
+    CareTables,
+    LimitCounters,
+    SafetyCounts,
+    ReportTables,
+):
+    """Owed replies, jobs, edits, check-ins, care state, limits, safety counts, reports."""
