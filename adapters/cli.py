@@ -12,6 +12,7 @@ import asyncio
 import getpass
 import logging
 import os
+import stat
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -185,14 +186,28 @@ def _configured_platforms(settings: Settings) -> list[str]:
     ]
 
 
+def _stdin_has_chat() -> bool:
+    """A terminal, a pipe or a file on stdin: someone means to talk (`printf 'hi\\n' |
+    kindred run` is a chat, as `kindred chat` is). /dev/null or a closed stdin (a container,
+    a service manager) means nobody will: then a missing platform is a setup error."""
+    try:
+        if sys.stdin.isatty():
+            return True
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (OSError, ValueError, AttributeError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode) or stat.S_ISSOCK(mode)
+
+
 async def _run(settings: Settings) -> int:
     platforms = _configured_platforms(settings)
     if not platforms:
-        if not sys.stdin.isatty():
+        if not _stdin_has_chat():
             raise Exit(
                 2,
                 "no platform is configured: set KINDRED_TELEGRAM__TOKEN or "
-                "KINDRED_DISCORD__TOKEN, or run in a terminal to chat with a persona here",
+                "KINDRED_DISCORD__TOKEN (in .env for Docker), or talk to a persona here "
+                "with `kindred chat` (./scripts/run chat)",
             )
         return await _chat(argparse.Namespace(user=None, persona=None), settings)
     from adapters.registry import create_adapters
@@ -378,7 +393,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     explicit_level = "KINDRED_LOG_LEVEL" in os.environ
     # In a terminal chat, INFO lines would interleave with the conversation.
-    headless_run = args.command == "run" and not sys.stdin.isatty()
+    # (A `kindred run` that turns into a chat on piped stdin is a chat.)
+    piped_chat = not _configured_platforms(settings) and _stdin_has_chat()
+    headless_run = args.command == "run" and not sys.stdin.isatty() and not piped_chat
     level = settings.log_level if explicit_level or headless_run else "WARNING"
     openai_key = [os.environ["OPENAI_API_KEY"]] if os.environ.get("OPENAI_API_KEY") else []
     setup_logging(level, _secrets(settings) + openai_key)

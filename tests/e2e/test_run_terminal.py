@@ -1,4 +1,6 @@
-"""`kindred run` with nothing configured and a terminal attached opens the console chat."""
+"""`kindred run` with nothing configured opens the console chat when someone is there to
+talk (a terminal, or text piped in); with stdin at /dev/null (a container) it says how to
+configure a platform or open the chat, and exits 2."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.e2e.conftest import KINDRED, FakeServer, clean_env
+from tests.e2e.conftest import KINDRED, FakeServer, clean_env, kindred
 
 
 def read_until(fd: int, needle: bytes, within: float) -> bytes:
@@ -50,3 +52,31 @@ def test_run_in_a_terminal_opens_a_chat(fake_llm: FakeServer, tmp_path: Path) ->
             proc.kill()
             proc.wait()
         os.close(leader)
+
+
+def test_run_with_piped_stdin_chats_like_kindred_chat(fake_llm: FakeServer, tmp_path: Path) -> None:
+    env = clean_env(
+        KINDRED_DATABASE_URL=f"sqlite:///{tmp_path / 'k.db'}", KINDRED_LLM__BASE_URL=fake_llm.url
+    )
+    out = kindred("run", stdin="hello from a pipe\n/quit\n", env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "Mom: You said: hello from a pipe" in out.stdout
+    assert "no platform" not in out.stderr
+
+
+def test_run_with_nobody_on_stdin_names_the_chat_command(tmp_path: Path) -> None:
+    env = clean_env(KINDRED_DATABASE_URL=f"sqlite:///{tmp_path / 'k.db'}")
+    out = subprocess.run(
+        [str(KINDRED), "run"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "no platform is configured" in out.stderr
+    assert "KINDRED_TELEGRAM__TOKEN" in out.stderr
+    assert "kindred chat" in out.stderr
+    assert "Traceback" not in out.stderr
