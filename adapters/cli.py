@@ -271,36 +271,6 @@ async def serve(
     return 0
 
 
-async def _doctor(settings: Settings) -> int:
-    from bot.runtime import build_runtime
-    from bot.tokens import get_tokenizer
-
-    failures = 0
-    print("ok    configuration")
-    print(f"ok    tokenizer ({get_tokenizer().name})")
-    try:
-        async with await build_runtime(settings, announce=False) as rt:
-            entries = await rt.registry.entries()
-            print(
-                f"ok    database ({settings.database_url.split('://', 1)[0]}): "
-                f"{len(entries)} personas"
-            )
-            for w in rt.warnings:
-                failures += 1
-                print(f"FAIL  persona file: {w}")
-            try:
-                desc = await rt.model.check()
-                kind = "embedded local model" if rt.local_model else "LLM endpoint"
-                print(f"ok    {kind}: {desc}")
-            except KindredError as exc:
-                failures += 1
-                print(f"FAIL  LLM endpoint: {exc}")
-    except KindredError as exc:
-        print(f"FAIL  {exc}")
-        return 1
-    return 1 if failures else 0
-
-
 async def _eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.what == "safety":
         from bot.safety import eval as safety_eval
@@ -378,7 +348,9 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "chat":
         return await _chat(args, settings)
     if args.command == "doctor":
-        return await _doctor(settings)
+        from adapters.doctor import doctor
+
+        return await doctor(settings)
     return await _run(settings)
 
 
