@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, SecretStr
 
+from adapters.hold import settings_problem
 from bot.errors import CardError, ConfigError, KindredError, PersonaExists, PersonaNotFound
 from bot.logs import setup_logging
 from bot.personas.registry import PersonaRegistry
@@ -36,6 +37,14 @@ class Exit(Exception):
     def __init__(self, status: int, message: str = "") -> None:
         super().__init__(message)
         self.status = status
+
+
+class SettingsExit(Exit):
+    """Exit 2 for a problem in the settings alone, known before anything was contacted
+    (adapters/hold.py: a container may wait instead of restarting in a loop)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(2, message)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -203,15 +212,21 @@ async def _run(settings: Settings) -> int:
     platforms = _configured_platforms(settings)
     if not platforms:
         if not _stdin_has_chat():
-            raise Exit(
-                2,
+            raise SettingsExit(
                 "no platform is configured: set KINDRED_TELEGRAM__TOKEN or "
                 "KINDRED_DISCORD__TOKEN (in .env for Docker), or talk to a persona here "
                 "with `kindred chat` (./scripts/run chat)",
             )
         return await _chat(argparse.Namespace(user=None, persona=None), settings)
     from adapters.registry import create_adapters
+    from bot.local_model import weights_path
     from bot.runtime import build_runtime
+
+    if settings.needs_local_model() and settings.local_model.enabled and weights_path() is None:
+        raise SettingsExit(
+            "no LLM is configured: set KINDRED_LLM__BASE_URL, KINDRED_LLM__API_KEY and "
+            "KINDRED_LLM__MODEL (in .env for Docker); the embedded demo model is not installed"
+        )
 
     # Signals first: a SIGTERM while the runtime starts (a slow database) stops it too.
     with StopSignals() as signals:
@@ -362,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("kindred: configuration problem:", file=sys.stderr)
         for line in exc.problems:
             print(f"  {line}", file=sys.stderr)
-        return 2
+        return settings_problem(2) if args.command == "run" else 2
     explicit_level = "KINDRED_LOG_LEVEL" in os.environ
     # In a terminal chat, INFO lines would interleave with the conversation.
     # (A `kindred run` that turns into a chat on piped stdin is a chat.)
@@ -376,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exit as exc:
         if str(exc):
             print(f"kindred: {exc}", file=sys.stderr)
-        return exc.status
+        return settings_problem(exc.status) if isinstance(exc, SettingsExit) else exc.status
     except (KindredError, OSError) as exc:
         print(f"kindred: {exc}", file=sys.stderr)
         return 2
