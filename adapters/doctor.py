@@ -27,7 +27,8 @@ class Finding:
 
 
 async def doctor(settings: Settings) -> int:
-    findings = [Finding("ok", "configuration")]
+    findings: list[Finding] = []
+    print(Finding("ok", "configuration").line(), flush=True)  # load_settings() passed
     for check in (_tokenizer, _database, _llm, _platforms):
         for f in await check(settings):
             print(f.line(), flush=True)

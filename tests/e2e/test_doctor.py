@@ -44,6 +44,7 @@ async def test_telegram_token_and_privacy_mode(tmp_path: Path) -> None:
         )
         status, lines, err = await doctor(env, tmp_path)
         assert status == 0, (lines, err)
+        assert lines[0] == "ok    configuration"
         assert any(ln.startswith("ok    telegram: @") for ln in lines), lines
         privacy = [ln for ln in lines if "privacy mode" in ln]
         assert privacy[0].startswith("warn  ") and "/setprivacy" in privacy[0]
