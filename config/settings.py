@@ -85,7 +85,7 @@ class LocalModelSettings(BaseModel):
 
 
 class TelegramSettings(BaseModel):
-    """The Telegram adapter (see README, "Telegram"). The token is inside every Bot API URL,
+    """The Telegram adapter (see docs/telegram.md). The token is inside every Bot API URL,
     so it is a secret and the adapter never logs URLs."""
 
     token: SecretStr | None = None
@@ -137,7 +137,7 @@ class TelegramSettings(BaseModel):
 
 
 class DiscordSettings(BaseModel):
-    """The Discord adapter (see README, "Discord"). The token is a secret: it is never
+    """The Discord adapter (see docs/discord.md). The token is a secret: it is never
     logged, and discord.py never puts it in a URL."""
 
     token: SecretStr | None = None
@@ -245,8 +245,8 @@ class SafetySettings(BaseModel):
 
 
 class CareSettings(BaseModel):
-    """Minors mode (bot/safety/minors.py; README "Minors") and reports
-    (bot/safety/reports.py; README "Reports")."""
+    """Minors mode (bot/safety/minors.py; docs/care.md "Minors in Kindred") and reports
+    (bot/safety/reports.py; docs/care.md "Reports in Kindred")."""
 
     # The persona asks a person of unknown age once, on first contact, whether they are
     # under 18 (/age minor|adult). Off by default: many deployments are adults-only.

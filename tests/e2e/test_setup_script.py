@@ -5,8 +5,9 @@ so a new user's `./scripts/test` then `./scripts/run` never reinstalls."""
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
-from tests.e2e.conftest import ROOT
+from tests.e2e.conftest import ROOT, clean_env
 
 
 def setup(*args: str) -> subprocess.CompletedProcess[str]:
@@ -38,3 +39,22 @@ def test_run_setup_after_dev_setup_installs_nothing() -> None:
     again = setup("dev")
     assert again.returncode == 0, again.stderr
     assert again.stdout + again.stderr == ""
+
+
+def test_the_readme_ways_to_run_a_subcommand(tmp_path: Path) -> None:
+    """README: `./scripts/run ARGS` is `kindred ARGS`; after `source .venv/bin/activate`
+    the docs' bare `kindred …` works as written."""
+    env = clean_env(KINDRED_DATABASE_URL=f"sqlite:///{tmp_path / 'k.db'}")
+    via_script = subprocess.run(
+        [str(ROOT / "scripts" / "run"), "persona", "list"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert via_script.returncode == 0, via_script.stderr
+    assert "mom\tMom" in via_script.stdout
+    assert via_script.stderr == ""  # set-up is a no-op: nothing about installing
+    activated = subprocess.run(
+        ["bash", "-c", "source .venv/bin/activate && cd \"$0\" && kindred persona list", tmp_path],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert activated.returncode == 0, activated.stderr
+    assert activated.stdout == via_script.stdout
