@@ -27,9 +27,8 @@ async def check_telegram(settings: TelegramSettings) -> list[Finding]:
     token = settings.token.get_secret_value()
     bot = Bot(token, base_url=settings.base_url, base_file_url=settings.base_file_url)
     try:
-        await bot.initialize()  # getMe: the token's test
-        me = bot.bot
-        await bot.shutdown()
+        async with bot:  # initialize() is getMe: the token's test
+            me = bot.bot
     except InvalidToken:
         # PTB's message quotes the token: never print it.
         return [Finding("FAIL", REJECTED)]

@@ -135,3 +135,24 @@ async def test_llm_is_checked_when_the_database_fails(tmp_path: Path) -> None:
     assert any(ln.startswith("FAIL  cannot connect to PostgreSQL at 127.0.0.1:1") for ln in lines)
     assert any(ln.startswith("ok    LLM endpoint") for ln in lines), lines
     assert "pw-secret" not in "\n".join(lines) + err
+
+
+async def test_unreachable_platforms_fail_without_secrets(tmp_path: Path) -> None:
+    tg_token = "123456:UNREACHABLE-SECRET-aaaaaaaaaaaaaaaaaaaa"
+    dc_token = "MTAw.unreachable.SECRET-discord"
+    async with FakeOpenAI() as llm:
+        env = base_env(
+            tmp_path,
+            llm,
+            KINDRED_TELEGRAM__TOKEN=tg_token,
+            KINDRED_TELEGRAM__BASE_URL="http://127.0.0.1:9/bot",  # nothing listens on 9
+            KINDRED_DISCORD__TOKEN=dc_token,
+            KINDRED_DISCORD__API_BASE="http://127.0.0.1:9/api/v10",
+        )
+        status, lines, err = await doctor(env, tmp_path)
+    assert status == 1
+    assert any(ln.startswith("FAIL  telegram: cannot reach the Bot API") for ln in lines), lines
+    assert any(ln.startswith("FAIL  discord: cannot reach Discord") for ln in lines), lines
+    assert any(ln.startswith("ok    LLM endpoint") for ln in lines)
+    text = "\n".join(lines) + err
+    assert "SECRET" not in text and "Traceback" not in text
