@@ -214,8 +214,9 @@ async def _run(settings: Settings) -> int:
         if not _stdin_has_chat():
             raise SettingsExit(
                 "no platform is configured: set KINDRED_TELEGRAM__TOKEN or "
-                "KINDRED_DISCORD__TOKEN (in .env for Docker), or talk to a persona here "
-                "with `kindred chat` (./scripts/run chat)",
+                "KINDRED_DISCORD__TOKEN (in .env for Docker), or talk to a persona in a "
+                "terminal with `kindred chat` (in a checkout: ./scripts/run chat; in Docker: "
+                "docker compose run --rm bot chat)",
             )
         return await _chat(argparse.Namespace(user=None, persona=None), settings)
     from adapters.registry import create_adapters
