@@ -197,6 +197,7 @@ async def _run(settings: Settings) -> int:
             )
         return await _chat(argparse.Namespace(user=None, persona=None), settings)
     from adapters.registry import create_adapters
+    from adapters.web.server import web_server
     from bot.runtime import build_runtime
 
     # Signals first: a SIGTERM while the runtime starts (a slow database) stops it too.
@@ -206,8 +207,10 @@ async def _run(settings: Settings) -> int:
             # start-up, before any chat is served, so the watchdog starts after it.
             adapters = create_adapters(runtime, platforms)
             services = runtime.services(adapters)
-            async with watching():
-                return await serve(adapters, signals.requested, services=services)
+            async with web_server(runtime, adapters), watching():
+                return await serve(
+                    adapters, signals.requested, services=services, readiness=runtime.readiness
+                )
 
 
 @asynccontextmanager
