@@ -22,6 +22,8 @@ _ENV = jinja2.Environment(
 def page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     """``template`` rendered with the session's CSRF token (every form carries it)."""
     session = request.get(SESSION)
+    context.setdefault("error", None)
+    context.setdefault("notice", None)
     html = _ENV.get_template(template).render(
         csrf=session.csrf if session is not None else "",
         path=request.path,
