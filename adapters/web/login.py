@@ -14,7 +14,11 @@ routes = web.RouteTableDef()
 
 
 def _form(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
-    token = secrets.token_urlsafe(24)
+    # The same form token while the browser keeps it: another tab, or the browser's own
+    # fetches (a favicon redirected here), must not invalidate the form already shown.
+    token = request.cookies.get(LOGIN_COOKIE, "")
+    if not 24 <= len(token) <= 64 or not token.replace("-", "").replace("_", "").isalnum():
+        token = secrets.token_urlsafe(24)
     response = page(request, "login.html", status=status, login_csrf=token, error=error)
     dashboard(request).sessions.set_cookie(response, LOGIN_COOKIE, token)
     return response
