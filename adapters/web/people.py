@@ -9,7 +9,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from adapters.web.render import page
-from adapters.web.state import dashboard
+from adapters.web.state import dashboard, row_id
 from bot.memory.commands import MAX_EDIT, MemoryCommands, forgotten
 from bot.store.base import User
 from bot.store.directory import Directory
@@ -29,8 +29,8 @@ def _commands(request: web.Request) -> MemoryCommands:
 
 
 async def _user(request: web.Request) -> User:
-    raw = request.match_info["user_id"]
-    user = await dashboard(request).runtime.store.get_user(int(raw)) if raw.isdigit() else None
+    user_id = row_id(request.match_info["user_id"])
+    user = None if user_id is None else await dashboard(request).runtime.store.get_user(user_id)
     if user is None:
         raise web.HTTPNotFound(text="no such person")
     return user
@@ -85,9 +85,10 @@ def _item(form: object) -> tuple[str, int, int] | None:
     if get is None:
         return None
     persona, number, memory_id = (str(get(k, "")) for k in ("persona", "number", "memory_id"))
-    if not persona or not number.isdigit() or not memory_id.isdigit():
+    n, m = row_id(number), row_id(memory_id)
+    if not persona or n is None or m is None:
         return None
-    return persona, int(number), int(memory_id)
+    return persona, n, m
 
 
 async def _still_there(request: web.Request, user: User, item: tuple[str, int, int]) -> bool:

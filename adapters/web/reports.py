@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters.web.render import page
-from adapters.web.state import dashboard
+from adapters.web.state import dashboard, row_id
 from bot.store.reports import MAX_NOTE
 
 routes = web.RouteTableDef()
@@ -37,14 +37,11 @@ async def reports(request: web.Request) -> web.Response:
 
 @routes.post("/reports/{report_id}/resolve")
 async def resolve(request: web.Request) -> web.Response:
-    raw = request.match_info["report_id"]
+    report_id = row_id(request.match_info["report_id"])
     form = await request.post()
     note = str(form.get("note", "")).strip() or None
-    done = (
-        await dashboard(request).runtime.store.resolve_report(int(raw), note)
-        if raw.isdigit()
-        else None
-    )
+    store = dashboard(request).runtime.store
+    done = None if report_id is None else await store.resolve_report(report_id, note)
     if done is None:
         return await _page(request, error="There is no such report.", status=404)
     return await _page(request, notice=f"Report {done.id} resolved.")

@@ -25,3 +25,10 @@ DASHBOARD = web.AppKey("dashboard", Dashboard)
 
 def dashboard(request: web.Request) -> Dashboard:
     return request.app[DASHBOARD]
+
+
+def row_id(raw: str) -> int | None:
+    """A database id from a URL, or None (not digits, or past a 64-bit integer)."""
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        return None
+    return int(raw)
