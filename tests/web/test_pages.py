@@ -14,7 +14,15 @@ import pytest
 
 from bot.events import ChatKind, ChatRef
 from bot.personas.cards import load_card
-from bot.store.base import NewMessage, NewReport, ReportStatus, Role, TriggerMode
+from bot.store.base import (
+    AgeSetBy,
+    AgeState,
+    NewMessage,
+    NewReport,
+    ReportStatus,
+    Role,
+    TriggerMode,
+)
 from tests.web.conftest import Site
 from tests.web.test_auth import hidden, jar, login
 
@@ -235,3 +243,23 @@ async def test_ids_past_a_database_integer_are_not_found(client: Client) -> None
     assert (await client.get("/people/99999999999999999999999"))[0] == 404
     assert (await client.post("/reports/99999999999999999999999/resolve", {}))[0] == 404
     assert (await client.get("/personas/no-such-persona"))[0] == 404
+
+
+async def test_assigning_goes_through_the_persona_commands_rules(
+    client: Client, site: Site
+) -> None:
+    """An adult-rated persona is refused for a person known to be a minor, exactly as
+    /persona use refuses it (bot/commands.py ``switch``)."""
+    store = site.runtime.store
+    await client.post("/personas/new", {"name": "Night", "description": "For adults."})
+    _, page = await client.get("/personas/night")
+    form = {k: field(page, k) for k in ("name", "description")}
+    await client.post("/personas/night", {**form, "rating": "adult"})
+    await store.set_age("telegram", "31", AgeState.MINOR, AgeSetBy.SELF)
+    chat = {"platform": "telegram", "chat_key": "31", "kind": "private", "persona": "night"}
+    status, page = await client.post("/chats", chat)
+    assert status == 400
+    assert (await store.chat_settings("telegram", "31")).active_persona_id is None
+    status, page = await client.post("/chats", {**chat, "persona": "mom"})
+    assert status == 200
+    assert (await store.chat_settings("telegram", "31")).active_persona_id == "mom"
