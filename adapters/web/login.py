@@ -11,6 +11,9 @@ from adapters.web.render import page
 from adapters.web.state import dashboard
 
 routes = web.RouteTableDef()
+# Anyone may post to /login: it reads no more than a token's worth (pages behind the login
+# accept card uploads of megabytes, but only within a session).
+MAX_LOGIN_BYTES = 4096
 
 
 def _form(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
@@ -35,6 +38,8 @@ async def login(request: web.Request) -> web.Response:
     address = client_address(request)
     if sessions.throttled(address):
         return _form(request, "Too many failed logins from here: wait a few minutes.", 429)
+    if (request.content_length or 0) > MAX_LOGIN_BYTES:
+        raise web.HTTPRequestEntityTooLarge(MAX_LOGIN_BYTES, request.content_length or 0)
     form = await request.post()
     if not csrf_ok(request.cookies.get(LOGIN_COOKIE, ""), form.get("login_csrf")):
         return _form(request, "The login form expired: try again.", 403)

@@ -12,6 +12,7 @@ from aiohttp import web
 from adapters.web import chats, health, login, people, personas, reports
 from adapters.web.auth import Sessions, guard
 from adapters.web.state import DASHBOARD, Dashboard
+from bot.errors import KindredError
 from bot.personas.limits import MAX_CARD_BYTES
 from bot.ports import Adapter, Outbox
 from bot.runtime import Runtime
@@ -59,6 +60,13 @@ class WebServer:
         site = web.TCPSite(runner, self.settings.host, self.settings.effective_port)
         try:
             await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise KindredError(
+                f"cannot listen on {self.settings.host}:{self.settings.effective_port} for the"
+                f" web dashboard: {exc.strerror or exc} (check KINDRED_WEB__HOST and"
+                " KINDRED_WEB__PORT)"
+            ) from None
         except BaseException:
             await runner.cleanup()
             raise

@@ -172,3 +172,10 @@ def test_a_short_token_is_a_configuration_error() -> None:
     with pytest.raises(ValueError, match="at least 16"):
         WebSettings(token="short")
     assert web.HTTPSeeOther  # aiohttp's redirect is what the pages use
+
+
+async def test_login_reads_no_large_body(site: Site) -> None:
+    async with aiohttp.ClientSession(cookie_jar=jar()) as http:
+        big = {"token": "x" * 100_000, "login_csrf": "y"}
+        async with http.post(f"{site.url}/login", data=big) as r:
+            assert r.status == 413

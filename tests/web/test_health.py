@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from tests.e2e.conftest import clean_env
 from tests.fakes.openai_server import FakeOpenAI
@@ -106,3 +107,23 @@ async def test_kindred_run_serves_health_on_the_port_alone(tmp_path: Path) -> No
             await asyncio.wait_for(proc.wait(), 15)
             log.close()
         assert proc.returncode == 0, (tmp_path / "kindred.log").read_text()
+
+
+async def test_a_port_in_use_is_one_line_naming_the_setting(
+    tmp_path: Path, llm: FakeOpenAI
+) -> None:
+    from adapters.web.server import WebServer
+    from bot.errors import KindredError
+    from bot.runtime import build_runtime
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = settings_for(tmp_path, llm, port=port)
+        async with await build_runtime(settings, announce=False) as runtime:
+            server = WebServer(runtime)
+            with pytest.raises(KindredError, match="KINDRED_WEB__PORT") as caught:
+                await server.start()
+            assert str(port) in str(caught.value)
+            await server.stop()
