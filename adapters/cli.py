@@ -25,6 +25,7 @@ from bot.errors import CardError, ConfigError, KindredError, PersonaExists, Pers
 from bot.logs import setup_logging
 from bot.personas.registry import PersonaRegistry
 from bot.ports import Adapter, Service
+from bot.readiness import Readiness
 from bot.shutdown import DEADLINE_S, StopSignals
 from bot.watchdog import LoopWatchdog
 from config.settings import Settings, load_settings
@@ -220,6 +221,7 @@ async def _run(settings: Settings) -> int:
             )
         return await _chat(argparse.Namespace(user=None, persona=None), settings)
     from adapters.registry import create_adapters
+    from adapters.web.server import web_server
     from bot.local_model import weights_path
     from bot.runtime import build_runtime
 
@@ -236,8 +238,10 @@ async def _run(settings: Settings) -> int:
             # start-up, before any chat is served, so the watchdog starts after it.
             adapters = create_adapters(runtime, platforms)
             services = runtime.services(adapters)
-            async with watching():
-                return await serve(adapters, signals.requested, services=services)
+            async with web_server(runtime, adapters), watching():
+                return await serve(
+                    adapters, signals.requested, services=services, readiness=runtime.readiness
+                )
 
 
 @asynccontextmanager
@@ -253,15 +257,19 @@ async def serve(
     stop: asyncio.Event | None = None,
     stop_timeout: float = STOP_TIMEOUT_S,
     services: Sequence[Service] = (),
+    readiness: Readiness | None = None,
 ) -> int:
     """Run adapters until ``stop`` is set (by default: until SIGINT/SIGTERM), then stop
     them all within ``stop_timeout``. Whatever then still blocks, ``StopSignals`` ends the
     process at its deadline. ``services`` (owed replies, scheduled jobs) start once every
     adapter is up, and stop after the adapters did (so what is unfinished is handed back
-    last)."""
+    last). ``readiness`` (what /readyz reports) learns when each adapter is up and down."""
     if stop is None:
         with StopSignals() as signals:
-            return await serve(adapters, signals.requested, stop_timeout, services)
+            return await serve(adapters, signals.requested, stop_timeout, services, readiness)
+    ready = readiness or Readiness()
+    for adapter in adapters:
+        ready.expect(adapter.name)
     started: list[Adapter] = []
     try:
         for adapter in adapters:
@@ -269,11 +277,14 @@ async def serve(
                 break
             await adapter.start()
             started.append(adapter)
+            ready.up(adapter.name)
             logging.getLogger(__name__).info("%s adapter started", adapter.name)
         for service in services:
             service.start()
         await stop.wait()
     finally:
+        for adapter in started:
+            ready.down(adapter.name)
         try:
             async with asyncio.timeout(stop_timeout):
                 await asyncio.gather(*(a.stop() for a in reversed(started)))

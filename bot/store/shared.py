@@ -4,6 +4,7 @@ once, not to each backend's class list (bot/store/host.py says what a backend pr
 from __future__ import annotations
 
 from bot.store.care import CareTables
+from bot.store.directory import DirectoryTables
 from bot.store.initiative import CheckinTables
 from bot.store.jobs import JobTables
 from bot.store.limits import LimitCounters
@@ -22,5 +23,7 @@ class SharedTables(
     LimitCounters,
     SafetyCounts,
     ReportTables,
+    DirectoryTables,
 ):
-    """Owed replies, jobs, edits, check-ins, care state, limits, safety counts, reports."""
+    """Owed replies, jobs, edits, check-ins, care state, limits, safety counts, reports,
+    the dashboard's lookups."""
