@@ -31,6 +31,7 @@ PERMISSIONS: dict[str, int] = {
     "Attach Files": 1 << 15,
 }
 PERMISSIONS_INTEGER = sum(PERMISSIONS.values())  # 275414895616
+SHOWN = 10  # servers named one per line; a bot in hundreds gets a count for the rest
 
 
 def invite_url(application_id: str | int) -> str:
@@ -93,20 +94,33 @@ async def _checks(http: discord.http.HTTPClient, token: str) -> list[Finding]:
             f"{limit['remaining']} of {limit['total']} session starts left today",
         )
     )
+    found += _servers(guilds)
+    found.append(Finding("ok", f"discord: invite URL: {invite_url(app['id'])}"))
+    return found
+
+
+def _servers(guilds: list[Any]) -> list[Finding]:
+    """One line for the servers where the bot has every permission it uses, one per server
+    that lacks some (at most ``SHOWN``)."""
     if not guilds:
-        found.append(Finding("warn", "discord: the bot is in no server yet: open the invite URL"))
-    for g in guilds:
-        missing = missing_permissions(int(g.get("permissions") or 0))
-        if not missing:
-            found.append(Finding("ok", f"discord: server {g['name']!r}: every permission"))
-            continue
+        return [Finding("warn", "discord: the bot is in no server yet: open the invite URL")]
+    lacking = [(g["name"], missing_permissions(int(g.get("permissions") or 0))) for g in guilds]
+    lacking = [(name, missing) for name, missing in lacking if missing]
+    found: list[Finding] = []
+    complete = len(guilds) - len(lacking)
+    if complete == 1 and len(guilds) == 1:
+        found.append(Finding("ok", f"discord: server {guilds[0]['name']!r}: every permission"))
+    elif complete:
+        found.append(
+            Finding("ok", f"discord: {complete} of {len(guilds)} servers: every permission")
+        )
+    for name, missing in lacking[:SHOWN]:
         why = (
             " (without Manage Webhooks personas speak from the bot account, name in bold)"
             if "Manage Webhooks" in missing
             else ""
         )
-        found.append(
-            Finding("warn", f"discord: server {g['name']!r} lacks {', '.join(missing)}{why}")
-        )
-    found.append(Finding("ok", f"discord: invite URL: {invite_url(app['id'])}"))
+        found.append(Finding("warn", f"discord: server {name!r} lacks {', '.join(missing)}{why}"))
+    if len(lacking) > SHOWN:
+        found.append(Finding("warn", f"discord: … and {len(lacking) - SHOWN} more servers"))
     return found
