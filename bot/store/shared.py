@@ -11,6 +11,7 @@ from bot.store.messages import MessageEdits
 from bot.store.replies import OwedReplies
 from bot.store.reports import ReportTables
 from bot.store.safety_counts import SafetyCounts
+from bot.store.usage import UsageTables
 
 
 class SharedTables(
@@ -22,5 +23,7 @@ class SharedTables(
     LimitCounters,
     SafetyCounts,
     ReportTables,
+    UsageTables,
 ):
-    """Owed replies, jobs, edits, check-ins, care state, limits, safety counts, reports."""
+    """Owed replies, jobs, edits, check-ins, care state, limits, safety counts, reports,
+    LLM usage."""
