@@ -60,6 +60,9 @@ class LLMSettings(BaseModel):
     # few lines of persona, short safety rules, the last turns, stop sequences, cleaned
     # output) for tiny ones; "auto" = compact for the embedded model, full otherwise.
     prompt_profile: Literal["auto", "compact", "full"] = "auto"
+    # Ask streams to end with their token counts (``stream_options.include_usage``) for
+    # `kindred usage`; off for a server that rejects the field (tokens are then counted here).
+    stream_usage: bool = True
 
     @field_validator("base_url")
     @classmethod
