@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from datetime import datetime
 
+from bot import metrics
 from bot.addressing import Addressed, Addressing
 from bot.chime_in import ModelOpinion
 from bot.clock import utc_now
@@ -133,6 +135,8 @@ class Engine(ReplyPipeline):
     async def handle(self, msg: IncomingMessage, channel: Channel) -> None:
         """A person wrote: store it, then answer it if it is for the persona."""
         key = (msg.chat.platform, msg.chat.key)
+        arrived = time.monotonic()
+        metrics.received(msg.chat.platform)
         if self.config.debounce > 0:
             # Heard on arrival, before any wait or write: a reply whose quiet window ends
             # while this message is being stored still sees it and waits on.
@@ -157,6 +161,7 @@ class Engine(ReplyPipeline):
             return
         async with turn:
             await self._answer(reply, channel)
+        metrics.replied(msg.chat.platform, time.monotonic() - arrived)
 
     def typing(self, event: Typing) -> None:
         """The platform says someone is typing: a reply waiting for their quiet waits on."""

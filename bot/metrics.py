@@ -40,7 +40,7 @@ _LAG_BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 
 MESSAGES_IN = Counter(
     "kindred_messages_received",
-    "Messages people sent that reached the core (stored), per platform.",
+    "Messages from people that reached the core (addressed or not), per platform.",
     ["platform"],
     registry=REGISTRY,
 )

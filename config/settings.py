@@ -373,6 +373,16 @@ class InitiativeSettings(BaseModel):
         return v
 
 
+class UsageSettings(BaseModel):
+    """LLM usage accounting (`kindred usage`, docs/operations.md)."""
+
+    # Model -> dollars per million input and output tokens (YAML); unset: config/prices.yaml
+    # beside the settings, if present, over the built-in defaults (bot/prices.py).
+    prices_file: Path | None = None
+    # Counts are summed in memory and written this often (and at shutdown).
+    flush_seconds: float = Field(10.0, gt=0.0, le=3600.0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KINDRED_",
@@ -390,6 +400,8 @@ class Settings(BaseSettings):
     # Messages of history read from storage per turn before token trimming.
     history_limit: int = Field(60, ge=1, le=1000)
     log_level: str = "INFO"
+    # "text" (a line per record) or "json" (one JSON object per line, for log collectors).
+    log_format: Literal["text", "json"] = "text"
     telegram: TelegramSettings = TelegramSettings()
     discord: DiscordSettings = DiscordSettings()
     safety: SafetySettings = SafetySettings()
@@ -398,6 +410,7 @@ class Settings(BaseSettings):
     rhythm: RhythmSettings = RhythmSettings()
     initiative: InitiativeSettings = InitiativeSettings()
     limits: LimitSettings = LimitSettings()
+    usage: UsageSettings = UsageSettings()
 
     @field_validator("database_url")
     @classmethod
