@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, SecretStr
 
+from adapters import usage_cli
 from bot.errors import CardError, ConfigError, KindredError, PersonaExists, PersonaNotFound
 from bot.logs import setup_logging
 from bot.personas.registry import PersonaRegistry
@@ -87,6 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     # A string, checked by us: a bad id is one line, not argparse's usage block.
     resolve.add_argument("id", help="the report's number (#N in the list)")
     resolve.add_argument("--note", help="what was done about it")
+    # Operating Kindred (docs/operations.md): each in its own module.
+    usage_cli.add_parser(sub)
     return p
 
 
@@ -352,6 +355,8 @@ async def _reports(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _main(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "usage":
+        return await usage_cli.run(args, settings)
     if args.command == "eval":
         return await _eval(args, settings)
     if args.command == "report":
