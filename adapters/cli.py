@@ -386,7 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     headless_run = args.command == "run" and not sys.stdin.isatty()
     level = settings.log_level if explicit_level or headless_run else "WARNING"
     openai_key = [os.environ["OPENAI_API_KEY"]] if os.environ.get("OPENAI_API_KEY") else []
-    setup_logging(level, _secrets(settings) + openai_key)
+    setup_logging(level, _secrets(settings) + openai_key, fmt=settings.log_format)
     try:
         return asyncio.run(_main(args, settings))
     except Exit as exc:
