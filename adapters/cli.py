@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, SecretStr
 
-from adapters import usage_cli
+from adapters import backup_cli, usage_cli
 from bot.errors import CardError, ConfigError, KindredError, PersonaExists, PersonaNotFound
 from bot.logs import setup_logging
 from bot.personas.registry import PersonaRegistry
@@ -90,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     resolve.add_argument("--note", help="what was done about it")
     # Operating Kindred (docs/operations.md): each in its own module.
     usage_cli.add_parser(sub)
+    backup_cli.add_parsers(sub)
     return p
 
 
@@ -357,6 +358,8 @@ async def _reports(args: argparse.Namespace, settings: Settings) -> int:
 async def _main(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "usage":
         return await usage_cli.run(args, settings)
+    if args.command in ("backup", "restore"):
+        return await backup_cli.run(args, settings)
     if args.command == "eval":
         return await _eval(args, settings)
     if args.command == "report":
