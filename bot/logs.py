@@ -19,6 +19,7 @@ log calls themselves, so no formatter has to strip it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -167,7 +168,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        task = getattr(record, "taskName", None)
+        task = getattr(record, "taskName", None) or _task_name()
         if task:
             out["task"] = task
         # exc_text first: SecretFilter has already rendered and redacted it.
@@ -178,6 +179,16 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             out["stack"] = self.formatStack(record.stack_info)
         return json.dumps(out, ensure_ascii=False)
+
+
+def _task_name() -> str | None:
+    """The running asyncio task's name (Python 3.12 records it as ``taskName``; 3.11 not).
+    Handlers here are synchronous: the record is formatted in the task that logged it."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no running loop in this thread
+        return None
+    return task.get_name() if task is not None else None
 
 
 LogFormat = Literal["text", "json"]

@@ -3,6 +3,7 @@ their line, secrets masked as in the text format, repeats still counted."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -63,3 +64,12 @@ def test_repeats_are_still_held_back(json_log: io.StringIO) -> None:
     for _ in range(5):
         log.error("database is locked")
     assert [r["message"] for r in records(json_log)] == ["database is locked"]
+
+
+async def test_the_task_is_named(json_log: io.StringIO) -> None:
+    async def job() -> None:
+        logging.getLogger("kindred.test.json").info("job ran")
+
+    await asyncio.create_task(job(), name="kindred-job-7")
+    [record] = records(json_log)
+    assert record["task"] == "kindred-job-7"
