@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,9 @@ async def test_kindred_usage_equals_what_the_endpoint_reported(tmp_path: Path) -
             "KINDRED_LLM__MODEL": "gpt-4o-mini",
             "KINDRED_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
             "KINDRED_RHYTHM__DEBOUNCE_SECONDS": "0",
+            # Memory extraction after every exchange: background calls are counted too.
+            "KINDRED_MEMORY__EXTRACT_EVERY": "1",
+            "KINDRED_MEMORY__EXTRACT_IDLE": "0",
         }
         proc = await asyncio.create_subprocess_exec(
             str(KINDRED), "run", env=env, cwd=tmp_path,
@@ -43,6 +47,11 @@ async def test_kindred_usage_equals_what_the_endpoint_reported(tmp_path: Path) -
                 await tg.wait_for(
                     lambda t, n=n: sum("You said:" in x for x in t.texts()) >= n, limit=30
                 )
+            # Every exchange's memory job is done: no LLM call is in flight at the stop (one
+            # cut off mid-way could be reported by the fake and never counted here).
+            async with asyncio.timeout(60):
+                while await asyncio.to_thread(_finished_jobs, tmp_path / "k.db") < len(SAID):  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
         finally:
             proc.send_signal(signal.SIGTERM)
             _, err = await asyncio.wait_for(proc.communicate(), 30)
@@ -69,10 +78,14 @@ async def test_kindred_usage_equals_what_the_endpoint_reported(tmp_path: Path) -
     # gpt-4o-mini is priced by default: $0.15 / $0.60 per million tokens.
     assert total["cost_usd"] == round((prompt * 0.15 + completion * 0.60) / 1e6, 6)
 
+    # Background memory work is billed to the person whose exchange it read.
+    kinds = json.loads((await usage(env, tmp_path, "--by", "kind", "--json")).stdout)["rows"]
+    assert {k["kind"] for k in kinds} == {"reply", "extraction"}
     people = await usage(env, tmp_path, "--by", "person")
     assert people.returncode == 0, people.stderr
     lines = people.stdout.splitlines()
     assert lines[0].split()[:3] == ["person", "replies", "calls"]
+    assert len(lines) == 4 and "nobody" not in people.stdout  # one person, and the total
     assert lines[-1].split()[0] == "total"
     assert f"{prompt:,}" in lines[-1] and f"{completion:,}" in lines[-1]
 
@@ -88,3 +101,9 @@ async def usage(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Comple
         text=True,
         timeout=60,
     )
+
+
+def _finished_jobs(db: Path) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        row = conn.execute("SELECT count(*) FROM memory_jobs WHERE finished_at IS NOT NULL")
+        return int(row.fetchone()[0])
