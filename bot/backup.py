@@ -95,6 +95,9 @@ def _backup(database: Path, dest: Path, force: bool) -> Copied:
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(f".{dest.name}.partial")
     partial.unlink(missing_ok=True)
+    # Owner-only from the first byte: a backup holds every conversation (SQLite would
+    # create the file with the umask's permissions, often readable by everyone).
+    os.close(os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     try:
         src = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
         try:

@@ -91,6 +91,7 @@ async def test_a_backup_while_writing_restores_every_row(tmp_path: Path) -> None
     finally:
         await store.close()
     assert during > 0, "the writer did not run while the backup was taken"
+    assert copy.path.stat().st_mode & 0o077 == 0  # owner-only: it holds every conversation
     assert copy.schema_version >= 38 and copy.tables > 10
 
     restored = tmp_path / "fresh" / "kindred.db"
