@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -134,9 +133,12 @@ class Engine(ReplyPipeline):
     # -- entry points ---------------------------------------------------------------------
     async def handle(self, msg: IncomingMessage, channel: Channel) -> None:
         """A person wrote: store it, then answer it if it is for the persona."""
-        key = (msg.chat.platform, msg.chat.key)
-        arrived = time.monotonic()
         metrics.received(msg.chat.platform)
+        with metrics.message_arrived():  # its reply's latency is measured from now
+            await self._handle(msg, channel)
+
+    async def _handle(self, msg: IncomingMessage, channel: Channel) -> None:
+        key = (msg.chat.platform, msg.chat.key)
         if self.config.debounce > 0:
             # Heard on arrival, before any wait or write: a reply whose quiet window ends
             # while this message is being stored still sees it and waits on.
@@ -161,7 +163,6 @@ class Engine(ReplyPipeline):
             return
         async with turn:
             await self._answer(reply, channel)
-        metrics.replied(msg.chat.platform, time.monotonic() - arrived)
 
     def typing(self, event: Typing) -> None:
         """The platform says someone is typing: a reply waiting for their quiet waits on."""

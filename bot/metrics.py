@@ -17,8 +17,10 @@ lock and an addition: cheap enough for every message.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -114,12 +116,26 @@ def received(platform: str) -> None:
     MESSAGES_IN.labels(platform).inc()
 
 
+# When the message being answered arrived (Engine.handle sets it around its work; the reply
+# is composed in the same task): replies with no message (jobs, owed replies) have none.
+_ARRIVED: ContextVar[float | None] = ContextVar("kindred_arrived", default=None)
+
+
+@contextmanager
+def message_arrived() -> Iterator[None]:
+    token = _ARRIVED.set(time.monotonic())
+    try:
+        yield
+    finally:
+        _ARRIVED.reset(token)
+
+
 def sent(platform: str) -> None:
+    """A reply reached the platform; its latency is observed when it answers a message."""
     MESSAGES_OUT.labels(platform).inc()
-
-
-def replied(platform: str, seconds: float) -> None:
-    REPLY_SECONDS.labels(platform).observe(seconds)
+    arrived = _ARRIVED.get()
+    if arrived is not None:
+        REPLY_SECONDS.labels(platform).observe(time.monotonic() - arrived)
 
 
 def first_token(model: str, seconds: float) -> None:
