@@ -27,12 +27,13 @@ _ADD = (
 )
 # Rows per statement: 10 parameters each, far below SQLite's 32,766 and PostgreSQL's 65,535.
 _CHUNK = 500
+_Key = tuple[str, str, int, str, str, str]
 MAX_FIELD = 200  # model names and chat keys are ours or the platform's; bound them anyway
 
 
 class UsageTables(SqlHost):
     async def add_llm_usage(self, rows: Sequence[LLMUsage]) -> None:
-        merged: dict[tuple[str, str, int, str, str, str], list[int]] = {}
+        merged: dict[_Key, list[int]] = {}
         for r in rows:
             # One statement may not touch a row twice (PostgreSQL refuses): merge first.
             key = (
@@ -48,13 +49,34 @@ class UsageTables(SqlHost):
             n[1] += r.prompt_tokens
             n[2] += r.completion_tokens
             n[3] += r.estimated
-        items = list(merged.items())
         async with self._guard():
+            items = list((await self._anonymous_if_forgotten(merged)).items())
             for start in range(0, len(items), _CHUNK):
                 part = items[start : start + _CHUNK]
                 values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(part))
                 params = [v for key, counts in part for v in (*key, *counts)]
                 await self._all(f"INSERT INTO llm_usage ({_COLS}) VALUES {values}{_ADD}", params)
+
+    async def _anonymous_if_forgotten(self, merged: dict[_Key, list[int]]) -> dict[_Key, list[int]]:
+        """Counts summed in memory for a person forgotten since (/forget all ran between
+        their call and this flush) are written as nobody's, like their older rows."""
+        ids = sorted({key[2] for key in merged if key[2]})
+        known: set[int] = set()
+        for start in range(0, len(ids), _CHUNK):
+            part = ids[start : start + _CHUNK]
+            marks = ", ".join("?" * len(part))
+            rows = await self._all(f"SELECT id FROM users WHERE id IN ({marks})", part)
+            known.update(int(r[0]) for r in rows)
+        if len(known) == len(ids):
+            return merged
+        out: dict[_Key, list[int]] = {}
+        for key, counts in merged.items():
+            if key[2] and key[2] not in known:
+                key = (key[0], key[1], 0, "", key[4], key[5])
+            n = out.setdefault(key, [0, 0, 0, 0])
+            for i, v in enumerate(counts):
+                n[i] += v
+        return out
 
     async def llm_usage(self, since: str | None = None) -> list[LLMUsage]:
         async with self._guard():

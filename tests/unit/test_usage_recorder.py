@@ -23,6 +23,8 @@ async def test_calls_are_summed_per_day_and_written_at_stop(tmp_path: Path) -> N
     store = SQLiteStore(tmp_path / "k.db", clock=clock.now)
     await store.open()
     try:
+        ann = await store.upsert_user("telegram", "1", "Ann")
+        assert ann.id == ANN.user_id
         rec = UsageRecorder(store, clock.now, clock.sleep, flush_seconds=10)
         rec.start()
         rec.record(call())
