@@ -128,8 +128,10 @@ async def build_runtime(
         store = await open_database(settings.database_url, clock.now)
         stack.push_async_callback(store.close)
         # LLM usage (bot/usage_recorder.py): stopped after everything that calls the model,
-        # before the store closes, so the last counts are written.
-        recorder = UsageRecorder(store, clock.now, clock.sleep, settings.usage.flush_seconds)
+        # before the store closes, so the last counts are written. Its days are the clock's;
+        # its flushes are on real time (not clock.sleep): a write-behind, no decision about
+        # *when*, and a test clock counts its sleepers to know the services are idle.
+        recorder = UsageRecorder(store, clock.now, flush_seconds=settings.usage.flush_seconds)
         recorder.start()
         stack.push_async_callback(recorder.stop)
         with database_problems(settings.database_url):
