@@ -21,6 +21,7 @@ from pathlib import Path
 from pydantic import BaseModel, SecretStr
 
 from adapters.hold import settings_problem
+from adapters import backup_cli, usage_cli
 from bot.errors import CardError, ConfigError, KindredError, PersonaExists, PersonaNotFound
 from bot.logs import setup_logging
 from bot.personas.registry import PersonaRegistry
@@ -98,6 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     # A string, checked by us: a bad id is one line, not argparse's usage block.
     resolve.add_argument("id", help="the report's number (#N in the list)")
     resolve.add_argument("--note", help="what was done about it")
+    # Operating Kindred (docs/operations.md): each in its own module.
+    usage_cli.add_parser(sub)
+    backup_cli.add_parsers(sub)
     return p
 
 
@@ -364,6 +368,10 @@ async def _reports(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _main(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "usage":
+        return await usage_cli.run(args, settings)
+    if args.command in ("backup", "restore"):
+        return await backup_cli.run(args, settings)
     if args.command == "eval":
         return await _eval(args, settings)
     if args.command == "report":
@@ -397,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     headless_run = args.command == "run" and not sys.stdin.isatty() and not piped_chat
     level = settings.log_level if explicit_level or headless_run else "WARNING"
     openai_key = [os.environ["OPENAI_API_KEY"]] if os.environ.get("OPENAI_API_KEY") else []
-    setup_logging(level, _secrets(settings) + openai_key)
+    setup_logging(level, _secrets(settings) + openai_key, fmt=settings.log_format)
     try:
         return asyncio.run(_main(args, settings))
     except Exit as exc:

@@ -39,6 +39,7 @@ from bot.store import open_store
 from bot.store.base import Store
 from bot.store.sqlite import SQLiteStore
 from bot.tokens import get_tokenizer
+from bot.usage_recorder import UsageRecorder
 from config.settings import LLMSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,13 @@ async def build_runtime(
     try:
         store = await open_database(settings.database_url, clock.now)
         stack.push_async_callback(store.close)
+        # LLM usage (bot/usage_recorder.py): stopped after everything that calls the model,
+        # before the store closes, so the last counts are written. Its days are the clock's;
+        # its flushes are on real time (not clock.sleep): a write-behind, no decision about
+        # *when*, and a test clock counts its sleepers to know the services are idle.
+        recorder = UsageRecorder(store, clock.now, flush_seconds=settings.usage.flush_seconds)
+        recorder.start()
+        stack.push_async_callback(recorder.stop)
         with database_problems(settings.database_url):
             registry, warnings = await PersonaRegistry.load(store, settings.personas_dir)
         for w in warnings:
@@ -156,7 +164,12 @@ async def build_runtime(
             if announce:
                 print(BANNER, file=sys.stderr)
         model_name = llm.model or "gpt-4o-mini"
-        model = OpenAIChatModel(llm, default_model=model_name, sampling=SAMPLING if local else None)
+        model = OpenAIChatModel(
+            llm,
+            default_model=model_name,
+            sampling=SAMPLING if local else None,
+            usage_sink=recorder,
+        )
         profile = llm.prompt_profile
         if profile == "auto":
             profile = "compact" if local else "full"
@@ -362,7 +375,10 @@ def build_memory(
     if ms.embedding_model:
         emb_model = model
         if ms.embedding_base_url:
-            emb_model = OpenAIChatModel(llm.model_copy(update={"base_url": ms.embedding_base_url}))
+            emb_model = OpenAIChatModel(
+                llm.model_copy(update={"base_url": ms.embedding_base_url}),
+                usage_sink=model.usage_sink,
+            )
         name = ms.embedding_model
 
         async def embed(texts: list[str]) -> list[list[float]]:

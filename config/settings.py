@@ -60,6 +60,9 @@ class LLMSettings(BaseModel):
     # few lines of persona, short safety rules, the last turns, stop sequences, cleaned
     # output) for tiny ones; "auto" = compact for the embedded model, full otherwise.
     prompt_profile: Literal["auto", "compact", "full"] = "auto"
+    # Ask streams to end with their token counts (``stream_options.include_usage``) for
+    # `kindred usage`; off for a server that rejects the field (tokens are then counted here).
+    stream_usage: bool = True
 
     @field_validator("base_url")
     @classmethod
@@ -412,6 +415,16 @@ class InitiativeSettings(BaseModel):
         return v
 
 
+class UsageSettings(BaseModel):
+    """LLM usage accounting (`kindred usage`, docs/operations.md)."""
+
+    # Model -> dollars per million input and output tokens (YAML); unset: config/prices.yaml
+    # beside the settings, if present, over the built-in defaults (bot/prices.py).
+    prices_file: Path | None = None
+    # Counts are summed in memory and written this often (and at shutdown).
+    flush_seconds: float = Field(10.0, gt=0.0, le=3600.0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KINDRED_",
@@ -429,6 +442,8 @@ class Settings(BaseSettings):
     # Messages of history read from storage per turn before token trimming.
     history_limit: int = Field(60, ge=1, le=1000)
     log_level: str = "INFO"
+    # "text" (a line per record) or "json" (one JSON object per line, for log collectors).
+    log_format: Literal["text", "json"] = "text"
     telegram: TelegramSettings = TelegramSettings()
     discord: DiscordSettings = DiscordSettings()
     safety: SafetySettings = SafetySettings()
@@ -438,6 +453,7 @@ class Settings(BaseSettings):
     initiative: InitiativeSettings = InitiativeSettings()
     limits: LimitSettings = LimitSettings()
     web: WebSettings = WebSettings()
+    usage: UsageSettings = UsageSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -31,6 +31,7 @@ from bot.store.postgres_turns import PostgresTurnIndex
 from bot.store.reports import forget_in_reports
 from bot.store.sqlite_forget import _doomed_messages, collect_export
 from bot.store.sqlite_memory_work import memory_from_row
+from bot.store.usage import forget_in_usage
 
 VACUUMED = (
     "messages",
@@ -95,6 +96,7 @@ async def forget_user(store: PostgresStore, index: PostgresTurnIndex, user_id: i
         await store._all(FORGET_AGE, (user_id,))
         # Reports keep what the persona said, nothing of theirs (bot/store/reports.py).
         await forget_in_reports(store, user_id)
+        await forget_in_usage(store, user_id)
         await store._all("DELETE FROM users WHERE id = ?", (user_id,))
         # Progress marks of conversations that are gone (ids are never reused here, so
         # unlike SQLite no watermark has to move back).

@@ -12,6 +12,7 @@ from bot.store.messages import MessageEdits
 from bot.store.replies import OwedReplies
 from bot.store.reports import ReportTables
 from bot.store.safety_counts import SafetyCounts
+from bot.store.usage import UsageTables
 
 
 class SharedTables(
@@ -24,6 +25,7 @@ class SharedTables(
     SafetyCounts,
     ReportTables,
     DirectoryTables,
+    UsageTables,
 ):
     """Owed replies, jobs, edits, check-ins, care state, limits, safety counts, reports,
-    the dashboard's lookups."""
+    the dashboard's lookups, LLM usage."""
