@@ -20,8 +20,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, SecretStr
 
-from adapters.hold import settings_problem
 from adapters import backup_cli, usage_cli
+from adapters.hold import settings_problem
 from bot.errors import CardError, ConfigError, KindredError, PersonaExists, PersonaNotFound
 from bot.logs import setup_logging
 from bot.personas.registry import PersonaRegistry
