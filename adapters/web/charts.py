@@ -22,8 +22,9 @@ MAX_LABELS = 10  # day labels under the bars; more would overlap
 
 @dataclass(frozen=True, slots=True)
 class Bar:
-    label: str  # under the bar ("2026-12-05")
+    label: str  # in the tooltip ("2026-12-05")
     values: tuple[float, ...]  # one per series, stacked bottom to top
+    tick: str | None = None  # under the bar, shorter ("12-05"); None: the label
 
 
 def bar_chart(
@@ -86,10 +87,11 @@ def bar_chart(
                 f' height="{h:.1f}" fill="{COLORS[i % len(COLORS)]}">'
                 f"<title>{escape(tip)}</title></rect>"
             )
-        if n % every == 0 or (n == len(bars) - 1 and n % every >= every / 2):
+        if (len(bars) - 1 - n) % every == 0:  # counted from the end: the latest is labelled
+            tick = bar.label if bar.tick is None else bar.tick
             out.append(
                 f'<text x="{x + (step - gap) / 2:.1f}" y="{base + 16}" font-size="11"'
-                f' text-anchor="middle">{escape(bar.label)}</text>'
+                f' text-anchor="middle">{escape(tick)}</text>'
             )
     out.append("</svg>")
     return Markup("".join(out))

@@ -49,13 +49,15 @@ def _days(rows: list[LLMUsage], since: str | None, today: date) -> list[str]:
 def _charts(rows: list[LLMUsage], lines: list[Line], since: str | None, today: date) -> list[str]:
     by_day = {x.key: x for x in lines}
     days = _days(rows, since, today)
+    # Under the bars: "12-05", or "2026-12" on the first of a month (the year shows).
+    ticks = {d: d[:7] if d.endswith("-01") else d[5:] for d in days}
+    empty = Line("")
     tokens = [
-        Bar(d, (float(x.prompt_tokens), float(x.completion_tokens)))
-        if (x := by_day.get(d))
-        else Bar(d, (0.0, 0.0))
+        Bar(d, (float(x.prompt_tokens), float(x.completion_tokens)), ticks[d])
         for d in days
+        for x in (by_day.get(d, empty),)
     ]
-    costs = [Bar(d, (by_day[d].cost if d in by_day else 0.0,)) for d in days]
+    costs = [Bar(d, (by_day.get(d, empty).cost,), ticks[d]) for d in days]
     return [
         bar_chart(
             "LLM tokens per day",
