@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,7 +18,8 @@ import pytest
 
 from adapters import usage_cli
 from bot.store.base import LLMUsage, PriceOverride
-from tests.web.conftest import Site
+from tests.fakes.openai_server import FakeOpenAI
+from tests.web.conftest import Site, dashboard_only, settings_for
 from tests.web.test_auth import jar, login
 from tests.web.test_pages import Client
 
@@ -232,3 +234,25 @@ async def test_the_page_keeps_the_dashboards_content_security_policy(
         'xmlns="http://www.w3.org/2000/svg"', ""
     )
     assert '<a href="/usage" class="on">Usage</a>' in body
+
+
+async def test_a_broken_price_file_is_shown_and_the_counts_still_are(
+    tmp_path: Path, llm: FakeOpenAI
+) -> None:
+    bad = tmp_path / "prices.yaml"
+    bad.write_text("gpt-4o-mini: {input: cheap}\n", encoding="utf-8")
+    settings = settings_for(tmp_path, llm)
+    settings = settings.model_copy(
+        update={"usage": settings.usage.model_copy(update={"prices_file": bad})}
+    )
+    async with dashboard_only(settings) as site:
+        today = site.runtime.clock.now().date()
+        await site.runtime.store.add_llm_usage([usage(today, "mom", "m", "reply", 2, 10, 1)])
+        await site.runtime.store.set_price_override(PriceOverride("m", 1000, 1000))
+        async with aiohttp.ClientSession(cookie_jar=jar()) as http:
+            await login(http, site.url)
+            async with http.get(f"{site.url}/usage") as r:
+                assert r.status == 200
+                page = await r.text()
+    assert str(bad) in page and "the price of &#39;gpt-4o-mini&#39;" in page
+    assert table(page, "model")["m"]["cost_usd"] == pytest.approx(0.011)
