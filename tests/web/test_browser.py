@@ -116,7 +116,15 @@ async def test_a_wrong_token_shows_no_page_and_a_form_without_csrf_is_refused(
         assert "Wrong token" in body
         assert "Log out" not in body and "People" not in body
         assert not any(n in body for n in names)
-        for path in ("/personas", "/chats", "/people", "/reports", "/personas/mom", "/people/1"):
+        for path in (
+            "/personas",
+            "/chats",
+            "/people",
+            "/reports",
+            "/usage",
+            "/personas/mom",
+            "/people/1",
+        ):
             response = await page.goto(f"{site.url}{path}")
             assert page.url.endswith("/login"), path
             assert response is not None and response.ok  # the login page itself
