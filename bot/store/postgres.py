@@ -48,7 +48,7 @@ import asyncpg
 
 from bot.clock import utc_now
 from bot.errors import KindredError
-from bot.store.migrations import LATEST_VERSION, SCHEMA_VERSION_TABLE, migrations_for, render
+from bot.store.migrate import migrate
 from bot.store.params import strip_json_nul, strip_nul
 from bot.store.shared import SharedTables
 from bot.store.sql import Row, required
@@ -205,24 +205,7 @@ class PostgresStore(SharedTables):
             )
             if self._schema is not None:
                 await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"')
-            await conn.execute(render(SCHEMA_VERSION_TABLE, "postgresql"))
-            applied = {int(r[0]) for r in await conn.fetch("SELECT version FROM schema_version")}
-            current = max(applied, default=0)
-            if current > LATEST_VERSION:
-                raise KindredError(
-                    f"the database schema is version {current}, newer than this Kindred"
-                    f" understands ({LATEST_VERSION}); upgrade Kindred"
-                )
-            for version, statements in migrations_for("postgresql"):
-                if version in applied:  # not "<= current": numbers may land out of order
-                    continue
-                for sql in statements:
-                    await conn.execute(sql)
-                await conn.execute(
-                    "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
-                    version,
-                    self.now(),
-                )
+            await migrate(conn.execute, conn.fetch, "postgresql", self.now())
 
     # helpers (shared with the PostgreSQL memory store) -----------------------------------
     @property

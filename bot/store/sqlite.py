@@ -33,7 +33,7 @@ import aiosqlite
 
 from bot.clock import utc_now
 from bot.errors import KindredError
-from bot.store.migrations import LATEST_VERSION, SCHEMA_VERSION_TABLE, migrations_for, render
+from bot.store.migrate import migrate
 from bot.store.params import strip_nul
 from bot.store.shared import SharedTables
 from bot.store.sql import Row
@@ -111,27 +111,14 @@ class SQLiteStore(SharedTables):
                 await db.close()
 
     async def _migrate(self, db: aiosqlite.Connection) -> None:
-        await db.execute_fetchall(render(SCHEMA_VERSION_TABLE, "sqlite"))
         try:
             # IMMEDIATE: two processes starting on a fresh file must not both migrate.
             await db.execute_fetchall("BEGIN IMMEDIATE")
-            rows = list(await db.execute_fetchall("SELECT version FROM schema_version"))
-            applied = {int(r[0]) for r in rows}
-            current = max(applied, default=0)
-            if current > LATEST_VERSION:
-                raise KindredError(
-                    f"the database schema is version {current}, newer than this Kindred"
-                    f" understands ({LATEST_VERSION}); upgrade Kindred"
-                )
-            for version, statements in migrations_for("sqlite"):
-                if version in applied:  # not "<= current": numbers may land out of order
-                    continue
-                for sql in statements:
-                    await db.execute_fetchall(sql)
-                await db.execute_fetchall(
-                    "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
-                    (version, _ts(self._clock())),
-                )
+
+            async def run(sql: str, *params: Any) -> Sequence[Row]:
+                return list(await db.execute_fetchall(sql, params))
+
+            await migrate(run, run, "sqlite", _ts(self._clock()))
             await db.execute_fetchall("COMMIT")
         except BaseException:
             await db.rollback()
