@@ -61,6 +61,7 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 # hangs; normally the wait is one insert's commit.
 INSERT_WAIT_MS = 2000
 
+_UNGUARDED: contextlib.nullcontext[None] = contextlib.nullcontext()  # reusable, stateless
 _INSERT_SOURCE = "(SELECT pg_advisory_xact_lock_shared(?)) AS l, conversations c"
 
 __all__ = ["PostgresStore", "Row", "utc_now"]
@@ -130,8 +131,9 @@ class PostgresStore(SharedTables):
     def now(self) -> datetime:
         return _ts(self._clock())
 
+    # what the shared table code (bot/store/shared.py) asks of a backend -------------------
     def _guard(self) -> contextlib.nullcontext[None]:
-        return contextlib.nullcontext()  # each call takes a pooled connection
+        return _UNGUARDED  # each call takes a pooled connection
 
     def _param_ts(self, value: datetime) -> datetime:
         return _ts(value)
