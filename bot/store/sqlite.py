@@ -15,8 +15,9 @@ WAL mode a commit survives a process crash; only an OS crash or power loss can d
 last few commits, which is SQLite's recommended trade-off for this mode.
 
 The tables themselves are ``SharedTables`` (bot/store/shared.py), the same code as on
-PostgreSQL: this module holds the connection, its lock (``_guard``), transactions, the
-migration runner and the timestamp encoding (ISO text).
+PostgreSQL: this module holds the connection, its lock (``_guard``), transactions,
+migrating under ``BEGIN IMMEDIATE`` (the runner is bot/store/migrate.py) and the timestamp
+encoding (ISO text).
 """
 
 from __future__ import annotations
