@@ -26,6 +26,7 @@ from bot.local_model import BANNER, SAMPLING, start_local_server
 from bot.memory.service import MemoryService
 from bot.personas.registry import PersonaRegistry
 from bot.ports import Adapter, Clock, Outbox, Service
+from bot.readiness import Readiness
 from bot.recovery import RecoveryConfig, ReplyRecovery
 from bot.safety import minors
 from bot.safety.limits import Limits
@@ -76,6 +77,8 @@ class Runtime:
     clock: Clock = SYSTEM_CLOCK
     # The limits screen (bot/safety/limits.py); adapters register their group-admin check.
     limits: Limits | None = None
+    # What /readyz reports (bot/readiness.py): ``kindred run`` marks each adapter up.
+    readiness: Readiness = field(default_factory=Readiness)
 
     async def __aenter__(self) -> Runtime:
         return self

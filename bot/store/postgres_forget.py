@@ -16,7 +16,7 @@ the role does not own them); that makes the space reusable and the rows unreacha
 does not zero the freed bytes, and the write-ahead log, replicas and backups keep their
 copies until they are recycled or expire. Unlike SQLite's ``secure_delete`` and WAL
 truncation, "no trace in the database files" is therefore not promised here: operators who
-need it run ``VACUUM FULL`` and manage WAL archives and backups accordingly (README).
+need it run ``VACUUM FULL`` and manage WAL archives and backups accordingly (docs/memory.md).
 """
 
 from __future__ import annotations

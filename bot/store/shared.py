@@ -8,6 +8,7 @@ from __future__ import annotations
 from bot.store.care import CareTables
 from bot.store.conversations import ConversationTables
 from bot.store.core import CoreTables
+from bot.store.directory import DirectoryTables
 from bot.store.initiative import CheckinTables
 from bot.store.jobs import JobTables
 from bot.store.limits import LimitCounters
@@ -28,6 +29,7 @@ class SharedTables(
     LimitCounters,
     SafetyCounts,
     ReportTables,
+    DirectoryTables,
 ):
     """Users, personas, chat settings, conversations, messages, owed replies, jobs, edits,
-    check-ins, care state, limits, safety counts, reports."""
+    check-ins, care state, limits, safety counts, reports, the dashboard's lookups."""
