@@ -19,7 +19,8 @@ from typing import Any
 from bot.memory.base import ForgetReport, Memory
 from bot.store.care import FORGET_AGE
 from bot.store.reports import forget_in_reports
-from bot.store.sqlite import Row, SQLiteStore, SqlRunner, _required
+from bot.store.sql import Row, SqlRunner, required
+from bot.store.sqlite import SQLiteStore
 from bot.store.sqlite_memory import _chunks, _marks, _memory
 from bot.store.sqlite_memory_work import MEM_COLS
 from bot.store.sqlite_turns import TURN_SQL, TurnIndex
@@ -241,7 +242,7 @@ async def collect_export(
             (user_id,),
         )
     ]
-    u = _required(user)
+    u = required(user)
     return {
         "user": dict(
             zip(
