@@ -127,12 +127,12 @@ class ReplyPipeline:
             await self._release(reply)
             return False
         text = out.text
-        if out.text.strip():
-            metrics.sent(reply.chat.platform)
         if out.model_failed and reply.trigger.fallback and not text.strip():
             # A job's message must not be lost with the model: say it plainly.
             await say(channel, reply.trigger.fallback, persona)
             text = reply.trigger.fallback
+        if text.strip():  # the model's words, or a job's fallback: a reply either way
+            metrics.sent(reply.chat.platform)
         answer = None
         if text.strip():
             answer = NewMessage(role=Role.ASSISTANT, content=text, author_name=persona.display_name)
