@@ -144,6 +144,10 @@ class FakeBotAPI:
         """The next calls to ``method`` fail with these errors, one each, in order."""
         self._failures[method].extend(errors)
 
+    def pending_failures(self, method: str) -> int:
+        """How many of the failures ``fail`` queued for ``method`` are still to come."""
+        return len(self._failures[method])
+
     def add_file(
         self,
         file_id: str,

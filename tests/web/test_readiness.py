@@ -8,8 +8,9 @@ from pathlib import Path
 
 import aiohttp
 
+from adapters.telegram.liveness import FAILURES
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.telegram_api import FakeBotAPI
+from tests.fakes.telegram_api import FakeBotAPI, flood
 from tests.web.conftest import kindred_run, settings_for
 
 
@@ -44,3 +45,20 @@ async def test_telegram_polling_outage_turns_readyz_503_until_it_is_back(
         await tg.send_text("are you there?")
         assert await until(http, site.url, 200) == {"telegram": "connected"}
         await tg.wait_for(lambda t: any("are you there?" in x for x in t.texts()))
+
+
+async def test_telegram_asking_to_wait_is_not_an_outage(
+    tmp_path: Path, llm: FakeOpenAI, tg: FakeBotAPI
+) -> None:
+    async with (
+        kindred_run(settings_for(tmp_path, llm, tg)) as site,
+        aiohttp.ClientSession() as http,
+    ):
+        polls = tg.polls
+        tg.fail("getUpdates", *[flood(1)] * FAILURES)  # 429s: Telegram is there
+        async with asyncio.timeout(30):
+            while tg.polls == polls or tg.pending_failures("getUpdates"):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        # The poll after them is held open by the server: had the 429s counted as failures,
+        # only its answer could bring the adapter back.
+        assert await readyz(http, site.url) == (200, {"telegram": "connected"})
