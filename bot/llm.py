@@ -21,7 +21,7 @@ import logging
 import random
 import struct
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -32,17 +32,21 @@ import openai
 from openai import AsyncOpenAI
 
 from bot.errors import LLMUnavailable
+from bot.llm_slots import LLMSlots, Permit, SlotPolicy, Work, current_work
 from bot.ports import ChatRequest, Turn
 from bot.reasoning import ReasoningFilter
 from config.settings import LLMSettings
 
-__all__ = ["OpenAIChatModel", "ToolCall"]
+__all__ = ["OpenAIChatModel", "ToolCall", "slot_policy"]
 
 log = logging.getLogger(__name__)
 
 # Local servers (Ollama, llama.cpp, LM Studio) need no key, but the client insists on one.
 _NO_KEY = "no-key"
 _RETRY_STATUS = frozenset({408, 409, 425, 429})
+# Answers that mean "too much at once" (529: Anthropic-style overloaded): the endpoint's
+# limit shrinks (bot/llm_slots.py). A 500 is a fault, not load.
+_OVERLOAD_STATUS = frozenset({429, 502, 503, 504, 529})
 _REASON_MAX = 200
 
 
@@ -65,8 +69,12 @@ class OpenAIChatModel:
         backoff_base: float = 0.5,
         backoff_cap: float = 8.0,
         sampling: Mapping[str, float] | None = None,
+        slots: LLMSlots | None = None,
     ) -> None:
         self._settings = settings
+        # How many calls run at once, per endpoint and model (bot/llm_slots.py); one
+        # registry per process (bot/runtime.py passes it), else this model's own.
+        self.slots = slots if slots is not None else LLMSlots(slot_policy(settings))
         # The endpoint's own sampling for its model, sent with every chat request and over
         # any per-request value: a tiny local model needs its repetition penalty and low
         # temperature whatever a persona card (written for large models) asks for. Fields
@@ -91,23 +99,40 @@ class OpenAIChatModel:
         self.endpoint = f"{parts.scheme}://{parts.hostname}" + (
             f":{parts.port}" if parts.port else ""
         )
+        # The limits' key: two servers behind one host (different paths) are two endpoints.
+        self.slot_endpoint = self.endpoint + parts.path.rstrip("/")
 
     async def aclose(self) -> None:
         await self._client.close()
 
     async def stream_chat(self, request: ChatRequest) -> AsyncGenerator[str, None]:
+        """The reply's visible text as it comes. Each attempt holds one of the endpoint's
+        slots (bot/llm_slots.py) until its stream ends; a reply's wait for a slot counts
+        toward the deadline, background work waits as long as it takes."""
         body = self._body(request)
+        limit = self.slots.endpoint(self.slot_endpoint, str(body["model"]))
+        work = current_work()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._settings.timeout
         attempt = 0
         while True:
             attempt += 1
             filt = ReasoningFilter()
+            if work is Work.BACKGROUND:
+                permit = await limit.acquire(work)
+            else:
+                permit = await self._slot_within(limit.acquire(work), deadline)
             try:
                 response, deltas, first, done = await self._start(body, filt, deadline)
+                permit.ok()  # the endpoint took the call and answered: it keeps up
                 break
             except Exception as exc:
+                self._judge(permit, exc)
+                permit.release()
                 await self._pause_or_give_up(exc, attempt, deadline)
+            except BaseException:
+                permit.release()
+                raise
         try:
             if first:
                 yield first
@@ -121,7 +146,33 @@ class OpenAIChatModel:
         except Exception as exc:
             raise LLMUnavailable(f"the reply broke off: {self._reason(exc)}") from None
         finally:
-            await response.aclose()
+            try:
+                await response.aclose()
+            finally:
+                permit.release()
+
+    async def _slot_within(self, waiting: Awaitable[Permit], deadline: float) -> Permit:
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await waiting
+        except TimeoutError:
+            raise LLMUnavailable(
+                f"no free slot for {self.endpoint} within {self._settings.timeout:g} s"
+            ) from None
+
+    def _judge(self, permit: Permit, exc: BaseException, *, own_deadline: bool = True) -> None:
+        """Tell the endpoint's limit whether this failure means overload. A timeout counts
+        only against our full deadline (a caller's short budget says little about load);
+        a refused connection is a server that is down, not busy."""
+        if _os_error(exc) is not None:
+            return
+        if isinstance(exc, openai.APIStatusError):
+            if exc.status_code in _OVERLOAD_STATUS:
+                permit.overloaded(_retry_after(exc))
+            return
+        timeout = isinstance(exc, TimeoutError | openai.APITimeoutError | httpx2.TimeoutException)
+        if timeout and own_deadline:
+            permit.overloaded()
 
     async def _start(
         self, body: dict[str, Any], filt: ReasoningFilter, deadline: float
@@ -197,7 +248,7 @@ class OpenAIChatModel:
         body["stream"] = False
         if json_object:
             body["response_format"] = {"type": "json_object"}
-        async with self._guard("LLM request", "reply"):
+        async with self._guard("LLM request", "reply", model=body["model"]):
             try:
                 response = await self._client.post(
                     "/chat/completions", body=body, cast_to=httpx2.Response
@@ -233,7 +284,7 @@ class OpenAIChatModel:
         body["tools"] = [{"type": "function", "function": dict(t)} for t in tools]
         body["tool_choice"] = "auto"
         offered = {str(t.get("name")) for t in tools}
-        async with self._guard("tool call", "answer", within):
+        async with self._guard("tool call", "answer", within, model=body["model"]):
             response = await self._client.post(
                 "/chat/completions", body=body, cast_to=httpx2.Response
             )
@@ -260,7 +311,7 @@ class OpenAIChatModel:
         """Embedding vectors for ``texts`` from ``/embeddings`` (base64 float32 on the wire)."""
         if not texts:
             return []
-        async with self._guard("embedding request", "embeddings"):
+        async with self._guard("embedding request", "embeddings", model=model):
             response = await self._client.post(
                 "/embeddings",
                 body={"model": model, "input": texts, "encoding_format": "base64"},
@@ -280,7 +331,7 @@ class OpenAIChatModel:
         """The endpoint's moderation scores (``/moderations``) for each of ``texts``: the
         category scores, with 1.0 for every category it flagged. Raises ``LLMUnavailable``
         (also after ``within`` seconds; no retry: the caller has a decision without it)."""
-        async with self._guard("moderation", "moderation", within):
+        async with self._guard("moderation", "moderation", within, model=model):
             result = await self._client.moderations.create(model=model, input=texts)
         out: list[dict[str, float]] = []
         for item in result.results:
@@ -351,7 +402,7 @@ class OpenAIChatModel:
     async def transcribe(self, audio: bytes, filename: str, mime_type: str, model: str) -> str:
         """Speech to text through the endpoint's audio API (``/v1/audio/transcriptions``).
         Adapters call it for voice notes; the transcript is then the user's words."""
-        async with self._guard("transcription", "transcript"):
+        async with self._guard("transcription", "transcript", model=model):
             result = await self._client.audio.transcriptions.create(
                 model=model, file=(filename, audio, mime_type)
             )
@@ -360,7 +411,7 @@ class OpenAIChatModel:
     async def speak(self, text: str, voice: str) -> bytes:
         """Text to speech through the endpoint's audio API (``/v1/audio/speech``): OGG/Opus,
         which Telegram plays as a voice note and Discord as an audio attachment."""
-        async with self._guard("speech synthesis", "speech"):
+        async with self._guard("speech synthesis", "speech", model=self._settings.speech_model):
             response = await self._client.audio.speech.create(
                 model=self._settings.speech_model,
                 voice=voice,
@@ -394,18 +445,47 @@ class OpenAIChatModel:
 
     @asynccontextmanager
     async def _guard(
-        self, action: str, thing: str, within: float | None = None
+        self, action: str, thing: str, within: float | None = None, *, model: str | None = None
     ) -> AsyncIterator[None]:
-        """One deadline and one error mapping for every non-streamed call: whatever goes
-        wrong reaches the caller as ``LLMUnavailable`` with a secret-free reason."""
+        """One deadline, one slot of the endpoint's limit and one error mapping for every
+        non-streamed call: whatever goes wrong reaches the caller as ``LLMUnavailable`` with
+        a secret-free reason. A reply's wait for the slot is inside the deadline;
+        background work waits for its slot first, then has the whole deadline."""
         limit = self._settings.timeout if within is None else within
+        slots = self.slots.endpoint(self.slot_endpoint, model or self._model or "")
+        work = current_work()
+        permit = await slots.acquire(work) if work is Work.BACKGROUND else None
         try:
             async with asyncio.timeout(limit):
+                if permit is None:
+                    permit = await slots.acquire(work)
                 yield
+            permit.ok()
         except TimeoutError:
+            if permit is not None:
+                self._judge(permit, TimeoutError(), own_deadline=within is None)
             raise LLMUnavailable(f"no {thing} from {self.endpoint} within {limit:g} s") from None
         except (openai.OpenAIError, httpx2.HTTPError, ValueError, KeyError, TypeError) as exc:
+            if permit is not None:
+                self._judge(permit, exc)
             raise LLMUnavailable(f"{action} failed: {self._reason(exc)}") from None
+        finally:
+            if permit is not None:
+                permit.release()
+
+
+def slot_policy(settings: LLMSettings) -> SlotPolicy:
+    """The endpoint limits ``settings`` ask for: adaptive between a floor and the ceiling
+    ``max_concurrency`` by default, or fixed at ``max_concurrency`` (a small local server)."""
+    if not settings.adaptive:
+        return SlotPolicy.fixed(settings.fixed_concurrency, settings.background_share)
+    ceiling = settings.concurrency_ceiling
+    return SlotPolicy(
+        start=min(settings.start_concurrency, ceiling),
+        floor=min(settings.min_concurrency, ceiling),
+        ceiling=ceiling,
+        background_share=settings.background_share,
+    )
 
 
 def _os_error(exc: BaseException) -> OSError | None:

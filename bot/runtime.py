@@ -21,8 +21,9 @@ from bot.commands import Commands
 from bot.engine import Engine, EngineConfig
 from bot.errors import KindredError
 from bot.filters import clean_output
-from bot.llm import OpenAIChatModel
-from bot.local_model import BANNER, SAMPLING, start_local_server
+from bot.llm import OpenAIChatModel, slot_policy
+from bot.llm_slots import LLMSlots, SlotPolicy
+from bot.local_model import BANNER, PARALLEL, SAMPLING, start_local_server
 from bot.memory.service import MemoryService
 from bot.personas.registry import PersonaRegistry
 from bot.ports import Adapter, Clock, Outbox, Service
@@ -153,7 +154,12 @@ async def build_runtime(
             if announce:
                 print(BANNER, file=sys.stderr)
         model_name = llm.model or "gpt-4o-mini"
-        model = OpenAIChatModel(llm, default_model=model_name, sampling=SAMPLING if local else None)
+        # One set of per-endpoint limits for every model object of this process; the
+        # embedded model has its own fixed one (it decodes PARALLEL requests at once).
+        slots = LLMSlots(SlotPolicy.fixed(PARALLEL) if local else slot_policy(llm))
+        model = OpenAIChatModel(
+            llm, default_model=model_name, sampling=SAMPLING if local else None, slots=slots
+        )
         profile = llm.prompt_profile
         if profile == "auto":
             profile = "compact" if local else "full"
@@ -184,7 +190,6 @@ async def build_runtime(
                 temperature=llm.temperature,
                 top_p=llm.top_p,
                 history_limit=settings.history_limit,
-                max_concurrency=llm.max_concurrency,
                 disclosure_interval=timedelta(hours=settings.safety.disclosure_interval_hours),
                 care=care_config(settings.safety, llm, model, model_name, local),
                 vision=llm.vision,
@@ -359,7 +364,9 @@ def build_memory(
     if ms.embedding_model:
         emb_model = model
         if ms.embedding_base_url:
-            emb_model = OpenAIChatModel(llm.model_copy(update={"base_url": ms.embedding_base_url}))
+            emb_model = OpenAIChatModel(
+                llm.model_copy(update={"base_url": ms.embedding_base_url}), slots=model.slots
+            )
         name = ms.embedding_model
 
         async def embed(texts: list[str]) -> list[list[float]]:
