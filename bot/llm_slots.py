@@ -5,8 +5,11 @@ serves hundreds at once (first output 2.9 s instead of 0.5 s with 20 people), an
 already too many for a small local server with two decoding slots. So each endpoint (base
 URL and model) has a limit that moves, like TCP's congestion window (AIMD):
 
-- it grows by one slot per ``limit`` calls that finished well while every slot was taken
-  (additive increase: the endpoint kept up with all we gave it, so try one more);
+- it grows while calls finish well with every slot taken (the endpoint kept up with all
+  we gave it): by one slot per such call until the endpoint first shows overload (the
+  start is only a guess, so it is left quickly, as TCP's slow start does), then by one
+  slot per ``limit`` such calls above the level where overload was last seen (additive
+  increase);
 - it halves on overload — HTTP 429, 502/503/504/529, or a call that ran out of time —
   once per round: calls that started before the cut were sent under the old limit, and
   their failures say nothing new (multiplicative decrease);
@@ -156,6 +159,9 @@ class EndpointLimit:
         self.decreases = 0  # how often overload cut the limit (for operators and tests)
         self._clock = clock
         self._epoch = 0
+        # Below this the limit grows fast (one slot per full success): the ceiling until
+        # the endpoint first shows overload, then the limit it was cut to.
+        self._threshold = float(policy.ceiling)
         self._paused_until = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._waiting: dict[Work, deque[asyncio.Future[Permit]]] = {
@@ -246,7 +252,8 @@ class EndpointLimit:
         if not (self.policy.adaptive and full and epoch == self._epoch):
             return
         before = self.capacity
-        self.limit = min(float(self.policy.ceiling), self.limit + 1.0 / max(1, before))
+        step = 1.0 if self.limit < self._threshold else 1.0 / max(1, before)
+        self.limit = min(float(self.policy.ceiling), self.limit + step)
         if self.capacity != before:
             log.debug("LLM limit for %s: %d -> %d", self.name, before, self.capacity)
 
@@ -259,6 +266,7 @@ class EndpointLimit:
         self._epoch += 1
         self.decreases += 1
         self.limit = max(float(self.policy.floor), math.floor(self.limit * self.policy.decrease))
+        self._threshold = self.limit
         log.info(
             "LLM endpoint %s is overloaded: at most %d calls at once now (was %d)",
             self.name,
