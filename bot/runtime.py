@@ -156,10 +156,12 @@ async def build_runtime(
         model_name = llm.model or "gpt-4o-mini"
         # One set of per-endpoint limits for every model object of this process; the
         # embedded model has its own fixed one (it decodes PARALLEL requests at once).
-        slots = LLMSlots(SlotPolicy.fixed(PARALLEL) if local else slot_policy(llm))
+        slots = LLMSlots(slot_policy(llm))
         model = OpenAIChatModel(
             llm, default_model=model_name, sampling=SAMPLING if local else None, slots=slots
         )
+        if local:
+            slots.set_policy(model.slot_endpoint, SlotPolicy.fixed(PARALLEL))
         profile = llm.prompt_profile
         if profile == "auto":
             profile = "compact" if local else "full"

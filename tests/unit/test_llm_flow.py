@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 
 from bot.errors import LLMUnavailable
+from bot.events import ChatKind, ChatRef, IncomingMessage, UserRef
 from bot.llm import OpenAIChatModel
 from bot.llm_slots import EndpointLimit, LLMSlots, SlotPolicy, Work, background
 from bot.ports import ChatRequest, Turn
-from config.settings import LLMSettings
+from bot.runtime import build_runtime
+from config.settings import LLMSettings, RhythmSettings, Settings
 from tests.fakes.channel import RecordingChannel
 from tests.fakes.openai_server import FakeOpenAI, RecordedRequest, Reply
 from tests.unit.test_memory_engine import Clock, dm, extraction_replies, make_rig, settle
@@ -165,3 +167,31 @@ async def test_the_memory_workers_calls_are_background_work(
         assert limit.in_use == 0
     finally:
         await rig.close()
+
+
+async def test_the_runtime_shares_one_set_of_limits(
+    tmp_path: Path, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with FakeOpenAI() as embeddings:
+        monkeypatch.setenv("KINDRED_MEMORY__EMBEDDING_MODEL", "emb")
+        monkeypatch.setenv("KINDRED_MEMORY__EMBEDDING_BASE_URL", embeddings.base_url)
+        settings = Settings(
+            llm=LLMSettings(base_url=fake.base_url, api_key="sk-test", model="fake-model"),
+            database_url=f"sqlite:///{tmp_path / 'k.db'}",
+            rhythm=RhythmSettings(debounce_seconds=0),
+        )
+        async with await build_runtime(settings, announce=False) as runtime:
+            chat = ChatRef("console", "c1", ChatKind.PRIVATE)
+            msg = IncomingMessage(chat, UserRef("console", "u1", "Sam"), "hi", message_id="1")
+            await runtime.engine.handle(msg, RecordingChannel())
+            assert runtime.memory is not None
+            await runtime.memory.settle()
+            # The worker indexes the turns, then embeds them on the second server.
+            await embeddings.wait_for_requests(1, endpoint="embeddings", within=20)
+            limits = runtime.model.slots.limits()
+        chat_limit = limits[f"{runtime.model.slot_endpoint} fake-model"]
+        assert chat_limit.policy == SlotPolicy()  # hosted defaults: adaptive from 16 to 64
+        # The embedding server's calls (a second model object) went through the same
+        # registry, under their own key.
+        assert f"http://127.0.0.1:{embeddings.port}/v1 emb" in limits
+        assert embeddings.requests_to("embeddings")
