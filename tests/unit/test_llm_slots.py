@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 
+from bot.errors import ConfigError
 from bot.llm import slot_policy
 from bot.llm_slots import (
     EndpointLimit,
@@ -19,7 +20,7 @@ from bot.llm_slots import (
     current_work,
     mark_background,
 )
-from config.settings import LLMSettings
+from config.settings import LLMSettings, load_settings
 
 REPLY, BACKGROUND = Work.REPLY, Work.BACKGROUND
 
@@ -291,3 +292,23 @@ def test_settings_choose_the_policy() -> None:
     assert (local.adaptive, local.first_limit(), local.ceiling) == (False, 4, 4)
     two = slot_policy(LLMSettings(adaptive=False, max_concurrency=2))
     assert (two.floor, two.ceiling) == (2, 2)
+
+
+def test_env_names_choose_the_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KINDRED_LLM__ADAPTIVE", "false")
+    monkeypatch.setenv("KINDRED_LLM__MAX_CONCURRENCY", "2")
+    policy = slot_policy(load_settings().llm)
+    assert (policy.adaptive, policy.first_limit(), policy.ceiling) == (False, 2, 2)
+    monkeypatch.delenv("KINDRED_LLM__ADAPTIVE")
+    monkeypatch.setenv("KINDRED_LLM__START_CONCURRENCY", "4")
+    monkeypatch.setenv("KINDRED_LLM__BACKGROUND_SHARE", "0.5")
+    policy = slot_policy(load_settings().llm)
+    assert (policy.adaptive, policy.first_limit(), policy.ceiling) == (True, 2, 2)
+    assert policy.background_share == 0.5
+
+
+def test_a_bad_value_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KINDRED_LLM__BACKGROUND_SHARE", "0")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "KINDRED_LLM__BACKGROUND_SHARE" in str(caught.value)
