@@ -37,7 +37,12 @@ PACE = (0.0, 0.0)  # the fake model: seconds to the first token, and between wor
 
 
 async def run(
-    users: int, messages: int, words: int, memory: bool = True, concurrency: str | None = None
+    users: int,
+    messages: int,
+    words: int,
+    memory: bool = True,
+    concurrency: str | None = None,
+    capacity: int | None = None,
 ) -> None:
     global REPLY
     REPLY = " ".join((WORDS * (words // len(WORDS) + 1))[:words])
@@ -57,6 +62,8 @@ async def run(
     async with FakeBotAPI() as tg, FakeOpenAI() as llm:
         tg.on_call = on_call
         llm.responder = lambda rec: Reply(REPLY, first_byte_delay=PACE[0], chunk_delay=PACE[1])
+        # --llm-capacity: the model answers that many at once, and 429s the rest.
+        llm.chat_capacity, llm.overload_retry_after = capacity, 1.0 if capacity else None
         tmp = Path(tempfile.mkdtemp(prefix="kindred-bench-"))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KINDRED_", "OPENAI_"))}
         env |= {
@@ -127,6 +134,8 @@ async def run(
     print(f"peak RSS of the bot: {peak_mb:.0f} MB "
           f"({started_mb:.0f} MB after start-up, {end_mb:.0f} MB at the end)")  # fmt: skip
     print(f"Bot API calls per message: {per}")
+    if capacity:
+        print(f"LLM requests refused with 429 (capacity {capacity}): {llm.overloaded}")
 
 
 def main() -> None:
@@ -145,12 +154,24 @@ def main() -> None:
         help="KINDRED_LLM__MAX_CONCURRENCY for the bot, or 'default' to leave the bot's own "
         "(default: the number of users)",
     )
+    p.add_argument(
+        "--llm-capacity",
+        type=int,
+        help="the fake model answers at most this many requests at once (429 + Retry-After: 1)",
+    )
     args = p.parse_args()
     global PACE
     first, per_word = (float(x) for x in args.pace.split(","))
     PACE = (first, per_word)
     asyncio.run(
-        run(args.users, args.messages, args.words, not args.no_memory, args.llm_concurrency)
+        run(
+            args.users,
+            args.messages,
+            args.words,
+            not args.no_memory,
+            args.llm_concurrency,
+            args.llm_capacity,
+        )
     )
 
 

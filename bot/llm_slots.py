@@ -10,9 +10,11 @@ URL and model) has a limit that moves, like TCP's congestion window (AIMD):
   start is only a guess, so it is left quickly, as TCP's slow start does), then by one
   slot per ``limit`` such calls above the level where overload was last seen (additive
   increase);
-- it halves on overload — HTTP 429, 502/503/504/529, or a call that ran out of time —
-  once per round: calls that started before the cut were sent under the old limit, and
-  their failures say nothing new (multiplicative decrease);
+- it is cut to 70 % on overload — HTTP 429, 502/503/504/529, or a call that ran out of
+  time — once per round: calls that started before the cut were sent under the old limit,
+  and their failures say nothing new (multiplicative decrease). 70 % (as TCP CUBIC), not
+  Reno's half: a 429 costs one retry, not a lost packet, so a gentler cut keeps more of
+  the endpoint's capacity in use;
 - a ``Retry-After`` from the server holds every new call to that endpoint until then
   (capped: a header must not silence the bot for an hour);
 - it stays between a floor and a ceiling (``KINDRED_LLM__MAX_CONCURRENCY``).
@@ -91,7 +93,7 @@ class SlotPolicy:
     ceiling: int = 64
     # The most of the current limit background work may hold (at least one call).
     background_share: float = 0.25
-    decrease: float = 0.5  # the limit is multiplied by this on overload
+    decrease: float = 0.7  # the limit is multiplied by this on overload (see above)
     max_pause: float = 30.0  # the longest a Retry-After holds new calls, in seconds
 
     def __post_init__(self) -> None:

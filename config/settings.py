@@ -49,7 +49,7 @@ class LLMSettings(BaseModel):
     max_retries: int = Field(3, ge=0, le=10)
     # How many LLM calls run at once, per endpoint and model (bot/llm_slots.py,
     # docs/scale.md "LLM concurrency"). Adaptive (the default, for hosted APIs): the limit
-    # starts at start_concurrency, grows while the endpoint keeps up, halves on 429s,
+    # starts at start_concurrency, grows while the endpoint keeps up, shrinks on 429s,
     # overload and timeouts, never below min_concurrency nor above max_concurrency (unset:
     # 64). Not adaptive (a small local server): fixed at max_concurrency (unset: 4).
     max_concurrency: int | None = Field(None, ge=1, le=1000)

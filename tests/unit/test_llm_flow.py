@@ -55,7 +55,7 @@ async def test_the_limit_shrinks_on_429s_and_grows_back(fake: FakeOpenAI) -> Non
     fake.chat_capacity = 4  # the "hosted API" answers four at once
     fake.overload_retry_after = 0.05
     fake.responder = lambda rec: Reply("ok", first_byte_delay=0.3)
-    model = make_model(fake, SlotPolicy(start=8, floor=1, ceiling=16))
+    model = make_model(fake, SlotPolicy(start=8, floor=1, ceiling=16, decrease=0.5))
     limit = limit_of(model)
     try:
         answers = await asyncio.gather(*(stream(model, f"hi {i}") for i in range(8)))

@@ -121,7 +121,7 @@ async def succeed_full(limit: EndpointLimit) -> None:
 
 
 async def test_the_limit_leaves_its_start_fast_then_grows_slowly_after_overload() -> None:
-    limit = EndpointLimit("e", SlotPolicy(start=4, floor=1, ceiling=64))
+    limit = EndpointLimit("e", SlotPolicy(start=4, floor=1, ceiling=64, decrease=0.5))
     for _ in range(4):
         await succeed_full(limit)
     assert limit.capacity == 8  # one slot per full success: no overload seen yet
@@ -147,15 +147,16 @@ async def test_a_success_with_slots_to_spare_does_not_grow_the_limit() -> None:
 
 async def test_overload_cuts_the_limit_once_per_round() -> None:
     limit = EndpointLimit("e", SlotPolicy(start=16, floor=2, ceiling=64))
+    assert limit.policy.decrease == 0.7
     wave = await take(limit, REPLY, 16)
     for p in wave:  # all sent under the old limit: one answer is news, the rest are not
         p.overloaded()
         p.release()
-    assert limit.capacity == 8 and limit.decreases == 1
+    assert limit.capacity == 11 and limit.decreases == 1
     later = await limit.acquire(REPLY)  # sent under the new limit: a new round
     later.overloaded()
     later.release()
-    assert limit.capacity == 4 and limit.decreases == 2
+    assert limit.capacity == 7 and limit.decreases == 2
 
 
 async def test_the_limit_stays_between_floor_and_ceiling() -> None:
