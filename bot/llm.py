@@ -106,7 +106,9 @@ class OpenAIChatModel:
             f":{parts.port}" if parts.port else ""
         )
         # The limits' key: two servers behind one host (different paths) are two endpoints.
-        self.slot_endpoint = self.endpoint + parts.path.rstrip("/")
+        # It is logged when the limit moves: no userinfo or query, and a key in the path is
+        # masked like everywhere else.
+        self.slot_endpoint = self._redact(self.endpoint + parts.path.rstrip("/"))
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -6,6 +6,7 @@ never waits behind queued background work."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from pathlib import Path
@@ -20,7 +21,7 @@ from bot.ports import ChatRequest, Turn
 from bot.runtime import build_runtime
 from config.settings import LLMSettings, RhythmSettings, Settings
 from tests.fakes.channel import RecordingChannel
-from tests.fakes.openai_server import FakeOpenAI, RecordedRequest, Reply
+from tests.fakes.openai_server import FakeOpenAI, RateLimited, RecordedRequest, Reply
 from tests.unit.test_memory_engine import Clock, dm, extraction_replies, make_rig, settle
 
 
@@ -195,3 +196,28 @@ async def test_the_runtime_shares_one_set_of_limits(
         # registry, under their own key.
         assert f"http://127.0.0.1:{embeddings.port}/v1 emb" in limits
         assert embeddings.requests_to("embeddings")
+
+
+async def test_the_limits_key_and_log_carry_no_secret(
+    fake: FakeOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "sk-SECRET-in-the-path-0123"
+    model = OpenAIChatModel(
+        LLMSettings(base_url=f"http://user:pw@127.0.0.1:9/{secret}/v1", api_key=secret), "m"
+    )
+    assert model.slot_endpoint == "http://127.0.0.1:9/***/v1"
+    await model.aclose()
+
+    fake.script(RateLimited(0.01))
+    model = make_model(fake, SlotPolicy(start=4, floor=1, ceiling=8))
+    try:
+        with caplog.at_level(logging.INFO, logger="bot.llm_slots"):
+            assert await stream(model, "hi") == "You said: hi"
+        [line] = [r.getMessage() for r in caplog.records if r.name == "bot.llm_slots"]
+        assert line == (
+            f"LLM endpoint {model.slot_endpoint} fake-model is overloaded: "
+            "at most 2 calls at once now (was 4)"
+        )
+        assert "sk-test" not in caplog.text
+    finally:
+        await model.aclose()
