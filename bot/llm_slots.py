@@ -41,6 +41,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 
+from bot import metrics
+
 __all__ = [
     "EndpointLimit",
     "LLMSlots",
@@ -151,11 +153,17 @@ class EndpointLimit:
     line, background in another)."""
 
     def __init__(
-        self, name: str, policy: SlotPolicy, clock: Callable[[], float] | None = None
+        self,
+        name: str,
+        policy: SlotPolicy,
+        clock: Callable[[], float] | None = None,
+        model: str = "",
     ) -> None:
         self.name = name  # for logs: no credentials (see LLMSlots.key)
+        self.model = model or name  # the metrics' label (never an address: bot/metrics.py)
         self.policy = policy
         self.limit = float(policy.first_limit())
+        metrics.llm_limit(self.model, self.capacity)
         self.in_use = 0
         self.background_in_use = 0
         self.decreases = 0  # how often overload cut the limit (for operators and tests)
@@ -257,6 +265,7 @@ class EndpointLimit:
         step = 1.0 if self.limit < self._threshold else 1.0 / max(1, before)
         self.limit = min(float(self.policy.ceiling), self.limit + step)
         if self.capacity != before:
+            metrics.llm_limit(self.model, self.capacity)
             log.debug("LLM limit for %s: %d -> %d", self.name, before, self.capacity)
 
     def _overloaded(self, retry_after: float | None, epoch: int) -> None:
@@ -269,6 +278,7 @@ class EndpointLimit:
         self.decreases += 1
         self.limit = max(float(self.policy.floor), math.floor(self.limit * self.policy.decrease))
         self._threshold = self.limit
+        metrics.llm_limit(self.model, self.capacity, cut=True)
         log.info(
             "LLM endpoint %s is overloaded: at most %d calls at once now (was %d)",
             self.name,
@@ -316,7 +326,7 @@ class LLMSlots:
         limit = self._limits.get(key)
         if limit is None:
             policy = self._policies.get(endpoint, self.policy)
-            limit = self._limits[key] = EndpointLimit(key, policy, self.clock)
+            limit = self._limits[key] = EndpointLimit(key, policy, self.clock, model)
         return limit
 
     def limits(self) -> dict[str, EndpointLimit]:

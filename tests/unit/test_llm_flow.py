@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import metrics
 from bot.errors import LLMUnavailable
 from bot.events import ChatKind, ChatRef, IncomingMessage, UserRef
 from bot.llm import OpenAIChatModel
@@ -58,17 +59,23 @@ async def test_the_limit_shrinks_on_429s_and_grows_back(fake: FakeOpenAI) -> Non
     fake.responder = lambda rec: Reply("ok", first_byte_delay=0.3)
     model = make_model(fake, SlotPolicy(start=8, floor=1, ceiling=16, decrease=0.5))
     limit = limit_of(model)
+    cuts = metrics.value("kindred_llm_overloads_total", {"model": "fake-model"})
     try:
         answers = await asyncio.gather(*(stream(model, f"hi {i}") for i in range(8)))
         assert answers == ["ok"] * 8  # the four refused were retried, none was lost
         assert fake.overloaded == 4  # the first wave only: then no more than it can take
         assert limit.capacity == 4 and limit.decreases == 1  # halved once, not four times
+        # Operators see it (Prometheus, labelled by model only).
+        gauge = {"model": "fake-model"}
+        assert metrics.value("kindred_llm_concurrency_limit", gauge) == 4
+        assert metrics.value("kindred_llm_overloads_total", gauge) == cuts + 1
 
         fake.chat_capacity = None  # the endpoint has room again
         fake.responder = lambda rec: Reply("ok", first_byte_delay=0.02)
         for _ in range(3):
             await asyncio.gather(*(stream(model, "more") for _ in range(8)))
         assert limit.capacity > 4  # it grew back while it kept up
+        assert metrics.value("kindred_llm_concurrency_limit", gauge) == limit.capacity
         assert limit.decreases == 1
         assert limit.in_use == 0
     finally:
