@@ -50,16 +50,19 @@ def day(dia: str) -> int:
 
 
 def candidates(
-    text: dict[str, str], min_score: float, own: bool = False
+    text: dict[str, str], min_score: float, own: bool = False, every: bool = False
 ) -> list[tuple[float, str, list[Any]]]:
-    words = {k: content(v) for k, v in text.items()}
+    """``every``: any turn may be a cue (LoCoMo: two people, either may take a thing up),
+    not only the person's (odd) turns."""
+    words = {k: content(v.split(": ", 1)[-1] if every else v) for k, v in text.items()}
     days_with: Counter[str] = Counter()
     for d in {day(k) for k in text}:
         days_with.update(set().union(*(w for k, w in words.items() if day(k) == d)))
-    idf = {w: math.log(10 / n) for w, n in days_with.items()}
+    span = max(day(k) for k in text)
+    idf = {w: math.log(span / n) for w, n in days_with.items()}
     out = []
     for cue, cw in words.items():
-        if int(cue.split(":")[1]) % 2 == 0 or day(cue) == 1:
+        if (not every and int(cue.split(":")[1]) % 2 == 0) or day(cue) == 1:
             continue  # the person's turns only, on a later day
         scored = []
         for k, w in words.items():
@@ -75,13 +78,37 @@ def candidates(
     return out
 
 
+def locomo_turns(sample: dict[str, Any]) -> dict[str, str]:
+    conv = sample["conversation"]
+    out: dict[str, str] = {}
+    n = 1
+    while f"session_{n}" in conv:
+        for t in conv[f"session_{n}"]:
+            out[str(t["dia_id"])] = f"{t['speaker']}: {t.get('text', '')}"
+        n += 1
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--src", type=Path, default=Path("/work/data-cache/memorybank"))
     ap.add_argument("--min-score", type=float, default=4.0)
     ap.add_argument("--people", default="")
     ap.add_argument("--own", action="store_true", help="evidence among the person's turns only")
+    ap.add_argument("--locomo", type=Path, help="LoCoMo file: its samples' candidates")
+    ap.add_argument("--samples", default="", help="LoCoMo sample places, e.g. 0,2,4")
     args = ap.parse_args()
+    if args.locomo:
+        samples = json.loads(args.locomo.read_text(encoding="utf-8"))
+        places = [int(x) for x in args.samples.split(",") if x] or range(len(samples))
+        for n in places:
+            text = locomo_turns(samples[n])
+            for score, cue, best in candidates(text, args.min_score, every=True):
+                print(f"=== {n} {cue} {score:.1f}")
+                print(f"  CUE: {text[cue][:240]}")
+                for s, k, shared in best[:2]:
+                    print(f"   {k:>7} {s:4.1f} {shared}: {text[k][:200]}")
+        return
     en = json.loads((args.src / "memory_bank_en.json").read_text(encoding="utf-8"))
     zh = json.loads((args.src / "memory_bank_cn.json").read_text(encoding="utf-8"))
     wanted = {p.strip() for p in args.people.split(",") if p.strip()}

@@ -34,6 +34,7 @@ SETS = (
     "memorybank-zh",
     "memorybank-cued-en",
     "memorybank-cued-zh",
+    "locomo-cued",
 )
 
 
