@@ -46,6 +46,7 @@ from typing import Protocol, runtime_checkable
 
 from bot.memory.answers import answer_kind
 from bot.memory.base import Memory, MemoryStore, Scope, TurnHit
+from bot.memory.query_shape import addressed_only
 from bot.memory.text import (
     date_phrases,
     date_terms,
@@ -155,14 +156,18 @@ class Recaller:
         # A question that names someone ("what did Alice say about…") favours their turns,
         # and is asked again without the name, which would otherwise match every turn they
         # wrote or that addresses them and crowd out the words that say what it is about.
+        # A name used to address someone ("Thanks, Mel!", "你好，AI伴侣") leaves the query
+        # too, but earns their turns nothing: the message is said to them, not about them.
         low = query.casefold()
-        named = {
+        mentioned = {
             a
             for a in {h.author for h in hits if h.author}
             if a and re.search(rf"(?<!\w){re.escape(a.casefold())}(?!\w)", low)
         }
-        if named:
-            names = {f'"{a.casefold()}"' for a in named}
+        named = {a for a in mentioned if not addressed_only(a, query)}
+        if mentioned:
+            names = {f'"{a.casefold()}"' for a in mentioned}
+            names |= {t for a in mentioned for t in query_terms(a)}
             rest = [a for a in atoms if a not in names]
             if rest and len(rest) < len(atoms):
                 hits = await self.store.search_turns(scope, rest, want, before_id) or hits
@@ -177,7 +182,9 @@ class Recaller:
         sims: dict[int, float] | None = None
         if hybrid:
             try:
-                sims, extra = await self._vector_candidates(scope, query, hits, before_id, named)
+                sims, extra = await self._vector_candidates(
+                    scope, query, hits, before_id, mentioned
+                )
                 hits = hits + extra
             except Exception as exc:
                 log.warning("embedding search unavailable, lexical only: %s", exc)

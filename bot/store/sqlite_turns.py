@@ -53,6 +53,9 @@ CACHE_KIB = 32_000  # SQLite page cache of the shared connection, once memory is
 # shrink in proportion.
 COLUMNS = (1.0, 0.7, 0.4, 0.3)
 SHORT_QUERY = 6
+# The columns of the turn just before a search's ``before_id`` (its "after" is the turn at
+# ``before_id``, its "far" the one after), and of the turn before that (its "far").
+EDGE_COLUMNS = ("body before", "body before after")
 
 
 def column_weights(terms: int) -> tuple[float, ...]:
@@ -219,10 +222,38 @@ class TurnIndex(Buckets):
         params: list[Any] = []
         for lo, hi in ranges:
             params += [match, lo, hi, limit]
+        edge = await self.edge(before_id)
         best: dict[int, Row] = {}
         for row in await self._s._all(sql, params):
-            best.setdefault(row[0], row)  # a turn in both buckets: same rank
-        return list(best.values())[:limit]
+            if row[0] not in edge:
+                best.setdefault(row[0], row)  # a turn in both buckets: same rank
+        for mid, columns in edge.items():
+            # Ranked again on the columns that hold no text from ``before_id`` on.
+            rows = [lo | mid for lo, _ in ranges]
+            for row in await self._s._all(
+                f"SELECT m.id, r.rank, m.conversation_id, m.role, m.author_name, m.content,"
+                f" m.created_at FROM (SELECT rowid, {rank} AS rank FROM turns_fts"
+                f" WHERE turns_fts MATCH ? AND rowid IN ({marks(len(rows))})) AS r"
+                f" JOIN messages m ON m.id = (r.rowid & {MASK})",
+                [f"{{{columns}}} : ({match})", *rows],
+            ):
+                best.setdefault(row[0], row)
+        return sorted(best.values(), key=lambda r: float(r[1]))[:limit]
+
+    async def edge(self, before_id: int | None) -> dict[int, str]:
+        """The turns whose neighbour columns hold text said at ``before_id`` or later (the
+        conversation as it stands, not memory): the two turns before it in its
+        conversation, each with the columns still its own. Without this, the turns just
+        before a cue match the cue itself through their "after" and "far" columns."""
+        if before_id is None:
+            return {}
+        rows = await self._s._all(
+            "SELECT id FROM messages WHERE conversation_id ="
+            " (SELECT conversation_id FROM messages WHERE id = ?) AND id < ?"
+            " ORDER BY id DESC LIMIT 2",
+            (before_id, before_id),
+        )
+        return dict(zip((int(r[0]) for r in rows), EDGE_COLUMNS, strict=False))
 
     async def share(self, ranges: list[tuple[int, int]]) -> float:
         """The searched buckets' share of the index: document counts are over the whole
