@@ -229,13 +229,13 @@ class TurnIndex(Buckets):
                 best.setdefault(row[0], row)  # a turn in both buckets: same rank
         for mid, columns in edge.items():
             # Ranked again on the columns that hold no text from ``before_id`` on.
-            rows = [lo | mid for lo, _ in ranges]
+            own = [lo | mid for lo, _ in ranges]
             for row in await self._s._all(
                 f"SELECT m.id, r.rank, m.conversation_id, m.role, m.author_name, m.content,"
                 f" m.created_at FROM (SELECT rowid, {rank} AS rank FROM turns_fts"
-                f" WHERE turns_fts MATCH ? AND rowid IN ({marks(len(rows))})) AS r"
+                f" WHERE turns_fts MATCH ? AND rowid IN ({marks(len(own))})) AS r"
                 f" JOIN messages m ON m.id = (r.rowid & {MASK})",
-                [f"{{{columns}}} : ({match})", *rows],
+                [f"{{{columns}}} : ({match})", *own],
             ):
                 best.setdefault(row[0], row)
         return sorted(best.values(), key=lambda r: float(r[1]))[:limit]
