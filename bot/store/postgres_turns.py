@@ -38,8 +38,16 @@ from datetime import datetime
 from bot.memory.base import IndexStats, Scope, TurnHit
 from bot.memory.stems import Stemmer, Tokenizer
 from bot.store.postgres import PostgresStore, Row, _lock_key
-from bot.store.postgres_ranking import Params, Term, ranked_document, term, term_scores
+from bot.store.postgres_ranking import (
+    Params,
+    Term,
+    edge_score,
+    ranked_document,
+    term,
+    term_scores,
+)
 from bot.store.sqlite_turns import (
+    COLUMNS,
     DF_TTL,
     MASK,
     MAX_TERMS,
@@ -50,6 +58,7 @@ from bot.store.sqlite_turns import (
     Buckets,
     choose_terms,
     cjk_pairs,
+    column_weights,
 )
 
 _WORD = re.compile(r"\w+")
@@ -61,9 +70,9 @@ INSERT_ROWS = 2000  # index rows per INSERT statement (one trigger run each)
 # A turn indexed twice at once (the indexer and a /forget rebuild of its conversation):
 # one copy stays, and the counts (migration 14's trigger) see only rows really inserted.
 INSERT = (
-    "INSERT INTO turn_index (bucket, message_id, doc, size, tf)"
-    " SELECT b, m, d::tsvector, n, f::jsonb"
-    " FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::int[], ?::text[]) AS x(b, m, d, n, f)"
+    "INSERT INTO turn_index (bucket, message_id, doc, size, tf, tfb)"
+    " SELECT b, m, d::tsvector, n, f::jsonb, g::jsonb FROM unnest(?::bigint[], ?::bigint[],"
+    " ?::text[], ?::int[], ?::text[], ?::text[]) AS x(b, m, d, n, f, g)"
     " ON CONFLICT (bucket, message_id) DO NOTHING"
 )
 # ``{score}``: ``score_sql``; ``{rows}``: GIN_ROWS or WALK_ROWS, the scope's matching rows.
@@ -83,13 +92,13 @@ SCORED = "SELECT DISTINCT ON (t.message_id) t.message_id, {score} AS score FROM 
 # indexable, so the planner cannot walk a large bucket's key (or the message ids below)
 # instead of the GIN index, or beside it.
 GIN_ROWS = (
-    "(SELECT bucket, message_id, size, tf, doc FROM turn_index WHERE doc @@ {query}::tsquery"
+    "(SELECT bucket, message_id, size, tf, tfb, doc FROM turn_index WHERE doc @@ {query}::tsquery"
     " AND bucket + 0 = ANY({buckets}::bigint[]) AND message_id + 0 < {below})"
 )
 # Each bucket's newest rows, their matches ({each} of them at most; NULL: all).
 WALK_ROWS = (
     "(SELECT s.* FROM unnest({buckets}::bigint[]) AS k(id) CROSS JOIN LATERAL (SELECT w.*"
-    " FROM (SELECT bucket, message_id, size, tf, doc FROM turn_index WHERE bucket = k.id"
+    " FROM (SELECT bucket, message_id, size, tf, tfb, doc FROM turn_index WHERE bucket = k.id"
     f" AND message_id < {{below}} ORDER BY message_id DESC LIMIT {SCAN_CAP}) w"
     " WHERE w.doc @@ {query}::tsquery LIMIT {each}) s)"
 )
@@ -135,7 +144,7 @@ class PostgresTurnIndex(Buckets):
         if not docs:
             return
 
-        def build() -> list[tuple[int, int, str, int, str]]:
+        def build() -> list[tuple[int, int, str, int, str, str]]:
             texts = list({t for d in docs for t in d[1:]})
             tokens = dict(zip(texts, self._tokenizer.tokens(texts), strict=True))
             return [
@@ -249,31 +258,89 @@ class PostgresTurnIndex(Buckets):
         buckets = await self.scope_buckets(scope)
         if not buckets or not atoms:
             return []
-        terms, rows = await self._terms(atoms, buckets)
+        terms, rows, chosen = await self._terms(atoms, buckets)
         if not terms:
             return []
         total_rows, total_tokens = await self._index_totals()
         avgdl = max(total_tokens / total_rows, 1.0) if total_rows else 1.0
+        # SQLite's column weights for this many query words (its neighbours' shrink).
+        weights = column_weights(chosen)
         p = Params()
         buckets_sql = p(buckets)
         below = p(before_id if before_id is not None else NO_LIMIT)
-        shares = term_scores(terms, total_rows, avgdl, p)
+        shares = term_scores(terms, total_rows, avgdl, p, weights[1] / COLUMNS[1])
         query = p(" | ".join(dict.fromkeys(t.query for t in terms)))
+        # The turns at the cut are ranked apart (below): room for them in the limit.
+        edge = await self.edge(before_id)
         if rows > self.rank_budget:  # newest matches, as SQLite's index ranks them
-            source = WALK_ROWS.format(buckets=buckets_sql, below=below, query=query, each=p(limit))
+            source = WALK_ROWS.format(
+                buckets=buckets_sql, below=below, query=query, each=p(limit + len(edge))
+            )
         elif sum(t.df for t in terms) <= self.gin_cap:
             source = GIN_ROWS.format(buckets=buckets_sql, below=below, query=query)
         else:
             source = WALK_ROWS.format(buckets=buckets_sql, below=below, query=query, each=p(None))
         scored = SCORED.format(score=" + ".join(score for _, score in shares), rows=source)
-        sql = OUT.format(scored=scored, limit=p(limit))
+        sql = OUT.format(scored=scored, limit=p(limit + len(edge)))
         # Numbered placeholders throughout (``_all`` numbers only ``?``, and there is none).
         found = await self._s._all(sql, p.values)
-        return [_hit(r, float(r[6])) for r in found]
+        hits = [_hit(r, float(r[6])) for r in found if r[0] not in edge]
+        if edge:
+            hits += await self._edge_hits(edge, buckets, terms, total_rows, avgdl, weights)
+            hits.sort(key=lambda h: (h.score, -h.message_id))
+        return hits[:limit]
 
-    async def _terms(self, atoms: list[str], buckets: list[int]) -> tuple[list[Term], float]:
+    async def _edge_hits(
+        self,
+        edge: dict[int, tuple[int, ...]],
+        buckets: list[int],
+        terms: list[Term],
+        rows: int,
+        avgdl: float,
+        weights: tuple[float, ...],
+    ) -> list[TurnHit]:
+        """The turns just before a search's cut, scored on their own columns only (as
+        SQLite's ``TurnIndex.search``): from their documents' per-side counts."""
+        keys = sorted({w for t in terms for w in ([t.key] if t.phrase is None else t.key.split())})
+        counts: dict[int, dict[str, dict[str, int]]] = defaultdict(dict)
+        sizes: dict[int, int] = {}
+        for r in await self._s._all(
+            "SELECT t.message_id, t.size, u.lexeme, u.weights FROM (SELECT DISTINCT ON"
+            " (message_id) message_id, size, doc FROM turn_index WHERE bucket = ANY(?)"
+            " AND message_id = ANY(?)) t CROSS JOIN LATERAL unnest(t.doc) u"
+            " WHERE u.lexeme = ANY(?)",
+            (buckets, list(edge), keys),
+        ):
+            sizes[r[0]] = int(r[1])
+            by_side: dict[str, int] = {}
+            for letter in r[3]:
+                by_side[letter] = by_side.get(letter, 0) + 1
+            counts[r[0]][str(r[2])] = by_side
+        scores = {
+            mid: edge_score(
+                terms,
+                counts[mid],
+                sizes[mid],
+                rows,
+                avgdl,
+                [w * keep for w, keep in zip(weights, edge[mid], strict=True)],
+            )
+            for mid in counts
+        }
+        scores = {mid: s for mid, s in scores.items() if s < 0}
+        if not scores:
+            return []
+        found = await self._s._all(
+            "SELECT m.id, m.conversation_id, m.role, m.author_name, m.content, m.created_at"
+            " FROM messages m WHERE m.id = ANY(?)",
+            (sorted(scores),),
+        )
+        return [_hit(r, scores[r[0]]) for r in found]
+
+    async def _terms(self, atoms: list[str], buckets: list[int]) -> tuple[list[Term], float, int]:
         """The atoms worth ranking as index terms (``choose_terms``, as SQLite's ``prune``),
-        and the scope's rows they match (estimated)."""
+        the scope's rows they match (estimated), and how many atoms were chosen (what
+        SQLite's column weights depend on)."""
         words = {a: a.strip('"') for a in atoms if " " not in a}
         parts = {a: a.strip('"').split() for a in atoms}
         stems = self._stemmer.stems(w for ws in parts.values() for w in ws)
@@ -288,7 +355,7 @@ class PostgresTurnIndex(Buckets):
         else:
             keep, rows = atoms[:MAX_TERMS], 0.0
         found = (term(tokens[a], df) for a in keep)
-        return [t for t in found if t is not None], rows
+        return [t for t in found if t is not None], rows, len(keep)
 
     def _expire(self) -> None:
         now = time.monotonic()

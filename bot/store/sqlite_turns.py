@@ -53,9 +53,10 @@ CACHE_KIB = 32_000  # SQLite page cache of the shared connection, once memory is
 # shrink in proportion.
 COLUMNS = (1.0, 0.7, 0.4, 0.3)
 SHORT_QUERY = 6
-# The columns of the turn just before a search's ``before_id`` (its "after" is the turn at
-# ``before_id``, its "far" the one after), and of the turn before that (its "far").
-EDGE_COLUMNS = ("body before", "body before after")
+# The columns still a turn's own (1) when a search is cut at ``before_id``: of the turn just
+# before it (its "after" is the turn at ``before_id``, its "far" the one after), and of the
+# turn before that (its "far").
+EDGE_COLUMNS = ((1, 1, 0, 0), (1, 1, 1, 0))
 
 
 def column_weights(terms: int) -> tuple[float, ...]:
@@ -103,6 +104,21 @@ class Buckets:
 
     def forget_caches(self) -> None:
         self._owners.clear()
+
+    async def edge(self, before_id: int | None) -> dict[int, tuple[int, ...]]:
+        """The turns whose neighbour columns hold text said at ``before_id`` or later (the
+        conversation as it stands, not memory): the two turns before it in its
+        conversation, each with the columns still its own. Without this, the turns just
+        before a cue match the cue itself through their "after" and "far" columns."""
+        if before_id is None:
+            return {}
+        rows = await self._sql._all(
+            "SELECT id FROM messages WHERE conversation_id ="
+            " (SELECT conversation_id FROM messages WHERE id = ?) AND id < ?"
+            " ORDER BY id DESC LIMIT 2",
+            (before_id, before_id),
+        )
+        return dict(zip((int(r[0]) for r in rows), EDGE_COLUMNS, strict=False))
 
     async def _private_owner(self, platform: str, chat_key: str) -> int | None:
         key = (platform, chat_key)
@@ -206,7 +222,7 @@ class TurnIndex(Buckets):
         if not atoms:
             return []
         match = " OR ".join(atoms)
-        rank = f"bm25(turns_fts, {', '.join(f'{w:.3f}' for w in column_weights(len(atoms)))})"
+        rank = f"bm25(turns_fts, {', '.join(f'{w!r}' for w in column_weights(len(atoms)))})"
         # Past the budget (one very common word), the newest matches: bm25 then scores only
         # the rows returned, and recent turns are the likelier ones to be meant.
         order = "rank" if rows <= self.rank_budget else "rowid DESC"
@@ -219,41 +235,31 @@ class TurnIndex(Buckets):
             " m.created_at FROM (" + " UNION ALL ".join([one] * len(ranges)) + ") AS r"
             f" JOIN messages m ON m.id = (r.rowid & {MASK}) ORDER BY r.rank"
         )
+        # The turns at the cut are ranked apart (below): room for them in the limit.
+        edge = await self.edge(before_id)
         params: list[Any] = []
         for lo, hi in ranges:
-            params += [match, lo, hi, limit]
-        edge = await self.edge(before_id)
+            params += [match, lo, hi, limit + len(edge)]
         best: dict[int, Row] = {}
         for row in await self._s._all(sql, params):
             if row[0] not in edge:
                 best.setdefault(row[0], row)  # a turn in both buckets: same rank
-        for mid, columns in edge.items():
-            # Ranked again on the columns that hold no text from ``before_id`` on.
+        weights = column_weights(len(atoms))
+        for mid, keep in edge.items():
+            # Ranked again with the columns that hold text from ``before_id`` on weighted 0
+            # (a column filter would not do: FTS5 then counts documents over that column
+            # only, and the scores would not compare with the others').
             own = [lo | mid for lo, _ in ranges]
+            masked = ", ".join(f"{w * k!r}" for w, k in zip(weights, keep, strict=True))
             for row in await self._s._all(
                 f"SELECT m.id, r.rank, m.conversation_id, m.role, m.author_name, m.content,"
-                f" m.created_at FROM (SELECT rowid, {rank} AS rank FROM turns_fts"
-                f" WHERE turns_fts MATCH ? AND rowid IN ({marks(len(own))})) AS r"
-                f" JOIN messages m ON m.id = (r.rowid & {MASK})",
-                [f"{{{columns}}} : ({match})", *own],
+                f" m.created_at FROM (SELECT rowid, bm25(turns_fts, {masked}) AS rank"
+                f" FROM turns_fts WHERE turns_fts MATCH ? AND rowid IN ({marks(len(own))})) AS r"
+                f" JOIN messages m ON m.id = (r.rowid & {MASK}) WHERE r.rank < 0",
+                [match, *own],
             ):
                 best.setdefault(row[0], row)
         return sorted(best.values(), key=lambda r: float(r[1]))[:limit]
-
-    async def edge(self, before_id: int | None) -> dict[int, str]:
-        """The turns whose neighbour columns hold text said at ``before_id`` or later (the
-        conversation as it stands, not memory): the two turns before it in its
-        conversation, each with the columns still its own. Without this, the turns just
-        before a cue match the cue itself through their "after" and "far" columns."""
-        if before_id is None:
-            return {}
-        rows = await self._s._all(
-            "SELECT id FROM messages WHERE conversation_id ="
-            " (SELECT conversation_id FROM messages WHERE id = ?) AND id < ?"
-            " ORDER BY id DESC LIMIT 2",
-            (before_id, before_id),
-        )
-        return dict(zip((int(r[0]) for r in rows), EDGE_COLUMNS, strict=False))
 
     async def share(self, ranges: list[tuple[int, int]]) -> float:
         """The searched buckets' share of the index: document counts are over the whole
