@@ -140,9 +140,9 @@ class PostgresBackend:
 
     index = "tsvector, GIN"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, schema: str = "") -> None:
         self.url = url
-        self.schema = f"kindred_bench_{secrets.token_hex(4)}"
+        self.schema = schema or f"kindred_bench_{secrets.token_hex(4)}"
         self.name = f"PostgreSQL (schema {self.schema})"
 
     def open(self, clock: Callable[[], datetime]) -> tuple[Store, MemoryStore]:
@@ -177,9 +177,11 @@ class PostgresBackend:
             await store.close()
 
 
-async def run(turns: int, queries: int, backend: Backend) -> None:
+async def run(turns: int, queries: int, backend: Backend, keep: bool = False) -> None:
+    """``keep``: leave the filled database for another run (``--schema NAME --keep``),
+    which then measures only (its turns are there already)."""
     try:
-        await _run(turns, queries, backend)
+        await _run(turns, queries, backend, keep)
     except BaseException:
         # On error and Ctrl-C too (asyncio.run cancels this task first, so awaits still
         # run); a failed cleanup then only warns, the first error is the one to see.
@@ -188,10 +190,11 @@ async def run(turns: int, queries: int, backend: Backend) -> None:
         except Exception as exc:
             print(f"memory bench: cleanup of {backend.name} failed: {exc}", file=sys.stderr)
         raise
-    await backend.drop()
+    if not keep:
+        await backend.drop()
 
 
-async def _run(turns: int, queries: int, backend: Backend) -> None:
+async def _run(turns: int, queries: int, backend: Backend, keep: bool = False) -> None:
     rng = random.Random(7)
     clock = Clock()
     store, memory = backend.open(clock)
@@ -202,9 +205,10 @@ async def _run(turns: int, queries: int, backend: Backend) -> None:
     await memory.note_chat("bench", "me", False, me.id)  # a private chat, as the engine notes
     others = [await store.upsert_user("bench", f"o{i}", f"Other {i}") for i in range(5)]
 
+    filled = keep and bool(await store.recent_messages(conv.id, 1))
     started = time.perf_counter()
     step = timedelta(minutes=5)
-    for i in range(turns):
+    for i in range(0 if filled else turns):
         clock.now += step
         mine = i % 2 == 0
         await store.add_message(
@@ -215,7 +219,7 @@ async def _run(turns: int, queries: int, backend: Backend) -> None:
                 user_id=me.id if mine else None,
             ),
         )
-    for o in others:  # other people: 2,000 turns each, never visible to Wen
+    for o in [] if filled else others:  # other people: 2,000 turns each, never visible to Wen
         oc = await store.conversation("bench", o.platform_user_id, "mom")
         for _ in range(2000):
             await store.add_message(
@@ -225,7 +229,7 @@ async def _run(turns: int, queries: int, backend: Backend) -> None:
     while (await memory.index_turns(batch=5000)).more:
         pass
     indexed = time.perf_counter() - started - stored
-    for i in range(60):
+    for i in range(0 if filled else 60):
         await memory.add_memory(
             NewMemory("mom", ScopeKind.USER, str(me.id), me.id, sentence(rng), "fact", 1 + i % 5)
         )
@@ -285,10 +289,17 @@ def main() -> None:
         metavar="URL",
         help="postgresql://… to run on PostgreSQL (a fresh schema, dropped at the end)",
     )
+    p.add_argument("--schema", default="", help="PostgreSQL: this schema name, not a fresh one")
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="PostgreSQL: keep the schema; a run on a kept one only measures (profiling)",
+    )
     args = p.parse_args()
     try:
         if args.database_url:
-            asyncio.run(run(args.turns, args.queries, PostgresBackend(args.database_url)))
+            backend = PostgresBackend(args.database_url, args.schema)
+            asyncio.run(run(args.turns, args.queries, backend, args.keep))
             return
         with tempfile.TemporaryDirectory() as tmp:
             asyncio.run(run(args.turns, args.queries, SQLiteBackend(Path(tmp))))

@@ -222,7 +222,9 @@ class TurnIndex(Buckets):
         if not atoms:
             return []
         match = " OR ".join(atoms)
-        rank = f"bm25(turns_fts, {', '.join(f'{w!r}' for w in column_weights(len(atoms)))})"
+        weights = column_weights(len(atoms))
+        edge = await self.edge(before_id)
+        rank = self.rank_sql(weights, ranges, edge)
         # Past the budget (one very common word), the newest matches: bm25 then scores only
         # the rows returned, and recent turns are the likelier ones to be meant.
         order = "rank" if rows <= self.rank_budget else "rowid DESC"
@@ -230,36 +232,42 @@ class TurnIndex(Buckets):
             f"SELECT * FROM (SELECT rowid, {rank} AS rank FROM turns_fts WHERE turns_fts MATCH ?"
             f" AND rowid BETWEEN ? AND ? ORDER BY {order} LIMIT ?)"
         )
+        # A turn at the cut matching only by text from the cut on ranks 0: left out.
         sql = (
             "SELECT m.id, r.rank, m.conversation_id, m.role, m.author_name, m.content,"
             " m.created_at FROM (" + " UNION ALL ".join([one] * len(ranges)) + ") AS r"
-            f" JOIN messages m ON m.id = (r.rowid & {MASK}) ORDER BY r.rank"
+            f" JOIN messages m ON m.id = (r.rowid & {MASK}) WHERE r.rank < 0 ORDER BY r.rank"
         )
-        # The turns at the cut are ranked apart (below): room for them in the limit.
-        edge = await self.edge(before_id)
         params: list[Any] = []
         for lo, hi in ranges:
+            # Room for the (at most two) turns at the cut that may rank 0.
             params += [match, lo, hi, limit + len(edge)]
         best: dict[int, Row] = {}
         for row in await self._s._all(sql, params):
-            if row[0] not in edge:
-                best.setdefault(row[0], row)  # a turn in both buckets: same rank
-        weights = column_weights(len(atoms))
-        for mid, keep in edge.items():
-            # Ranked again with the columns that hold text from ``before_id`` on weighted 0
-            # (a column filter would not do: FTS5 then counts documents over that column
-            # only, and the scores would not compare with the others').
-            own = [lo | mid for lo, _ in ranges]
-            masked = ", ".join(f"{w * k!r}" for w, k in zip(weights, keep, strict=True))
-            for row in await self._s._all(
-                f"SELECT m.id, r.rank, m.conversation_id, m.role, m.author_name, m.content,"
-                f" m.created_at FROM (SELECT rowid, bm25(turns_fts, {masked}) AS rank"
-                f" FROM turns_fts WHERE turns_fts MATCH ? AND rowid IN ({marks(len(own))})) AS r"
-                f" JOIN messages m ON m.id = (r.rowid & {MASK}) WHERE r.rank < 0",
-                [match, *own],
-            ):
-                best.setdefault(row[0], row)
-        return sorted(best.values(), key=lambda r: float(r[1]))[:limit]
+            best.setdefault(row[0], row)  # a turn in both buckets: same rank
+        return list(best.values())[:limit]
+
+    @staticmethod
+    def rank_sql(
+        weights: tuple[float, ...], ranges: list[tuple[int, int]], edge: dict[int, tuple[int, ...]]
+    ) -> str:
+        """FTS5's bm25 with the column ``weights``; for the turns at a search's cut
+        (``edge``), the columns holding text from the cut on weighted 0 (a column filter
+        would not do: FTS5 then counts documents over those columns only, and the scores
+        would not compare with the others'). One bm25 call per row either way."""
+
+        def bm25(keep: tuple[int, ...]) -> str:
+            masked = (repr(w * k) for w, k in zip(weights, keep, strict=True))
+            return f"bm25(turns_fts, {', '.join(masked)})"
+
+        full = bm25((1, 1, 1, 1))
+        if not edge:
+            return full
+        cases = " ".join(
+            f"WHEN rowid IN ({', '.join(str(lo | mid) for lo, _ in ranges)}) THEN {bm25(keep)}"
+            for mid, keep in edge.items()
+        )
+        return f"CASE {cases} ELSE {full} END"
 
     async def share(self, ranges: list[tuple[int, int]]) -> float:
         """The searched buckets' share of the index: document counts are over the whole
