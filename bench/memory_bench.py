@@ -205,7 +205,8 @@ async def _run(turns: int, queries: int, backend: Backend, keep: bool = False) -
     await memory.note_chat("bench", "me", False, me.id)  # a private chat, as the engine notes
     others = [await store.upsert_user("bench", f"o{i}", f"Other {i}") for i in range(5)]
 
-    filled = keep and bool(await store.recent_messages(conv.id, 1))
+    # A kept schema is filled when its memories are there: they are added last.
+    filled = keep and bool(await memory.memories_in_scope(Scope("mom", me.id, "bench", "me"), 1))
     started = time.perf_counter()
     step = timedelta(minutes=5)
     for i in range(0 if filled else turns):
