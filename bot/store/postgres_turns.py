@@ -65,6 +65,9 @@ _WORD = re.compile(r"\w+")
 NO_LIMIT = 1 << 62
 GIN_CAP = 10_000  # whole-index matches the GIN path may read (see the module docstring)
 SCAN_CAP = 20_000  # a bucket's newest rows walked at most by one search
+# The GIN path's matches (summed document counts) past 1 / SEQ_SHARE of the index: the
+# planner would scan the whole table instead (see ``search``).
+SEQ_SHARE = 20
 ANALYZE_MIN = 500  # rows changed since the last ANALYZE before the worker runs one
 INSERT_ROWS = 2000  # index rows per INSERT statement (one trigger run each)
 # A turn indexed twice at once (the indexer and a /forget rebuild of its conversation):
@@ -88,6 +91,19 @@ OUT = (
 # read once); a turn in two buckets (a group's and its speaker's) has the same document in
 # both: one score. {rows}: GIN_ROWS or WALK_ROWS.
 SCORED = "SELECT DISTINCT ON (t.message_id) t.message_id, {score} AS score FROM {rows} t"
+# The GIN path, term by term: each term's share computed only on the rows holding it (its
+# own GIN look-up), summed per turn. A row's score costs a ``tf`` look-up per term it holds,
+# not per query term: the look-ups were most of a search's time (5 us a row at 100k turns).
+# {terms}: one TERM_ROWS per term, UNION ALL. Sums equal SCORED's (a term a row lacks adds
+# 0 there).
+TERM_SUM = "SELECT x.message_id, sum(x.share) AS score FROM ({terms}) x GROUP BY x.message_id"
+# One term's share ({share}, over ``t``) in each of its matches ({query}: its tsquery); a
+# turn in two buckets counted once.
+TERM_ROWS = (
+    "SELECT * FROM (SELECT DISTINCT ON (t.message_id) t.message_id, {share} AS share"
+    " FROM turn_index t WHERE t.doc @@ {query}::tsquery AND t.bucket + 0 = ANY({buckets}::bigint[])"
+    " AND t.message_id + 0 < {below}) AS q"
+)
 # By the GIN index ({query}: tsquery, {buckets}, {below}: message ids below). ``+ 0``: not
 # indexable, so the planner cannot walk a large bucket's key (or the message ids below)
 # instead of the GIN index, or beside it.
@@ -131,6 +147,7 @@ class PostgresTurnIndex(Buckets):
         # Attributes, so tests reach every path on a small corpus.
         self.rank_budget = RANK_BUDGET
         self.gin_cap = GIN_CAP
+        self.by_term = True  # the GIN path term by term (TERM_SUM), or all terms at once
         # Counts drift slowly: reused for DF_TTL seconds, as SQLite's index does.
         self._df: dict[str, int] = {}
         self._sizes: dict[int, int] = {}  # rows per bucket
@@ -272,21 +289,45 @@ class PostgresTurnIndex(Buckets):
         buckets_sql = p(buckets)
         below = p(before_id if before_id is not None else NO_LIMIT)
         shares = term_scores(terms, total_rows, avgdl, p, weights[1] / COLUMNS[1])
-        query = p(" | ".join(dict.fromkeys(t.query for t in terms)))
         # The turns at the cut are ranked apart (below): room for them in the limit.
         edge = await self.edge(before_id)
-        if rows > self.rank_budget:  # newest matches, as SQLite's index ranks them
-            source = WALK_ROWS.format(
-                buckets=buckets_sql, below=below, query=query, each=p(limit + len(edge))
-            )
-        elif sum(t.df for t in terms) <= self.gin_cap:
-            source = GIN_ROWS.format(buckets=buckets_sql, below=below, query=query)
+        gin = rows <= self.rank_budget and sum(t.df for t in terms) <= self.gin_cap
+        if gin and self.by_term:
+            each = [
+                TERM_ROWS.format(share=share, query=p(tsq), buckets=buckets_sql, below=below)
+                for tsq, share in shares
+            ]
+            scored = TERM_SUM.format(terms=" UNION ALL ".join(each))
         else:
-            source = WALK_ROWS.format(buckets=buckets_sql, below=below, query=query, each=p(None))
-        scored = SCORED.format(score=" + ".join(score for _, score in shares), rows=source)
+            query = p(" | ".join(dict.fromkeys(t.query for t in terms)))
+            if gin:  # all matches at once (``by_term`` off: kept to compare)
+                source = GIN_ROWS.format(buckets=buckets_sql, below=below, query=query)
+            else:
+                # Past the budget, the newest matches (as SQLite's index ranks them); else
+                # all, walking the buckets.
+                each_limit = p(limit + len(edge)) if rows > self.rank_budget else p(None)
+                source = WALK_ROWS.format(
+                    buckets=buckets_sql, below=below, query=query, each=each_limit
+                )
+            scored = SCORED.format(score=" + ".join(score for _, score in shares), rows=source)
         sql = OUT.format(scored=scored, limit=p(limit + len(edge)))
         # Numbered placeholders throughout (``_all`` numbers only ``?``, and there is none).
-        found = await self._s._all(sql, p.values)
+        if gin:
+            # Planner settings for this statement only (``set_config(..., true)``: the
+            # transaction's). A term's scan is cheap and short: parallel workers cost more to
+            # start than they save (a plan with them ran 10 ms where one without ran 3).
+            # Where much of a small index matches, the planner would scan the table and test
+            # every row's tsvector against each term instead of reading the GIN index.
+            small = SEQ_SHARE * sum(t.df for t in terms) > total_rows
+            async with self._s._transaction():
+                await self._s._all(
+                    "SELECT set_config('max_parallel_workers_per_gather', '0', true),"
+                    " set_config('enable_seqscan', ?, true)",
+                    ("off" if small else "on",),
+                )
+                found = await self._s._all(sql, p.values)
+        else:
+            found = await self._s._all(sql, p.values)
         hits = [_hit(r, float(r[6])) for r in found if r[0] not in edge]
         if edge:
             hits += await self._edge_hits(edge, buckets, terms, total_rows, avgdl, weights)

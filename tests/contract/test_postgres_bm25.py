@@ -1,6 +1,6 @@
 """PostgreSQL's turn search scores as SQLite's FTS5 bm25: the same corpus stored in both,
 the same queries, the same turns with the same scores, whichever path serves the query on
-PostgreSQL (GIN, bucket walk, newest matches)."""
+PostgreSQL (GIN term by term or all terms at once, bucket walk, newest matches)."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ QUERIES = [
 ]
 
 
-@pytest.mark.parametrize("path", ["gin", "walk", "newest"])
+@pytest.mark.parametrize("path", ["gin", "gin-union", "walk", "newest"])
 async def test_postgres_scores_equal_sqlite_bm25(
     path: str, sqlite: SQLiteStore, pg_schema: str | None
 ) -> None:
@@ -76,6 +76,8 @@ async def test_postgres_scores_equal_sqlite_bm25(
         assert people == await fill(pg, post)
         if path == "walk":
             post.turns.gin_cap = 0
+        if path == "gin-union":
+            post.turns.by_term = False
         if path == "newest":
             post.turns.rank_budget = lite.turns.rank_budget = 10
         wen = people[0]
