@@ -30,10 +30,10 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -252,6 +252,7 @@ async def _run(turns: int, queries: int, backend: Backend, keep: bool = False) -
             before_id=None,
         )
 
+    statements = capture(store)
     search_ms: list[float] = []
     slot_ms: list[float] = []
     for _ in range(queries):
@@ -264,6 +265,7 @@ async def _run(turns: int, queries: int, backend: Backend, keep: bool = False) -
             scope, q, now=clock.now, budget_tokens=1200, conversation_id=conv.id, before_id=None
         )
         slot_ms.append((time.perf_counter() - t0) * 1000)
+    server_ms = await explain(store, statements[::10])
     await store.close()
 
     total = turns + 2000 * len(others)
@@ -279,6 +281,56 @@ async def _run(turns: int, queries: int, backend: Backend, keep: bool = False) -
     print(f"  database    {size_mb:10.1f} MB")
     print(f"  search      p50 / p95 {pct(search_ms)}  ({queries} queries)")
     print(f"  memory slot p50 / p95 {pct(slot_ms)}")
+    if len(server_ms) > 1:
+        note = f"(server-side, EXPLAIN ANALYZE of {len(server_ms)} search statements)"
+        print(f"  statement   p50 / p95 {pct(server_ms)}  {note}")
+
+
+Statement = tuple[str, tuple[object, ...], tuple[object, ...] | None]
+
+
+def capture(store: Store) -> list[Statement]:
+    """PostgreSQL: the turn search statements the run sends (with the planner settings the
+    search set for each), to run again under EXPLAIN ANALYZE: the server-side time, which
+    other jobs on the machine disturb less than the client's. Nothing on SQLite."""
+    from bot.store.postgres import PostgresStore
+
+    out: list[Statement] = []
+    if not isinstance(store, PostgresStore):
+        return out
+    run = store._all
+    settings: list[tuple[object, ...] | None] = [None]
+
+    async def watched(sql: str, params: Sequence[object] = ()) -> list[Any]:
+        if "set_config(" in sql:
+            settings[0] = tuple(params)
+        elif "r.score" in sql:
+            out.append((sql, tuple(params), settings[0]))
+            settings[0] = None
+        return await run(sql, params)
+
+    store._all = watched  # type: ignore[method-assign]
+    return out
+
+
+async def explain(store: Store, statements: list[Statement]) -> list[float]:
+    from bot.store.postgres import PostgresStore
+
+    if not isinstance(store, PostgresStore):
+        return []
+    times = []
+    for sql, params, settings in statements:
+        async with store._transaction():
+            if settings is not None:
+                await store._all(
+                    "SELECT set_config('max_parallel_workers_per_gather', '0', true),"
+                    " set_config('enable_seqscan', ?, true)",
+                    settings,
+                )
+            plan = await store._all(f"EXPLAIN (ANALYZE) {sql}", params)
+        last = [str(r[0]) for r in plan if str(r[0]).startswith("Execution Time")]
+        times.append(float(last[0].split()[2]))
+    return times
 
 
 def main() -> None:
