@@ -21,6 +21,7 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 
+from bot import metrics
 from bot.addressing import Addressed, Addressing
 from bot.chime_in import ModelOpinion
 from bot.clock import utc_now
@@ -132,6 +133,11 @@ class Engine(ReplyPipeline):
     # -- entry points ---------------------------------------------------------------------
     async def handle(self, msg: IncomingMessage, channel: Channel) -> None:
         """A person wrote: store it, then answer it if it is for the persona."""
+        metrics.received(msg.chat.platform)
+        with metrics.message_arrived():  # its reply's latency is measured from now
+            await self._handle(msg, channel)
+
+    async def _handle(self, msg: IncomingMessage, channel: Channel) -> None:
         key = (msg.chat.platform, msg.chat.key)
         if self.config.debounce > 0:
             # Heard on arrival, before any wait or write: a reply whose quiet window ends
