@@ -28,7 +28,14 @@ the message. Each candidate's score is then its normalised lexical score plus
 its best 1 (the speaker bonus applies to both parts), before the day and "when" bonuses.
 Without embeddings, or when the endpoint fails, the ranking is the lexical one.
 
-Turns still in the prompt's history window are excluded (they are there already).
+Turns still in the prompt's history window are excluded (they are there already), and
+the two turns just before it are ranked only on their own text, not on their neighbour
+columns (which hold the window's text: ``TurnIndex.search``).
+
+A query is a question or the conversation as it stands (``bot.memory.query_shape``): a
+name said *to* someone ("Thanks, Mel!") leaves the query without lifting their turns, and
+a stretch of several lines is ranked by its newest line (the whole stretch adds a share
+only when that line has next to nothing in it).
 """
 
 from __future__ import annotations
