@@ -322,11 +322,7 @@ async def explain(store: Store, statements: list[Statement]) -> list[float]:
     for sql, params, settings in statements:
         async with store._transaction():
             if settings is not None:
-                await store._all(
-                    "SELECT set_config('max_parallel_workers_per_gather', '0', true),"
-                    " set_config('enable_seqscan', ?, true)",
-                    settings,
-                )
+                await store._all("SELECT set_config('enable_seqscan', 'off', true)")
             plan = await store._all(f"EXPLAIN (ANALYZE) {sql}", params)
         last = [str(r[0]) for r in plan if str(r[0]).startswith("Execution Time")]
         times.append(float(last[0].split()[2]))

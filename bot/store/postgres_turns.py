@@ -312,19 +312,15 @@ class PostgresTurnIndex(Buckets):
             scored = SCORED.format(score=" + ".join(score for _, score in shares), rows=source)
         sql = OUT.format(scored=scored, limit=p(limit + len(edge)))
         # Numbered placeholders throughout (``_all`` numbers only ``?``, and there is none).
-        if gin:
-            # Planner settings for this statement only (``set_config(..., true)``: the
-            # transaction's). A term's scan is cheap and short: parallel workers cost more to
-            # start than they save (a plan with them ran 10 ms where one without ran 3).
-            # Where much of a small index matches, the planner would scan the table and test
-            # every row's tsvector against each term instead of reading the GIN index.
-            small = SEQ_SHARE * sum(t.df for t in terms) > total_rows
+        if gin and SEQ_SHARE * sum(t.df for t in terms) > total_rows:
+            # Where much of a small index matches, the planner scans the table and tests
+            # every row's tsvector against each term (about 10 us a row for a long query:
+            # 28 ms over 3,000 rows) instead of reading the GIN index. It is told not to,
+            # for this statement only (``set_config(..., true)``: its transaction's; three
+            # round trips, so only here). Parallel workers are off for every statement of
+            # the store (``PostgresStore``'s connection settings).
             async with self._s._transaction():
-                await self._s._all(
-                    "SELECT set_config('max_parallel_workers_per_gather', '0', true),"
-                    " set_config('enable_seqscan', ?, true)",
-                    ("off" if small else "on",),
-                )
+                await self._s._all("SELECT set_config('enable_seqscan', 'off', true)")
                 found = await self._s._all(sql, p.values)
         else:
             found = await self._s._all(sql, p.values)
