@@ -346,7 +346,9 @@ class Recaller:
             return ""
         facts = await self.facts(scope, query, now)
         summary = await self.store.latest_summary(conversation_id)
-        turns = await self.search_turns(scope, query, self.config.max_turns, now, before_id)
+        # The message being answered is one turn, whatever its line breaks: not a stretch.
+        message = " ".join(query.splitlines())
+        turns = await self.search_turns(scope, message, self.config.max_turns, now, before_id)
         left = budget_tokens
         out: list[str] = []
 

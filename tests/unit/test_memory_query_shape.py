@@ -88,3 +88,30 @@ def test_today_is_not_expanded_to_a_date_but_tomorrow_is() -> None:
     assert date_terms("today I went to the park", now) == []
     assert date_terms("今天我去了公园", now) == []
     assert date_terms("what about tomorrow", now) == ["Friday", "27", "November"]
+
+
+class SlotStore(FakeStore):
+    """What ``memory_text`` reads beside turns: nothing."""
+
+    async def search_memories(self, scope: object, atoms: list[str], limit: int) -> list[object]:
+        return []
+
+    async def memories_in_scope(self, scope: object, limit: int = 200) -> list[object]:
+        return []
+
+    async def latest_summary(self, conversation_id: int) -> None:
+        return None
+
+
+async def test_a_message_with_line_breaks_is_one_turn_not_a_stretch() -> None:
+    store = SlotStore({})
+    r = recaller(store)
+    await r.memory_text(
+        SCOPE,
+        "My chemistry exam is on Friday\nand the violin recital after it",
+        now=NOW,
+        budget_tokens=500,
+        conversation_id=1,
+        before_id=None,
+    )
+    assert store.asked[0][:2] == ['"chemistry"', '"exam"']  # its first line is searched too
