@@ -1,10 +1,10 @@
 """Every memory set × (plain FTS5, Kindred with no model, Kindred with MiniLM): recall@5,
 recall@10 and search p50/p95, through ``bot.memory.eval.evaluate`` (what ``kindred eval
-memory --baseline [--embeddings]`` runs), on SQLite.
+memory --baseline [--embeddings]`` runs), on SQLite (or PostgreSQL: ``--database-url``).
 
     .venv/bin/python -m bench.memsets.measure [--dir /work/data-cache/memsets]
         [--sets locomo,memorybank-en,...] [--halves dev,held] [--json OUT]
-        [--embeddings http://127.0.0.1:8099/v1]
+        [--embeddings http://127.0.0.1:8099/v1] [--database-url postgresql://…]
 
 With ``--embeddings URL`` the hybrid ranking is measured instead, with all-MiniLM-L6-v2
 served by ``.venv/bin/python -m bench.embed_server --port 8099`` (another process) and
@@ -34,6 +34,7 @@ SETS = (
     "memorybank-zh",
     "memorybank-cued-en",
     "memorybank-cued-zh",
+    "locomo-cued",
 )
 
 
@@ -68,6 +69,9 @@ async def main() -> None:
     ap.add_argument("--embeddings", metavar="URL", default="")
     ap.add_argument("--set-config", default="")
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--database-url", metavar="URL", help="postgresql://… to measure on PostgreSQL (own schema)"
+    )
     args = ap.parse_args()
     config = parse_config(args.set_config)
     embed: Embed | None = None
@@ -109,6 +113,7 @@ async def main() -> None:
                     config=config,
                     embed=embed,
                     embed_model="all-minilm-l6-v2" if embed else "",
+                    database_url=args.database_url,
                 )
                 key = f"{name}-{half}"
                 out[key] = {k: v for k, v in r.items() if not k.startswith("_")}

@@ -28,7 +28,14 @@ the message. Each candidate's score is then its normalised lexical score plus
 its best 1 (the speaker bonus applies to both parts), before the day and "when" bonuses.
 Without embeddings, or when the endpoint fails, the ranking is the lexical one.
 
-Turns still in the prompt's history window are excluded (they are there already).
+Turns still in the prompt's history window are excluded (they are there already), and
+the two turns just before it are ranked only on their own text, not on their neighbour
+columns (which hold the window's text: ``TurnIndex.search``).
+
+A query is a question or the conversation as it stands (``bot.memory.query_shape``): a
+name said *to* someone ("Thanks, Mel!") leaves the query without lifting their turns, and
+a stretch of several lines is ranked by its newest line (the whole stretch adds a share
+only when that line has next to nothing in it).
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from typing import Protocol, runtime_checkable
 
 from bot.memory.answers import answer_kind
 from bot.memory.base import Memory, MemoryStore, Scope, TurnHit
+from bot.memory.query_shape import addressed_only, stretch
 from bot.memory.text import (
     date_phrases,
     date_terms,
@@ -119,6 +127,17 @@ class RecallConfig:
     vector_weight: float = 0.4
     vector_floor: float = 0.5
     neighbour_weight: float = 0.5
+    # A query of several lines (a stretch of conversation, newest last) whose newest line
+    # has fewer than ``context_below`` query terms: the share of the whole stretch's
+    # lexical score beside its newest line's.
+    context_weight: float = 0.5
+    context_below: int = 4
+
+
+def _normalised(scores: dict[int, float]) -> dict[int, float]:
+    """Scores over the best one (1 for the best; unchanged when none is positive)."""
+    top = max(scores.values(), default=0.0)
+    return {i: v / top for i, v in scores.items()} if top > 0 else dict(scores)
 
 
 class Recaller:
@@ -143,51 +162,59 @@ class Recaller:
     async def search_turns(
         self, scope: Scope, query: str, k: int, now: datetime, before_id: int | None = None
     ) -> list[TurnHit]:
-        """The ``k`` best earlier turns for ``query`` in ``scope`` (the eval uses this too)."""
+        """The ``k`` best earlier turns for ``query`` in ``scope`` (the eval uses this too).
+
+        A query of several lines is a stretch of conversation, newest last: its newest line
+        is what memory is wanted for, so it is searched on its own. Only when that line has
+        little in it ("It went fine!") does the whole stretch add ``context_weight`` of its
+        (normalised) score: the line before is then what the newest one is about."""
         cfg = self.config
-        atoms = self.atoms(query, now)
         want = max(k, cfg.candidates)
-        hits = await self.store.search_turns(scope, atoms, want, before_id)
+        lines = stretch(query)
+        newest = lines[-1] if len(lines) > 1 else query
+        hits, mentioned, named = await self._lexical_hits(scope, newest, want, now, before_id)
+        lexical_score = {h.message_id: -h.score for h in hits}
+        context: dict[int, float] = {}
+        if len(lines) > 1 and len(self.atoms(newest, now)) < cfg.context_below:
+            more, _, _ = await self._lexical_hits(scope, query, want, now, before_id)
+            have = {h.message_id for h in hits}
+            hits = hits + [h for h in more if h.message_id not in have]
+            context = {h.message_id: -h.score for h in more}
         hybrid = self._embed is not None and isinstance(self.store, TurnVectors)
         if not hits and not hybrid:
             return []
 
-        # A question that names someone ("what did Alice say about…") favours their turns,
-        # and is asked again without the name, which would otherwise match every turn they
-        # wrote or that addresses them and crowd out the words that say what it is about.
-        low = query.casefold()
-        named = {
-            a
-            for a in {h.author for h in hits if h.author}
-            if a and re.search(rf"(?<!\w){re.escape(a.casefold())}(?!\w)", low)
-        }
-        if named:
-            names = {f'"{a.casefold()}"' for a in named}
-            rest = [a for a in atoms if a not in names]
-            if rest and len(rest) < len(atoms):
-                hits = await self.store.search_turns(scope, rest, want, before_id) or hits
-
-        def lexical(h: TurnHit) -> float:
+        def lexical(h: TurnHit, score: float) -> float:
             age = max(0.0, (now - h.created_at).total_seconds() / 86400)
             fresh = 0.5 ** (age / cfg.recency_half_life_days)
             boost = 1 + cfg.speaker_boost * (h.author in named)
             short = min(1.0, word_count(h.content) / cfg.full_words) ** cfg.short_power
-            return float(-h.score * (1 + cfg.recency_weight * fresh) * boost * short)
+            return float(score * (1 + cfg.recency_weight * fresh) * boost * short)
 
         sims: dict[int, float] | None = None
         if hybrid:
             try:
-                sims, extra = await self._vector_candidates(scope, query, hits, before_id, named)
+                sims, extra = await self._vector_candidates(
+                    scope, query, hits, before_id, mentioned
+                )
                 hits = hits + extra
             except Exception as exc:
                 log.warning("embedding search unavailable, lexical only: %s", exc)
         if not hits:
             return []
 
-        base = {h.message_id: lexical(h) for h in hits}
-        top = max(base.values())
-        scale = top if top > 0 else 1.0
-        own = {i: b / scale for i, b in base.items()}
+        own = _normalised(
+            {h.message_id: lexical(h, lexical_score.get(h.message_id, 0.0)) for h in hits}
+        )
+        if context:
+            # Each side normalised on its own (a stretch's scores run higher: more words).
+            ctx = _normalised(
+                {h.message_id: lexical(h, context.get(h.message_id, 0.0)) for h in hits}
+            )
+            own = {
+                h.message_id: own.get(h.message_id, 0.0) + cfg.context_weight * ctx[h.message_id]
+                for h in hits
+            }
         if sims:
             vec = self._vector_scores(sims, hits, named)
             own = {i: o + cfg.vector_weight * vec.get(i, 0.0) for i, o in own.items()}
@@ -198,7 +225,7 @@ class Recaller:
         best_day = max(day.values())
         day_scale = best_day if best_day > 0 else 1.0
 
-        kind = answer_kind(query)
+        kind = answer_kind(newest)
 
         def final(h: TurnHit) -> float:
             total = own[h.message_id] + cfg.day_weight * day[h.created_at.date()] / day_scale
@@ -209,6 +236,34 @@ class Recaller:
             return total
 
         return sorted(hits, key=final, reverse=True)[:k]
+
+    async def _lexical_hits(
+        self, scope: Scope, query: str, want: int, now: datetime, before_id: int | None
+    ) -> tuple[list[TurnHit], set[str], set[str]]:
+        """The store's candidates for ``query``, the people it mentions and those of them it
+        speaks about (``named``).
+
+        A question that names someone ("what did Alice say about…") favours their turns,
+        and is asked again without the name, which would otherwise match every turn they
+        wrote or that addresses them and crowd out the words that say what it is about. A
+        name used to address someone ("Thanks, Mel!", "你好，AI伴侣") leaves the query too,
+        but earns their turns nothing: the message is said to them, not about them."""
+        atoms = self.atoms(query, now)
+        hits = await self.store.search_turns(scope, atoms, want, before_id)
+        low = query.casefold()
+        mentioned = {
+            a
+            for a in {h.author for h in hits if h.author}
+            if a and re.search(rf"(?<!\w){re.escape(a.casefold())}(?!\w)", low)
+        }
+        named = {a for a in mentioned if not addressed_only(a, query)}
+        if mentioned:
+            names = {f'"{a.casefold()}"' for a in mentioned}
+            names |= {t for a in mentioned for t in query_terms(a)}
+            rest = [a for a in atoms if a not in names]
+            if rest and len(rest) < len(atoms):
+                hits = await self.store.search_turns(scope, rest, want, before_id) or hits
+        return hits, mentioned, named
 
     async def _vector_candidates(
         self,
@@ -291,7 +346,9 @@ class Recaller:
             return ""
         facts = await self.facts(scope, query, now)
         summary = await self.store.latest_summary(conversation_id)
-        turns = await self.search_turns(scope, query, self.config.max_turns, now, before_id)
+        # The message being answered is one turn, whatever its line breaks: not a stretch.
+        message = " ".join(query.splitlines())
+        turns = await self.search_turns(scope, message, self.config.max_turns, now, before_id)
         left = budget_tokens
         out: list[str] = []
 
