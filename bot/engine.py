@@ -7,7 +7,8 @@ the channel, then storage.
 Ordering: each message takes two places in line for its chat as soon as it arrives — one
 for *intake* (storing it: short) and one for the *reply* (the LLM call: long). So a message
 is stored without waiting behind another message's reply, and replies in one chat come out
-in the order the messages came in. Jobs take a place in the same reply line. Different
+in the order the messages came in. Jobs take a place in the same reply line. On PostgreSQL
+the reply line also spans processes (``ChatLocks``, bot/store/postgres_locks.py). Different
 chats run concurrently; LLM calls across all chats are bounded by a semaphore.
 
 A message to answer is stored *owed* (bot/store/replies.py) and settled only once the
@@ -36,7 +37,7 @@ from bot.ordering import KeyedOrder
 from bot.personas.model import Persona
 from bot.personas.registry import PersonaRegistry
 from bot.pipeline import DEFAULT_APOLOGY, TROUBLE, ReplyPipeline
-from bot.ports import Channel, ChatModel, MediaFetcher, SpeechModel, Transcriber
+from bot.ports import Channel, ChatLocks, ChatModel, MediaFetcher, SpeechModel, Transcriber
 from bot.safety.care import CrisisCare
 from bot.safety.disclosure import DisclosureClock
 from bot.stages import (
@@ -70,6 +71,7 @@ class Engine(ReplyPipeline):
         memory: MemoryService | None = None,
         speech: SpeechModel | None = None,
         transcriber: Transcriber | None = None,
+        chat_locks: ChatLocks | None = None,
     ) -> None:
         super().__init__(
             store=store,
@@ -84,7 +86,10 @@ class Engine(ReplyPipeline):
         self.media: dict[str, MediaFetcher] = {}
         self.registry = registry
         self._intake = KeyedOrder()
-        self._replies = KeyedOrder()
+        # Replies: this process's line, or (several processes on PostgreSQL) that line in
+        # front of a lock per chat in the database (bot/store/postgres_locks.py). Intake
+        # stays in-process: storing is short, and the ids it draws are the order.
+        self._replies: ChatLocks = chat_locks if chat_locks is not None else KeyedOrder()
         self._disclosure = DisclosureClock(store, config.disclosure_interval)
         self.addressing = Addressing(config.group)
         # When each person last wrote (or typed) in each chat, for the debounce.

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from bot import initiative
@@ -39,6 +40,9 @@ from bot.store.base import Store
 from bot.store.sqlite import SQLiteStore
 from bot.tokens import get_tokenizer
 from config.settings import LLMSettings, Settings
+
+if TYPE_CHECKING:  # asyncpg comes with the optional postgres extra
+    from bot.store.postgres_locks import PostgresChatLocks
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +130,9 @@ async def build_runtime(
     try:
         store = await open_database(settings.database_url, clock.now)
         stack.push_async_callback(store.close)
+        chat_locks = await open_chat_locks(store, settings.effective_llm().max_concurrency)
+        if chat_locks is not None:
+            stack.push_async_callback(chat_locks.aclose)
         with database_problems(settings.database_url):
             registry, warnings = await PersonaRegistry.load(store, settings.personas_dir)
         for w in warnings:
@@ -212,6 +219,7 @@ async def build_runtime(
             memory=memory,
             speech=model,
             transcriber=Transcription(model, llm.transcription_model),
+            chat_locks=chat_locks,
         )
         # The persona speaking first (bot/initiative/): what each kind of job does, and the
         # screens that notice a reminder asked for in plain words.
@@ -272,6 +280,25 @@ async def open_database(url: str, clock: Callable[[], datetime] = utc_now) -> St
             await store.close()
             raise
     return store
+
+
+async def open_chat_locks(store: Store, max_concurrency: int) -> PostgresChatLocks | None:
+    """On PostgreSQL, the per-chat reply lock shared by every process on the database
+    (several processes may answer one chat); None on SQLite, where one process is the
+    whole deployment and the engine's in-process line suffices. Its pool is sized past the
+    LLM slots: replies also hold their chat's lock while they wait for a slot."""
+    from bot.store.sqlite import SQLiteStore
+
+    if isinstance(store, SQLiteStore):
+        return None
+    from bot.store.postgres import PostgresStore
+    from bot.store.postgres_locks import PostgresChatLocks
+
+    if not isinstance(store, PostgresStore):
+        return None
+    locks = PostgresChatLocks(store, size=min(64, max(8, 2 * max_concurrency)))
+    await locks.open()
+    return locks
 
 
 @contextmanager
