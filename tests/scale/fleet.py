@@ -96,6 +96,9 @@ class Fleet:
     size: int
     cwd: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The database (the schema is made in it): the bench uses one of its own, so that it
+    # can cut every connection to it without touching anyone else's.
+    base_url: str = POSTGRES_URL
     schema: str = field(default_factory=lambda: f"kindred_scale_{secrets.token_hex(5)}")
     workers: list[Worker] = field(default_factory=list)
     _http: aiohttp.ClientSession | None = None
@@ -103,8 +106,8 @@ class Fleet:
 
     @property
     def database_url(self) -> str:
-        sep = "&" if "?" in POSTGRES_URL else "?"
-        return f"{POSTGRES_URL}{sep}search_path={self.schema}"
+        sep = "&" if "?" in self.base_url else "?"
+        return f"{self.base_url}{sep}search_path={self.schema}"
 
     def env(self, port: int) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KINDRED_", "OPENAI_"))}
@@ -129,7 +132,7 @@ class Fleet:
         )
 
     async def __aenter__(self) -> Fleet:
-        admin = await asyncpg.connect(POSTGRES_URL, timeout=5)
+        admin = await asyncpg.connect(self.base_url, timeout=5)
         try:
             await admin.execute(f'CREATE SCHEMA "{self.schema}"')
         finally:
@@ -151,7 +154,7 @@ class Fleet:
         await asyncio.gather(*(w.stop() for w in self.workers))
         if self._http is not None:
             await self._http.close()
-        admin = await asyncpg.connect(POSTGRES_URL, timeout=5)
+        admin = await asyncpg.connect(self.base_url, timeout=5)
         try:
             await admin.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
         finally:
