@@ -135,8 +135,14 @@ class Engine(ReplyPipeline):
         await self._disclosure.mark(conversation_id, self._clock())
 
     # -- entry points ---------------------------------------------------------------------
-    async def handle(self, msg: IncomingMessage, channel: Channel) -> None:
-        """A person wrote: store it, then answer it if it is for the persona."""
+    async def handle(
+        self, msg: IncomingMessage, channel: Channel, stored: Callable[[], None] | None = None
+    ) -> None:
+        """A person wrote: store it, then answer it if it is for the persona. ``stored`` is
+        called once the message is in the store (or intake is over without it: a
+        redelivery, a failure already told to the person): from then on the platform may
+        forget it — a webhook acknowledges the update only now, so a process killed
+        before that point leaves the update to be delivered again, not lost."""
         key = (msg.chat.platform, msg.chat.key)
         if self.config.debounce > 0:
             # Heard on arrival, before any wait or write: a reply whose quiet window ends
@@ -153,10 +159,14 @@ class Engine(ReplyPipeline):
             # rather than go silent; the adapter may redeliver and we will try again.
             log.exception("could not store an incoming message")
             await self._tell(channel, TROUBLE)
+            if stored is not None:
+                stored()
             return
         except BaseException:
             turn.release()
             raise
+        if stored is not None:
+            stored()
         if reply is None:
             turn.release()
             return

@@ -19,6 +19,7 @@ import collections
 import os
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import pytest
 
@@ -94,3 +95,56 @@ async def test_two_workers_answer_one_chat_in_order(reachable: None, tmp_path: P
         assert owed[0][0] == 0  # every message answered or covered by a later answer
         assert stored[0][0] == len(CHATS) * MESSAGES  # nothing lost
         assert assistant[0][0] == len(answered)
+
+
+async def test_an_update_is_acknowledged_only_once_stored(reachable: None, tmp_path: Path) -> None:
+    """Worker 0 takes an update but cannot store it yet (the messages table is locked) and
+    is killed: Telegram never got its 200, so it delivers the update again — to worker 1.
+    Acknowledging on receipt would have lost it. The killed worker's INSERT may still
+    commit once the table is free (PostgreSQL finishes a statement whose client is gone):
+    then worker 1 finds the message stored, and the owed-reply recovery answers it once
+    the dead worker's lease has run out. Either way: stored once, answered once."""
+    lease = {"KINDRED_RECOVERY__LEASE_SECONDS": "5", "KINDRED_RECOVERY__POLL_SECONDS": "0.5"}
+    async with (
+        FakeBotAPI() as tg,
+        FakeOpenAI() as llm,
+        Fleet(tg, llm, 2, tmp_path, lease) as fleet,
+    ):
+        # A first message, so the conversation and the user exist and are not what waits.
+        first = private_update(fleet.next_update_id(), 7100, 1, "c7100 m0")
+        assert await fleet.post(0, first) == 200
+        await tg.wait_for(lambda t: (7100, "c7100 m0") in echoes(t))
+        update = private_update(fleet.next_update_id(), 7100, 2, "c7100 m1")
+        blocker = await asyncpg.connect(fleet.database_url)
+        tx = blocker.transaction()
+        await tx.start()
+        await blocker.execute("LOCK TABLE messages IN SHARE ROW EXCLUSIVE MODE")
+        posted = asyncio.create_task(fleet.post(0, update))
+        try:
+            await insert_waiting(fleet)
+            assert not posted.done()  # stored? not yet: so not acknowledged either
+            await fleet.workers[0].stop(sig=9)
+            with pytest.raises(aiohttp.ClientError):
+                await posted
+        finally:
+            await tx.rollback()
+            await blocker.close()
+        assert await fleet.post(1, update) == 200  # Telegram's redelivery
+        await tg.wait_for(lambda t: (7100, "c7100 m1") in echoes(t), limit=60)
+        await asyncio.sleep(1.0)  # a second answer would come now
+        rows = await fleet.query("SELECT count(*) FROM messages WHERE content = 'c7100 m1'")
+        assert rows[0][0] == 1
+    assert echoes(tg).count((7100, "c7100 m1")) == 1
+
+
+async def insert_waiting(fleet: Fleet) -> None:
+    """Until a worker's statement waits for a lock on the messages table."""
+    async with asyncio.timeout(20):
+        while True:
+            rows = await fleet.query(
+                "SELECT count(*) FROM pg_locks"
+                " WHERE NOT granted AND relation = 'messages'::regclass"
+            )
+            if rows[0][0]:
+                return
+            await asyncio.sleep(0.02)
