@@ -193,9 +193,16 @@ async def _load(args: argparse.Namespace, base_url: str) -> int:
                 " JOIN conversations c ON c.id = m.conversation_id"
                 " WHERE m.role = 'user' ORDER BY m.id"
             )
-            owed = (await fleet.query("SELECT count(*) FROM messages WHERE owed_chat IS NOT NULL"))[
-                0
-            ][0]
+            still = await fleet.query(
+                "SELECT m.id, c.chat_key, m.content, m.lease_owner, m.reply_attempts,"
+                " m.lease_until - now() AS lease_left FROM messages m"
+                " JOIN conversations c ON c.id = m.conversation_id"
+                " WHERE m.owed_chat IS NOT NULL ORDER BY m.id"
+            )
+            owed = len(still)
+            for row in still[:5]:
+                print("still owed:", dict(row))
+            errors = sum((w.log.read_text().count("ERROR") if w.log else 0) for w in fleet.workers)
 
     stored: dict[int, list[int]] = collections.defaultdict(list)
     for chat_key, content in rows:
@@ -231,7 +238,8 @@ async def _load(args: argparse.Namespace, base_url: str) -> int:
         f"lost {lost}, answered twice {twice}, out of order {out_of_order};"
         f" stored out of send order {stored_swapped}; still owed {owed};"
         f" stored {sum(len(v) for v in stored.values())} of {total};"
-        f" answers {len(answers)}; rerouted posts {balancer.rerouted}"
+        f" answers {len(answers)}; rerouted posts {balancer.rerouted};"
+        f" ERROR lines in the workers' logs {errors}"
     )
     if latencies:
         print(
