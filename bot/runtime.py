@@ -285,8 +285,8 @@ async def open_database(url: str, clock: Callable[[], datetime] = utc_now) -> St
 async def open_chat_locks(store: Store, max_concurrency: int) -> PostgresChatLocks | None:
     """On PostgreSQL, the per-chat reply lock shared by every process on the database
     (several processes may answer one chat); None on SQLite, where one process is the
-    whole deployment and the engine's in-process line suffices. Its pool is sized past the
-    LLM slots: replies also hold their chat's lock while they wait for a slot."""
+    whole deployment and the engine's in-process line suffices. Uncontended locks share one
+    connection; the pool is for waits behind another process, a few at a time."""
     from bot.store.sqlite import SQLiteStore
 
     if isinstance(store, SQLiteStore):
@@ -296,7 +296,7 @@ async def open_chat_locks(store: Store, max_concurrency: int) -> PostgresChatLoc
 
     if not isinstance(store, PostgresStore):
         return None
-    locks = PostgresChatLocks(store, size=min(64, max(8, 2 * max_concurrency)))
+    locks = PostgresChatLocks(store, size=min(16, max(4, max_concurrency // 2)))
     await locks.open()
     return locks
 

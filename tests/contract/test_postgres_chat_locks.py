@@ -238,3 +238,58 @@ async def test_without_the_database_a_reply_goes_on_unlocked(
         ran = True
     assert ran
     assert "replying without it" in caplog.text
+
+
+async def test_many_uncontended_chats_share_one_connection(
+    processes: Callable[[], PostgresChatLocks],
+) -> None:
+    """50 chats replying at once in one process: one lock connection, not 50 (a connection
+    per replying chat would exhaust max_connections under load)."""
+    one = processes()
+    await one.open()
+    tickets = [one.ticket(("telegram", str(n))) for n in range(50)]
+    for t in tickets:
+        await t.__aenter__()
+    conn = await asyncpg.connect(POSTGRES_URL)
+    try:
+        holders = await conn.fetchval(
+            "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND ((classid::bigint << 32) | objid::bigint) = ANY($1::bigint[])",
+            [one.key(("telegram", str(n))) for n in range(50)],
+        )
+    finally:
+        await conn.close()
+    assert holders == 1
+    for t in tickets:
+        await t.__aexit__(None, None, None)
+    assert one.waits == 0
+    assert await held(one, ("telegram", "7")) == 0
+
+
+async def test_a_cut_holder_connection_is_replaced(
+    processes: Callable[[], PostgresChatLocks], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The connection holding a process's locks is terminated mid-reply: the server frees
+    the locks (so another process may go on), the unlock says the lock was lost, and the
+    next reply takes its lock on a fresh connection."""
+    one, two = processes(), processes()
+    await one.open()
+    await two.open()
+    first = one.ticket(CHAT)
+    await first.__aenter__()
+    admin = await asyncpg.connect(POSTGRES_URL)
+    try:
+        cut = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND granted AND ((classid::bigint << 32) | objid::bigint) = $1",
+            one.key(CHAT),
+        )
+    finally:
+        await admin.close()
+    assert cut == 1
+    async with two.ticket(CHAT):  # the server let the lock go with the session
+        pass
+    await first.__aexit__(None, None, None)
+    assert "lost while replying" in caplog.text
+    async with one.ticket(CHAT):
+        assert await held(one, CHAT) == 1
