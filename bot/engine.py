@@ -136,13 +136,17 @@ class Engine(ReplyPipeline):
 
     # -- entry points ---------------------------------------------------------------------
     async def handle(
-        self, msg: IncomingMessage, channel: Channel, stored: Callable[[], None] | None = None
+        self,
+        msg: IncomingMessage,
+        channel: Channel,
+        stored: Callable[[bool], None] | None = None,
     ) -> None:
         """A person wrote: store it, then answer it if it is for the persona. ``stored`` is
-        called once the message is in the store (or intake is over without it: a
-        redelivery, a failure already told to the person): from then on the platform may
-        forget it — a webhook acknowledges the update only now, so a process killed
-        before that point leaves the update to be delivered again, not lost."""
+        called once intake is over: True when the platform may forget the message (it is
+        in the store, or was already), False when storing it failed (a platform that
+        redelivers should). A webhook acknowledges the update only then, so a process
+        killed or cut from its database before that point leaves the update to be
+        delivered again, not lost."""
         key = (msg.chat.platform, msg.chat.key)
         if self.config.debounce > 0:
             # Heard on arrival, before any wait or write: a reply whose quiet window ends
@@ -160,13 +164,13 @@ class Engine(ReplyPipeline):
             log.exception("could not store an incoming message")
             await self._tell(channel, TROUBLE)
             if stored is not None:
-                stored()
+                stored(False)
             return
         except BaseException:
             turn.release()
             raise
         if stored is not None:
-            stored()
+            stored(True)
         if reply is None:
             turn.release()
             return

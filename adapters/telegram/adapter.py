@@ -234,7 +234,7 @@ class TelegramAdapter:
         # Whether to answer (other bots included), and fetching or hearing what came with
         # it, is the core's.
         uid = update.update_id
-        await self.runtime.engine.handle(event, channel, stored=lambda: self.acks.done(uid))
+        await self.runtime.engine.handle(event, channel, stored=lambda ok: self.acks.done(uid, ok))
 
     async def _handled(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         self.acks.done(update.update_id)

@@ -18,7 +18,8 @@ treats as a no-op after the first. An update is answered 200 only once it is *st
 (``Acks``: the adapter says so from the engine's ``stored`` callback, or after handling
 anything that is not a message), or after ``ACK_WAIT`` seconds at most: a worker killed
 before that leaves the update unanswered, and Telegram delivers it again — to a live
-worker, which stores it once (messages are unique per platform id).
+worker, which stores it once (messages are unique per platform id). An update the engine
+could not store (the database cut off) is answered 500, so Telegram delivers it again too.
 
 This is the only module that imports tornado (the web server PTB's webhooks extra brings).
 """
@@ -53,19 +54,20 @@ class Acks:
     """Updates received and not yet safe to acknowledge, by update id."""
 
     def __init__(self) -> None:
-        self._waiting: dict[int, asyncio.Future[None]] = {}
+        self._waiting: dict[int, asyncio.Future[bool]] = {}
 
-    def expect(self, update_id: int) -> asyncio.Future[None]:
+    def expect(self, update_id: int) -> asyncio.Future[bool]:
         fut = self._waiting.get(update_id)
         if fut is None:  # a redelivery while the first copy still waits shares its wait
             fut = asyncio.get_running_loop().create_future()
             self._waiting[update_id] = fut
         return fut
 
-    def done(self, update_id: int) -> None:
+    def done(self, update_id: int, ok: bool = True) -> None:
+        """The update is safe (``ok``), or could not be stored (to be delivered again)."""
         fut = self._waiting.pop(update_id, None)
         if fut is not None and not fut.done():
-            fut.set_result(None)
+            fut.set_result(ok)
 
     def __len__(self) -> int:
         return len(self._waiting)
@@ -156,7 +158,8 @@ class WebhookListener:
         stored = self.acks.expect(update.update_id)
         await self.queue.put(update)
         try:
-            await asyncio.wait_for(asyncio.shield(stored), ACK_WAIT)
+            ok = await asyncio.wait_for(asyncio.shield(stored), ACK_WAIT)
         except TimeoutError:
             self.acks.done(update.update_id)
-        return 200
+            return 200
+        return 200 if ok else 500
