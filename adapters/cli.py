@@ -12,6 +12,7 @@ import asyncio
 import getpass
 import logging
 import os
+import stat
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -19,10 +20,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, SecretStr
 
+from adapters import backup_cli, usage_cli
+from adapters.hold import settings_problem
 from bot.errors import CardError, ConfigError, KindredError, PersonaExists, PersonaNotFound
 from bot.logs import setup_logging
 from bot.personas.registry import PersonaRegistry
 from bot.ports import Adapter, Service
+from bot.readiness import Readiness
 from bot.shutdown import DEADLINE_S, StopSignals
 from bot.watchdog import LoopWatchdog
 from config.settings import Settings, load_settings
@@ -35,6 +39,14 @@ class Exit(Exception):
     def __init__(self, status: int, message: str = "") -> None:
         super().__init__(message)
         self.status = status
+
+
+class SettingsExit(Exit):
+    """Exit 2 for a problem in the settings alone, known before anything was contacted
+    (adapters/hold.py: a container may wait instead of restarting in a loop)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(2, message)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,6 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     # A string, checked by us: a bad id is one line, not argparse's usage block.
     resolve.add_argument("id", help="the report's number (#N in the list)")
     resolve.add_argument("--note", help="what was done about it")
+    # Operating Kindred (docs/operations.md): each in its own module.
+    usage_cli.add_parser(sub)
+    backup_cli.add_parsers(sub)
     return p
 
 
@@ -185,18 +200,40 @@ def _configured_platforms(settings: Settings) -> list[str]:
     ]
 
 
+def _stdin_has_chat() -> bool:
+    """A terminal, a pipe or a file on stdin: someone means to talk (`printf 'hi\\n' |
+    kindred run` is a chat, as `kindred chat` is). /dev/null or a closed stdin (a container,
+    a service manager) means nobody will: then a missing platform is a setup error."""
+    try:
+        if sys.stdin.isatty():
+            return True
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (OSError, ValueError, AttributeError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode) or stat.S_ISSOCK(mode)
+
+
 async def _run(settings: Settings) -> int:
     platforms = _configured_platforms(settings)
     if not platforms:
-        if not sys.stdin.isatty():
-            raise Exit(
-                2,
+        if not _stdin_has_chat():
+            raise SettingsExit(
                 "no platform is configured: set KINDRED_TELEGRAM__TOKEN or "
-                "KINDRED_DISCORD__TOKEN, or run in a terminal to chat with a persona here",
+                "KINDRED_DISCORD__TOKEN (in .env for Docker), or talk to a persona in a "
+                "terminal with `kindred chat` (in a checkout: ./scripts/run chat; in Docker: "
+                "docker compose run --rm bot chat)",
             )
         return await _chat(argparse.Namespace(user=None, persona=None), settings)
     from adapters.registry import create_adapters
+    from adapters.web.server import web_server
+    from bot.local_model import weights_path
     from bot.runtime import build_runtime
+
+    if settings.needs_local_model() and settings.local_model.enabled and weights_path() is None:
+        raise SettingsExit(
+            "no LLM is configured: set KINDRED_LLM__BASE_URL, KINDRED_LLM__API_KEY and "
+            "KINDRED_LLM__MODEL (in .env for Docker); the embedded demo model is not installed"
+        )
 
     # Signals first: a SIGTERM while the runtime starts (a slow database) stops it too.
     with StopSignals() as signals:
@@ -205,8 +242,10 @@ async def _run(settings: Settings) -> int:
             # start-up, before any chat is served, so the watchdog starts after it.
             adapters = create_adapters(runtime, platforms)
             services = runtime.services(adapters)
-            async with watching():
-                return await serve(adapters, signals.requested, services=services)
+            async with web_server(runtime, adapters), watching():
+                return await serve(
+                    adapters, signals.requested, services=services, readiness=runtime.readiness
+                )
 
 
 @asynccontextmanager
@@ -222,15 +261,19 @@ async def serve(
     stop: asyncio.Event | None = None,
     stop_timeout: float = STOP_TIMEOUT_S,
     services: Sequence[Service] = (),
+    readiness: Readiness | None = None,
 ) -> int:
     """Run adapters until ``stop`` is set (by default: until SIGINT/SIGTERM), then stop
     them all within ``stop_timeout``. Whatever then still blocks, ``StopSignals`` ends the
     process at its deadline. ``services`` (owed replies, scheduled jobs) start once every
     adapter is up, and stop after the adapters did (so what is unfinished is handed back
-    last)."""
+    last). ``readiness`` (what /readyz reports) learns when each adapter is up and down."""
     if stop is None:
         with StopSignals() as signals:
-            return await serve(adapters, signals.requested, stop_timeout, services)
+            return await serve(adapters, signals.requested, stop_timeout, services, readiness)
+    ready = readiness or Readiness()
+    for adapter in adapters:
+        ready.expect(adapter.name)
     started: list[Adapter] = []
     try:
         for adapter in adapters:
@@ -238,11 +281,14 @@ async def serve(
                 break
             await adapter.start()
             started.append(adapter)
+            ready.up(adapter.name)
             logging.getLogger(__name__).info("%s adapter started", adapter.name)
         for service in services:
             service.start()
         await stop.wait()
     finally:
+        for adapter in started:
+            ready.down(adapter.name)
         try:
             async with asyncio.timeout(stop_timeout):
                 await asyncio.gather(*(a.stop() for a in reversed(started)))
@@ -254,36 +300,6 @@ async def serve(
             except Exception:
                 logging.getLogger(__name__).exception("a background service did not stop cleanly")
     return 0
-
-
-async def _doctor(settings: Settings) -> int:
-    from bot.runtime import build_runtime
-    from bot.tokens import get_tokenizer
-
-    failures = 0
-    print("ok    configuration")
-    print(f"ok    tokenizer ({get_tokenizer().name})")
-    try:
-        async with await build_runtime(settings, announce=False) as rt:
-            entries = await rt.registry.entries()
-            print(
-                f"ok    database ({settings.database_url.split('://', 1)[0]}): "
-                f"{len(entries)} personas"
-            )
-            for w in rt.warnings:
-                failures += 1
-                print(f"FAIL  persona file: {w}")
-            try:
-                desc = await rt.model.check()
-                kind = "embedded local model" if rt.local_model else "LLM endpoint"
-                print(f"ok    {kind}: {desc}")
-            except KindredError as exc:
-                failures += 1
-                print(f"FAIL  LLM endpoint: {exc}")
-    except KindredError as exc:
-        print(f"FAIL  {exc}")
-        return 1
-    return 1 if failures else 0
 
 
 async def _eval(args: argparse.Namespace, settings: Settings) -> int:
@@ -352,6 +368,10 @@ async def _reports(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _main(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "usage":
+        return await usage_cli.run(args, settings)
+    if args.command in ("backup", "restore"):
+        return await backup_cli.run(args, settings)
     if args.command == "eval":
         return await _eval(args, settings)
     if args.command == "report":
@@ -363,7 +383,9 @@ async def _main(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "chat":
         return await _chat(args, settings)
     if args.command == "doctor":
-        return await _doctor(settings)
+        from adapters.doctor import doctor
+
+        return await doctor(settings)
     return await _run(settings)
 
 
@@ -375,19 +397,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("kindred: configuration problem:", file=sys.stderr)
         for line in exc.problems:
             print(f"  {line}", file=sys.stderr)
-        return 2
+        return settings_problem(2) if args.command == "run" else 2
     explicit_level = "KINDRED_LOG_LEVEL" in os.environ
     # In a terminal chat, INFO lines would interleave with the conversation.
-    headless_run = args.command == "run" and not sys.stdin.isatty()
+    # (A `kindred run` that turns into a chat on piped stdin is a chat.)
+    piped_chat = not _configured_platforms(settings) and _stdin_has_chat()
+    headless_run = args.command == "run" and not sys.stdin.isatty() and not piped_chat
     level = settings.log_level if explicit_level or headless_run else "WARNING"
     openai_key = [os.environ["OPENAI_API_KEY"]] if os.environ.get("OPENAI_API_KEY") else []
-    setup_logging(level, _secrets(settings) + openai_key)
+    setup_logging(level, _secrets(settings) + openai_key, fmt=settings.log_format)
     try:
         return asyncio.run(_main(args, settings))
     except Exit as exc:
         if str(exc):
             print(f"kindred: {exc}", file=sys.stderr)
-        return exc.status
+        return settings_problem(exc.status) if isinstance(exc, SettingsExit) else exc.status
     except (KindredError, OSError) as exc:
         print(f"kindred: {exc}", file=sys.stderr)
         return 2

@@ -19,7 +19,8 @@ def create_adapters(runtime: Runtime, platforms: list[str]) -> list[Adapter]:
             raise KindredError(
                 f"the {platform} adapter is not available in this installation "
                 f"({exc.name} is missing); unset KINDRED_{platform.upper()}__TOKEN "
-                "or install it with scripts/setup"
+                "or install it (scripts/setup in a checkout; in Docker, build the image with "
+                "that extra in --build-arg EXTRAS=…)"
             ) from None
         adapters.append(module.create_adapter(runtime))
     return adapters

@@ -30,6 +30,7 @@ import re
 from collections.abc import Callable
 from contextlib import aclosing
 
+from bot import usage
 from bot.engine_config import EngineConfig
 from bot.errors import LLMUnavailable
 from bot.ports import Channel, ChatModel, ChatRequest, Turn
@@ -132,6 +133,10 @@ class ModelOpinion:
         return Verdict.GO if opinion else Verdict.QUIET
 
     async def _ask(self, request: ChatRequest) -> str:
+        with usage.kind("chime_in"):
+            return await self._read(request)
+
+    async def _read(self, request: ChatRequest) -> str:
         got = ""
         async with aclosing(self.model.stream_chat(request)) as chunks:
             async for chunk in chunks:

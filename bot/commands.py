@@ -34,7 +34,7 @@ from bot.safety.reports import REPORT_COMMANDS, ReportCommands, ReportConfig
 from bot.store.base import NewMessage, Role
 from config.settings import InitiativeSettings
 
-HELP = f"""\
+USER_HELP = f"""\
 /persona — list the personas you can talk to
 /persona use NAME — switch to another persona
 /reset — start a fresh conversation with the current persona
@@ -42,15 +42,33 @@ HELP = f"""\
 /checkins on|off — the persona may write first when you have been quiet for a while
 /age minor|adult — tell me if you are under 18 (minors mode) or an adult
 {REPORT_HELP}
-/help — this list
-Chat admins (and you, in a private chat):
+/help — this list"""
+PERSONA_ADMIN_HELP = """\
 /persona_create NAME — a new persona; its description on the following lines
 /persona_edit NAME FIELD VALUE — change a field (name, description, greeting, …)
 /persona_delete NAME — remove a persona made here
-/persona_import — as the caption of a card file (JSON, PNG, CHARX) or a reply to one
+/persona_import — as the caption of a card file (JSON, PNG, CHARX) or a reply to one"""
+# Only in groups: /mode ("In a private chat I always answer"), /age about another member,
+# and /reports (a group's admins reviewing its members' reports).
+GROUP_ADMIN_HELP = f"""\
 /mode mention|name|always|off — when the persona speaks in a group
 /age minor|adult — about a member (a reply to their message, or the user option)
 {REPORTS_HELP}"""
+HELP = f"""\
+{USER_HELP}
+Chat admins (and you, in a private chat):
+{PERSONA_ADMIN_HELP}
+{GROUP_ADMIN_HELP}"""
+PRIVATE_HELP = f"""\
+{USER_HELP}
+Your own personas:
+{PERSONA_ADMIN_HELP}"""
+
+
+def help_for(kind: ChatKind) -> str:
+    """The command list for this kind of chat: a private chat (the terminal is one) lists
+    only what works there."""
+    return HELP if kind is ChatKind.GROUP else PRIVATE_HELP
 
 
 SWITCH_HINT = "Switch with /persona use NAME"
@@ -120,7 +138,7 @@ class Commands:
         elif name == "voice":
             await self.voice(cmd, channel)
         elif name == "help":
-            await channel.send(f"{HELP}\n{MEMORY_HELP}\n{REMINDER_HELP}")
+            await channel.send(f"{help_for(cmd.chat.kind)}\n{MEMORY_HELP}\n{REMINDER_HELP}")
         elif name in ADMIN_COMMANDS:
             await self.admin.run(cmd, channel)
         elif name in MEMORY_COMMANDS:  # /memory /remember /forget /export (bot/memory)
@@ -134,7 +152,7 @@ class Commands:
         elif name in REPORT_COMMANDS:  # /report (bot/safety/reports.py)
             await self.reports.run(cmd, channel)
         else:
-            await channel.send(f"I don't know the command /{name}.\n{HELP}")
+            await channel.send(f"I don't know the command /{name}.\n{help_for(cmd.chat.kind)}")
 
     async def greet(self, cmd: CommandRequest, persona: Persona, channel: Channel) -> None:
         """Say the persona's greeting and keep it as the conversation's first turn."""
@@ -223,7 +241,9 @@ class Commands:
         for e in await self.engine.registry.visible_to(owners):
             p = e.persona
             mark = "▶" if p.id == active.id else " "
-            about = p.description.strip().split("\n")[0]
+            # Cards write {{char}} / {{user}} in descriptions: show them as the prompt does.
+            description = expand(p.description, char=p.display_name, user=cmd.user.display_name)
+            about = description.strip().split("\n")[0]
             if len(about) > 80:
                 about = about[:79] + "…"
             lines.append(f"{mark} {p.display_name} ({p.id}) — {about}")

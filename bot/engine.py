@@ -22,6 +22,7 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 
+from bot import metrics
 from bot.addressing import Addressed, Addressing
 from bot.chime_in import ModelOpinion
 from bot.clock import utc_now
@@ -147,6 +148,13 @@ class Engine(ReplyPipeline):
         redelivers should). A webhook acknowledges the update only then, so a process
         killed or cut from its database before that point leaves the update to be
         delivered again, not lost."""
+        metrics.received(msg.chat.platform)
+        with metrics.message_arrived():  # its reply's latency is measured from now
+            await self._handle(msg, channel, stored)
+
+    async def _handle(
+        self, msg: IncomingMessage, channel: Channel, stored: Callable[[bool], None] | None
+    ) -> None:
         key = (msg.chat.platform, msg.chat.key)
         if self.config.debounce > 0:
             # Heard on arrival, before any wait or write: a reply whose quiet window ends

@@ -23,7 +23,7 @@ import struct
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,9 +31,12 @@ import httpx2
 import openai
 from openai import AsyncOpenAI
 
+from bot import metrics, usage
 from bot.errors import LLMUnavailable
 from bot.ports import ChatRequest, Turn
 from bot.reasoning import ReasoningFilter
+from bot.tokens import count_tokens
+from bot.usage import UsageSink
 from config.settings import LLMSettings
 
 __all__ = ["OpenAIChatModel", "ToolCall"]
@@ -65,8 +68,11 @@ class OpenAIChatModel:
         backoff_base: float = 0.5,
         backoff_cap: float = 8.0,
         sampling: Mapping[str, float] | None = None,
+        usage_sink: UsageSink | None = None,
     ) -> None:
         self._settings = settings
+        # Where each finished call's tokens go (bot/usage.py); None: metrics only.
+        self.usage_sink = usage_sink
         # The endpoint's own sampling for its model, sent with every chat request and over
         # any per-request value: a tiny local model needs its repetition penalty and low
         # temperature whatever a persona card (written for large models) asks for. Fields
@@ -97,17 +103,28 @@ class OpenAIChatModel:
 
     async def stream_chat(self, request: ChatRequest) -> AsyncGenerator[str, None]:
         body = self._body(request)
+        if self._settings.stream_usage:
+            # The last chunk then carries the tokens (OpenAI, vLLM, llama.cpp, Ollama...).
+            body["stream_options"] = {"include_usage": True}
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._settings.timeout
+        started = loop.time()
+        deadline = started + self._settings.timeout
         attempt = 0
         while True:
             attempt += 1
             filt = ReasoningFilter()
+            seen = _Seen()
             try:
-                response, deltas, first, done = await self._start(body, filt, deadline)
+                response, deltas, first, done = await self._start(body, filt, deadline, seen)
                 break
             except Exception as exc:
-                await self._pause_or_give_up(exc, attempt, deadline)
+                try:
+                    await self._pause_or_give_up(exc, attempt, deadline)
+                except LLMUnavailable:
+                    usage.failed(body["model"], "reply")
+                    raise
+        if usage.current_kind("reply") == "reply":
+            metrics.first_token(body["model"], loop.time() - started)
         try:
             if first:
                 yield first
@@ -119,12 +136,15 @@ class OpenAIChatModel:
             if tail := filt.flush():
                 yield tail
         except Exception as exc:
+            usage.failed(body["model"], "reply")
             raise LLMUnavailable(f"the reply broke off: {self._reason(exc)}") from None
         finally:
             await response.aclose()
+            # Also when the reader stopped early: what was sent was paid for.
+            self._used("reply", body, seen.usage, "".join(seen.text))
 
     async def _start(
-        self, body: dict[str, Any], filt: ReasoningFilter, deadline: float
+        self, body: dict[str, Any], filt: ReasoningFilter, deadline: float, seen: _Seen
     ) -> tuple[httpx2.Response, AsyncIterator[tuple[str, bool]], str, bool]:
         """Open a stream and read up to its first visible text.
 
@@ -138,7 +158,7 @@ class OpenAIChatModel:
                 response = await self._client.post(
                     "/chat/completions", body=body, cast_to=httpx2.Response, stream=True
                 )
-                deltas = aiter(_sse_deltas(response))
+                deltas = aiter(_sse_deltas(response, seen))
                 async for text, reasoning in deltas:
                     if text or reasoning:
                         cm.reschedule(None)  # the reply has started: see the module doc
@@ -197,7 +217,7 @@ class OpenAIChatModel:
         body["stream"] = False
         if json_object:
             body["response_format"] = {"type": "json_object"}
-        async with self._guard("LLM request", "reply"):
+        async with self._guard("LLM request", "reply", kind="completion", model=body["model"]):
             try:
                 response = await self._client.post(
                     "/chat/completions", body=body, cast_to=httpx2.Response
@@ -214,6 +234,7 @@ class OpenAIChatModel:
             content = data["choices"][0]["message"].get("content") or ""
         except (KeyError, IndexError, TypeError, AttributeError):
             raise LLMUnavailable("the LLM answered without a message") from None
+        self._used("completion", body, _usage_of(data), str(content))
         filt = ReasoningFilter()
         return filt.feed(str(content)) + filt.flush()
 
@@ -233,11 +254,12 @@ class OpenAIChatModel:
         body["tools"] = [{"type": "function", "function": dict(t)} for t in tools]
         body["tool_choice"] = "auto"
         offered = {str(t.get("name")) for t in tools}
-        async with self._guard("tool call", "answer", within):
+        async with self._guard("tool call", "answer", within, kind="tools", model=body["model"]):
             response = await self._client.post(
                 "/chat/completions", body=body, cast_to=httpx2.Response
             )
             data = response.json()
+        self._used("tools", body, _usage_of(data), json.dumps(data.get("choices") or ""))
         try:
             message = data["choices"][0]["message"]
         except (KeyError, IndexError, TypeError):
@@ -260,13 +282,20 @@ class OpenAIChatModel:
         """Embedding vectors for ``texts`` from ``/embeddings`` (base64 float32 on the wire)."""
         if not texts:
             return []
-        async with self._guard("embedding request", "embeddings"):
+        async with self._guard("embedding request", "embeddings", kind="embedding", model=model):
             response = await self._client.post(
                 "/embeddings",
                 body={"model": model, "input": texts, "encoding_format": "base64"},
                 cast_to=httpx2.Response,
             )
-            data = response.json()["data"]
+            whole = response.json()
+            data = whole["data"]
+        got = _usage_of(whole)
+        if got is not None:
+            usage.report(self.usage_sink, "embedding", model, got[0], 0)
+        else:
+            prompt = sum(count_tokens(t) for t in texts)
+            usage.report(self.usage_sink, "embedding", model, prompt, 0, estimated=True)
         out: list[list[float]] = [[] for _ in texts]
         for item in data:
             emb = item["embedding"]
@@ -280,8 +309,11 @@ class OpenAIChatModel:
         """The endpoint's moderation scores (``/moderations``) for each of ``texts``: the
         category scores, with 1.0 for every category it flagged. Raises ``LLMUnavailable``
         (also after ``within`` seconds; no retry: the caller has a decision without it)."""
-        async with self._guard("moderation", "moderation", within):
+        async with self._guard("moderation", "moderation", within, kind="moderation", model=model):
             result = await self._client.moderations.create(model=model, input=texts)
+        # The moderation API reports no usage (and OpenAI's costs nothing): counted here.
+        prompt = sum(count_tokens(t) for t in texts)
+        usage.report(self.usage_sink, "moderation", model, prompt, 0, estimated=True)
         out: list[dict[str, float]] = []
         for item in result.results:
             scores = {
@@ -351,22 +383,34 @@ class OpenAIChatModel:
     async def transcribe(self, audio: bytes, filename: str, mime_type: str, model: str) -> str:
         """Speech to text through the endpoint's audio API (``/v1/audio/transcriptions``).
         Adapters call it for voice notes; the transcript is then the user's words."""
-        async with self._guard("transcription", "transcript"):
+        async with self._guard("transcription", "transcript", kind="transcription", model=model):
             result = await self._client.audio.transcriptions.create(
                 model=model, file=(filename, audio, mime_type)
             )
+        # Newer transcription models report tokens (audio in, text out); whisper-1 reports
+        # seconds, which we do not price: then the transcript's tokens are counted here.
+        used = getattr(result, "usage", None)
+        inp, out = getattr(used, "input_tokens", None), getattr(used, "output_tokens", None)
+        if isinstance(inp, int) and isinstance(out, int):
+            usage.report(self.usage_sink, "transcription", model, inp, out)
+        else:
+            n = count_tokens(result.text)
+            usage.report(self.usage_sink, "transcription", model, 0, n, estimated=True)
         return result.text.strip()
 
     async def speak(self, text: str, voice: str) -> bytes:
         """Text to speech through the endpoint's audio API (``/v1/audio/speech``): OGG/Opus,
         which Telegram plays as a voice note and Discord as an audio attachment."""
-        async with self._guard("speech synthesis", "speech"):
+        model = self._settings.speech_model
+        async with self._guard("speech synthesis", "speech", kind="speech", model=model):
             response = await self._client.audio.speech.create(
-                model=self._settings.speech_model,
+                model=model,
                 voice=voice,
                 input=text,
                 response_format="opus",
             )
+        # Speech is priced by input characters; its tokens are counted here for one scale.
+        usage.report(self.usage_sink, "speech", model, count_tokens(text), 0, estimated=True)
         return response.content
 
     async def check(self) -> str:
@@ -394,18 +438,80 @@ class OpenAIChatModel:
 
     @asynccontextmanager
     async def _guard(
-        self, action: str, thing: str, within: float | None = None
+        self,
+        action: str,
+        thing: str,
+        within: float | None = None,
+        *,
+        kind: str = "",
+        model: str = "",
     ) -> AsyncIterator[None]:
         """One deadline and one error mapping for every non-streamed call: whatever goes
-        wrong reaches the caller as ``LLMUnavailable`` with a secret-free reason."""
+        wrong reaches the caller as ``LLMUnavailable`` with a secret-free reason (and is
+        counted as an error of ``kind`` on ``model`` when given)."""
         limit = self._settings.timeout if within is None else within
         try:
             async with asyncio.timeout(limit):
                 yield
         except TimeoutError:
+            if kind:
+                usage.failed(model, kind)
             raise LLMUnavailable(f"no {thing} from {self.endpoint} within {limit:g} s") from None
         except (openai.OpenAIError, httpx2.HTTPError, ValueError, KeyError, TypeError) as exc:
+            if kind:
+                usage.failed(model, kind)
             raise LLMUnavailable(f"{action} failed: {self._reason(exc)}") from None
+
+    def _used(
+        self,
+        kind: str,
+        body: Mapping[str, Any],
+        reported: tuple[int, int] | None,
+        completion_text: str,
+    ) -> None:
+        """Report a chat call's tokens: the endpoint's ``usage`` when it sent one, else
+        counted here (bot/tokens.py) from the messages and the text that came back."""
+        if reported is not None:
+            usage.report(self.usage_sink, kind, body["model"], *reported)
+            return
+        prompt = 0
+        for m in body.get("messages", ()):
+            content = m.get("content")
+            if isinstance(content, list):  # content parts: the text ones (images unpriced)
+                content = " ".join(str(p.get("text", "")) for p in content)
+            prompt += count_tokens(str(content or "")) + _PER_MESSAGE
+        usage.report(
+            self.usage_sink,
+            kind,
+            body["model"],
+            prompt,
+            count_tokens(completion_text),
+            estimated=True,
+        )
+
+
+# OpenAI's chat format adds a few tokens per message (role, separators): its own guide's 3.
+_PER_MESSAGE = 3
+
+
+@dataclass(slots=True)
+class _Seen:
+    """What a stream carried besides visible text: its ``usage``, and every content delta
+    (for counting when the endpoint sends no usage)."""
+
+    usage: tuple[int, int] | None = None
+    text: list[str] = field(default_factory=list)
+
+
+def _usage_of(data: Any) -> tuple[int, int] | None:
+    """(prompt, completion) tokens from a response's ``usage``, if it has a usable one."""
+    used = data.get("usage") if isinstance(data, dict) else None
+    if not isinstance(used, dict):
+        return None
+    prompt, completion = used.get("prompt_tokens"), used.get("completion_tokens", 0)
+    if not isinstance(prompt, int) or not isinstance(completion, int):
+        return None
+    return prompt, completion
 
 
 def _os_error(exc: BaseException) -> OSError | None:
@@ -420,7 +526,9 @@ def _os_error(exc: BaseException) -> OSError | None:
     return None
 
 
-async def _sse_deltas(response: httpx2.Response) -> AsyncIterator[tuple[str, bool]]:
+async def _sse_deltas(
+    response: httpx2.Response, seen: _Seen | None = None
+) -> AsyncIterator[tuple[str, bool]]:
     """(content, carries reasoning) of an OpenAI-style SSE chat stream, one pair per network
     read: the deltas that arrived together are joined, so a fast server's hundred chunks do
     not each pay for a trip through every async layer up to the platform; a server that
@@ -446,14 +554,16 @@ async def _sse_deltas(response: httpx2.Response) -> AsyncIterator[tuple[str, boo
             if payload == b"[DONE]":
                 finished = True
                 break
-            text, thinks = _delta(payload, response)
+            text, thinks = _delta(payload, response, seen)
             texts.append(text)
             reasoning = reasoning or thinks
         if texts or reasoning:
             yield "".join(texts), reasoning
 
 
-def _delta(payload: bytes, response: httpx2.Response) -> tuple[str, bool]:
+def _delta(
+    payload: bytes, response: httpx2.Response, seen: _Seen | None = None
+) -> tuple[str, bool]:
     """One SSE event's (content, carries reasoning)."""
     try:
         obj = json.loads(payload)
@@ -465,13 +575,18 @@ def _delta(payload: bytes, response: httpx2.Response) -> tuple[str, bool]:
         err = obj["error"]
         message = err.get("message") if isinstance(err, dict) else str(err)
         raise openai.APIError(str(message or "error in stream"), response.request, body=obj)
+    if seen is not None and obj.get("usage") is not None:
+        seen.usage = _usage_of(obj)  # the last chunk (stream_options.include_usage)
     choices = obj.get("choices")
     if not choices:
         return "", False  # e.g. the usage chunk
     delta = choices[0].get("delta") or {}
     # DeepSeek and vLLM send "reasoning_content", OpenRouter and Ollama "reasoning".
     reasoning = bool(delta.get("reasoning_content") or delta.get("reasoning"))
-    return delta.get("content") or "", reasoning
+    content = delta.get("content") or ""
+    if seen is not None:
+        seen.text.append(content)
+    return content, reasoning
 
 
 def _content(turn: Turn) -> str | list[dict[str, Any]]:

@@ -59,8 +59,9 @@ def start_local_server(context_window: int = 2048, threads: int = 2) -> LocalSer
     if weights is None:
         raise KindredError(
             "no LLM endpoint is configured and the embedded model is not installed; set "
-            "KINDRED_LLM__BASE_URL (and KINDRED_LLM__API_KEY, KINDRED_LLM__MODEL), or install "
-            "it with ./scripts/setup"
+            "KINDRED_LLM__BASE_URL (and KINDRED_LLM__API_KEY, KINDRED_LLM__MODEL; in .env for "
+            "Docker), or install the model: ./scripts/setup in a checkout, or build the image "
+            "with --build-arg EXTRAS=local,telegram,discord,embeddings,postgres"
         )
     try:
         import xllamacpp

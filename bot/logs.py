@@ -9,17 +9,26 @@ A failure that repeats (the database gone, the LLM endpoint down, a platform ref
 call) would otherwise write the same error, traceback and all, for every message: the log
 fills the disk and hides everything else. ``RepeatFilter`` lets the first one through and
 then reports the repeats as a count, at most once a minute.
+
+``KINDRED_LOG_FORMAT=json`` writes one JSON object per line (``JsonFormatter``) for log
+collectors (Loki, CloudWatch, journald): the same records, the same redaction (the filters
+run before any formatter), a traceback inside its record's line rather than across many.
+Records carry what the code logs — never message text people wrote; that is kept out of
+log calls themselves, so no formatter has to strip it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TextIO
+from datetime import UTC, datetime
+from typing import Literal, TextIO
 
 MASK = "***"
 
@@ -146,11 +155,56 @@ class _Handler(logging.StreamHandler[TextIO]):
         super().close()
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, on one line: ``ts`` (UTC, ISO 8601 with milliseconds),
+    ``level``, ``logger``, ``message``; ``exc`` with the traceback when there is one;
+    ``task`` with the asyncio task's name when the record was made inside one (which chat
+    or job is not in it: task names are ours, never people's)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        task = getattr(record, "taskName", None) or _task_name()
+        if task:
+            out["task"] = task
+        # exc_text first: SecretFilter has already rendered and redacted it.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            out["exc"] = record.exc_text
+        if record.stack_info:
+            out["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(out, ensure_ascii=False)
+
+
+def _task_name() -> str | None:
+    """The running asyncio task's name (Python 3.12 records it as ``taskName``; 3.11 not).
+    Handlers here are synchronous: the record is formatted in the task that logged it."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no running loop in this thread
+        return None
+    return task.get_name() if task is not None else None
+
+
+LogFormat = Literal["text", "json"]
+
+
 def setup_logging(
-    level: str, secrets: Iterable[str] = (), stream: TextIO | None = None
+    level: str,
+    secrets: Iterable[str] = (),
+    stream: TextIO | None = None,
+    fmt: LogFormat = "text",
 ) -> logging.Handler:
     handler = _Handler(stream or sys.stderr, RepeatFilter(), SecretFilter(secrets))
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
+from bot import metrics, usage
 from bot.addressing import Addressing
 from bot.compose import bubble_reply, images, say, show, speak_too, stream_reply
 from bot.engine_config import EngineConfig
@@ -30,6 +31,7 @@ from bot.prompt_profiles import build as prompt_builder
 from bot.prompt_profiles import stop_sequences
 from bot.stages import Filter, Reply, Screen, Verdict
 from bot.store.base import NewMessage, Role, Store, StoredMessage
+from bot.usage import Attribution
 
 __all__ = ["DEFAULT_APOLOGY", "TROUBLE", "ReplyPipeline"]
 
@@ -74,6 +76,13 @@ class ReplyPipeline:
         """Screens, recall, prompt, stream, store: one reply of any kind. True when the
         person got it (or was told the persona cannot answer); False when it ended early
         or nothing reached them."""
+        # Every LLM call made for this reply (the chime-in question, transcription, the
+        # safety check, the reply, its voice note) is billed to this person and chat.
+        chat = f"{reply.chat.platform}:{reply.chat.key}"
+        with usage.on_behalf_of(Attribution(reply.persona.id, reply.user.id, chat)):
+            return await self._compose(reply, channel)
+
+    async def _compose(self, reply: Reply, channel: Channel) -> bool:
         reply.history = await self._history(reply)
         for screen in self.screens:
             verdict = await screen(reply, channel)
@@ -99,10 +108,14 @@ class ReplyPipeline:
         deliver = stream_reply
         if persona.bubbles and self.config.bubble_pause is not None:
             deliver = partial(bubble_reply, pause=self.config.bubble_pause)
-        async with self._llm_slots:
+        with metrics.waiting_for_llm():
+            await self._llm_slots.acquire()
+        try:
             out = await deliver(
                 self.model, self._request(persona, prompt, reply), channel, reply, self.filters
             )
+        finally:
+            self._llm_slots.release()
         if out.delivered and not out.model_failed and not out.text.strip():
             # The filters left nothing (a tiny model wrote only a made-up dialogue): that is
             # no answer, so the person gets the apology rather than silence.
@@ -114,6 +127,8 @@ class ReplyPipeline:
             await self._release(reply)
             return False
         text = out.text
+        if out.text.strip():
+            metrics.sent(reply.chat.platform)
         if out.model_failed and reply.trigger.fallback and not text.strip():
             # A job's message must not be lost with the model: say it plainly.
             await say(channel, reply.trigger.fallback, persona)

@@ -27,6 +27,7 @@ from bot.local_model import BANNER, SAMPLING, start_local_server
 from bot.memory.service import MemoryService
 from bot.personas.registry import PersonaRegistry
 from bot.ports import Adapter, Clock, Outbox, Service
+from bot.readiness import Readiness
 from bot.recovery import RecoveryConfig, ReplyRecovery
 from bot.safety import minors
 from bot.safety.limits import Limits
@@ -39,6 +40,7 @@ from bot.store import open_store
 from bot.store.base import Store
 from bot.store.sqlite import SQLiteStore
 from bot.tokens import get_tokenizer
+from bot.usage_recorder import UsageRecorder
 from config.settings import LLMSettings, Settings
 
 if TYPE_CHECKING:  # asyncpg comes with the optional postgres extra
@@ -80,6 +82,8 @@ class Runtime:
     clock: Clock = SYSTEM_CLOCK
     # The limits screen (bot/safety/limits.py); adapters register their group-admin check.
     limits: Limits | None = None
+    # What /readyz reports (bot/readiness.py): ``kindred run`` marks each adapter up.
+    readiness: Readiness = field(default_factory=Readiness)
 
     async def __aenter__(self) -> Runtime:
         return self
@@ -133,6 +137,13 @@ async def build_runtime(
         chat_locks = await open_chat_locks(store, settings.effective_llm().max_concurrency)
         if chat_locks is not None:
             stack.push_async_callback(chat_locks.aclose)
+        # LLM usage (bot/usage_recorder.py): stopped after everything that calls the model,
+        # before the store closes, so the last counts are written. Its days are the clock's;
+        # its flushes are on real time (not clock.sleep): a write-behind, no decision about
+        # *when*, and a test clock counts its sleepers to know the services are idle.
+        recorder = UsageRecorder(store, clock.now, flush_seconds=settings.usage.flush_seconds)
+        recorder.start()
+        stack.push_async_callback(recorder.stop)
         with database_problems(settings.database_url):
             registry, warnings = await PersonaRegistry.load(store, settings.personas_dir)
         for w in warnings:
@@ -160,7 +171,12 @@ async def build_runtime(
             if announce:
                 print(BANNER, file=sys.stderr)
         model_name = llm.model or "gpt-4o-mini"
-        model = OpenAIChatModel(llm, default_model=model_name, sampling=SAMPLING if local else None)
+        model = OpenAIChatModel(
+            llm,
+            default_model=model_name,
+            sampling=SAMPLING if local else None,
+            usage_sink=recorder,
+        )
         profile = llm.prompt_profile
         if profile == "auto":
             profile = "compact" if local else "full"
@@ -386,7 +402,10 @@ def build_memory(
     if ms.embedding_model:
         emb_model = model
         if ms.embedding_base_url:
-            emb_model = OpenAIChatModel(llm.model_copy(update={"base_url": ms.embedding_base_url}))
+            emb_model = OpenAIChatModel(
+                llm.model_copy(update={"base_url": ms.embedding_base_url}),
+                usage_sink=model.usage_sink,
+            )
         name = ms.embedding_model
 
         async def embed(texts: list[str]) -> list[list[float]]:

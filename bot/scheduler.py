@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from bot import metrics
 from bot.clock import utc_now
 from bot.polling import PollingService
 from bot.ports import Outbox
@@ -104,6 +105,7 @@ class Scheduler(PollingService):
         return len(jobs)
 
     async def _run_job(self, job: Job) -> None:
+        metrics.scheduler_lag((self._clock() - job.due_at).total_seconds())
         handler = self.handlers.get(job.kind)
         if handler is None:
             log.warning("job %d: no handler for kind %r; dropped", job.id, job.kind)

@@ -1,4 +1,4 @@
-"""Settings of long-term memory (``KINDRED_MEMORY__*``; see README, "Memory").
+"""Settings of long-term memory (``KINDRED_MEMORY__*``; see docs/memory.md).
 
 Kept apart from ``config/settings.py`` so the memory subsystem owns its knobs; loaded from
 the same environment and ``.env`` file.

@@ -60,6 +60,9 @@ class LLMSettings(BaseModel):
     # few lines of persona, short safety rules, the last turns, stop sequences, cleaned
     # output) for tiny ones; "auto" = compact for the embedded model, full otherwise.
     prompt_profile: Literal["auto", "compact", "full"] = "auto"
+    # Ask streams to end with their token counts (``stream_options.include_usage``) for
+    # `kindred usage`; off for a server that rejects the field (tokens are then counted here).
+    stream_usage: bool = True
 
     @field_validator("base_url")
     @classmethod
@@ -85,7 +88,7 @@ class LocalModelSettings(BaseModel):
 
 
 class TelegramSettings(BaseModel):
-    """The Telegram adapter (see README, "Telegram"). The token is inside every Bot API URL,
+    """The Telegram adapter (see docs/telegram.md). The token is inside every Bot API URL,
     so it is a secret and the adapter never logs URLs."""
 
     token: SecretStr | None = None
@@ -137,7 +140,7 @@ class TelegramSettings(BaseModel):
 
 
 class DiscordSettings(BaseModel):
-    """The Discord adapter (see README, "Discord"). The token is a secret: it is never
+    """The Discord adapter (see docs/discord.md). The token is a secret: it is never
     logged, and discord.py never puts it in a URL."""
 
     token: SecretStr | None = None
@@ -245,8 +248,8 @@ class SafetySettings(BaseModel):
 
 
 class CareSettings(BaseModel):
-    """Minors mode (bot/safety/minors.py; README "Minors") and reports
-    (bot/safety/reports.py; README "Reports")."""
+    """Minors mode (bot/safety/minors.py; docs/care.md "Minors in Kindred") and reports
+    (bot/safety/reports.py; docs/care.md "Reports in Kindred")."""
 
     # The persona asks a person of unknown age once, on first contact, whether they are
     # under 18 (/age minor|adult). Off by default: many deployments are adults-only.
@@ -322,6 +325,48 @@ class LimitSettings(BaseModel):
     exempt: list[str] = []
 
 
+class WebSettings(BaseModel):
+    """The admin dashboard and the health/metrics endpoints (adapters/web, docs/dashboard.md).
+
+    The dashboard is on only when ``token`` is set (it is the login). ``/healthz``,
+    ``/readyz`` and ``/metrics`` are served, without login, whenever the server runs: when
+    a token is set, or when ``port`` is set alone (health endpoints only, no dashboard)."""
+
+    token: SecretStr | None = None
+    # Loopback by default: put a TLS proxy in front rather than exposing it.
+    host: str = "127.0.0.1"
+    # None = 8080 when the dashboard is on, no server at all when it is off.
+    port: int | None = Field(None, ge=0, le=65_535)
+    # Mark the session cookie Secure (set it when a TLS proxy serves the dashboard).
+    secure_cookie: bool = False
+    # Failed logins from one client address before it must wait (``login_window_seconds``).
+    login_attempts: int = Field(5, ge=1, le=1000)
+    login_window_seconds: float = Field(300.0, gt=0.0, le=86_400.0)
+    # A session lasts this long after login.
+    session_hours: float = Field(12.0, gt=0.0, le=24 * 30)
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or v.get_secret_value() == "":
+            return None
+        if len(v.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (it is the dashboard's password)")
+        return v
+
+    @property
+    def dashboard(self) -> bool:
+        return self.token is not None
+
+    @property
+    def serving(self) -> bool:
+        return self.token is not None or self.port is not None
+
+    @property
+    def effective_port(self) -> int:
+        return 8080 if self.port is None else self.port
+
+
 QUIET_HOURS = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)-([01]?\d|2[0-3]):([0-5]\d)")
 
 
@@ -370,6 +415,16 @@ class InitiativeSettings(BaseModel):
         return v
 
 
+class UsageSettings(BaseModel):
+    """LLM usage accounting (`kindred usage`, docs/operations.md)."""
+
+    # Model -> dollars per million input and output tokens (YAML); unset: config/prices.yaml
+    # beside the settings, if present, over the built-in defaults (bot/prices.py).
+    prices_file: Path | None = None
+    # Counts are summed in memory and written this often (and at shutdown).
+    flush_seconds: float = Field(10.0, gt=0.0, le=3600.0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KINDRED_",
@@ -387,6 +442,8 @@ class Settings(BaseSettings):
     # Messages of history read from storage per turn before token trimming.
     history_limit: int = Field(60, ge=1, le=1000)
     log_level: str = "INFO"
+    # "text" (a line per record) or "json" (one JSON object per line, for log collectors).
+    log_format: Literal["text", "json"] = "text"
     telegram: TelegramSettings = TelegramSettings()
     discord: DiscordSettings = DiscordSettings()
     safety: SafetySettings = SafetySettings()
@@ -395,6 +452,8 @@ class Settings(BaseSettings):
     rhythm: RhythmSettings = RhythmSettings()
     initiative: InitiativeSettings = InitiativeSettings()
     limits: LimitSettings = LimitSettings()
+    web: WebSettings = WebSettings()
+    usage: UsageSettings = UsageSettings()
 
     @field_validator("database_url")
     @classmethod

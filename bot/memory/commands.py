@@ -147,14 +147,19 @@ class MemoryCommands:
         assert self.memory is not None
         return await self.memory.forget_all(user_id)
 
-    async def export(self, user_id: int, cmd: CommandRequest, channel: Channel) -> None:
+    async def export_file(self, user_id: int, platform: str) -> tuple[str, bytes]:
+        """Everything stored about the person as a JSON file: (file name, bytes). The
+        operator's dashboard exports through this too."""
         assert self.memory is not None
         data = await self.memory.export(user_id)
         now = self.engine.now()
         data["exported_at"] = now.isoformat(timespec="seconds")
         blob = json.dumps(data, ensure_ascii=False, indent=2, default=str).encode()
         stamp = now.strftime("%Y%m%d-%H%M%S")
-        filename = f"kindred-export-{cmd.user.platform}-{stamp}.json"
+        return f"kindred-export-{platform}-{stamp}.json", blob
+
+    async def export(self, user_id: int, cmd: CommandRequest, channel: Channel) -> None:
+        filename, blob = await self.export_file(user_id, cmd.user.platform)
         send_file = getattr(channel, "send_file", None)
         if send_file is not None and cmd.chat.platform not in ACT_AT_ONCE:
             await send_file(filename, blob, "Everything stored about you.")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from bot import metrics, usage
 from bot.memory.base import Job, MemoryStore, Scope, TurnForExtraction
 from bot.memory.consolidate import consolidate
 from bot.memory.extract import build_request, parse
@@ -31,6 +32,7 @@ from bot.memory.transcript import Speakers, render_line
 from bot.memory.vectors import pack
 from bot.ports import ChatRequest, Turn
 from bot.store.base import Store
+from bot.usage import Attribution
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +167,7 @@ class MemoryWorker:
         while job := await self.memory.claim_job(stale_before or self._clock() - STALE_CLAIM):
             if job.kind == EXCHANGE and self._batched():
                 self._park(job)
+                metrics.memory_pending(sum(len(p.job_ids) for p in self._parked.values()))
                 continue
             await self._run_job([job.id], job.kind, job.payload, job.attempts)
             done += 1
@@ -176,6 +179,7 @@ class MemoryWorker:
                 done += len(parked.job_ids)
         if self.embed is not None:
             await self._embed_pending()
+        metrics.memory_pending(sum(len(p.job_ids) for p in self._parked.values()))
         return done
 
     def forget_user(self, user_id: int) -> None:
@@ -228,10 +232,15 @@ class MemoryWorker:
         # (The chat's kind was noted when the job was queued: MemoryService._enqueue.)
         if self.llm is None:
             return
-        if self.config.extraction:
-            await self._extract(scope, p)
-        if self.config.summaries:
-            await self._summarise(p)
+        # Billed to the person and chat the exchange was with (bot/usage.py).
+        who = Attribution(scope.persona_id, scope.user_id, f"{scope.platform}:{scope.chat_key}")
+        with usage.on_behalf_of(who):
+            if self.config.extraction:
+                with usage.kind("extraction"):
+                    await self._extract(scope, p)
+            if self.config.summaries:
+                with usage.kind("summary"):
+                    await self._summarise(p)
 
     async def _extract(self, scope: Scope, p: dict[str, Any]) -> None:
         conv, upto = int(p["conversation_id"]), int(p["upto"])

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot import metrics
 from bot.ports import Channel
 from bot.safety.language import detect
 from bot.safety.lines import LinesTable
@@ -137,6 +138,8 @@ class CrisisCare:
         return Finding(crisis, opinion.outcome)
 
     async def _count(self, event: str) -> None:
+        if event == REFERRAL:
+            metrics.crisis_referral()
         try:
             await self.store.count_safety_event(event)
         except Exception:

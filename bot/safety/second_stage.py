@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from bot import usage
 from bot.errors import LLMUnavailable
 from bot.ports import ChatRequest, Turn
 
@@ -63,7 +64,8 @@ class ModerationJudge:
 
     async def judge(self, texts: Sequence[str]) -> bool:
         inputs = [texts[-1]] if len(texts) == 1 else [texts[-1], "\n".join(texts)]
-        results = await self.model.moderate(inputs, self.moderation_model, self.within)
+        with usage.kind("safety"):
+            results = await self.model.moderate(inputs, self.moderation_model, self.within)
         if not results:
             raise LLMUnavailable("the moderation endpoint answered without results")
         return any(r.get(c, 0.0) >= MODERATION_CUTOFF for r in results for c in SELF_HARM)
@@ -100,7 +102,8 @@ class ChatJudge:
             temperature=0.0,
             max_tokens=20,
         )
-        answer = await self.model.complete(request, json_object=True)
+        with usage.kind("safety"):
+            answer = await self.model.complete(request, json_object=True)
         return parse_answer(answer)
 
 

@@ -9,7 +9,7 @@ message is not a crisis for the first stage (a second stage never sees it either
 
 On everyday chat (LoCoMo's 5,882 turns; MemoryBank's 566 + 566 companion-chat messages in
 English and Chinese) the classifier alone flagged 2.9 %, 0.7 % and 2.3 %; gated 0.12 %,
-0.18 % and 0 % (`bench/crisis_chat_fpr.py`; README, "The crisis screen").
+0.18 % and 0 % (`bench/crisis_chat_fpr.py`; docs/care.md, "The crisis screen in Kindred").
 """
 
 from __future__ import annotations

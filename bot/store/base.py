@@ -196,6 +196,27 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class LLMUsage:
+    """LLM calls of one kind on one model for one (persona, person, chat) on one UTC day
+    (bot/store/usage.py). Not the limits' ``Usage`` above: this is what the operator pays."""
+
+    day: str  # "2026-12-05"
+    persona_id: str
+    user_id: int  # 0: nobody in particular
+    chat: str  # "platform:chat key"; '' for none
+    model: str
+    kind: str
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    estimated: int = 0  # calls whose tokens were counted locally (no usage from the endpoint)
+
+    @property
+    def key(self) -> tuple[str, str, int, str, str, str]:
+        return (self.day, self.persona_id, self.user_id, self.chat, self.model, self.kind)
+
+
+@dataclass(frozen=True, slots=True)
 class SafetyCount:
     """How many times a crisis-protocol event happened in a month ("2026-11"); no user."""
 
@@ -524,6 +545,13 @@ class Store(Protocol):
 
     async def safety_counts(self) -> list[SafetyCount]:
         """Every (month, event, count), oldest month first."""
+
+    # LLM usage per day (bot/store/usage.py) ---------------------------------------------
+    async def add_llm_usage(self, rows: Sequence[LLMUsage]) -> None:
+        """Add each row's counters to its (day, persona, person, chat, model, kind)."""
+
+    async def llm_usage(self, since: str | None = None) -> list[LLMUsage]:
+        """Every row from ``since`` (a "YYYY-MM-DD" day, inclusive) on, oldest first."""
 
     async def chat_settings(self, platform: str, chat_key: str) -> ChatSettings: ...
 

@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, ClassVar
 
-Row = Sequence[Any]
+from bot.store.sql import Row as Row  # the table modules import it from here
 
 
 class SqlHost:

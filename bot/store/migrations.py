@@ -664,6 +664,31 @@ MIGRATIONS: list[tuple[int, tuple[Statement, ...]]] = [
             """,
         ),
     ),
+    (
+        38,
+        (
+            # LLM usage per day (bot/store/usage.py, `kindred usage`): one row of counters per
+            # (day, persona, person, chat, model, kind), upserted, so the table grows with
+            # the people and days served, not with the calls. No text column. user_id 0 and
+            # chat '' mean nobody in particular (a batch of embeddings; a forgotten person).
+            """
+            CREATE TABLE llm_usage (
+                day TEXT NOT NULL,
+                persona_id TEXT NOT NULL,
+                user_id BIGINT NOT NULL,
+                chat TEXT NOT NULL,
+                model TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                calls BIGINT NOT NULL DEFAULT 0,
+                prompt_tokens BIGINT NOT NULL DEFAULT 0,
+                completion_tokens BIGINT NOT NULL DEFAULT 0,
+                estimated BIGINT NOT NULL DEFAULT 0,
+                PRIMARY KEY (day, persona_id, user_id, chat, model, kind)
+            )
+            """,
+            "CREATE INDEX llm_usage_by_user ON llm_usage (user_id)",
+        ),
+    ),
 ]
 
 

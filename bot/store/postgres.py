@@ -18,7 +18,9 @@ an id up to that value. Inserts share the lock, so they never wait for each othe
 only while a barrier is queued (at most ``insert_wait_ms``, then the barrier gives up). This
 needs the sequence's ``CACHE 1`` (the default): cached values would be drawn later.
 
-The SQL mirrors ``bot/store/sqlite.py`` and is written with ``?`` placeholders, turned into
+The tables are ``SharedTables`` (bot/store/shared.py), the same code as on SQLite: this
+module holds the pool, transactions, the migration runner, the advisory locks, vacuum and
+the hooks where PostgreSQL differs. That SQL is written with ``?`` placeholders, turned into
 asyncpg's ``$1, $2…`` by ``_numbered``. That converter is a plain split, so our SQL must never
 contain ``?`` elsewhere: not in string literals, and not the jsonb operators ``?``, ``?|``,
 ``?&`` (use ``jsonb_exists`` and friends). Values map natively: TIMESTAMPTZ <-> aware
@@ -33,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -46,46 +47,22 @@ from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 import asyncpg
 
 from bot.clock import utc_now
-from bot.errors import KindredError, PersonaExists
-from bot.personas.model import Persona, PersonaScope
-from bot.store.base import (
-    ChatSettings,
-    Conversation,
-    NewMessage,
-    Role,
-    StoredMessage,
-    StoredPersona,
-    TriggerMode,
-    User,
-)
-from bot.store.migrations import LATEST_VERSION, SCHEMA_VERSION_TABLE, migrations_for, render
+from bot.errors import KindredError
+from bot.store.migrate import migrate
 from bot.store.params import strip_json_nul, strip_nul
-from bot.store.replies import owed_chat
 from bot.store.shared import SharedTables
-from bot.store.sqlite import (  # the same statements where portable, so they cannot drift
-    CURRENT_CONV,
-    INSERT_CONV,
-    INSERT_MESSAGE,
-    MSG_COLS,
-    PERSONA_COLS,
-    USER_COLS,
-    _required,
-    _settings,
-    _user,
-)
-
-Row = Sequence[Any]
+from bot.store.sql import Row, required
 
 CONNECT_TIMEOUT_S = 10.0
 SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-_ROLES = {role.value: role for role in Role}
-# A reset whose fresh row loses to a concurrent get-or-create archives that one and retries.
-RESET_ATTEMPTS = 5
 # How long the indexer's barrier waits for message inserts in flight. New inserts queue
 # behind a waiting exclusive request, so this bounds their stall if an insert's transaction
 # hangs; normally the wait is one insert's commit.
 INSERT_WAIT_MS = 2000
+
+_UNGUARDED: contextlib.nullcontext[None] = contextlib.nullcontext()  # reusable, stateless
+_INSERT_SOURCE = "(SELECT pg_advisory_xact_lock_shared(?)) AS l, conversations c"
 
 __all__ = ["PostgresStore", "Row", "utc_now"]
 
@@ -110,32 +87,11 @@ def _ts(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def _conversation(row: Row) -> Conversation:
-    return Conversation(row[0], row[1], row[2], row[3], row[4])
-
-
-def _message(row: Row) -> StoredMessage:
-    i, conv, role, content, created, user_id, author, pmid, addressed = row
-    return StoredMessage(i, conv, _ROLES[role], content, created, user_id, author, pmid, addressed)
-
-
-def _persona(row: Row) -> StoredPersona:
-    data = json.loads(row[0])
-    data["avatar_png"] = row[1]
-    return StoredPersona(
-        persona=Persona.model_validate(data),
-        scope=PersonaScope(row[2]),
-        owner=row[3],
-        created_at=row[4],
-        updated_at=row[5],
-    )
-
-
 class PostgresStore(SharedTables):
-    _msg_cols = MSG_COLS
-    _message_row = staticmethod(_message)
     # Processes claiming together each take other rows instead of queueing on the same ones.
     CLAIM_LOCK = " FOR UPDATE SKIP LOCKED"
+    # SQLite's BINARY order, whatever the database's default collation.
+    TEXT_ORDER = ' COLLATE "C"'
 
     def __init__(
         self,
@@ -175,14 +131,34 @@ class PostgresStore(SharedTables):
     def now(self) -> datetime:
         return _ts(self._clock())
 
+    # what the shared table code (bot/store/shared.py) asks of a backend -------------------
     def _guard(self) -> contextlib.nullcontext[None]:
-        return contextlib.nullcontext()  # each call takes a pooled connection
+        return _UNGUARDED  # each call takes a pooled connection
 
     def _param_ts(self, value: datetime) -> datetime:
         return _ts(value)
 
     def _read_ts(self, value: Any) -> datetime:
         return value  # type: ignore[no-any-return]
+
+    def _message_source(self) -> tuple[str, tuple[Any, ...]]:
+        # The shared insert lock (module docstring), taken in the insert statement itself
+        # before the id is drawn (a volatile subquery is neither pulled up nor pruned): one
+        # round trip.
+        return _INSERT_SOURCE, (self._insert_lock,)
+
+    async def _xact_lock(self, topic: str, key: object) -> None:
+        # Held until the transaction ends (SQLite gets the same from BEGIN IMMEDIATE).
+        lock = _lock_key(f"kindred:{topic}:{self._schema}:{key!r}")
+        await self._all("SELECT pg_advisory_xact_lock(?)", (lock,))
+
+    def _persona_name_taken(self, exc: Exception) -> bool:
+        # SQLite serialises the check and the insert with BEGIN IMMEDIATE; here the unique
+        # index decides between processes.
+        return (
+            isinstance(exc, asyncpg.UniqueViolationError)
+            and exc.constraint_name == "personas_name_per_owner"
+        )
 
     # lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
@@ -231,24 +207,7 @@ class PostgresStore(SharedTables):
             )
             if self._schema is not None:
                 await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"')
-            await conn.execute(render(SCHEMA_VERSION_TABLE, "postgresql"))
-            applied = {int(r[0]) for r in await conn.fetch("SELECT version FROM schema_version")}
-            current = max(applied, default=0)
-            if current > LATEST_VERSION:
-                raise KindredError(
-                    f"the database schema is version {current}, newer than this Kindred"
-                    f" understands ({LATEST_VERSION}); upgrade Kindred"
-                )
-            for version, statements in migrations_for("postgresql"):
-                if version in applied:  # not "<= current": numbers may land out of order
-                    continue
-                for sql in statements:
-                    await conn.execute(sql)
-                await conn.execute(
-                    "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
-                    version,
-                    self.now(),
-                )
+            await migrate(conn.execute, conn.fetch, "postgresql", self.now())
 
     # helpers (shared with the PostgreSQL memory store) -----------------------------------
     @property
@@ -322,7 +281,7 @@ class PostgresStore(SharedTables):
                 await self._all("SELECT pg_advisory_xact_lock(?)", (self._insert_lock,))
         except asyncpg.LockNotAvailableError:
             return None
-        return int(_required(row)[0] or 0)  # NULL: no id drawn yet
+        return int(required(row)[0] or 0)  # NULL: no id drawn yet
 
     async def _vacuum(self, tables: Sequence[str]) -> bool:
         """``VACUUM`` these tables, on a pooled connection outside any transaction (VACUUM
@@ -337,237 +296,6 @@ class PostgresStore(SharedTables):
         except asyncpg.PostgresError:
             return False
         return True
-
-    # users -------------------------------------------------------------------------------
-    async def upsert_user(
-        self, platform: str, platform_user_id: str, display_name: str, language: str | None = None
-    ) -> User:
-        row = await self._one(
-            f"SELECT {USER_COLS} FROM users WHERE platform = ? AND platform_user_id = ?",
-            (platform, platform_user_id),
-        )
-        # Called for every incoming message: skip the write when nothing changed.
-        if row is not None and row[3] == display_name and language in (None, row[5]):
-            return _user(row)
-        now = self.now()
-        row = await self._one(
-            "INSERT INTO users (platform, platform_user_id, display_name, language,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (platform, platform_user_id) DO UPDATE SET"
-            " display_name = excluded.display_name,"
-            " language = COALESCE(excluded.language, users.language),"
-            f" updated_at = excluded.updated_at RETURNING {USER_COLS}",
-            (platform, platform_user_id, display_name, language, now, now),
-        )
-        return _user(_required(row))
-
-    async def get_user(self, user_id: int) -> User | None:
-        row = await self._one(f"SELECT {USER_COLS} FROM users WHERE id = ?", (user_id,))
-        return None if row is None else _user(row)
-
-    async def update_user(
-        self,
-        user_id: int,
-        *,
-        preferred_name: str | None = None,
-        language: str | None = None,
-        timezone: str | None = None,
-        voice_replies: bool | None = None,
-    ) -> User:
-        row = await self._one(
-            "UPDATE users SET preferred_name = COALESCE(?, preferred_name),"
-            " language = COALESCE(?, language), timezone = COALESCE(?, timezone),"
-            " voice_replies = COALESCE(?, voice_replies),"
-            f" updated_at = ? WHERE id = ? RETURNING {USER_COLS}",
-            (preferred_name, language, timezone, voice_replies, self.now(), user_id),
-        )
-        if row is None:
-            raise LookupError(f"no user with id {user_id}")
-        return _user(row)
-
-    # personas ----------------------------------------------------------------------------
-    async def save_persona(
-        self, persona: Persona, scope: PersonaScope = PersonaScope.GLOBAL, owner: str | None = None
-    ) -> StoredPersona:
-        data = json.dumps(
-            persona.model_dump(mode="json", exclude={"avatar_png"}),
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        name_key = persona.name.casefold()
-        now = self.now()
-        clash_message = f"a persona named {persona.name!r} already exists here"
-        try:
-            async with self._transaction():
-                clash = await self._one(
-                    "SELECT id FROM personas WHERE scope = ? AND COALESCE(owner, '') = ?"
-                    " AND name_key = ? AND id <> ?",
-                    (scope.value, owner or "", name_key, persona.id),
-                )
-                if clash is not None:
-                    raise PersonaExists(f"{clash_message} (id {clash[0]!r})")
-                row = await self._one(
-                    "INSERT INTO personas (id, scope, owner, name, name_key, data, avatar,"
-                    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (id) DO UPDATE SET scope = excluded.scope,"
-                    " owner = excluded.owner, name = excluded.name,"
-                    " name_key = excluded.name_key, data = excluded.data,"
-                    " avatar = excluded.avatar, updated_at = excluded.updated_at"
-                    " RETURNING created_at, updated_at",
-                    (
-                        persona.id,
-                        scope.value,
-                        owner,
-                        persona.name,
-                        name_key,
-                        data,
-                        persona.avatar_png,
-                        now,
-                        now,
-                    ),
-                )
-        except asyncpg.UniqueViolationError as exc:
-            # Another process saved the same name between our check and our insert (SQLite
-            # serialises the two with BEGIN IMMEDIATE; here the unique index decides).
-            if exc.constraint_name != "personas_name_per_owner":
-                raise
-            raise PersonaExists(clash_message) from None
-        created_at, updated_at = _required(row)
-        return StoredPersona(persona, scope, owner, created_at, updated_at)
-
-    async def get_persona(self, persona_id: str) -> StoredPersona | None:
-        row = await self._one(f"SELECT {PERSONA_COLS} FROM personas WHERE id = ?", (persona_id,))
-        return None if row is None else _persona(row)
-
-    async def list_personas(self) -> list[StoredPersona]:
-        # COLLATE "C": SQLite's BINARY order, whatever the database's default collation.
-        rows = await self._all(
-            f'SELECT {PERSONA_COLS} FROM personas ORDER BY name_key COLLATE "C",'
-            ' name COLLATE "C", id COLLATE "C"'
-        )
-        return [_persona(row) for row in rows]
-
-    async def delete_persona(self, persona_id: str) -> bool:
-        rows = await self._all("DELETE FROM personas WHERE id = ? RETURNING id", (persona_id,))
-        return bool(rows)
-
-    # conversations and messages ----------------------------------------------------------
-    async def conversation(self, platform: str, chat_key: str, persona_id: str) -> Conversation:
-        key = (platform, chat_key, persona_id)
-        row = await self._one(CURRENT_CONV, key)
-        if row is None:
-            row = await self._one(INSERT_CONV, (*key, self.now()))
-        if row is None:  # another process created it between our two statements
-            row = await self._one(CURRENT_CONV, key)
-        return _conversation(_required(row))
-
-    async def reset_conversation(
-        self, platform: str, chat_key: str, persona_id: str
-    ) -> Conversation:
-        key = (platform, chat_key, persona_id)
-        now = self.now()
-        lock = _lock_key(f"kindred:conversation:{self._schema}:{key!r}")
-        async with self._transaction():
-            # Resets of one conversation queue here (SQLite: BEGIN IMMEDIATE), so each
-            # archives the row the previous one created.
-            await self._all("SELECT pg_advisory_xact_lock(?)", (lock,))
-            row = None
-            for _ in range(RESET_ATTEMPTS):
-                await self._all(
-                    "UPDATE conversations SET archived_at = ? WHERE platform = ?"
-                    " AND chat_key = ? AND persona_id = ? AND archived_at IS NULL",
-                    (now, *key),
-                )
-                # None: a concurrent ``conversation()`` (no lock) created one after our
-                # UPDATE's snapshot; the next UPDATE sees it (READ COMMITTED) and archives it.
-                row = await self._one(INSERT_CONV, (*key, now))
-                if row is not None:
-                    break
-        return _conversation(_required(row))
-
-    async def add_message(self, conversation_id: int, message: NewMessage) -> StoredMessage | None:
-        row = await self._insert_message(conversation_id, message)
-        if row is None and not await self._all(
-            "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
-        ):
-            raise LookupError(f"no conversation with id {conversation_id}")
-        return None if row is None else _message(row)
-
-    async def _insert_message(self, conversation_id: int, message: NewMessage) -> Row | None:
-        """platform/chat_key come from the conversation in the same statement; the unique
-        (platform, chat_key, platform_message_id) makes a redelivery a no-op. The shared
-        insert lock (module docstring) is taken in this statement too, before the id is
-        drawn (a volatile subquery is neither pulled up nor pruned): one round trip."""
-        m = message
-        now = self.now()
-        return await self._one(
-            f"{INSERT_MESSAGE} SELECT c.id, c.platform, c.chat_key, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
-            " FROM (SELECT pg_advisory_xact_lock_shared(?)) AS l, conversations c"
-            f" WHERE c.id = ? ON CONFLICT DO NOTHING RETURNING {MSG_COLS}",
-            (
-                m.role.value,
-                m.content,
-                m.user_id,
-                m.author_name,
-                m.platform_message_id,
-                m.addressed,
-                now,
-                owed_chat(m.owed),
-                None if m.owed is None else m.owed.owner,
-                None if m.owed is None else now + m.owed.lease,
-                self._insert_lock,
-                conversation_id,
-            ),
-        )
-
-    async def recent_messages(self, conversation_id: int, limit: int) -> list[StoredMessage]:
-        if limit <= 0:
-            return []
-        rows = await self._all(
-            f"SELECT {MSG_COLS} FROM (SELECT {MSG_COLS} FROM messages"
-            " WHERE conversation_id = ? ORDER BY id DESC LIMIT ?) AS recent ORDER BY id",
-            (conversation_id, limit),
-        )
-        return [_message(row) for row in rows]
-
-    # per-chat settings -------------------------------------------------------------------
-    async def chat_settings(self, platform: str, chat_key: str) -> ChatSettings:
-        row = await self._one(
-            "SELECT platform, chat_key, active_persona_id, trigger_mode FROM chat_settings"
-            " WHERE platform = ? AND chat_key = ?",
-            (platform, chat_key),
-        )
-        return ChatSettings(platform, chat_key) if row is None else _settings(row)
-
-    async def set_chat_settings(
-        self,
-        platform: str,
-        chat_key: str,
-        *,
-        active_persona_id: str | None = None,
-        trigger_mode: TriggerMode | None = None,
-    ) -> ChatSettings:
-        if active_persona_id is None and trigger_mode is None:
-            return await self.chat_settings(platform, chat_key)
-        mode = None if trigger_mode is None else trigger_mode.value
-        row = await self._one(
-            "INSERT INTO chat_settings (platform, chat_key, active_persona_id, trigger_mode,"
-            " updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, chat_key) DO UPDATE"
-            " SET active_persona_id = COALESCE(?, chat_settings.active_persona_id),"
-            " trigger_mode = COALESCE(?, chat_settings.trigger_mode),"
-            " updated_at = excluded.updated_at"
-            " RETURNING platform, chat_key, active_persona_id, trigger_mode",
-            (
-                platform,
-                chat_key,
-                active_persona_id,
-                mode or TriggerMode.MENTION.value,
-                self.now(),
-                active_persona_id,
-                mode,
-            ),
-        )
-        return _settings(_required(row))
 
 
 async def _init_connection(conn: Any) -> None:

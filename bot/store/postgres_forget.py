@@ -16,7 +16,7 @@ the role does not own them); that makes the space reusable and the rows unreacha
 does not zero the freed bytes, and the write-ahead log, replicas and backups keep their
 copies until they are recycled or expire. Unlike SQLite's ``secure_delete`` and WAL
 truncation, "no trace in the database files" is therefore not promised here: operators who
-need it run ``VACUUM FULL`` and manage WAL archives and backups accordingly (README).
+need it run ``VACUUM FULL`` and manage WAL archives and backups accordingly (docs/memory.md).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from bot.store.postgres_turns import PostgresTurnIndex
 from bot.store.reports import forget_in_reports
 from bot.store.sqlite_forget import _doomed_messages, collect_export
 from bot.store.sqlite_memory_work import memory_from_row
+from bot.store.usage import forget_in_usage
 
 VACUUMED = (
     "messages",
@@ -95,6 +96,7 @@ async def forget_user(store: PostgresStore, index: PostgresTurnIndex, user_id: i
         await store._all(FORGET_AGE, (user_id,))
         # Reports keep what the persona said, nothing of theirs (bot/store/reports.py).
         await forget_in_reports(store, user_id)
+        await forget_in_usage(store, user_id)
         await store._all("DELETE FROM users WHERE id = ?", (user_id,))
         # Progress marks of conversations that are gone (ids are never reused here, so
         # unlike SQLite no watermark has to move back).

@@ -30,7 +30,7 @@ from bot.memory.scope import group_memory_token, memory_scope, person_memory_tok
 from bot.memory.text import segment
 from bot.store.postgres import PostgresStore, _ts
 from bot.store.postgres_turns import PostgresTurnIndex, tsquery_text
-from bot.store.sqlite import _required
+from bot.store.sql import required
 from bot.store.sqlite_memory_work import INSERT_MEMORY, MEM_COLS, WorkTables, memory_params
 
 MEM_COLS_M = ", ".join("m." + c.strip() for c in MEM_COLS.split(","))
@@ -96,7 +96,7 @@ class PostgresMemoryStore(WorkTables):
     # memories ----------------------------------------------------------------------------
     async def _insert_memory(self, m: NewMemory) -> Memory:
         row = await self._s._one(INSERT_MEMORY, memory_params(m, self._now()))
-        memory = self._memory(_required(row))
+        memory = self._memory(required(row))
         await self._s._all(
             "INSERT INTO memory_index (memory_id, scope, doc)"
             " VALUES (?, ?, to_tsvector('english', ?))",

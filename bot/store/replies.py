@@ -12,9 +12,9 @@ LOCKED`` on PostgreSQL) and answers it once. A delivery the platform refused is 
 for a later retry (``release_owed``); messages older than the recovery window, or claimed
 too often, are dropped (``drop_owed``) rather than answered out of the blue.
 
-A backend supplies what ``SqlHost`` names, plus ``_insert_message`` (its one-statement
-message insert, run here inside the settling transaction) and ``_message_row`` (a row as a
-``StoredMessage``).
+A backend supplies what ``SqlHost`` names; ``_insert_message`` (the one-statement message
+insert, run here inside the settling transaction) and ``_message_row`` (a row as a
+``StoredMessage``) come from ``ConversationTables`` (bot/store/conversations.py).
 """
 
 from __future__ import annotations

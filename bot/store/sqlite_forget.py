@@ -19,10 +19,12 @@ from typing import Any
 from bot.memory.base import ForgetReport, Memory
 from bot.store.care import FORGET_AGE
 from bot.store.reports import forget_in_reports
-from bot.store.sqlite import Row, SQLiteStore, SqlRunner, _required
+from bot.store.sql import Row, SqlRunner, required
+from bot.store.sqlite import SQLiteStore
 from bot.store.sqlite_memory import _chunks, _marks, _memory
 from bot.store.sqlite_memory_work import MEM_COLS
 from bot.store.sqlite_turns import TURN_SQL, TurnIndex
+from bot.store.usage import forget_in_usage
 
 
 async def _doomed_messages(store: SqlRunner, user_id: int) -> tuple[list[int], list[int]]:
@@ -141,6 +143,7 @@ async def forget_user(store: SQLiteStore, user_id: int) -> ForgetReport:
             await store._all(FORGET_AGE, (user_id,))
             # Reports keep what the persona said, nothing of theirs (bot/store/reports.py).
             await forget_in_reports(store, user_id)
+            await forget_in_usage(store, user_id)
             await store._all("DELETE FROM users WHERE id = ?", (user_id,))
             # SQLite reuses the highest ids once they are deleted: progress marks (message
             # ids) must not point past what is left, or new messages would be skipped.
@@ -239,7 +242,7 @@ async def collect_export(
             (user_id,),
         )
     ]
-    u = _required(user)
+    u = required(user)
     return {
         "user": dict(
             zip(

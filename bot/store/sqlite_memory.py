@@ -26,7 +26,8 @@ from bot.memory.base import (
 )
 from bot.memory.scope import memory_filter, memory_scope
 from bot.memory.text import segment
-from bot.store.sqlite import Row, SQLiteStore, _dt, _required, _ts
+from bot.store.sql import Row, required
+from bot.store.sqlite import SQLiteStore, _dt, _ts
 from bot.store.sqlite_memory_work import (
     INSERT_MEMORY,
     MEM_COLS,
@@ -178,7 +179,7 @@ class SQLiteMemoryStore(WorkTables):
     async def _insert_memory(self, m: NewMemory, now: str) -> Memory:
         s = self._s
         row = await s._one(INSERT_MEMORY, memory_params(m, now))
-        memory = _memory(_required(row))
+        memory = _memory(required(row))
         await s._all(
             "INSERT INTO memories_fts (rowid, scope, body) VALUES (?, ?, ?)",
             (

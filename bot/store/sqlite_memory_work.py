@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from bot.memory.base import Job, Memory, NewMemory, Scope, ScopeKind, Summary, TurnForExtraction
 from bot.memory.scope import memory_owner_sql
-from bot.store.sqlite import Row, SqlRunner, _required
+from bot.store.sql import Row, SqlRunner, required
 from bot.store.sqlite_turns import WATERMARK, chunks, marks
 
 MEM_COLS = (
@@ -142,7 +142,7 @@ class WorkTables:
                 "INSERT INTO memory_jobs (kind, payload, created_at) VALUES (?, ?, ?) RETURNING id",
                 (kind, json.dumps(payload, separators=(",", ":")), self._now()),
             )
-        job_id: int = _required(row)[0]
+        job_id: int = required(row)[0]
         return job_id
 
     async def claim_job(self, stale_before: datetime) -> Job | None:
@@ -168,7 +168,7 @@ class WorkTables:
     async def pending_jobs(self) -> int:
         async with self._guard():
             row = await self._s._one("SELECT COUNT(*) FROM memory_jobs WHERE finished_at IS NULL")
-        return int(_required(row)[0])
+        return int(required(row)[0])
 
     # conversation material ---------------------------------------------------------------
     async def turns_between(

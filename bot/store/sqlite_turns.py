@@ -22,7 +22,8 @@ from typing import Any
 from bot.memory.base import Scope
 from bot.memory.stems import Stemmer
 from bot.memory.text import CJK_CHAR, segment, turn_document
-from bot.store.sqlite import Row, SQLiteStore, SqlRunner, _dt, _required
+from bot.store.sql import Row, SqlRunner, required
+from bot.store.sqlite import SQLiteStore, _dt
 
 SHIFT = 40
 MASK = (1 << SHIFT) - 1
@@ -325,4 +326,4 @@ WATERMARK = "turns_indexed_upto"
 
 
 async def required_one(store: SQLiteStore, sql: str, params: Sequence[Any]) -> Row:
-    return _required(await store._one(sql, params))
+    return required(await store._one(sql, params))

@@ -10,9 +10,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.errors import KindredError
+from bot.errors import KindredError, PersonaExists
+from bot.personas.model import Persona
 from bot.store.base import Store
 from bot.store.postgres import PostgresStore
+from bot.store.sql import required
 from tests.contract.conftest import POSTGRES_URL
 
 
@@ -112,3 +114,34 @@ async def test_server_side_connection_error_hides_the_password(pg: PostgresStore
         await PostgresStore(url).open()
     assert "no_such_database_kindred" in str(caught.value)
     assert "pw-s3cret" not in str(caught.value)
+
+
+async def test_a_name_another_process_is_saving_is_a_clash(
+    pg: PostgresStore, make_store: Callable[[], Store]
+) -> None:
+    """The one place the unique index, not the check, decides (``_persona_name_taken``):
+    another process's save of the name is not committed yet when ours checks, so ours
+    passes the check, then waits on the index and must end as PersonaExists, not as the
+    driver's error."""
+    other = make_store()
+    await other.open()
+    assert isinstance(other, PostgresStore)
+    try:
+        async with other._transaction():
+            await other.save_persona(Persona(id="a", name="Luna"))  # joins: not committed
+            holder = required(await other._one("SELECT pg_backend_pid()"))[0]
+            saving = asyncio.create_task(pg.save_persona(Persona(id="b", name="LUNA")))
+            for _ in range(1000):  # until our insert waits on the other's uncommitted name
+                blocked = await pg._one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE ? = ANY(pg_blocking_pids(pid))",
+                    (holder,),
+                )
+                if required(blocked)[0] or saving.done():
+                    break
+                await asyncio.sleep(0.01)
+            assert not saving.done()
+        with pytest.raises(PersonaExists):
+            await saving
+        assert [p.persona.id for p in await pg.list_personas()] == ["a"]
+    finally:
+        await other.close()

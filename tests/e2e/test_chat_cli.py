@@ -104,3 +104,19 @@ def test_unknown_persona_exits_2(fake_llm: FakeServer, tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert "no persona named 'nobody'" in out.stderr
+
+
+def test_persona_list_expands_macros_and_help_lists_what_works_here(
+    fake_llm: FakeServer, tmp_path: Path
+) -> None:
+    env = env_for(fake_llm, tmp_path)
+    out = kindred("chat", "--user", "Wen", stdin="/persona\n/help\n/quit\n", env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    host = [ln for ln in out.stdout.splitlines() if "(host)" in ln]
+    # host.yaml's description starts "{{char}} is the lively host…": shown as the prompt has it.
+    assert "Host is the lively host" in host[0], host
+    assert "{{" not in out.stdout
+    # The terminal is a private chat: no group-only commands in its /help.
+    assert "/persona_create" in out.stdout and "/memory" in out.stdout
+    for group_only in ("/mode", "/reports", "about a member"):
+        assert group_only not in out.stdout

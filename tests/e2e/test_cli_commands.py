@@ -173,11 +173,8 @@ def test_persona_file_in_a_custom_dir_and_default_persona(
     assert "Sunny: You said: yo" in out.stdout
 
 
-def test_run_without_platform_or_terminal_exits_2(tmp_path: Path) -> None:
-    out = kindred("run", env=env(tmp_path), cwd=tmp_path, timeout=60)
-    assert out.returncode == 2
-    assert "KINDRED_TELEGRAM__TOKEN" in out.stderr
-    assert "KINDRED_DISCORD__TOKEN" in out.stderr
+# `kindred run` with no platform: piped stdin is a chat, /dev/null exits 2 naming both
+# tokens and `kindred chat` — tests/e2e/test_run_terminal.py.
 
 
 def test_doctor_reports_a_healthy_setup(fake_llm: FakeServer, tmp_path: Path) -> None:

@@ -4,12 +4,14 @@ talk to a persona. A 135M model's wording is unpredictable, so only shapes are c
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from bot.llm import OpenAIChatModel
 from bot.local_model import start_local_server, weights_path
 from bot.ports import ChatRequest, Turn
+from bot.usage import LLMCall
 from config.settings import LLMSettings
 from tests.e2e.conftest import clean_env, kindred
 
@@ -25,7 +27,10 @@ def test_weights_are_installed() -> None:
 
 async def test_local_server_streams_a_chat_reply() -> None:
     server = start_local_server(context_window=1024, threads=2)
-    model = OpenAIChatModel(LLMSettings(base_url=server.base_url, timeout=60), server.model)
+    calls: list[LLMCall] = []
+    sink = SimpleNamespace(record=calls.append)
+    settings = LLMSettings(base_url=server.base_url, timeout=60)
+    model = OpenAIChatModel(settings, server.model, usage_sink=sink)
     try:
         request = ChatRequest(
             messages=(Turn("system", "You are a kind mother."), Turn("user", "hi mom")),
@@ -37,6 +42,9 @@ async def test_local_server_streams_a_chat_reply() -> None:
         assert len(chunks) > 1  # streamed, not one block
         assert "".join(chunks).strip()
         assert "<think>" not in "".join(chunks)
+        # llama.cpp honours stream_options.include_usage: tokens as the model counted them.
+        [call] = calls
+        assert not call.estimated and call.prompt_tokens > 0 and call.completion_tokens > 0
     finally:
         await model.aclose()
 

@@ -83,6 +83,9 @@ class FakeDiscord:
         self.port = 0
         self.calls: list[Call] = []
         self.app_id = p.snowflake()
+        # The application's flags (GET /oauth2/applications/@me): which privileged intents
+        # the Developer Portal has switched on (1 << 18: Message Content). Tests set it.
+        self.app_flags = 0
         self.bot_user = p.user(self.app_id, "Kindred", bot=True)
         self.users: dict[str, dict[str, Any]] = {}
         self.guilds: dict[str, dict[str, Any]] = {}

@@ -96,10 +96,26 @@ def routes(fake: FakeDiscord) -> list[tuple[str, str, Handler]]:
             "bot_require_code_grant": False,
             "verify_key": "0" * 64,
             "owner": fake.alice,
-            "flags": 0,
+            "flags": fake.app_flags,
             "team": None,
             "summary": "",
         }
+
+    async def my_guilds(call: Call) -> Any:
+        """The bot's servers as partial guilds, with its permissions in each (the OR of its
+        roles' and @everyone's), as Discord answers GET /users/@me/guilds."""
+        out = []
+        for g in fake.guilds.values():
+            mine = next(m for m in g["members"] if m["user"]["id"] == fake.bot_user["id"])
+            perms = 0
+            for r in g["roles"]:
+                if r["id"] == g["id"] or r["id"] in mine["roles"]:
+                    perms |= int(r["permissions"])
+            out.append(
+                {"id": g["id"], "name": g["name"], "icon": None, "owner": False,
+                 "permissions": str(perms), "features": []}
+            )  # fmt: skip
+        return out
 
     async def gateway_bot(call: Call) -> Any:
         return {
@@ -340,6 +356,7 @@ def routes(fake: FakeDiscord) -> list[tuple[str, str, Handler]]:
 
     return [
         ("GET", "/users/@me", me),
+        ("GET", "/users/@me/guilds", my_guilds),
         ("GET", "/oauth2/applications/@me", app_info),
         ("GET", "/gateway/bot", gateway_bot),
         ("GET", "/gateway", gateway),

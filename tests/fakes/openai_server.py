@@ -254,6 +254,9 @@ class FakeOpenAI:
         self.api_key = api_key
         self.embedding_dims = embedding_dims
         self.requests: list[RecordedRequest] = []
+        # Every ``usage`` object sent (completions, streams that asked, embeddings), with
+        # the model it was for: what `kindred usage` must add up to.
+        self.usage_sent: list[tuple[str, dict[str, int]]] = []
         # Consulted when an endpoint's queue is empty; returning None means the default.
         self.responder: Responder | None = None
         self._queues: dict[str, deque[Action]] = {
@@ -432,6 +435,10 @@ class FakeOpenAI:
             _abort(request)
             return web.Response(status=503)
 
+    def _sent(self, body: dict[str, Any], usage: dict[str, int]) -> dict[str, int]:
+        self.usage_sent.append((str(body.get("model", "")), usage))
+        return usage
+
     def _content(self, body: dict[str, Any], reply: Reply) -> tuple[str, list[str]]:
         if reply.chunks is not None:
             pieces = [c for c in reply.chunks if c]
@@ -472,7 +479,7 @@ class FakeOpenAI:
                     "finish_reason": finish,
                 }
             ],
-            "usage": _usage(body, len(pieces)),
+            "usage": self._sent(body, _usage(body, len(pieces))),
         }
 
     async def _stream(
@@ -525,7 +532,7 @@ class FakeOpenAI:
                 return resp
             await resp.write(chunk({}, reply.finish_reason))
             if (body.get("stream_options") or {}).get("include_usage"):
-                await resp.write(event([], usage=_usage(body, len(pieces))))
+                await resp.write(event([], usage=self._sent(body, _usage(body, len(pieces)))))
             await resp.write(b"data: [DONE]\n\n")
             await resp.write_eof()
         except (_Closing, ConnectionResetError):
@@ -580,7 +587,7 @@ class FakeOpenAI:
                 "object": "list",
                 "data": data,
                 "model": body.get("model", "fake-embedding"),
-                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+                "usage": self._sent(body, {"prompt_tokens": tokens, "total_tokens": tokens}),
             }
         )
 

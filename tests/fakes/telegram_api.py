@@ -95,6 +95,8 @@ class FakeBotAPI:
         self._failures: dict[str, deque[ApiError]] = defaultdict(deque)
         # When set, every request with parse_mode fails as Telegram does for bad markup.
         self.reject_parse_mode = False
+        # BotFather's /setprivacy → Disable: getMe then says can_read_all_group_messages.
+        self.privacy_off = False
         # Called with each successful call (after its result is known); benchmarks use it.
         self.on_call: Callable[[Call], None] | None = None
         self.polls = 0  # getUpdates requests (not kept in ``calls``: there are many)
@@ -375,7 +377,7 @@ class FakeBotAPI:
             "first_name": "Kindred",
             "username": BOT_USERNAME,
             "can_join_groups": True,
-            "can_read_all_group_messages": False,
+            "can_read_all_group_messages": self.privacy_off,
             "supports_inline_queries": False,
         }
 

@@ -44,6 +44,8 @@ async def test_kindred_run_answers_a_dm_and_stops_on_sigterm(tmp_path: Path) -> 
             await tg.send_text("not for you", **group)
             await tg.send_text("/help", **group)
             await tg.wait_for(lambda t: any("/persona" in x for x in t.texts(-5)), limit=60)
+            # A group's /help lists its group-only commands (a private chat's does not).
+            assert any("/mode" in x and "/reports" in x for x in tg.texts(-5))
             assert len(streamed(llm)) == 1
         finally:
             proc.send_signal(signal.SIGTERM)
