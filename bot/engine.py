@@ -183,7 +183,8 @@ class Engine(ReplyPipeline):
             turn.release()
             return
         async with turn:
-            await self._answer(reply, channel)
+            if await self._still_ours(reply):
+                await self._answer(reply, channel)
 
     def typing(self, event: Typing) -> None:
         """The platform says someone is typing: a reply waiting for their quiet waits on."""
@@ -210,7 +211,8 @@ class Engine(ReplyPipeline):
         )
         reply = Reply(ANSWERED, chat, user, persona, m.conversation_id, m, msg)
         async with self._replies.ticket((chat.platform, chat.key)):
-            await self._answer(reply, channel)
+            if await self._still_ours(reply):
+                await self._answer(reply, channel)
 
     async def speak(
         self,
@@ -289,6 +291,19 @@ class Engine(ReplyPipeline):
                 await self._settle(reply, None)  # they were told; a retry would fail the same
             except Exception:
                 log.exception("could not mark a message as answered")
+
+    async def _still_ours(self, reply: Reply) -> bool:
+        """Whether this process is still to answer ``reply``'s message now that its turn
+        has come. While it waited for the chat, the message may have been answered by a
+        reply that saw it, or — its lease run out under load — claimed and answered by
+        another process (or this one's recovery): answering again would say it twice."""
+        if reply.message is None:
+            return True
+        try:
+            return await self.store.owes(reply.message.id, self.owner)
+        except Exception:
+            log.exception("could not check whether a message is still owed; answering it")
+            return True
 
     async def _persona(self, persona_id: str) -> Persona | None:
         try:
