@@ -134,7 +134,7 @@ async def build_runtime(
     try:
         store = await open_database(settings.database_url, clock.now)
         stack.push_async_callback(store.close)
-        chat_locks = await open_chat_locks(store, settings.effective_llm().max_concurrency)
+        chat_locks = await open_chat_locks(store)
         if chat_locks is not None:
             stack.push_async_callback(chat_locks.aclose)
         # LLM usage (bot/usage_recorder.py): stopped after everything that calls the model,
@@ -298,7 +298,7 @@ async def open_database(url: str, clock: Callable[[], datetime] = utc_now) -> St
     return store
 
 
-async def open_chat_locks(store: Store, max_concurrency: int) -> PostgresChatLocks | None:
+async def open_chat_locks(store: Store) -> PostgresChatLocks | None:
     """On PostgreSQL, the per-chat reply lock shared by every process on the database
     (several processes may answer one chat); None on SQLite, where one process is the
     whole deployment and the engine's in-process line suffices. Uncontended locks share one
@@ -312,7 +312,7 @@ async def open_chat_locks(store: Store, max_concurrency: int) -> PostgresChatLoc
 
     if not isinstance(store, PostgresStore):
         return None
-    locks = PostgresChatLocks(store, size=min(16, max(4, max_concurrency // 2)))
+    locks = PostgresChatLocks(store)
     await locks.open()
     return locks
 

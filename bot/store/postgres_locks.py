@@ -54,6 +54,7 @@ from typing import Any
 
 import asyncpg
 
+from bot.errors import KindredError
 from bot.ordering import KeyedOrder
 from bot.store.postgres import CONNECT_TIMEOUT_S, PostgresStore, _lock_key
 
@@ -104,8 +105,16 @@ class PostgresChatLocks:
             timeout=CONNECT_TIMEOUT_S,
             server_settings=self._settings(),
         )
-        # The schema as PostgreSQL resolves it (a ?search_path= in the URL included).
-        self._namespace = str(await self._pool.fetchval("SELECT current_schema()"))
+        try:
+            # The schema as PostgreSQL resolves it (a ?search_path= in the URL included).
+            self._namespace = str(await self._pool.fetchval("SELECT current_schema()"))
+        except _LOST as exc:
+            await self.aclose()
+            # The type only: the message could quote the connection string.
+            raise KindredError(
+                f"cannot open a connection for the chat locks ({type(exc).__name__});"
+                " check PostgreSQL's max_connections (docs/scale.md)"
+            ) from None
 
     async def aclose(self) -> None:
         holder, self._holder = self._holder, None
