@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import re
-from datetime import date
 
-from bot.errors import KindredError
-from bot.prices import load_prices
-from bot.usage_report import BY, group, render_json, render_table
+from bot.prices import current_prices
+from bot.usage_report import BY, group, parse_since, render_json, render_table
 from config.settings import Settings
-
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,18 +19,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.runtime import database_problems, open_database
 
-    since = args.since
-    if since is not None:
-        try:
-            if not _DAY.fullmatch(since):
-                raise ValueError
-            date.fromisoformat(since)
-        except ValueError:
-            raise KindredError(f"--since must be a day like 2026-12-01, not {since!r}") from None
-    prices = load_prices(settings.usage.prices_file)
+    since = None if args.since is None else parse_since(args.since)
     store = await open_database(settings.database_url)
     try:
         with database_problems(settings.database_url):
+            prices = await current_prices(store, settings.usage.prices_file)
             rows = await store.llm_usage(since)
             names: dict[int, str] = {}
             if args.by == "person":

@@ -100,7 +100,7 @@ class Engine(ReplyPipeline):
             Debounce(config.debounce, self.heard, self._history),
             later_message,
             # Before anything costly: the persona may let ambient chatter pass.
-            ModelOpinion(model, lambda: self.config, self._llm_slots),
+            ModelOpinion(model, lambda: self.config),
             Listen(self.media, transcriber, store),
             Look(self.media, lambda: self.config.vision),
             Disclosure(self._disclosure, clock),

@@ -22,8 +22,9 @@ from bot.commands import Commands
 from bot.engine import Engine, EngineConfig
 from bot.errors import KindredError
 from bot.filters import clean_output
-from bot.llm import OpenAIChatModel
-from bot.local_model import BANNER, SAMPLING, start_local_server
+from bot.llm import OpenAIChatModel, slot_policy
+from bot.llm_slots import LLMSlots, SlotPolicy
+from bot.local_model import BANNER, PARALLEL, SAMPLING, start_local_server
 from bot.memory.service import MemoryService
 from bot.personas.registry import PersonaRegistry
 from bot.ports import Adapter, Clock, Outbox, Service
@@ -171,12 +172,18 @@ async def build_runtime(
             if announce:
                 print(BANNER, file=sys.stderr)
         model_name = llm.model or "gpt-4o-mini"
+        # One set of per-endpoint limits for every model object of this process; the
+        # embedded model has its own fixed one (it decodes PARALLEL requests at once).
+        slots = LLMSlots(slot_policy(llm))
         model = OpenAIChatModel(
             llm,
             default_model=model_name,
             sampling=SAMPLING if local else None,
             usage_sink=recorder,
+            slots=slots,
         )
+        if local:
+            slots.set_policy(model.slot_endpoint, SlotPolicy.fixed(PARALLEL))
         profile = llm.prompt_profile
         if profile == "auto":
             profile = "compact" if local else "full"
@@ -207,7 +214,6 @@ async def build_runtime(
                 temperature=llm.temperature,
                 top_p=llm.top_p,
                 history_limit=settings.history_limit,
-                max_concurrency=llm.max_concurrency,
                 disclosure_interval=timedelta(hours=settings.safety.disclosure_interval_hours),
                 care=care_config(settings.safety, llm, model, model_name, local),
                 vision=llm.vision,
@@ -405,6 +411,7 @@ def build_memory(
             emb_model = OpenAIChatModel(
                 llm.model_copy(update={"base_url": ms.embedding_base_url}),
                 usage_sink=model.usage_sink,
+                slots=model.slots,
             )
         name = ms.embedding_model
 

@@ -1,19 +1,35 @@
 """``kindred usage``: LLM calls, tokens and estimated cost, summed by persona, person,
 model, kind or day (from the daily counters of bot/store/usage.py, priced with
-bot/prices.py). Pure: rows in, text or JSON out."""
+bot/prices.py). Pure: rows in, text or JSON out. The dashboard's usage page
+(adapters/web/usage.py) sums and prices with the same ``group`` and ``Line``."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Literal
 
+from bot.errors import KindredError
 from bot.prices import Prices
 from bot.store.base import LLMUsage
 
 By = Literal["persona", "person", "model", "kind", "day"]
 BY: tuple[By, ...] = ("persona", "person", "model", "kind", "day")
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_since(text: str) -> str:
+    """A ``--since`` day ("2026-12-01", a UTC day) checked, or a ``KindredError``."""
+    try:
+        if not _DAY.fullmatch(text):
+            raise ValueError
+        date.fromisoformat(text)
+    except ValueError:
+        raise KindredError(f"--since must be a day like 2026-12-01, not {text[:40]!r}") from None
+    return text
 
 
 @dataclass(slots=True)
@@ -38,6 +54,10 @@ class Line:
             self.unpriced.add(row.model)
         else:
             self.cost += price.cost(row.prompt_tokens, row.completion_tokens)
+
+    def cost_usd(self) -> float | None:
+        """The cost in dollars; None: no price is known for any of its models."""
+        return None if self.unpriced and not self.cost else round(self.cost, 6)
 
     def cost_text(self) -> str:
         if self.unpriced and not self.cost:
@@ -83,8 +103,7 @@ def render_json(lines: Sequence[Line], total: Line, by: By, since: str | None) -
             "prompt_tokens": line.prompt_tokens,
             "completion_tokens": line.completion_tokens,
             "estimated_calls": line.estimated,
-            # null: no price is known for any of its models
-            "cost_usd": None if line.unpriced and not line.cost else round(line.cost, 6),
+            "cost_usd": line.cost_usd(),  # null: no price is known for any of its models
             "unpriced_models": sorted(line.unpriced),
         }
 

@@ -42,6 +42,7 @@ from adapters.telegram.channel import TelegramChannel
 from adapters.telegram.convert import BotIdentity, chat_ref, command, for_other_bot, incoming
 from adapters.telegram.download import Downloader, DownloadFailed
 from adapters.telegram.intake import QuietLog, SafeBot
+from adapters.telegram.liveness import PollWatch
 from adapters.telegram.media import attached_card
 from adapters.telegram.menu import register_commands
 from adapters.telegram.webhook import Acks, WebhookListener, derive_secret
@@ -70,12 +71,15 @@ class TelegramAdapter:
         if s.token is None:
             raise ValueError("KINDRED_TELEGRAM__TOKEN is not set")
         self._token = s.token.get_secret_value()
+        # What /readyz hears about this adapter's connection (bot/readiness.py, liveness.py).
+        self.link = runtime.readiness.link(self.name)
         bot = SafeBot(
             self._token,
             base_url=s.base_url,
             base_file_url=s.base_file_url,
             request=HTTPXRequest(connection_pool_size=s.connection_pool_size),
             get_updates_request=HTTPXRequest(connection_pool_size=1),
+            watch=PollWatch(self.link) if s.mode != "webhook" else None,
         )
         self.app: Application = (  # type: ignore[type-arg]
             ApplicationBuilder().bot(bot).concurrent_updates(True).build()
@@ -152,6 +156,7 @@ class TelegramAdapter:
         except TelegramError as exc:
             await self.webhook.stop()
             raise KindredError(f"Telegram refused the webhook ({type(exc).__name__})") from None
+        self.link.connected()  # Telegram pushes to the listener from now on
 
     async def stop(self) -> None:
         updater = self.app.updater

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-from adapters.web import chats, health, login, people, personas, reports
+from adapters.web import chats, health, login, people, personas, reports, usage
 from adapters.web.auth import Sessions, guard
 from adapters.web.state import DASHBOARD, Dashboard
 from bot.errors import KindredError
@@ -38,7 +38,7 @@ def build_app(runtime: Runtime, adapters: Sequence[Adapter] = ()) -> web.Applica
     app[DASHBOARD] = Dashboard(runtime, outboxes, sessions or Sessions("", 0, 1, 1))
     app.add_routes(health.routes)
     if sessions is not None:
-        for module in (login, personas, chats, people, reports):
+        for module in (login, personas, chats, people, reports, usage):
             app.add_routes(module.routes)
     return app
 

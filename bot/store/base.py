@@ -196,6 +196,16 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class PriceOverride:
+    """A model's price the operator set on the dashboard (bot/store/prices.py), in dollars
+    per million prompt (input) and completion (output) tokens."""
+
+    model: str
+    input: float
+    output: float
+
+
+@dataclass(frozen=True, slots=True)
 class LLMUsage:
     """LLM calls of one kind on one model for one (persona, person, chat) on one UTC day
     (bot/store/usage.py). Not the limits' ``Usage`` above: this is what the operator pays."""
@@ -557,6 +567,16 @@ class Store(Protocol):
 
     async def llm_usage(self, since: str | None = None) -> list[LLMUsage]:
         """Every row from ``since`` (a "YYYY-MM-DD" day, inclusive) on, oldest first."""
+
+    # prices set on the dashboard (bot/store/prices.py) -----------------------------------
+    async def price_overrides(self) -> list[PriceOverride]:
+        """Every model's price set on the dashboard, by model name."""
+
+    async def set_price_override(self, price: PriceOverride) -> None:
+        """Set (or replace) ``price.model``'s price."""
+
+    async def delete_price_override(self, model: str) -> bool:
+        """Drop ``model``'s price (the price files' one applies again); False: there was none."""
 
     async def chat_settings(self, platform: str, chat_key: str) -> ChatSettings: ...
 

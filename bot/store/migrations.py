@@ -689,6 +689,23 @@ MIGRATIONS: list[tuple[int, tuple[Statement, ...]]] = [
             "CREATE INDEX llm_usage_by_user ON llm_usage (user_id)",
         ),
     ),
+    (
+        44,
+        (
+            # Prices the operator set on the dashboard's usage page (bot/store/prices.py):
+            # dollars per million input and output tokens, over the price files
+            # (bot/prices.py), read by the page and `kindred usage` alike. In the database so
+            # every process sees them and no process needs a writable config directory.
+            """
+            CREATE TABLE usage_prices (
+                model TEXT PRIMARY KEY,
+                input_usd DOUBLE PRECISION NOT NULL,
+                output_usd DOUBLE PRECISION NOT NULL,
+                updated_at ${ts} NOT NULL
+            )
+            """,
+        ),
+    ),
 ]
 
 

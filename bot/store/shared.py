@@ -13,6 +13,7 @@ from bot.store.initiative import CheckinTables
 from bot.store.jobs import JobTables
 from bot.store.limits import LimitCounters
 from bot.store.messages import MessageEdits
+from bot.store.prices import PriceTables
 from bot.store.replies import OwedReplies
 from bot.store.reports import ReportTables
 from bot.store.safety_counts import SafetyCounts
@@ -32,7 +33,8 @@ class SharedTables(
     ReportTables,
     DirectoryTables,
     UsageTables,
+    PriceTables,
 ):
     """Users, personas, chat settings, conversations, messages, owed replies, jobs, edits,
     check-ins, care state, limits, safety counts, reports, the dashboard's lookups, LLM
-    usage."""
+    usage and the prices set on the dashboard."""

@@ -116,7 +116,15 @@ async def test_a_wrong_token_shows_no_page_and_a_form_without_csrf_is_refused(
         assert "Wrong token" in body
         assert "Log out" not in body and "People" not in body
         assert not any(n in body for n in names)
-        for path in ("/personas", "/chats", "/people", "/reports", "/personas/mom", "/people/1"):
+        for path in (
+            "/personas",
+            "/chats",
+            "/people",
+            "/reports",
+            "/usage",
+            "/personas/mom",
+            "/people/1",
+        ):
             response = await page.goto(f"{site.url}{path}")
             assert page.url.endswith("/login"), path
             assert response is not None and response.ok  # the login page itself
@@ -133,3 +141,26 @@ async def test_a_wrong_token_shows_no_page_and_a_form_without_csrf_is_refused(
         cookies = {c["name"]: c for c in await page.context.cookies()}
         assert cookies["kindred_session"]["httpOnly"]
         assert cookies["kindred_session"]["sameSite"] == "Strict"
+
+
+async def test_the_usage_page_counts_a_real_reply_and_draws_it(
+    tmp_path: Path, llm: FakeOpenAI, tg: FakeBotAPI, page: Any
+) -> None:
+    async with kindred_run(settings_for(tmp_path, llm, tg)) as site:
+        await tg.send_text("how much do I cost?")
+        await tg.wait_for(lambda t: "You said: how much do I cost?" in t.texts(42))
+        await log_in(page, site)
+        await page.wait_for_url("**/personas")
+        await page.get_by_role("link", name="Usage", exact=True).click()
+        await page.wait_for_url("**/usage")
+        # The reply was counted (this process's counts are written as the page loads).
+        total = page.locator('#usage-day tr[data-key="total"] td.replies')
+        assert int(await total.inner_text()) >= 1
+        chart = page.locator("svg#chart-tokens")
+        assert await chart.is_visible()
+        box = await chart.bounding_box()
+        assert box is not None and box["width"] > 300
+        today = site.runtime.clock.now().date().isoformat()
+        # Today's bar has a height and says its count in its tooltip.
+        tips = await chart.locator("rect > title").all_text_contents()
+        assert any(t.startswith(f"{today} prompt tokens: ") and not t.endswith(": 0") for t in tips)
