@@ -139,7 +139,7 @@ class OpenAIChatModel:
                 started = loop.time()  # first token is timed from the request, as before
             try:
                 response, deltas, first, done = await self._start(body, filt, deadline, seen)
-                permit.ok()  # the endpoint took the call and answered: it keeps up
+                permit.started()  # the endpoint took the call and answers: it keeps up
                 break
             except Exception as exc:
                 self._judge(permit, exc)

@@ -125,7 +125,7 @@ class Permit:
     slot is released; a permit released without a word (an error that says nothing about
     load, a cancelled call) leaves the limit as it is."""
 
-    __slots__ = ("_epoch", "_limit", "_outcome", "_released", "_retry_after", "work")
+    __slots__ = ("_counted", "_epoch", "_limit", "_outcome", "_released", "_retry_after", "work")
 
     def __init__(self, limit: EndpointLimit, work: Work, epoch: int) -> None:
         self._limit = limit
@@ -134,9 +134,22 @@ class Permit:
         self._outcome: bool | None = None  # True ok, False overloaded, None neutral
         self._retry_after: float | None = None
         self._released = False
+        self._counted = False  # its success already moved the limit (``started``)
 
     def ok(self) -> None:
         self._outcome = True
+
+    def started(self) -> None:
+        """The endpoint took the call and began answering. For a stream that is when it
+        showed it keeps up: the stream's end may be seconds away (a paced model, a long
+        reply), and a limit that grew only then would keep the next people waiting behind
+        calls the endpoint is serving well. The success counts now, once."""
+        if self._released or self._counted:
+            return
+        self._outcome = True
+        self._counted = True
+        self._limit._kept_up(self._limit.in_use >= self._limit.capacity, self._epoch)
+        self._limit.dispatch()  # a slot it opened goes to whoever waits
 
     def overloaded(self, retry_after: float | None = None) -> None:
         self._outcome = False
@@ -251,7 +264,7 @@ class EndpointLimit:
         self.in_use -= 1
         if permit.work is Work.BACKGROUND:
             self.background_in_use -= 1
-        if outcome is True:
+        if outcome is True and not permit._counted:
             self._kept_up(full, epoch)
         elif outcome is False:
             self._overloaded(retry_after, epoch)

@@ -136,6 +136,22 @@ async def test_the_limit_leaves_its_start_fast_then_grows_slowly_after_overload(
     assert limit.capacity == 5
 
 
+async def test_a_stream_that_started_grows_the_limit_while_it_still_runs() -> None:
+    """Twenty slow streams on a limit of 16: as each of the 16 starts answering, one more
+    may start, so the 17th to 20th people do not wait for the first stream to end."""
+    limit = EndpointLimit("e", SlotPolicy(start=16, floor=1, ceiling=64))
+    held = await take(limit, REPLY, 16)
+    late = [await waiting(limit, REPLY) for _ in range(4)]
+    for permit in held[:4]:
+        permit.started()
+        await asyncio.sleep(0)
+    assert limit.capacity == 20 and all(t.done() for t in late)
+    held[0].started()  # counted once
+    for permit in held + [await t for t in late]:
+        permit.release()
+    assert limit.capacity == 20 and limit.in_use == 0
+
+
 async def test_a_success_with_slots_to_spare_does_not_grow_the_limit() -> None:
     limit = EndpointLimit("e", SlotPolicy(start=4, floor=1, ceiling=64))
     for _ in range(10):
