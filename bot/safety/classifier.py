@@ -50,12 +50,21 @@ class Model:
     """Weights of one trained model; immutable once loaded, safe to share across threads."""
 
     def __init__(
-        self, weights: dict[str, float], bias: float, threshold: float, ngram_max: int
+        self,
+        weights: dict[str, float],
+        bias: float,
+        threshold: float,
+        ngram_max: int,
+        lang_thresholds: dict[str, float] | None = None,
     ) -> None:
         self.weights = weights
         self.bias = bias
         self.threshold = threshold
         self.ngram_max = ngram_max
+        # Per-language cuts (keys from ``lang_group``), each chosen on that language's
+        # validation posts so every language sees about the same false-positive rate; a
+        # language without enough validation data keeps the global ``threshold``.
+        self.lang_thresholds = lang_thresholds or {}
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> Model:
@@ -63,7 +72,16 @@ class Model:
         if data.get("format") != 1:
             raise ValueError(f"unknown crisis model format in {path}")
         weights = {str(k): float(v) for k, v in data["weights"].items()}
-        return cls(weights, float(data["bias"]), float(data["threshold"]), int(data["ngram_max"]))
+        cuts = {str(k): float(v) for k, v in data.get("lang_thresholds", {}).items()}
+        return cls(
+            weights, float(data["bias"]), float(data["threshold"]), int(data["ngram_max"]), cuts
+        )
+
+    def cut(self, text: str) -> float:
+        """The decision threshold for this text's language (the global one if unknown)."""
+        if not self.lang_thresholds:
+            return self.threshold
+        return self.lang_thresholds.get(lang_group(text) or "", self.threshold)
 
     def logit(self, text: str) -> float:
         feats = features(text, self.ngram_max)
@@ -71,7 +89,7 @@ class Model:
             return self.bias - self.threshold - 10.0
         get = self.weights.get
         total = sum(get(f, 0.0) for f in feats)
-        return self.bias + total / math.sqrt(len(feats)) - self.threshold
+        return self.bias + total / math.sqrt(len(feats)) - self.cut(text)
 
     def score(self, text: str) -> float:
         z = self.logit(text)
@@ -152,6 +170,12 @@ def guess_lang(text: str) -> str | None:
         if n > hits:
             best, hits = lang, n
     return best
+
+
+def lang_group(text: str) -> str | None:
+    """The language group a per-language threshold is keyed by: ``guess_lang``, which
+    cannot tell Simplified from Traditional Chinese (one "zh" group)."""
+    return guess_lang(text)
 
 
 def screen(text: str, unsure_band: float = DEFAULT_UNSURE_BAND) -> CrisisVerdict:

@@ -76,9 +76,11 @@ _WISH = re.compile("|".join(f"(?:{p})" for p in _WISH_PATTERNS), re.IGNORECASE)
 
 _GUARD_PATTERNS = [
     # negation of the writer's own wish
-    r"\b(?:i|i'm|im)\s+(?:do not|don'?t|dont|never|am not|'m not|not)\s+(?:want|wanna|going|plan"
-    r"|planning|suicidal|thinking)(?: to)?\s*(?:to )?(?:die|kill myself|hurt myself|end my life"
-    r"|suicidal|do it)?\b",
+    # (the object is required: "I don't want to be told…" or "I do not want to live" is
+    # no guard)
+    r"\b(?:i|i'm|im)\s+(?:do not|don'?t|dont|never|am not|'m not|not)\s+(?:(?:want|wanna|going"
+    r"|plan|planning|thinking)(?: to| of| about)?\s+(?:die|dying|kill(?:ing)? myself"
+    r"|hurt(?:ing)? myself|end(?:ing)? my life|do it)|suicidal)\b",
     r"\bno (?:quiero|voy a) (?:morir|matarme|suicidarme)",
     r"\bn[aã]o (?:quero|vou) (?:morrer|me matar)",
     r"\b(?:tidak|nggak|gak|ga|enggak) (?:mau|ingin|pengen) (?:mati|bunuh diri)",
