@@ -41,16 +41,33 @@ _PLAN_PATTERNS = [
     r"\b(?:hurting|cutting|harming|burning) myself (?:is|are)? ?(?:what |the only thing )?"
     r"(?:keeps?|keeping) me\b",
     r"\bkeeps? me going\b.{0,10}$|\bonly (?:pills|cutting|hurting myself)\b",
+    r"\bhow (?:many|much) (?:pills|tablets|\w+ pills) (?:to|would it take to|does it take to"
+    r"|do i need to|should i take to) (?:die|kill myself|end it|overdose|od)\b",
+    r"\bwhere (?:can|do|could) i (?:buy|get|find) (?:a |some )?(?:rope|gun|pills|razor"
+    r"|blade)s? (?:to|so i can) (?:kill myself|die|end it|end my life|hang myself)\b",
+    # Spanish / Portuguese / French / German: method questions, asking for help
+    r"\bc[oó]mo (?:puedo |podr[ií]a )?(?:matarme|suicidarme|quitarme la vida)\b",
+    r"\bay[uú]dame a (?:matarme|suicidarme|cortarme|hacerme da[nñ]o|morir)\b",
+    r"\bcomo (?:posso |eu )?(?:me matar|me suicidar|tirar minha vida)\b",
+    r"\bme ajud(?:a|e) a (?:me matar|morrer|me cortar|me machucar)\b",
+    r"\bcomment (?:me suicider|me tuer|mettre fin [aà] mes jours)\b",
+    r"\bwie (?:kann ich mich|bringe ich mich) (?:umbringen|um)\b",
     # Spanish / Portuguese
-    r"\b(?:me voy a|voy a) (?:matar|suicidar|tirar|lanzar|colgar)",
-    r"\b(?:vou|eu vou) (?:me matar|me jogar|me enforcar|pular)",
+    r"(?<!no )(?<!no me )\b(?:me voy a|voy a) (?:matar|suicidar|tirar|lanzar|colgar)",
+    r"(?<!não )(?<!nao )\b(?:vou|eu vou) (?:me matar|me jogar|me enforcar|pular)",
     r"\b(?:forma|manera|jeito|maneira) m[aá]s (?:r[aá]pida|f[aá]cil) de"
     r" (?:morir|matarme|me matar|morrer)",
     # Indonesian
     r"\b(?:aku|saya|gue|gw) (?:mau|ingin|pengen|pingin|akan)"
     r" (?:lompat|gantung diri|bunuh diri|loncat)",
     r"\bcara (?:bunuh diri|mati) (?:paling|yang) ",
+    r"\b(?:bantu|tolong bantu) (?:aku|saya|gue) (?:bunuh diri|mati|menyakiti diri)",
+    r"\b(?:gimana|bagaimana) cara (?:aku |saya )?(?:bunuh diri|mati dengan)",
     # Chinese / Japanese / Korean
+    r"(?:告诉我|告訴我|教我)(?:怎么|怎麼|如何)?(?:自杀|自殺|去死|死得)",
+    r"(?:帮我|幫我)(?:自杀|自殺|去死|割腕)",
+    r"(?:自殺|死ぬ)(?:の|する)?方法を?(?:教えて|知りたい)",
+    r"(?:자살|죽는) 방법(?:을)? (?:알려|가르쳐)",
     r"(?:今晚|明天|今天)(?:我)?(?:要|就|想)(?:从|從)?.{0,8}(?:跳下去|跳楼|跳樓|自杀|自殺)",
     r"(?:怎么|怎麼|如何)(?:自杀|自殺|死)(?:最快|最不痛|不痛)",
     r"(?:今夜|明日).{0,10}飛び降り",
@@ -71,6 +88,13 @@ _WISH_PATTERNS = [
     r"\b(?:pengen|pingin|ingin|mau) (?:mati|bunuh diri)\b",
     r"\bje veux (?:mourir|me suicider)\b|\bich will (?:sterben|mich umbringen)\b",
     r"死にたい|消えたい|自殺したい|想死|不想活|想自杀|想自殺|죽고 싶|자살하고 싶",
+    # never waking up, said in the first person
+    r"\bi (?:don'?t|do not) want to (?:wake up|be alive|exist|live) (?:anymore|again"
+    r"|any ?more)\b",
+    r"\bno quiero (?:despertar(?:me)?(?! a\b)|seguir viviendo|vivir m[aá]s|existir)\b",
+    r"\bn[aã]o quero (?:mais )?(?:acordar|viver|existir)\b",
+    r"\b(?:gak|nggak|ga|tidak) (?:mau|ingin|usah) (?:bangun|hidup) lagi\b",
+    r"目が覚めなければ|もう起きたくない|一睡不醒|不想醒来|不想醒來|再也不要醒|깨어나지 않았으면",
 ]
 _WISH = re.compile("|".join(f"(?:{p})" for p in _WISH_PATTERNS), re.IGNORECASE)
 
