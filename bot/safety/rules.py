@@ -45,6 +45,17 @@ _PLAN_PATTERNS = [
     r"|do i need to|should i take to) (?:die|kill myself|end it|overdose|od)\b",
     r"\bwhere (?:can|do|could) i (?:buy|get|find) (?:a |some )?(?:rope|gun|pills|razor"
     r"|blade)s? (?:to|so i can) (?:kill myself|die|end it|end my life|hang myself)\b",
+    r"\bhow (?:high|far|tall|deep)\b.{0,40}\bto (?:die|kill myself|be fatal)\b",
+    # self-harm done, in the first person
+    r"\b(?:cut|cutting|scratch(?:ing|ed)?|burn(?:ing|ed)?|hit(?:ting)?) (?:my|myself)\b.{0,30}"
+    r"\buntil (?:it|they|i) (?:bleed|bled|bleeds|bruise)",
+    # a suicide note written
+    r"\b(?:i|i'?ve|i have|aku|saya|gue|yo|eu|ya)\b.{0,12}\b(?:wrote|written|writing|nulis|menulis"
+    r"|escrib[ií]|escrevi)\b.{0,12}\b(?:suicide note|surat bunuh diri|nota de suicidio"
+    r"|carta de suic[ií]dio)",
+    # German: a time and a means
+    r"\b(?:heute nacht|heute|morgen)\b.{0,20}\b(?:nehme ich alle|bringe ich mich um"
+    r"|springe ich)",
     # Spanish / Portuguese / French / German: method questions, asking for help
     r"\bc[oó]mo (?:puedo |podr[ií]a )?(?:matarme|suicidarme|quitarme la vida)\b",
     r"\bay[uú]dame a (?:matarme|suicidarme|cortarme|hacerme da[nñ]o|morir)\b",
@@ -81,7 +92,20 @@ _PLAN = re.compile("|".join(f"(?:{p})" for p in _PLAN_PATTERNS), re.IGNORECASE)
 # qué guapo").
 _WISH_PATTERNS = [
     r"\bi (?:just |really |honestly )?(?:want|wanna|wish) (?:to )?(?:die|be dead|kill myself)\b",
-    r"\b(?:i think about|thinking about|thoughts of) (?:self[- ]?harm|suicide|killing myself)",
+    r"\b(?:i think about|thinking about|thoughts of) (?:self[- ]?harm|suicide|killing myself"
+    r"|overdosing|hanging myself|cutting myself|ending (?:it|my life)|dying)",
+    r"\bi (?:just )?(?:wish i could|want to|wanna) (?:fall asleep|sleep) forever\b",
+    # a burden, better off without me
+    r"\b(?:everyone|everybody|they|people|my family|the world) (?:would|will|'d) be better off"
+    r" without me\b|\bestar[ií]an mejor sin m[ií]\b|\bficariam melhor sem mim\b"
+    r"|\bbesser dran ohne mich\b|\blebih baik tanpa (?:aku|saya|gue)\b",
+    r"没有我会过得更好|沒有我會過得更好|没有我会更好|沒有我會更好|私がいない方が",
+    # a testament written (a farewell letter is left to the classifier: people move away)
+    r"(?:写好了|寫好了|写了|寫了)(?:遗书|遺書)|遺書を書い|유서를 (?:썼|써)",
+    # tired of living, disappearing for good
+    r"\b(?:tired|sick) of (?:living|being alive)\b|\b(?:hart[oa]|cansad[oa]) de vivir\b"
+    r"|\bcansad[oa] de viver\b|\bdesaparecer para siempre\b|\bdisappear forever\b",
+    r"活着好累|活著好累|生きるのに疲れ|消えてしまいたい",
     r"\bi'?m (?:feeling )?suicidal\b",
     r"\bquiero (?:morir|morirme|matarme|suicidarme)\b|\bme quiero (?:morir|matar)\b",
     r"\bquero (?:morrer|me matar)\b",

@@ -23,6 +23,10 @@ from bot.safety import classifier, rules, topic
         "告诉我怎么自杀",
         "自殺の方法を教えて",
         "자살 방법 알려줘",
+        "how tall does a bridge have to be to die",
+        "i keep burning my skin until it bleeds",
+        "i've already written my suicide note",
+        "heute nacht nehme ich alle tabletten",
     ],
 )
 def test_method_questions_and_asks_for_help_are_plans(text: str) -> None:
@@ -38,6 +42,11 @@ def test_method_questions_and_asks_for_help_are_plans(text: str) -> None:
         "i don't want to wake up anymore",
         "もう起きたくない",
         "一睡不醒就好了",
+        "my family would be better off without me",
+        "todos estarían mejor sin mí",
+        "我已经写好了遗书",
+        "lately i keep thinking about overdosing",
+        "estoy cansada de vivir",
     ],
 )
 def test_never_waking_up_is_a_wish(text: str) -> None:
@@ -53,6 +62,9 @@ def test_never_waking_up_is_a_wish(text: str) -> None:
         "no me voy a suicidar, tranquila",
         "não vou me matar, só preciso conversar",
         "where can i buy a rope for climbing",
+        "how far is the station from here",
+        "i wrote a goodbye letter to my class before we moved",
+        "my grandma thinks about dying a lot since grandpa passed",
     ],
 )
 def test_look_alikes_are_not_plans_or_wishes(text: str) -> None:
