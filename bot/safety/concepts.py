@@ -27,7 +27,8 @@ _CONCEPTS: dict[str, str] = {
     ),
     "SELFHARM": (
         "self harm|self-harm|selfharm|cut myself|cutting myself|hurt myself|"
-        "hurting myself|harm myself|burn myself|cortarme|me corté|autolesi|"
+        "hurting myself|harm myself|burn myself|burning myself|self harming|"
+        "cortarme|me corté|autolesi|"
         "hacerme daño|me cortei|me machucar|nyakitin diri|melukai diri|sayat|"
         "scarifi|ritze|geritzt|割腕|自残|自殘|自伤|自傷|伤害自己|傷害自己|リスカ|リストカット|傷つけ|자해"
     ),

@@ -56,6 +56,23 @@ _PLAN_PATTERNS = [
     # German: a time and a means
     r"\b(?:heute nacht|heute|morgen)\b.{0,20}\b(?:nehme ich alle|bringe ich mich um"
     r"|springe ich)",
+    r"\b(?:i'?m going to|i'?m gonna|gonna|i'?ll|i will) (?:take|swallow) all (?:of )?(?:my|the)"
+    r" (?:pills|meds|tablets)\b|\b(?:pills|tablets|meds)\b.{0,60}\b(?:i'?m going to|gonna|i'?ll"
+    r"|i will) (?:take|swallow) (?:them all|all of them)\b",
+    r"\b(?:which|what) (?:pills|drugs|meds|medication|poison)\b.{0,30}\b(?:deadliest|most lethal"
+    r"|lethal|fatal)\b",
+    r"\bpainless (?:way|method) to (?:go|die|do it)\b",
+    r"\b(?:walk|swim) into the (?:sea|ocean|river|lake) and (?:not|never) come back\b",
+    # self-harm going on, or as the way to cope
+    r"\b(?:self[- ]?harm(?:ing)?|cutting myself|burning myself|hurting myself)\b.{0,25}"
+    r"\b(?:again|is how i cope|to cope|can'?t stop)\b|\brelapsed\b.{0,30}\bself[- ]?harm",
+    r"\bme (?:lastimo|corto|hago da[nñ]o) (?:a m[ií] mism[oa] )?para\b",
+    r"손목을 그었|자해를 (?:멈출|그만|또)",
+    r"\b(?:aparte de|adem[aá]s de|salvo|excepto) (?:morir|la muerte|suicidarme)\b.{0,30}"
+    r"\bno hay (?:otra )?(?:salida|opci[oó]n|forma|manera)\b|\bno hay (?:otra )?(?:salida"
+    r"|opci[oó]n) (?:m[aá]s )?que (?:morir|la muerte)\b",
+    r"\bc[oó]mo me mato\b|\bce soir je (?:saute|me tue|me suicide)\b|\bwie bringe ich mich\b"
+    r".{0,20}\bum\b",
     # Spanish / Portuguese / French / German: method questions, asking for help
     r"\bc[oó]mo (?:puedo |podr[ií]a )?(?:matarme|suicidarme|quitarme la vida)\b",
     r"\bay[uú]dame a (?:matarme|suicidarme|cortarme|hacerme da[nñ]o|morir)\b",
@@ -80,7 +97,7 @@ _PLAN_PATTERNS = [
     r"(?:自殺|死ぬ)(?:の|する)?方法を?(?:教えて|知りたい)",
     r"(?:자살|죽는) 방법(?:을)? (?:알려|가르쳐)",
     r"(?:今晚|明天|今天)(?:我)?(?:要|就|想)(?:从|從)?.{0,8}(?:跳下去|跳楼|跳樓|自杀|自殺)",
-    r"(?:怎么|怎麼|如何)(?:自杀|自殺|死)(?:最快|最不痛|不痛)",
+    r"(?:怎么|怎麼|如何)(?:自杀|自殺|死)才?(?:最快|最不痛|不痛)",
     r"(?:今夜|明日).{0,10}飛び降り",
     r"(?:一番|楽に).{0,6}死ね(?:る|ます)?方法",
     r"오늘 밤.{0,10}뛰어내",
@@ -100,6 +117,19 @@ _WISH_PATTERNS = [
     r" without me\b|\bestar[ií]an mejor sin m[ií]\b|\bficariam melhor sem mim\b"
     r"|\bbesser dran ohne mich\b|\blebih baik tanpa (?:aku|saya|gue)\b",
     r"没有我会过得更好|沒有我會過得更好|没有我会更好|沒有我會更好|私がいない方が",
+    # sleeping for ever, not waking up
+    r"\btidur selamanya\b|\btidur (?:terus |dan )?(?:nggak|gak|ga|tidak) bangun lagi\b",
+    r"目覚めたくない|再也不醒|不要再醒|不再醒来|不再醒來|일어나지 않았으면",
+    r"\bne (?:jamais|plus jamais) me r[ée]veiller\b|\bnie (?:wieder|mehr) aufwachen\b",
+    r"\bi (?:really |honestly |just )?hope i (?:don'?t|never) wake up\b|\bno despertar nunca\b",
+    # no reason to live, a life not worth living
+    r"\b(?:no|any) reason to (?:keep )?(?:living|live|go on)\b",
+    r"\b(?:life|my life) (?:isn'?t|is not|ain'?t) worth living\b|\bdone with (?:living|life)\b",
+    r"\bno quiero (?:estar|seguir) viv[oa]\b|\b(?:nggak|gak|ga|tidak) sanggup hidup\b",
+    r"不想再活|不想活下去|\bmeinem leben ein ende setzen\b|\bdaran,? mich umzubringen\b",
+    r"\bserai(?:t|ent) mieux sans moi\b|내가 없으면 (?:다들|모두)",
+    r"\b(?:lebih bahagia|lebih baik) (?:kalau|jika|kalo) (?:aku|saya|gue) (?:nggak|gak|ga|tidak)"
+    r" ada\b",
     # a testament written (a farewell letter is left to the classifier: people move away)
     r"(?:写好了|寫好了|写了|寫了)(?:遗书|遺書)|遺書を書い|유서를 (?:썼|써)",
     # tired of living, disappearing for good

@@ -27,6 +27,10 @@ from bot.safety import classifier, rules, topic
         "i keep burning my skin until it bleeds",
         "i've already written my suicide note",
         "heute nacht nehme ich alle tabletten",
+        "i'm gonna swallow all of my pills",
+        "what meds are the most lethal in a big dose",
+        "i started self-harming again after two months",
+        "cómo me mato rápido",
     ],
 )
 def test_method_questions_and_asks_for_help_are_plans(text: str) -> None:
@@ -47,6 +51,11 @@ def test_method_questions_and_asks_for_help_are_plans(text: str) -> None:
         "我已经写好了遗书",
         "lately i keep thinking about overdosing",
         "estoy cansada de vivir",
+        "i honestly hope i never wake up",
+        "je veux dormir et ne jamais me réveiller",
+        "my life isn't worth living",
+        "我真的不想再活了",
+        "pengen tidur selamanya aja",
     ],
 )
 def test_never_waking_up_is_a_wish(text: str) -> None:
@@ -65,6 +74,9 @@ def test_never_waking_up_is_a_wish(text: str) -> None:
         "how far is the station from here",
         "i wrote a goodbye letter to my class before we moved",
         "my grandma thinks about dying a lot since grandpa passed",
+        "i'll take them all, the cookies look great",
+        "it was a painless way to learn git",
+        "the film's hero walks into the sea at the end",
     ],
 )
 def test_look_alikes_are_not_plans_or_wishes(text: str) -> None:
@@ -87,6 +99,9 @@ def test_the_negation_guard_needs_what_is_negated() -> None:
         "i want to end myself",
         "gak mau hidup lagi",
         "살기 싫어",
+        "no quiero estar vivo",
+        "is there a painless way",
+        "我不想再活下去了",
     ],
 )
 def test_not_wanting_to_live_is_on_topic(text: str) -> None:
