@@ -223,29 +223,53 @@ def main() -> int:
     )
     sw = sample_weights(splits["train"])
 
-    best: tuple[float, float, np.ndarray, float, float] | None = None
+    # The language as the running screen guesses it, not the label's, so training and
+    # inference agree.
+    groups = [lang_group(r[0]) or "" for r in splits["val"]]
+
+    def calibrate(z_va: np.ndarray) -> tuple[dict[str, float], float]:
+        """Per-language cuts: the same validation false-positive target in every language
+        with enough validation data; the global cut for the rest."""
+        lang_cuts: dict[str, float] = {}
+        for g in sorted(set(groups) - {""}):
+            mask = np.asarray([x == g for x in groups])
+            pos, neg = int(y_va[mask].sum()), int((1 - y_va[mask]).sum())
+            if pos >= PER_LANG_MIN_POS and neg >= PER_LANG_MIN_NEG:
+                lang_cuts[g] = round(pick_threshold(z_va[mask], y_va[mask]), 6)
+        cut = pick_threshold(z_va, y_va)
+        if len(lang_cuts) >= 2:
+            # The global cut serves the languages without their own (Japanese,
+            # Indonesian, …). Chosen over all validation posts it would be the cut of
+            # whichever source is biggest (11,000 hard English tweets); the mean of the
+            # calibrated languages' cuts is a language-neutral guess instead.
+            cut = float(np.mean(list(lang_cuts.values())))
+        return lang_cuts, cut
+
+    def macro_recall(z_va: np.ndarray, lang_cuts: dict[str, float], cut: float) -> float:
+        """Validation recall per language group (the calibrated ones, then the rest
+        together), averaged: the issue asks for recall in every language, and a plain
+        average would be the biggest source's."""
+        cuts = np.asarray([lang_cuts.get(g, cut) for g in groups])
+        hit = z_va >= cuts
+        keys = [g if g in lang_cuts else "" for g in groups]
+        recalls = []
+        for k in sorted(set(keys)):
+            mask = np.asarray([x == k for x in keys]) & (y_va == 1)
+            if mask.sum():
+                recalls.append(float(hit[mask].mean()))
+        return float(np.mean(recalls))
+
+    best: tuple[float, float, np.ndarray, float, dict[str, float], float] | None = None
     for l2 in L2_GRID:
         w, b = train(x_tr, y_tr, sw, l2)
         z_va = x_va.dot(w) + b
-        cut = pick_threshold(z_va, y_va)
-        recall = float(((z_va >= cut) & (y_va == 1)).sum() / max(y_va.sum(), 1))
-        print(f"l2={l2:g} val recall at fpr<={TARGET_VAL_FPR}: {recall:.3f}", file=sys.stderr)
+        lang_cuts, cut = calibrate(z_va)
+        recall = macro_recall(z_va, lang_cuts, cut)
+        print(f"l2={l2:g} val recall per language, averaged: {recall:.3f}", file=sys.stderr)
         if best is None or recall > best[0]:
-            best = (recall, l2, w, b, cut)
+            best = (recall, l2, w, b, lang_cuts, cut)
     assert best is not None
-    _, l2, w, b, cut = best
-
-    # Per-language calibration: the same validation false-positive target in every
-    # language with enough validation data (the language as the running screen guesses
-    # it, not the label's, so training and inference agree).
-    z_va = x_va.dot(w) + b
-    groups = [lang_group(r[0]) or "" for r in splits["val"]]
-    lang_cuts: dict[str, float] = {}
-    for g in sorted(set(groups) - {""}):
-        mask = np.asarray([x == g for x in groups])
-        pos, neg = int(y_va[mask].sum()), int((1 - y_va[mask]).sum())
-        if pos >= PER_LANG_MIN_POS and neg >= PER_LANG_MIN_NEG:
-            lang_cuts[g] = round(pick_threshold(z_va[mask], y_va[mask]), 6)
+    _, l2, w, b, lang_cuts, cut = best
     print("per-language thresholds", lang_cuts, "global", round(cut, 6), file=sys.stderr)
 
     # Keep the largest weights; a dropped feature counts as zero, as an unseen one does.
