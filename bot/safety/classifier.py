@@ -111,6 +111,8 @@ def model() -> Model:
 # not a hit on its own (in real posts the same words are mostly hyperbole: as a hit they
 # tripled the validation false positives), but unsure, for a second stage to decide.
 PLAN_SCORE = 0.9
+# An unguarded English "I want to die" said in full (rules.outright): a sure hit.
+OUTRIGHT_SCORE = 0.75
 WISH_SCORE = 0.42
 GUARDED_SCORE = 0.45
 # A message that names nothing of the topic (bot/safety/topic.py) scores at most this:
@@ -124,6 +126,8 @@ def score(text: str) -> float:
     s = model().score(text)
     if rules.plan(text):
         return max(s, PLAN_SCORE)
+    if rules.outright(text):
+        return max(s, OUTRIGHT_SCORE)
     if s > OFF_TOPIC_SCORE and not rules.wish(text) and not topic.on_topic(text):
         return OFF_TOPIC_SCORE  # "again", "take care!": n-grams alone, no crisis in it
     if s > GUARDED_SCORE and rules.guarded(text):

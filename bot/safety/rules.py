@@ -183,6 +183,27 @@ _FIRST_PERSON_CRISIS = re.compile(
 )
 
 
+# An English first-person wish said in full ("I want to die", "I want to kill myself", "I'm
+# suicidal"), with no guard and no laughter beside it, is a sure hit: on validation it
+# cost no false positive on the Reddit/Spanish/Chinese posts and +0.7 points on 11,000
+# hard English tweets, and it is the most common way a crisis is said to a companion.
+# Other languages' wishes stay unsure (their public data is mostly hyperbole).
+_OUTRIGHT = re.compile(
+    r"\bi (?:just |really |honestly |literally )?(?:want|wanna) (?:to )?(?:die|be dead|kill myself"
+    r"|end my life)\b|\bi'?m (?:feeling )?suicidal\b",
+    re.IGNORECASE,
+)
+_LAUGHTER = re.compile(r"\b(?:lol|lmao|lmfao|haha\w*|jk|omg)\b|😂|🤣|💀", re.IGNORECASE)
+
+
+def outright(text: str) -> bool:
+    """An English first-person wish to die said in full, unguarded and not laughed off."""
+    text = text[:SCAN_CHARS]
+    return (
+        _OUTRIGHT.search(text) is not None and _LAUGHTER.search(text) is None and not guarded(text)
+    )
+
+
 def plan(text: str) -> bool:
     """A first-person plan, method question or ask for help to self-harm."""
     return _PLAN.search(text[:SCAN_CHARS]) is not None

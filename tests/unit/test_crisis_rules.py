@@ -116,3 +116,13 @@ def test_per_language_thresholds_pick_the_cut_by_language() -> None:
     same_text = "no quiero comer"
     plain = classifier.Model({"w:x": 1.0}, 0.0, 0.5, 4)
     assert model.logit(same_text) == pytest.approx(plain.logit(same_text) - 1.5)
+
+
+def test_an_outright_english_wish_is_sure_unless_guarded_or_laughed_off() -> None:
+    assert rules.outright("I honestly want to die")
+    assert rules.outright("i'm suicidal and scared")
+    assert not rules.outright("I don't want to die")
+    assert not rules.outright("this queue, i want to die lol")
+    assert not rules.outright("quiero morir")  # other languages' wishes stay unsure
+    v = classifier.screen("I really want to kill myself")
+    assert v.hit and not v.unsure
