@@ -8,8 +8,9 @@ self-harm, a means, not wanting to exist, a farewell, being a burden. Without an
 message is not a crisis for the first stage (a second stage never sees it either).
 
 On everyday chat (LoCoMo's 5,882 turns; MemoryBank's 566 + 566 companion-chat messages in
-English and Chinese) the classifier alone flagged 2.9 %, 0.7 % and 2.3 %; gated 0.12 %,
-0.18 % and 0 % (`bench/crisis_chat_fpr.py`; docs/care.md, "The crisis screen in Kindred").
+English and Chinese) the first classifier alone flagged 2.9 %, 0.7 % and 2.3 %; gated
+0.12 %, 0.18 % and 0 %; the second, gated, 0.05 %, 0 % and 0 % (`bench/crisis_chat_fpr.py`;
+docs/care.md, "The crisis screen in Kindred").
 """
 
 from __future__ import annotations
