@@ -95,6 +95,9 @@ _PLAN_PATTERNS = [
     r"(?:告诉我|告訴我|教我)(?:怎么|怎麼|如何)?(?:自杀|自殺|去死|死得)",
     r"(?:帮我|幫我)(?:自杀|自殺|去死|割腕)",
     r"(?:自殺|死ぬ)(?:の|する)?方法を?(?:教えて|知りたい)",
+    r"死のうと(?:思|決め)|(?:薬|睡眠薬|くすり)を?全部飲(?:んで|む)",
+    r"(?:リスカ|自傷|リストカット)(?:が|を)?(?:やめられない|しちゃった|してしまった|した|してる)"
+    r"|腕を切(?:った|ってる|っちゃった)",
     r"(?:자살|죽는) 방법(?:을)? (?:알려|가르쳐)",
     r"(?:今晚|明天|今天)(?:我)?(?:要|就|想)(?:从|從)?.{0,8}(?:跳下去|跳楼|跳樓|自杀|自殺)",
     r"(?:怎么|怎麼|如何)(?:自杀|自殺|死)才?(?:最快|最不痛|不痛)",
@@ -130,6 +133,7 @@ _WISH_PATTERNS = [
     r"\bserai(?:t|ent) mieux sans moi\b|내가 없으면 (?:다들|모두)",
     r"\b(?:lebih bahagia|lebih baik) (?:kalau|jika|kalo) (?:aku|saya|gue) (?:nggak|gak|ga|tidak)"
     r" ada\b",
+    r"死んだ(?:ほう|方)がまし|死のうかな|飛び降りたら楽に|死ねたら楽",
     # a testament written (a farewell letter is left to the classifier: people move away)
     r"(?:写好了|寫好了|写了|寫了)(?:遗书|遺書)|遺書を書い|유서를 (?:썼|써)",
     # tired of living, disappearing for good
@@ -193,15 +197,20 @@ _OUTRIGHT = re.compile(
     r"|end my life)\b|\bi'?m (?:feeling )?suicidal\b",
     re.IGNORECASE,
 )
+_QUOTES = ('"', "“", "‘", "'", "«", "「", "『")
 _LAUGHTER = re.compile(r"\b(?:lol|lmao|lmfao|haha\w*|jk|omg)\b|😂|🤣|💀", re.IGNORECASE)
 
 
 def outright(text: str) -> bool:
     """An English first-person wish to die said in full, unguarded and not laughed off."""
     text = text[:SCAN_CHARS]
-    return (
-        _OUTRIGHT.search(text) is not None and _LAUGHTER.search(text) is None and not guarded(text)
-    )
+    m = _OUTRIGHT.search(text)
+    if m is None or _LAUGHTER.search(text) is not None:
+        return False
+    # quoted speech ('he said "i want to die" in the movie') is somebody else's line
+    if any(q in text[max(0, m.start() - 2) : m.start()] for q in _QUOTES):
+        return False
+    return not guarded(text)
 
 
 def plan(text: str) -> bool:

@@ -62,7 +62,7 @@ def test_heldout_handwritten_examples_clear_a_bar() -> None:
     """The held-out split of the hand-written multilingual examples (never trained on):
     recall and false-positive rate over all languages. The old phrase screen scores 0.15
     recall at 0.34 false positives here; the first model 0.41 at 0.03, the second (with
-    per-language thresholds and 11,000 hard English tweets) 0.41 at 0.00. Fails if a
+    per-language thresholds and 11,000 hard English tweets) 0.44 at 0.00. Fails if a
     retrained model slips well below that."""
     rows = [
         json.loads(x) for x in (FIXTURES / "heldout_handwritten.jsonl").read_text().splitlines()

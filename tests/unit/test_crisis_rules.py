@@ -31,6 +31,9 @@ from bot.safety import classifier, rules, topic
         "what meds are the most lethal in a big dose",
         "i started self-harming again after two months",
         "cómo me mato rápido",
+        "今夜こそ死のうと決めた",
+        "リスカしちゃった",
+        "睡眠薬を全部飲んで寝る",
     ],
 )
 def test_method_questions_and_asks_for_help_are_plans(text: str) -> None:
@@ -56,6 +59,7 @@ def test_method_questions_and_asks_for_help_are_plans(text: str) -> None:
         "my life isn't worth living",
         "我真的不想再活了",
         "pengen tidur selamanya aja",
+        "もう死んだほうがましだ",
     ],
 )
 def test_never_waking_up_is_a_wish(text: str) -> None:
@@ -77,6 +81,8 @@ def test_never_waking_up_is_a_wish(text: str) -> None:
         "i'll take them all, the cookies look great",
         "it was a painless way to learn git",
         "the film's hero walks into the sea at the end",
+        "死ぬほど疲れた",
+        "この薬は一日三回飲んで",
     ],
 )
 def test_look_alikes_are_not_plans_or_wishes(text: str) -> None:
@@ -124,5 +130,6 @@ def test_an_outright_english_wish_is_sure_unless_guarded_or_laughed_off() -> Non
     assert not rules.outright("I don't want to die")
     assert not rules.outright("this queue, i want to die lol")
     assert not rules.outright("quiero morir")  # other languages' wishes stay unsure
+    assert not rules.outright('she said "I want to die" in the play and we all cried')
     v = classifier.screen("I really want to kill myself")
     assert v.hit and not v.unsure
