@@ -34,12 +34,20 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from crisis_data.sources import Example, handwritten, load_public  # noqa: E402
 
 from bot.safety import phrases  # noqa: E402
+from bot.safety.classifier import lang_group  # noqa: E402
 from bot.safety.features import features, normalize  # noqa: E402
 
 MODEL_NAME = "crisis_model.json.gz"
 NGRAM = int(os.environ.get("CRISIS_NGRAM_MAX", "4"))
 HANDWRITTEN_WEIGHT = float(os.environ.get("CRISIS_HANDWRITTEN_WEIGHT", "4"))
+L2_GRID = tuple(float(x) for x in os.environ.get("CRISIS_L2_GRID", "3e-6,1e-5,3e-5").split(","))
+# How strongly a group's size is evened out: 0.5 = by its square root (1 = every
+# (language, source, label) group weighs the same in total, 0 = every example does).
+GROUP_POWER = float(os.environ.get("CRISIS_GROUP_POWER", "0.5"))
 TARGET_VAL_FPR = 0.04  # leaves room under the 5 % target for held-out drift
+# A language gets its own threshold when its validation split holds at least this many
+# posts of each class (fewer: its cut would be noise, it keeps the global one).
+PER_LANG_MIN_POS, PER_LANG_MIN_NEG = 40, 60
 
 
 def split_of(text: str) -> str:
@@ -66,10 +74,9 @@ def dedupe(rows: list[Example]) -> list[Example]:
     return list(seen.values())
 
 
-def build(mirror_root: Path) -> dict[str, list[Example]]:
-    rows = dedupe(
-        load_public(mirror_root) + list(handwritten(ROOT / "scripts/crisis_data/handwritten.tsv"))
-    )
+def build(mirror_root: Path, without: frozenset[str] = frozenset()) -> dict[str, list[Example]]:
+    public = [r for r in load_public(mirror_root, without) if r[3] not in without]
+    rows = dedupe(public + list(handwritten(ROOT / "scripts/crisis_data/handwritten.tsv")))
     splits: dict[str, list[Example]] = {"train": [], "val": [], "test": []}
     for row in rows:
         splits[split_of(row[0])].append(row)
@@ -113,7 +120,7 @@ def sample_weights(rows: list[Example]) -> np.ndarray:
     # and Spanish do not drown the small languages nor a big source the short hand-written
     # chat messages, and a small group is not overfitted either.
     counts = Counter((r[2], r[3], r[1]) for r in rows)
-    w = np.asarray([1.0 / math.sqrt(counts[(r[2], r[3], r[1])]) for r in rows])
+    w = np.asarray([counts[(r[2], r[3], r[1])] ** -GROUP_POWER for r in rows])
     # The hand-written chat messages are clean and say what the public sets blur: a
     # Weibo comment rated "low risk" may still say 想死, so alone they would teach that
     # 想死 means little. They count HANDWRITTEN_WEIGHT times as much.
@@ -181,10 +188,17 @@ def main() -> int:
     ap.add_argument(
         "--keep", type=int, default=120_000, help="features kept, largest weights first"
     )
+    ap.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        metavar="SOURCE",
+        help="leave a public source out (its name in sources.py; repeatable)",
+    )
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    splits = build(args.mirror_root)
+    splits = build(args.mirror_root, frozenset(args.without))
     for name, part in splits.items():
         with (args.out / f"{name}.jsonl").open("w", encoding="utf-8") as fh:
             for text, label, lang, src in part:
@@ -209,17 +223,54 @@ def main() -> int:
     )
     sw = sample_weights(splits["train"])
 
-    best: tuple[float, float, np.ndarray, float, float] | None = None
-    for l2 in (3e-6, 1e-5, 3e-5):
+    # The language as the running screen guesses it, not the label's, so training and
+    # inference agree.
+    groups = [lang_group(r[0]) or "" for r in splits["val"]]
+
+    def calibrate(z_va: np.ndarray) -> tuple[dict[str, float], float]:
+        """Per-language cuts: the same validation false-positive target in every language
+        with enough validation data; the global cut for the rest."""
+        lang_cuts: dict[str, float] = {}
+        for g in sorted(set(groups) - {""}):
+            mask = np.asarray([x == g for x in groups])
+            pos, neg = int(y_va[mask].sum()), int((1 - y_va[mask]).sum())
+            if pos >= PER_LANG_MIN_POS and neg >= PER_LANG_MIN_NEG:
+                lang_cuts[g] = round(pick_threshold(z_va[mask], y_va[mask]), 6)
+        cut = pick_threshold(z_va, y_va)
+        if len(lang_cuts) >= 2:
+            # The global cut serves the languages without their own (Japanese,
+            # Indonesian, …). Chosen over all validation posts it would be the cut of
+            # whichever source is biggest (11,000 hard English tweets); the mean of the
+            # calibrated languages' cuts is a language-neutral guess instead.
+            cut = float(np.mean(list(lang_cuts.values())))
+        return lang_cuts, cut
+
+    def macro_recall(z_va: np.ndarray, lang_cuts: dict[str, float], cut: float) -> float:
+        """Validation recall per language group (the calibrated ones, then the rest
+        together), averaged: the issue asks for recall in every language, and a plain
+        average would be the biggest source's."""
+        cuts = np.asarray([lang_cuts.get(g, cut) for g in groups])
+        hit = z_va >= cuts
+        keys = [g if g in lang_cuts else "" for g in groups]
+        recalls = []
+        for k in sorted(set(keys)):
+            mask = np.asarray([x == k for x in keys]) & (y_va == 1)
+            if mask.sum():
+                recalls.append(float(hit[mask].mean()))
+        return float(np.mean(recalls))
+
+    best: tuple[float, float, np.ndarray, float, dict[str, float], float] | None = None
+    for l2 in L2_GRID:
         w, b = train(x_tr, y_tr, sw, l2)
         z_va = x_va.dot(w) + b
-        cut = pick_threshold(z_va, y_va)
-        recall = float(((z_va >= cut) & (y_va == 1)).sum() / max(y_va.sum(), 1))
-        print(f"l2={l2:g} val recall at fpr<={TARGET_VAL_FPR}: {recall:.3f}", file=sys.stderr)
+        lang_cuts, cut = calibrate(z_va)
+        recall = macro_recall(z_va, lang_cuts, cut)
+        print(f"l2={l2:g} val recall per language, averaged: {recall:.3f}", file=sys.stderr)
         if best is None or recall > best[0]:
-            best = (recall, l2, w, b, cut)
+            best = (recall, l2, w, b, lang_cuts, cut)
     assert best is not None
-    _, l2, w, b, cut = best
+    _, l2, w, b, lang_cuts, cut = best
+    print("per-language thresholds", lang_cuts, "global", round(cut, 6), file=sys.stderr)
 
     # Keep the largest weights; a dropped feature counts as zero, as an unseen one does.
     order = np.argsort(-np.abs(w))[: args.keep]
@@ -230,6 +281,7 @@ def main() -> int:
         "kind": "char1-4+word1-2 binary, unit-length rows, logistic regression",
         "bias": round(b, 6),
         "threshold": round(cut, 6),
+        "lang_thresholds": lang_cuts,
         "l2": l2,
         "ngram_max": NGRAM,
         "handwritten_weight": HANDWRITTEN_WEIGHT,
@@ -243,20 +295,22 @@ def main() -> int:
     # Held-out numbers, with the pruned model exactly as it ships, and the old screen.
     def score(text: str) -> float:
         feats = features(text, NGRAM)
-        return b + sum(weights.get(f, 0.0) for f in feats) / math.sqrt(max(len(feats), 1))
+        z = b + sum(weights.get(f, 0.0) for f in feats) / math.sqrt(max(len(feats), 1))
+        return z - lang_cuts.get(lang_group(text) or "", cut)
 
     report: dict[str, object] = {
         "l2": l2,
         "ngram_max": NGRAM,
         "handwritten_weight": HANDWRITTEN_WEIGHT,
         "threshold": cut,
+        "lang_thresholds": lang_cuts,
         "model_bytes": len(blob),
         "features": len(weights),
     }
     for name in ("val", "test"):
         rows = splits[name]
         report[name] = {
-            "model": metrics([score(r[0]) >= cut for r in rows], rows),
+            "model": metrics([score(r[0]) >= 0 for r in rows], rows),
             "phrase_screen": metrics([phrases.legacy_screen(r[0]) for r in rows], rows),
         }
     (args.out / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))

@@ -50,12 +50,21 @@ class Model:
     """Weights of one trained model; immutable once loaded, safe to share across threads."""
 
     def __init__(
-        self, weights: dict[str, float], bias: float, threshold: float, ngram_max: int
+        self,
+        weights: dict[str, float],
+        bias: float,
+        threshold: float,
+        ngram_max: int,
+        lang_thresholds: dict[str, float] | None = None,
     ) -> None:
         self.weights = weights
         self.bias = bias
         self.threshold = threshold
         self.ngram_max = ngram_max
+        # Per-language cuts (keys from ``lang_group``), each chosen on that language's
+        # validation posts so every language sees about the same false-positive rate; a
+        # language without enough validation data keeps the global ``threshold``.
+        self.lang_thresholds = lang_thresholds or {}
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> Model:
@@ -63,7 +72,16 @@ class Model:
         if data.get("format") != 1:
             raise ValueError(f"unknown crisis model format in {path}")
         weights = {str(k): float(v) for k, v in data["weights"].items()}
-        return cls(weights, float(data["bias"]), float(data["threshold"]), int(data["ngram_max"]))
+        cuts = {str(k): float(v) for k, v in data.get("lang_thresholds", {}).items()}
+        return cls(
+            weights, float(data["bias"]), float(data["threshold"]), int(data["ngram_max"]), cuts
+        )
+
+    def cut(self, text: str) -> float:
+        """The decision threshold for this text's language (the global one if unknown)."""
+        if not self.lang_thresholds:
+            return self.threshold
+        return self.lang_thresholds.get(lang_group(text) or "", self.threshold)
 
     def logit(self, text: str) -> float:
         feats = features(text, self.ngram_max)
@@ -71,7 +89,7 @@ class Model:
             return self.bias - self.threshold - 10.0
         get = self.weights.get
         total = sum(get(f, 0.0) for f in feats)
-        return self.bias + total / math.sqrt(len(feats)) - self.threshold
+        return self.bias + total / math.sqrt(len(feats)) - self.cut(text)
 
     def score(self, text: str) -> float:
         z = self.logit(text)
@@ -93,6 +111,8 @@ def model() -> Model:
 # not a hit on its own (in real posts the same words are mostly hyperbole: as a hit they
 # tripled the validation false positives), but unsure, for a second stage to decide.
 PLAN_SCORE = 0.9
+# An unguarded English "I want to die" said in full (rules.outright): a sure hit.
+OUTRIGHT_SCORE = 0.75
 WISH_SCORE = 0.42
 GUARDED_SCORE = 0.45
 # A message that names nothing of the topic (bot/safety/topic.py) scores at most this:
@@ -106,6 +126,8 @@ def score(text: str) -> float:
     s = model().score(text)
     if rules.plan(text):
         return max(s, PLAN_SCORE)
+    if rules.outright(text):
+        return max(s, OUTRIGHT_SCORE)
     if s > OFF_TOPIC_SCORE and not rules.wish(text) and not topic.on_topic(text):
         return OFF_TOPIC_SCORE  # "again", "take care!": n-grams alone, no crisis in it
     if s > GUARDED_SCORE and rules.guarded(text):
@@ -152,6 +174,12 @@ def guess_lang(text: str) -> str | None:
         if n > hits:
             best, hits = lang, n
     return best
+
+
+def lang_group(text: str) -> str | None:
+    """The language group a per-language threshold is keyed by: ``guess_lang``, which
+    cannot tell Simplified from Traditional Chinese (one "zh" group)."""
+    return guess_lang(text)
 
 
 def screen(text: str, unsure_band: float = DEFAULT_UNSURE_BAND) -> CrisisVerdict:

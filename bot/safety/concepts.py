@@ -17,6 +17,7 @@ _CONCEPTS: dict[str, str] = {
         "suicid|killed himself|killed herself|took his own life|"
         "took her own life|kill myself|killing myself|end my life|ending my life|"
         "take my own life|take my life|off myself|matarme|quitarme la vida|"
+        "end myself|unalive|suicidarme|akhiri hidup|首吊り|"
         "me matar|tirar minha vida|bunuh diri|mengakhiri hidup|me tuer|"
         "umbringen|selbstmord|suizid|自杀|自殺|轻生|輕生|자살"
     ),
@@ -26,7 +27,8 @@ _CONCEPTS: dict[str, str] = {
     ),
     "SELFHARM": (
         "self harm|self-harm|selfharm|cut myself|cutting myself|hurt myself|"
-        "hurting myself|harm myself|burn myself|cortarme|me corté|autolesi|"
+        "hurting myself|harm myself|burn myself|burning myself|self harming|"
+        "cortarme|me corté|autolesi|"
         "hacerme daño|me cortei|me machucar|nyakitin diri|melukai diri|sayat|"
         "scarifi|ritze|geritzt|割腕|自残|自殘|自伤|自傷|伤害自己|傷害自己|リスカ|リストカット|傷つけ|자해"
     ),
@@ -47,7 +49,13 @@ _CONCEPTS: dict[str, str] = {
         "n'en peux plus|kann nicht mehr|活不下去|不想活|活着没意思|"
         "生きていたくない|消えたい|살고 싶지 않|"
         "disappear forever|desaparecer|ngilang|never wake|not wake up|"
-        "no despertar|nunca mais acordar|不要醒|目が覚めなければ"
+        "no despertar|nunca mais acordar|不要醒|目が覚めなければ|"
+        "don't want to live|dont want to live|do not want to live|want to disappear|"
+        "no quiero vivir|no quiero seguir|não quero viver|não quero mais viver|"
+        "gak mau hidup|nggak mau hidup|ga mau hidup|tidak ingin hidup|udah gak kuat|"
+        "mending mati|lebih baik mati|gak sanggup hidup|je ne veux plus vivre|"
+        "will nicht mehr leben|生きるのが辛い|生きるのがつらい|生きるのに疲れ|楽になりたい|"
+        "もう無理|活着好累|活著好累|不想活了|살기 싫"
     ),
     "FIRST": ("i|i'm|im|i'll|me|my|myself|yo|mi|eu|aku|saya|gue|gw|je|ich|mich|我|私|僕|나|내가"),
     "NEG": (

@@ -54,7 +54,7 @@ class LearnedScorer:
     (``wishes_are_hits``: no endpoint, or the embedded demo model), such a wish without a
     guard (negation, someone else, a question) counts as a crisis: a kind referral someone
     did not need costs far less than one missed. On the classifier's held-out split this
-    moves recall 0.50 → 0.54 and false positives 0.05 → 0.10
+    moves recall 0.52 → 0.57 and false positives 0.05 → 0.10
     (docs/care.md, "The crisis screen in Kindred").
     """
 

@@ -56,7 +56,13 @@ CSSRS = Source(
     "1c7a104c504ee32051387033d3699d7b15fe87dc",
     ("500_Reddit_users_posts_labels.csv",),
 )
-SOURCES = (SPANISH, SOS1K, REDDIT_EN, CSSRS)
+SUICIDAL_TWEETS = Source(
+    "suicidal-tweets-en",
+    "Fei-X/twitter_suicidal_tendency",
+    "370f8dfada1de0c017762a14018fcb84625a42c9",
+    tuple(f"data/data_{i}.csv" for i in range(5)),
+)
+SOURCES = (SPANISH, SOS1K, REDDIT_EN, CSSRS, SUICIDAL_TWEETS)
 
 
 def _read(root: Path, src: Source, path: str) -> bytes:
@@ -124,6 +130,25 @@ def _cssrs(root: Path) -> Iterator[Example]:
         yield text, "crisis" if crisis else "not_crisis", "en", CSSRS.name
 
 
+def _suicidal_tweets(root: Path) -> Iterator[Example]:
+    # 11,400 English tweets that all contain "suicidal", hand-labelled 0 (no suicidal
+    # tendency of the writer: news, jokes, "my friend was suicidal", recovery), 1 and 2
+    # (the writer's own tendency, weaker and stronger). Every one names the topic, so the
+    # negatives are exactly the hard kind: the word alone must not decide.
+    for path in SUICIDAL_TWEETS.paths:
+        raw = _read(root, SUICIDAL_TWEETS, path).decode("utf-8", errors="replace")
+        for row in csv.DictReader(io.StringIO(raw)):
+            label = (row.get("label") or "").strip()
+            text = (row.get("tweet") or "").strip()
+            if label in {"0", "1", "2"} and text:
+                yield (
+                    text,
+                    "not_crisis" if label == "0" else "crisis",
+                    "en",
+                    SUICIDAL_TWEETS.name,
+                )
+
+
 def handwritten(path: Path) -> Iterator[Example]:
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.startswith("#"):
@@ -132,8 +157,18 @@ def handwritten(path: Path) -> Iterator[Example]:
         yield text, "crisis" if label == "c" else "not_crisis", lang, "handwritten"
 
 
-def load_public(root: Path) -> list[Example]:
+def load_public(root: Path, without: frozenset[str] = frozenset()) -> list[Example]:
+    """Every public source's examples, but those named in ``without`` (not even read, so
+    their mirrors need not exist)."""
     out: list[Example] = []
-    for loader in (_spanish, _sos1k, _reddit_en, _cssrs):
-        out.extend(loader(root))
+    loaders = (
+        (SPANISH, _spanish),
+        (SOS1K, _sos1k),
+        (REDDIT_EN, _reddit_en),
+        (CSSRS, _cssrs),
+        (SUICIDAL_TWEETS, _suicidal_tweets),
+    )
+    for src, loader in loaders:
+        if src.name not in without:
+            out.extend(loader(root))
     return out

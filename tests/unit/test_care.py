@@ -27,8 +27,8 @@ from config.settings import PROJECT_ROOT, LLMSettings
 from tests.fakes.channel import RecordingChannel
 from tests.fakes.openai_server import FakeOpenAI, HTTPError, Moderation, Reply
 
-UNSURE = "I wish I could disappear"  # near the threshold: unsure in the first stage
-SURE = "I want to kill myself"
+UNSURE = "I feel like disappearing for a while"  # near the threshold: unsure in stage one
+SURE = "I'm going to kill myself tonight"  # a plan: sure, no second stage asked
 
 
 @dataclass
@@ -145,10 +145,11 @@ async def test_an_endpoint_error_leaves_the_first_stage_deciding(rig: Rig) -> No
 async def test_the_chat_model_classifies_where_there_is_no_moderation_api(rig: Rig) -> None:
     rig.fake.script(Reply('{"crisis": true}'))
     engine, ch = rig.make(judge="chat"), RecordingChannel()
-    await engine.handle(dm("me siento fatal, ya no puedo más, quiero desaparecer", "1"), ch)
+    # an outright wish: unsure in stage one (hyperbole is common), so the judge decides
+    await engine.handle(dm("me siento fatal, ya no puedo más, me quiero morir", "1"), ch)
     ask = rig.fake.requests_to("chat")[0].body
     assert ask["response_format"] == {"type": "json_object"} and not ask.get("stream")
-    assert "quiero desaparecer" in ask["messages"][-1]["content"]
+    assert "me quiero morir" in ask["messages"][-1]["content"]
     referral = next(t for t in ch.sent() if "024" in t)  # Spanish: Spain's line
     assert "No tienes que afrontarlo" in referral
     assert CRISIS_INSTRUCTION in final_system(persona_requests(rig.fake)[0])

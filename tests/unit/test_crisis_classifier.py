@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,8 @@ def test_negation_other_people_past_and_hyperbole(text: str) -> None:
 def test_heldout_handwritten_examples_clear_a_bar() -> None:
     """The held-out split of the hand-written multilingual examples (never trained on):
     recall and false-positive rate over all languages. The old phrase screen scores 0.15
-    recall at 0.34 false positives here; the shipped model 0.47 at 0.03. Fails if a
+    recall at 0.34 false positives here; the first model 0.41 at 0.03, the second (with
+    per-language thresholds and 11,000 hard English tweets) 0.44 at 0.00. Fails if a
     retrained model slips well below that."""
     rows = [
         json.loads(x) for x in (FIXTURES / "heldout_handwritten.jsonl").read_text().splitlines()
@@ -83,9 +85,14 @@ def test_heldout_public_split_beats_the_phrase_screen() -> None:
 
     rows = [json.loads(x) for x in BUILT.read_text().splitlines()]
     pos = [r["text"] for r in rows if r["label"] == "crisis"]
-    model_recall = sum(map(crisis.screen, pos)) / len(pos)
-    phrase_recall = sum(map(phrases.legacy_screen, pos)) / len(pos)
-    assert model_recall > phrase_recall + 0.1
+    neg = [r["text"] for r in rows if r["label"] != "crisis"]
+
+    def informedness(screen: Callable[[str], bool]) -> float:
+        # recall minus false-positive rate: the phrase screen flags nearly every post that
+        # says "suicidal" (hard negatives included), so recall alone would favour it
+        return sum(map(screen, pos)) / len(pos) - sum(map(screen, neg)) / len(neg)
+
+    assert informedness(crisis.screen) > informedness(phrases.legacy_screen) + 0.1
 
 
 def test_verdict_fields_and_band() -> None:
