@@ -40,13 +40,14 @@ import re
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
 from bot.memory.answers import answer_kind
 from bot.memory.base import Memory, MemoryStore, Scope, TurnHit
 from bot.memory.text import (
+    CJK_CHAR,
     date_phrases,
     date_terms,
     query_terms,
@@ -119,6 +120,31 @@ class RecallConfig:
     vector_weight: float = 0.4
     vector_floor: float = 0.5
     neighbour_weight: float = 0.5
+    # For a query written mostly in Chinese, Japanese or Korean script, similarity's weight
+    # is ``cjk_vector_weight`` instead (and its candidates are ``cjk_vector_candidates``):
+    # an English-only model (all-MiniLM-L6-v2) has next to no CJK vocabulary, and its
+    # similarities there are close to noise. A multilingual model sets them as above
+    # (``multilingual()``).
+    cjk_vector_weight: float = 0.0
+    cjk_vector_candidates: int = 0
+
+    def multilingual(self) -> RecallConfig:
+        """This config for an embedding model that reads CJK as well as English."""
+        return replace(
+            self,
+            cjk_vector_weight=self.vector_weight,
+            cjk_vector_candidates=self.vector_candidates,
+        )
+
+
+# A query at least this share CJK counts as a CJK query.
+CJK_QUERY = 0.3
+
+
+def cjk_share(text: str) -> float:
+    """Share of CJK characters among the non-space characters of ``text`` (0 for none)."""
+    chars = len("".join(text.split()))
+    return len(CJK_CHAR.findall(text)) / chars if chars else 0.0
 
 
 class Recaller:
@@ -148,7 +174,14 @@ class Recaller:
         atoms = self.atoms(query, now)
         want = max(k, cfg.candidates)
         hits = await self.store.search_turns(scope, atoms, want, before_id)
-        hybrid = self._embed is not None and isinstance(self.store, TurnVectors)
+        cjk = cjk_share(query) >= CJK_QUERY
+        weight = cfg.cjk_vector_weight if cjk else cfg.vector_weight
+        wanted = cfg.cjk_vector_candidates if cjk else cfg.vector_candidates
+        hybrid = (
+            self._embed is not None
+            and isinstance(self.store, TurnVectors)
+            and (weight > 0 or wanted > 0)
+        )
         if not hits and not hybrid:
             return []
 
@@ -177,7 +210,9 @@ class Recaller:
         sims: dict[int, float] | None = None
         if hybrid:
             try:
-                sims, extra = await self._vector_candidates(scope, query, hits, before_id, named)
+                sims, extra = await self._vector_candidates(
+                    scope, query, hits, before_id, named, wanted
+                )
                 hits = hits + extra
             except Exception as exc:
                 log.warning("embedding search unavailable, lexical only: %s", exc)
@@ -190,7 +225,7 @@ class Recaller:
         own = {i: b / scale for i, b in base.items()}
         if sims:
             vec = self._vector_scores(sims, hits, named)
-            own = {i: o + cfg.vector_weight * vec.get(i, 0.0) for i, o in own.items()}
+            own = {i: o + weight * vec.get(i, 0.0) for i, o in own.items()}
         by_day: defaultdict[date, list[float]] = defaultdict(list)
         for h in hits:
             by_day[h.created_at.date()].append(own[h.message_id])
@@ -217,9 +252,10 @@ class Recaller:
         hits: list[TurnHit],
         before_id: int | None,
         named: set[str],
+        wanted: int,
     ) -> tuple[dict[int, float], list[TurnHit]]:
         """Similarity of every turn of the scope to the query (named people left out of
-        it), and the most similar turns not among the lexical ``hits``."""
+        it), and the ``wanted`` most similar turns not among the lexical ``hits``."""
         assert self._embed is not None and isinstance(self.store, TurnVectors)
         cfg = self.config
         text = query
@@ -229,8 +265,8 @@ class Recaller:
         vectors = await self._scope_vectors(scope)
         sims = vectors.similarities(qvec, before_id, cfg.neighbour_weight)
         have = {h.message_id for h in hits}
-        best = heapq.nlargest(cfg.vector_candidates + len(have), sims, key=sims.__getitem__)
-        extra = [i for i in best if i not in have][: cfg.vector_candidates]
+        best = heapq.nlargest(wanted + len(have), sims, key=sims.__getitem__)
+        extra = [i for i in best if i not in have][:wanted]
         return sims, await self.store.turn_hits(scope, extra, before_id)
 
     def _vector_scores(
