@@ -125,6 +125,10 @@ class RecallConfig:
     # an English-only model (all-MiniLM-L6-v2) has next to no CJK vocabulary, and its
     # similarities there are close to noise. A multilingual model sets them as above
     # (``multilingual()``).
+    # A query of several lines (the conversation as it stands) is embedded whole and by its
+    # last line too; a turn's similarity is this share of the last line's, the rest the
+    # whole's: the last line is what the person is saying now.
+    line_weight: float = 0.0
     cjk_vector_weight: float = 0.0
     cjk_vector_candidates: int = 0
 
@@ -261,9 +265,17 @@ class Recaller:
         text = query
         for a in named:
             text = re.sub(rf"(?<!\w){re.escape(a)}(?:['’]s)?(?!\w)", " ", text, flags=re.I)
-        qvec = (await self._embed([" ".join(text.split()) or query]))[0]
+        lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+        texts = [" ".join(text.split()) or query]
+        if cfg.line_weight and len(lines) > 1:
+            texts.append(lines[-1])
+        qvecs = await self._embed(texts)
         vectors = await self._scope_vectors(scope)
-        sims = vectors.similarities(qvec, before_id, cfg.neighbour_weight)
+        sims = vectors.similarities(qvecs[0], before_id, cfg.neighbour_weight)
+        if len(qvecs) > 1:
+            last = vectors.similarities(qvecs[1], before_id, cfg.neighbour_weight)
+            w = cfg.line_weight
+            sims = {i: (1 - w) * v + w * last.get(i, 0.0) for i, v in sims.items()}
         have = {h.message_id for h in hits}
         best = heapq.nlargest(wanted + len(have), sims, key=sims.__getitem__)
         extra = [i for i in best if i not in have][:wanted]
