@@ -118,7 +118,7 @@ class RecallConfig:
     # better neighbour's similarity added to a turn's.
     vector_candidates: int = 20
     vector_weight: float = 0.4
-    vector_floor: float = 0.5
+    vector_floor: float = 0.7
     neighbour_weight: float = 0.5
     # For a query written mostly in Chinese, Japanese or Korean script, similarity's weight
     # is ``cjk_vector_weight`` instead (and its candidates are ``cjk_vector_candidates``):
@@ -128,7 +128,7 @@ class RecallConfig:
     # A query of several lines (the conversation as it stands) is embedded whole and by its
     # last line too; a turn's similarity is this share of the last line's, the rest the
     # whole's: the last line is what the person is saying now.
-    line_weight: float = 0.0
+    line_weight: float = 0.5
     cjk_vector_weight: float = 0.0
     cjk_vector_candidates: int = 0
 

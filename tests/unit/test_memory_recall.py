@@ -242,6 +242,29 @@ async def test_an_embedding_failure_falls_back_to_the_lexical_order() -> None:
     assert [h.message_id for h in got] == [1, 2]
 
 
+async def test_a_query_of_several_lines_is_embedded_whole_and_by_its_last_line() -> None:
+    turns = [
+        hit(1, "Ann", "sent the tax invoice today", -0.0),
+        hit(2, "Ann", "my cello teacher is strict", -0.0),
+        hit(3, "Ann", "the weather is grey", -0.0),
+    ]
+    store = VectorStore([], turns)
+    cue = "the tax invoice and the other tax invoice\nand my violin?"
+    embed = Embedder()
+    # The whole cue is mostly about tax; its last line, what is said now, is about music.
+    got = await hybrid(store, embed, line_weight=0.0).search_turns(SCOPE, cue, 1, NOW)
+    assert [h.message_id for h in got] == [1]
+    assert embed.texts == ["the tax invoice and the other tax invoice and my violin?"]
+    embed = Embedder()
+    got = await hybrid(store, embed, line_weight=0.7).search_turns(SCOPE, cue, 1, NOW)
+    assert [h.message_id for h in got] == [2]
+    assert embed.texts[1:] == ["and my violin?"]
+    # One line: embedded once.
+    embed = Embedder()
+    await hybrid(store, embed, line_weight=0.7).search_turns(SCOPE, "my violin?", 1, NOW)
+    assert embed.texts == ["my violin?"]
+
+
 def test_cjk_share_counts_cjk_characters_among_the_non_space_ones() -> None:
     assert cjk_share("") == 0.0
     assert cjk_share("my dog") == 0.0
