@@ -24,9 +24,13 @@ people by name, so a name would pull in the turns said *to* them), each turn of 
 is scored by cosine similarity plus a share of its better neighbour's in the same
 conversation, and the best of these join the candidates even when they share no word with
 the message. Each candidate's score is then its normalised lexical score plus
-``vector_weight`` times its similarity, scaled so that the scope's median turn counts 0 and
-its best 1 (the speaker bonus applies to both parts), before the day and "when" bonuses.
-Without embeddings, or when the endpoint fails, the ranking is the lexical one.
+``vector_weight`` times its similarity, scaled so that the scope's 70th-percentile turn
+counts 0 and its best 1 (the speaker bonus applies to both parts), before the day and
+"when" bonuses. A query of several lines (the conversation as it stands) is embedded whole
+and by its last line, half each. A query mostly in CJK script is ranked lexically unless
+the model is multilingual (``RecallConfig.multilingual``): an English-only model's vectors
+for it are noise. Without embeddings, or when the endpoint fails, the ranking is the
+lexical one.
 
 Turns still in the prompt's history window are excluded (they are there already).
 """
