@@ -26,11 +26,11 @@ conversation, and the best of these join the candidates even when they share no 
 the message. Each candidate's score is then its normalised lexical score plus
 ``vector_weight`` times its similarity, scaled so that the scope's 70th-percentile turn
 counts 0 and its best 1 (the speaker bonus applies to both parts), before the day and
-"when" bonuses. A query of several lines (the conversation as it stands) is embedded whole
-and by its last line, half each. A query mostly in CJK script is ranked lexically unless
-the model is multilingual (``RecallConfig.multilingual``): an English-only model's vectors
-for it are noise. Without embeddings, or when the endpoint fails, the ranking is the
-lexical one.
+"when" bonuses. A query of several lines (the conversation as it stands) is embedded by
+its last line, what is said now: the whole cue's vector blurs what it is about. A query
+mostly in CJK script is ranked lexically unless the model is multilingual
+(``RecallConfig.multilingual``): an English-only model's vectors for it are noise. Without
+embeddings, or when the endpoint fails, the ranking is the lexical one.
 
 Turns still in the prompt's history window are excluded (they are there already).
 """
@@ -121,7 +121,7 @@ class RecallConfig:
     # its best turn) beside the lexical score (1 for the best candidate); the share of the
     # better neighbour's similarity added to a turn's.
     vector_candidates: int = 20
-    vector_weight: float = 0.4
+    vector_weight: float = 0.3
     vector_floor: float = 0.7
     neighbour_weight: float = 0.5
     # For a query written mostly in Chinese, Japanese or Korean script, similarity's weight
@@ -129,10 +129,10 @@ class RecallConfig:
     # an English-only model (all-MiniLM-L6-v2) has next to no CJK vocabulary, and its
     # similarities there are close to noise. A multilingual model sets them as above
     # (``multilingual()``).
-    # A query of several lines (the conversation as it stands) is embedded whole and by its
-    # last line too; a turn's similarity is this share of the last line's, the rest the
-    # whole's: the last line is what the person is saying now.
-    line_weight: float = 0.5
+    # A query of several lines (the conversation as it stands): a turn's similarity is this
+    # share of its similarity to the last line (what the person is saying now), the rest to
+    # the whole query (1: the last line alone is embedded).
+    line_weight: float = 1.0
     cjk_vector_weight: float = 0.0
     cjk_vector_candidates: int = 0
 
@@ -271,7 +271,9 @@ class Recaller:
             text = re.sub(rf"(?<!\w){re.escape(a)}(?:['’]s)?(?!\w)", " ", text, flags=re.I)
         lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
         texts = [" ".join(text.split()) or query]
-        if cfg.line_weight and len(lines) > 1:
+        if cfg.line_weight >= 1 and len(lines) > 1:
+            texts = [lines[-1]]  # the last line alone: the whole would weigh nothing
+        elif cfg.line_weight > 0 and len(lines) > 1:
             texts.append(lines[-1])
         qvecs = await self._embed(texts)
         vectors = await self._scope_vectors(scope)

@@ -259,6 +259,11 @@ async def test_a_query_of_several_lines_is_embedded_whole_and_by_its_last_line()
     got = await hybrid(store, embed, line_weight=0.7).search_turns(SCOPE, cue, 1, NOW)
     assert [h.message_id for h in got] == [2]
     assert embed.texts[1:] == ["and my violin?"]
+    # All the weight on the last line (the default): only the last line is embedded.
+    embed = Embedder()
+    got = await hybrid(store, embed, line_weight=1.0).search_turns(SCOPE, cue, 1, NOW)
+    assert [h.message_id for h in got] == [2]
+    assert embed.texts == ["and my violin?"]
     # One line: embedded once.
     embed = Embedder()
     await hybrid(store, embed, line_weight=0.7).search_turns(SCOPE, "my violin?", 1, NOW)
