@@ -109,3 +109,20 @@ async def test_a_chinese_question_stays_lexical_with_an_english_only_model(
     config = RecallConfig().multilingual()
     await evaluate(path, (3,), embed=counting, embed_model="m", db_dir=tmp_path, config=config)
     assert any("乐器" in t for batch in calls for t in batch)
+
+
+async def test_kindred_eval_memory_embeddings_reads_the_endpoint_from_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.memory.eval import run_cli
+
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(dataset(EN, FILLER)), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    async with embed_server.serve(0) as url:
+        monkeypatch.setenv("KINDRED_MEMORY__EMBEDDING_MODEL", embed_server.MODEL_NAME)
+        monkeypatch.setenv("KINDRED_MEMORY__EMBEDDING_BASE_URL", url)
+        assert await run_cli(path, "3", True, True) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["questions"] == 2
+    assert result["overall"]["recall@3"] == 1.0
