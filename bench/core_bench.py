@@ -72,7 +72,9 @@ async def run(
     store = SQLiteStore(tmp / "bench.db")
     await store.open()
     registry, _ = await PersonaRegistry.load(store, ROOT / "personas")
-    model = OpenAIChatModel(LLMSettings(base_url=base_url, api_key="sk-bench"), "fake")
+    # A fixed limit above the users: the bench measures CPU, not the adaptive limit.
+    llm = LLMSettings(base_url=base_url, api_key="sk-bench", adaptive=False, max_concurrency=64)
+    model = OpenAIChatModel(llm, "fake")
     service = None
     if memory:
         from bot.runtime import build_memory
@@ -84,7 +86,7 @@ async def run(
         store=store,
         model=model,
         registry=registry,
-        config=EngineConfig(model="fake", default_persona="mom", max_concurrency=64),
+        config=EngineConfig(model="fake", default_persona="mom"),
         memory=service,
     )
     if limits:

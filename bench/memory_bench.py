@@ -30,10 +30,10 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -140,9 +140,9 @@ class PostgresBackend:
 
     index = "tsvector, GIN"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, schema: str = "") -> None:
         self.url = url
-        self.schema = f"kindred_bench_{secrets.token_hex(4)}"
+        self.schema = schema or f"kindred_bench_{secrets.token_hex(4)}"
         self.name = f"PostgreSQL (schema {self.schema})"
 
     def open(self, clock: Callable[[], datetime]) -> tuple[Store, MemoryStore]:
@@ -177,9 +177,11 @@ class PostgresBackend:
             await store.close()
 
 
-async def run(turns: int, queries: int, backend: Backend) -> None:
+async def run(turns: int, queries: int, backend: Backend, keep: bool = False) -> None:
+    """``keep``: leave the filled database for another run (``--schema NAME --keep``),
+    which then measures only (its turns are there already)."""
     try:
-        await _run(turns, queries, backend)
+        await _run(turns, queries, backend, keep)
     except BaseException:
         # On error and Ctrl-C too (asyncio.run cancels this task first, so awaits still
         # run); a failed cleanup then only warns, the first error is the one to see.
@@ -188,10 +190,11 @@ async def run(turns: int, queries: int, backend: Backend) -> None:
         except Exception as exc:
             print(f"memory bench: cleanup of {backend.name} failed: {exc}", file=sys.stderr)
         raise
-    await backend.drop()
+    if not keep:
+        await backend.drop()
 
 
-async def _run(turns: int, queries: int, backend: Backend) -> None:
+async def _run(turns: int, queries: int, backend: Backend, keep: bool = False) -> None:
     rng = random.Random(7)
     clock = Clock()
     store, memory = backend.open(clock)
@@ -202,9 +205,11 @@ async def _run(turns: int, queries: int, backend: Backend) -> None:
     await memory.note_chat("bench", "me", False, me.id)  # a private chat, as the engine notes
     others = [await store.upsert_user("bench", f"o{i}", f"Other {i}") for i in range(5)]
 
+    # A kept schema is filled when its memories are there: they are added last.
+    filled = keep and bool(await memory.memories_in_scope(Scope("mom", me.id, "bench", "me"), 1))
     started = time.perf_counter()
     step = timedelta(minutes=5)
-    for i in range(turns):
+    for i in range(0 if filled else turns):
         clock.now += step
         mine = i % 2 == 0
         await store.add_message(
@@ -215,7 +220,7 @@ async def _run(turns: int, queries: int, backend: Backend) -> None:
                 user_id=me.id if mine else None,
             ),
         )
-    for o in others:  # other people: 2,000 turns each, never visible to Wen
+    for o in [] if filled else others:  # other people: 2,000 turns each, never visible to Wen
         oc = await store.conversation("bench", o.platform_user_id, "mom")
         for _ in range(2000):
             await store.add_message(
@@ -225,7 +230,7 @@ async def _run(turns: int, queries: int, backend: Backend) -> None:
     while (await memory.index_turns(batch=5000)).more:
         pass
     indexed = time.perf_counter() - started - stored
-    for i in range(60):
+    for i in range(0 if filled else 60):
         await memory.add_memory(
             NewMemory("mom", ScopeKind.USER, str(me.id), me.id, sentence(rng), "fact", 1 + i % 5)
         )
@@ -247,6 +252,7 @@ async def _run(turns: int, queries: int, backend: Backend) -> None:
             before_id=None,
         )
 
+    statements = capture(store)
     search_ms: list[float] = []
     slot_ms: list[float] = []
     for _ in range(queries):
@@ -259,6 +265,7 @@ async def _run(turns: int, queries: int, backend: Backend) -> None:
             scope, q, now=clock.now, budget_tokens=1200, conversation_id=conv.id, before_id=None
         )
         slot_ms.append((time.perf_counter() - t0) * 1000)
+    server_ms = await explain(store, statements[::10])
     await store.close()
 
     total = turns + 2000 * len(others)
@@ -274,6 +281,52 @@ async def _run(turns: int, queries: int, backend: Backend) -> None:
     print(f"  database    {size_mb:10.1f} MB")
     print(f"  search      p50 / p95 {pct(search_ms)}  ({queries} queries)")
     print(f"  memory slot p50 / p95 {pct(slot_ms)}")
+    if len(server_ms) > 1:
+        note = f"(server-side, EXPLAIN ANALYZE of {len(server_ms)} search statements)"
+        print(f"  statement   p50 / p95 {pct(server_ms)}  {note}")
+
+
+Statement = tuple[str, tuple[object, ...], tuple[object, ...] | None]
+
+
+def capture(store: Store) -> list[Statement]:
+    """PostgreSQL: the turn search statements the run sends (with the planner settings the
+    search set for each), to run again under EXPLAIN ANALYZE: the server-side time, which
+    other jobs on the machine disturb less than the client's. Nothing on SQLite."""
+    from bot.store.postgres import PostgresStore
+
+    out: list[Statement] = []
+    if not isinstance(store, PostgresStore):
+        return out
+    run = store._all
+    settings: list[tuple[object, ...] | None] = [None]
+
+    async def watched(sql: str, params: Sequence[object] = ()) -> list[Any]:
+        if "set_config(" in sql:
+            settings[0] = tuple(params)
+        elif "r.score" in sql:
+            out.append((sql, tuple(params), settings[0]))
+            settings[0] = None
+        return await run(sql, params)
+
+    store._all = watched  # type: ignore[method-assign]
+    return out
+
+
+async def explain(store: Store, statements: list[Statement]) -> list[float]:
+    from bot.store.postgres import PostgresStore
+
+    if not isinstance(store, PostgresStore):
+        return []
+    times = []
+    for sql, params, settings in statements:
+        async with store._transaction():
+            if settings is not None:
+                await store._all("SELECT set_config('enable_seqscan', 'off', true)")
+            plan = await store._all(f"EXPLAIN (ANALYZE) {sql}", params)
+        last = [str(r[0]) for r in plan if str(r[0]).startswith("Execution Time")]
+        times.append(float(last[0].split()[2]))
+    return times
 
 
 def main() -> None:
@@ -285,10 +338,17 @@ def main() -> None:
         metavar="URL",
         help="postgresql://… to run on PostgreSQL (a fresh schema, dropped at the end)",
     )
+    p.add_argument("--schema", default="", help="PostgreSQL: this schema name, not a fresh one")
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="PostgreSQL: keep the schema; a run on a kept one only measures (profiling)",
+    )
     args = p.parse_args()
     try:
         if args.database_url:
-            asyncio.run(run(args.turns, args.queries, PostgresBackend(args.database_url)))
+            backend = PostgresBackend(args.database_url, args.schema)
+            asyncio.run(run(args.turns, args.queries, backend, args.keep))
             return
         with tempfile.TemporaryDirectory() as tmp:
             asyncio.run(run(args.turns, args.queries, SQLiteBackend(Path(tmp))))

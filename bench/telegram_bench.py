@@ -36,7 +36,14 @@ KINDRED = Path(sys.executable).with_name("kindred")
 PACE = (0.0, 0.0)  # the fake model: seconds to the first token, and between words
 
 
-async def run(users: int, messages: int, words: int, memory: bool = True) -> None:
+async def run(
+    users: int,
+    messages: int,
+    words: int,
+    memory: bool = True,
+    concurrency: str | None = None,
+    capacity: int | None = None,
+) -> None:
     global REPLY
     REPLY = " ".join((WORDS * (words // len(WORDS) + 1))[:words])
     per_user = max(1, messages // users)
@@ -55,6 +62,8 @@ async def run(users: int, messages: int, words: int, memory: bool = True) -> Non
     async with FakeBotAPI() as tg, FakeOpenAI() as llm:
         tg.on_call = on_call
         llm.responder = lambda rec: Reply(REPLY, first_byte_delay=PACE[0], chunk_delay=PACE[1])
+        # --llm-capacity: the model answers that many at once, and 429s the rest.
+        llm.chat_capacity, llm.overload_retry_after = capacity, 1.0 if capacity else None
         tmp = Path(tempfile.mkdtemp(prefix="kindred-bench-"))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KINDRED_", "OPENAI_"))}
         env |= {
@@ -63,10 +72,12 @@ async def run(users: int, messages: int, words: int, memory: bool = True) -> Non
             "KINDRED_TELEGRAM__BASE_FILE_URL": tg.base_file_url,
             "KINDRED_LLM__BASE_URL": llm.base_url,
             "KINDRED_LLM__API_KEY": "sk-bench",
-            "KINDRED_LLM__MAX_CONCURRENCY": str(users),
             "KINDRED_DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
             "KINDRED_LOG_LEVEL": "WARNING",
         } | BENCH_ENV
+        # --llm-concurrency default: the bot's own LLM concurrency (bot/llm_slots.py).
+        if concurrency != "default":
+            env["KINDRED_LLM__MAX_CONCURRENCY"] = concurrency or str(users)
         # --no-memory: leave out long-term memory's background LLM work, to see the rest.
         if not memory:
             env["KINDRED_MEMORY__ENABLED"] = "false"
@@ -115,7 +126,7 @@ async def run(users: int, messages: int, words: int, memory: bool = True) -> Non
           f"(user {user_cpu * 1000 / n:.2f}, system {sys_cpu * 1000 / n:.2f}; "
           f"{replies_cpu * 1000 / n:.2f} until the last reply, the rest background memory"
           " work)")  # fmt: skip
-    print(f"throughput: {n / elapsed:.0f} messages/s")
+    print(f"throughput: {n / elapsed:.1f} messages/s")
     print(f"first visible output: p50 {pct(firsts, 50) * 1000:.0f} ms, "
           f"p95 {pct(firsts, 95) * 1000:.0f} ms")  # fmt: skip
     print(f"reply complete: p50 {pct(completes, 50) * 1000:.0f} ms, "
@@ -123,6 +134,8 @@ async def run(users: int, messages: int, words: int, memory: bool = True) -> Non
     print(f"peak RSS of the bot: {peak_mb:.0f} MB "
           f"({started_mb:.0f} MB after start-up, {end_mb:.0f} MB at the end)")  # fmt: skip
     print(f"Bot API calls per message: {per}")
+    if capacity:
+        print(f"LLM requests refused with 429 (capacity {capacity}): {llm.overloaded}")
 
 
 def main() -> None:
@@ -136,11 +149,30 @@ def main() -> None:
         help="seconds to the first token, and between words, e.g. 0.3,0.02 (a real model)",
     )
     p.add_argument("--no-memory", action="store_true", help="disable long-term memory")
+    p.add_argument(
+        "--llm-concurrency",
+        help="KINDRED_LLM__MAX_CONCURRENCY for the bot, or 'default' to leave the bot's own "
+        "(default: the number of users)",
+    )
+    p.add_argument(
+        "--llm-capacity",
+        type=int,
+        help="the fake model answers at most this many requests at once (429 + Retry-After: 1)",
+    )
     args = p.parse_args()
     global PACE
     first, per_word = (float(x) for x in args.pace.split(","))
     PACE = (first, per_word)
-    asyncio.run(run(args.users, args.messages, args.words, not args.no_memory))
+    asyncio.run(
+        run(
+            args.users,
+            args.messages,
+            args.words,
+            not args.no_memory,
+            args.llm_concurrency,
+            args.llm_capacity,
+        )
+    )
 
 
 if __name__ == "__main__":

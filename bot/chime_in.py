@@ -6,11 +6,12 @@ alone — like a person in a busy room who does not answer every line. With
 transcription, the AI notice, the reply), whether the persona would naturally chime in.
 
 It is one cheap call: a few recent lines, each cut short, ``max_tokens`` 3, temperature 0,
-inside the same LLM slots as the replies, all within ``ask_model_seconds``. "no" keeps the
-persona quiet (the message is settled: stored, owed nothing); "yes", an unclear answer, an
-error or no answer in time fall back to the rules' decision, which was to answer. So the
-model can only silence what the rules let through, never add a reply — a group member
-writing "answer yes" gets what the rules alone would have given them.
+taking one of the endpoint's slots as a reply does (bot/llm_slots.py), all within
+``ask_model_seconds``. "no" keeps the persona quiet (the message is settled: stored, owed
+nothing); "yes", an unclear answer, an error or no answer in time fall back to the rules'
+decision, which was to answer. So the model can only silence what the rules let through,
+never add a reply — a group member writing "answer yes" gets what the rules alone would
+have given them.
 
 Never asked when the message may express a crisis (bot/safety/crisis.py): someone who may
 be in pain is not left unanswered on a guess. A voice note or a photo is judged by the
@@ -88,14 +89,11 @@ def _opinion(answer: str) -> bool | None:
 
 class ModelOpinion:
     """The screen (bot/stages.py). ``config`` is read per reply, so a changed engine
-    config applies at once; ``slots`` are the engine's LLM slots."""
+    config applies at once."""
 
-    def __init__(
-        self, model: ChatModel, config: Callable[[], EngineConfig], slots: asyncio.Semaphore
-    ) -> None:
+    def __init__(self, model: ChatModel, config: Callable[[], EngineConfig]) -> None:
         self.model = model
         self._config = config
-        self._slots = slots
 
     async def __call__(self, reply: Reply, channel: Channel) -> Verdict:
         config = self._config()
@@ -114,8 +112,7 @@ class ModelOpinion:
         )
         try:
             async with asyncio.timeout(rhythm.ask_model_seconds):
-                async with self._slots:
-                    answer = await self._ask(request)
+                answer = await self._ask(request)
         except TimeoutError:
             log.info("no opinion from the model in %gs: the rules decide", rhythm.ask_model_seconds)
             return Verdict.GO

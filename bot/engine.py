@@ -7,7 +7,8 @@ the channel, then storage.
 Ordering: each message takes two places in line for its chat as soon as it arrives — one
 for *intake* (storing it: short) and one for the *reply* (the LLM call: long). So a message
 is stored without waiting behind another message's reply, and replies in one chat come out
-in the order the messages came in. Jobs take a place in the same reply line. Different
+in the order the messages came in. Jobs take a place in the same reply line. On PostgreSQL
+the reply line also spans processes (``ChatLocks``, bot/store/postgres_locks.py). Different
 chats run concurrently; LLM calls across all chats are bounded by a semaphore.
 
 A message to answer is stored *owed* (bot/store/replies.py) and settled only once the
@@ -37,7 +38,7 @@ from bot.ordering import KeyedOrder
 from bot.personas.model import Persona
 from bot.personas.registry import PersonaRegistry
 from bot.pipeline import DEFAULT_APOLOGY, TROUBLE, ReplyPipeline
-from bot.ports import Channel, ChatModel, MediaFetcher, SpeechModel, Transcriber
+from bot.ports import Channel, ChatLocks, ChatModel, MediaFetcher, SpeechModel, Transcriber
 from bot.safety.care import CrisisCare
 from bot.safety.disclosure import DisclosureClock
 from bot.stages import (
@@ -71,6 +72,7 @@ class Engine(ReplyPipeline):
         memory: MemoryService | None = None,
         speech: SpeechModel | None = None,
         transcriber: Transcriber | None = None,
+        chat_locks: ChatLocks | None = None,
     ) -> None:
         super().__init__(
             store=store,
@@ -85,7 +87,10 @@ class Engine(ReplyPipeline):
         self.media: dict[str, MediaFetcher] = {}
         self.registry = registry
         self._intake = KeyedOrder()
-        self._replies = KeyedOrder()
+        # Replies: this process's line, or (several processes on PostgreSQL) that line in
+        # front of a lock per chat in the database (bot/store/postgres_locks.py). Intake
+        # stays in-process: storing is short, and the ids it draws are the order.
+        self._replies: ChatLocks = chat_locks if chat_locks is not None else KeyedOrder()
         self._disclosure = DisclosureClock(store, config.disclosure_interval)
         self.addressing = Addressing(config.group)
         # When each person last wrote (or typed) in each chat, for the debounce.
@@ -95,7 +100,7 @@ class Engine(ReplyPipeline):
             Debounce(config.debounce, self.heard, self._history),
             later_message,
             # Before anything costly: the persona may let ambient chatter pass.
-            ModelOpinion(model, lambda: self.config, self._llm_slots),
+            ModelOpinion(model, lambda: self.config),
             Listen(self.media, transcriber, store),
             Look(self.media, lambda: self.config.vision),
             Disclosure(self._disclosure, clock),
@@ -131,13 +136,25 @@ class Engine(ReplyPipeline):
         await self._disclosure.mark(conversation_id, self._clock())
 
     # -- entry points ---------------------------------------------------------------------
-    async def handle(self, msg: IncomingMessage, channel: Channel) -> None:
-        """A person wrote: store it, then answer it if it is for the persona."""
+    async def handle(
+        self,
+        msg: IncomingMessage,
+        channel: Channel,
+        stored: Callable[[bool], None] | None = None,
+    ) -> None:
+        """A person wrote: store it, then answer it if it is for the persona. ``stored`` is
+        called once intake is over: True when the platform may forget the message (it is
+        in the store, or was already), False when storing it failed (a platform that
+        redelivers should). A webhook acknowledges the update only then, so a process
+        killed or cut from its database before that point leaves the update to be
+        delivered again, not lost."""
         metrics.received(msg.chat.platform)
         with metrics.message_arrived():  # its reply's latency is measured from now
-            await self._handle(msg, channel)
+            await self._handle(msg, channel, stored)
 
-    async def _handle(self, msg: IncomingMessage, channel: Channel) -> None:
+    async def _handle(
+        self, msg: IncomingMessage, channel: Channel, stored: Callable[[bool], None] | None
+    ) -> None:
         key = (msg.chat.platform, msg.chat.key)
         if self.config.debounce > 0:
             # Heard on arrival, before any wait or write: a reply whose quiet window ends
@@ -154,15 +171,20 @@ class Engine(ReplyPipeline):
             # rather than go silent; the adapter may redeliver and we will try again.
             log.exception("could not store an incoming message")
             await self._tell(channel, TROUBLE)
+            if stored is not None:
+                stored(False)
             return
         except BaseException:
             turn.release()
             raise
+        if stored is not None:
+            stored(True)
         if reply is None:
             turn.release()
             return
         async with turn:
-            await self._answer(reply, channel)
+            if await self._still_ours(reply):
+                await self._answer(reply, channel)
 
     def typing(self, event: Typing) -> None:
         """The platform says someone is typing: a reply waiting for their quiet waits on."""
@@ -189,7 +211,8 @@ class Engine(ReplyPipeline):
         )
         reply = Reply(ANSWERED, chat, user, persona, m.conversation_id, m, msg)
         async with self._replies.ticket((chat.platform, chat.key)):
-            await self._answer(reply, channel)
+            if await self._still_ours(reply):
+                await self._answer(reply, channel)
 
     async def speak(
         self,
@@ -268,6 +291,19 @@ class Engine(ReplyPipeline):
                 await self._settle(reply, None)  # they were told; a retry would fail the same
             except Exception:
                 log.exception("could not mark a message as answered")
+
+    async def _still_ours(self, reply: Reply) -> bool:
+        """Whether this process is still to answer ``reply``'s message now that its turn
+        has come. While it waited for the chat, the message may have been answered by a
+        reply that saw it, or — its lease run out under load — claimed and answered by
+        another process (or this one's recovery): answering again would say it twice."""
+        if reply.message is None:
+            return True
+        try:
+            return await self.store.owes(reply.message.id, self.owner)
+        except Exception:
+            log.exception("could not check whether a message is still owed; answering it")
+            return True
 
     async def _persona(self, persona_id: str) -> Persona | None:
         try:

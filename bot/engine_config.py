@@ -23,7 +23,6 @@ class EngineConfig:
     temperature: float | None = 0.8
     top_p: float | None = None
     history_limit: int = 60
-    max_concurrency: int = 8
     disclosure_interval: timedelta = timedelta(hours=3)
     # The crisis protocol (bot/safety/care.py): first and second stage, lines, region.
     care: CareConfig = field(default_factory=CareConfig)

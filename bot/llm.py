@@ -21,7 +21,7 @@ import logging
 import random
 import struct
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,19 +33,23 @@ from openai import AsyncOpenAI
 
 from bot import metrics, usage
 from bot.errors import LLMUnavailable
+from bot.llm_slots import LLMSlots, Permit, SlotPolicy, Work, current_work
 from bot.ports import ChatRequest, Turn
 from bot.reasoning import ReasoningFilter
 from bot.tokens import count_tokens
 from bot.usage import UsageSink
 from config.settings import LLMSettings
 
-__all__ = ["OpenAIChatModel", "ToolCall"]
+__all__ = ["OpenAIChatModel", "ToolCall", "slot_policy"]
 
 log = logging.getLogger(__name__)
 
 # Local servers (Ollama, llama.cpp, LM Studio) need no key, but the client insists on one.
 _NO_KEY = "no-key"
 _RETRY_STATUS = frozenset({408, 409, 425, 429})
+# Answers that mean "too much at once" (529: Anthropic-style overloaded): the endpoint's
+# limit shrinks (bot/llm_slots.py). A 500 is a fault, not load.
+_OVERLOAD_STATUS = frozenset({429, 502, 503, 504, 529})
 _REASON_MAX = 200
 
 
@@ -69,8 +73,12 @@ class OpenAIChatModel:
         backoff_cap: float = 8.0,
         sampling: Mapping[str, float] | None = None,
         usage_sink: UsageSink | None = None,
+        slots: LLMSlots | None = None,
     ) -> None:
         self._settings = settings
+        # How many calls run at once, per endpoint and model (bot/llm_slots.py); one
+        # registry per process (bot/runtime.py passes it), else this model's own.
+        self.slots = slots if slots is not None else LLMSlots(slot_policy(settings))
         # Where each finished call's tokens go (bot/usage.py); None: metrics only.
         self.usage_sink = usage_sink
         # The endpoint's own sampling for its model, sent with every chat request and over
@@ -97,32 +105,53 @@ class OpenAIChatModel:
         self.endpoint = f"{parts.scheme}://{parts.hostname}" + (
             f":{parts.port}" if parts.port else ""
         )
+        # The limits' key: two servers behind one host (different paths) are two endpoints.
+        # It is logged when the limit moves: no userinfo or query, and a key in the path is
+        # masked like everywhere else.
+        self.slot_endpoint = self._redact(self.endpoint + parts.path.rstrip("/"))
 
     async def aclose(self) -> None:
         await self._client.close()
 
     async def stream_chat(self, request: ChatRequest) -> AsyncGenerator[str, None]:
+        """The reply's visible text as it comes. Each attempt holds one of the endpoint's
+        slots (bot/llm_slots.py) until its stream ends; a reply's wait for a slot counts
+        toward the deadline, background work waits as long as it takes."""
         body = self._body(request)
         if self._settings.stream_usage:
             # The last chunk then carries the tokens (OpenAI, vLLM, llama.cpp, Ollama...).
             body["stream_options"] = {"include_usage": True}
+        limit = self.slots.endpoint(self.slot_endpoint, str(body["model"]))
+        work = current_work()
         loop = asyncio.get_running_loop()
-        started = loop.time()
-        deadline = started + self._settings.timeout
+        started = deadline = loop.time()
+        deadline += self._settings.timeout
         attempt = 0
         while True:
             attempt += 1
             filt = ReasoningFilter()
             seen = _Seen()
+            if work is Work.BACKGROUND:
+                permit = await limit.acquire(work)
+            else:
+                permit = await self._slot_within(limit.acquire(work), deadline, body["model"])
+            if attempt == 1:
+                started = loop.time()  # first token is timed from the request, as before
             try:
                 response, deltas, first, done = await self._start(body, filt, deadline, seen)
+                permit.started()  # the endpoint took the call and answers: it keeps up
                 break
             except Exception as exc:
+                self._judge(permit, exc)
+                permit.release()
                 try:
                     await self._pause_or_give_up(exc, attempt, deadline)
                 except LLMUnavailable:
                     usage.failed(body["model"], "reply")
                     raise
+            except BaseException:
+                permit.release()
+                raise
         if usage.current_kind("reply") == "reply":
             metrics.first_token(body["model"], loop.time() - started)
         try:
@@ -139,9 +168,38 @@ class OpenAIChatModel:
             usage.failed(body["model"], "reply")
             raise LLMUnavailable(f"the reply broke off: {self._reason(exc)}") from None
         finally:
-            await response.aclose()
+            try:
+                await response.aclose()
+            finally:
+                permit.release()
             # Also when the reader stopped early: what was sent was paid for.
             self._used("reply", body, seen.usage, "".join(seen.text))
+
+    async def _slot_within(self, waiting: Awaitable[Permit], deadline: float, model: str) -> Permit:
+        """A reply's slot, waited for within its deadline (counted as queued meanwhile)."""
+        try:
+            with metrics.waiting_for_llm():
+                async with asyncio.timeout_at(deadline):
+                    return await waiting
+        except TimeoutError:
+            usage.failed(model, "reply")
+            raise LLMUnavailable(
+                f"no free slot for {self.endpoint} within {self._settings.timeout:g} s"
+            ) from None
+
+    def _judge(self, permit: Permit, exc: BaseException, *, own_deadline: bool = True) -> None:
+        """Tell the endpoint's limit whether this failure means overload. A timeout counts
+        only against our full deadline (a caller's short budget says little about load);
+        a refused connection is a server that is down, not busy."""
+        if _os_error(exc) is not None:
+            return
+        if isinstance(exc, openai.APIStatusError):
+            if exc.status_code in _OVERLOAD_STATUS:
+                permit.overloaded(_retry_after(exc))
+            return
+        timeout = isinstance(exc, TimeoutError | openai.APITimeoutError | httpx2.TimeoutException)
+        if timeout and own_deadline:
+            permit.overloaded()
 
     async def _start(
         self, body: dict[str, Any], filt: ReasoningFilter, deadline: float, seen: _Seen
@@ -446,21 +504,37 @@ class OpenAIChatModel:
         kind: str = "",
         model: str = "",
     ) -> AsyncIterator[None]:
-        """One deadline and one error mapping for every non-streamed call: whatever goes
-        wrong reaches the caller as ``LLMUnavailable`` with a secret-free reason (and is
-        counted as an error of ``kind`` on ``model`` when given)."""
+        """One deadline, one slot of the endpoint's limit and one error mapping for every
+        non-streamed call: whatever goes wrong reaches the caller as ``LLMUnavailable`` with
+        a secret-free reason (and is counted as an error of ``kind`` on ``model`` when
+        given). A reply's wait for the slot is inside the deadline; background work waits
+        for its slot first, then has the whole deadline."""
         limit = self._settings.timeout if within is None else within
+        slots = self.slots.endpoint(self.slot_endpoint, model or self._model or "")
+        work = current_work()
+        permit = await slots.acquire(work) if work is Work.BACKGROUND else None
         try:
             async with asyncio.timeout(limit):
+                if permit is None:
+                    with metrics.waiting_for_llm():
+                        permit = await slots.acquire(work)
                 yield
+            permit.ok()
         except TimeoutError:
+            if permit is not None:
+                self._judge(permit, TimeoutError(), own_deadline=within is None)
             if kind:
                 usage.failed(model, kind)
             raise LLMUnavailable(f"no {thing} from {self.endpoint} within {limit:g} s") from None
         except (openai.OpenAIError, httpx2.HTTPError, ValueError, KeyError, TypeError) as exc:
+            if permit is not None:
+                self._judge(permit, exc)
             if kind:
                 usage.failed(model, kind)
             raise LLMUnavailable(f"{action} failed: {self._reason(exc)}") from None
+        finally:
+            if permit is not None:
+                permit.release()
 
     def _used(
         self,
@@ -512,6 +586,20 @@ def _usage_of(data: Any) -> tuple[int, int] | None:
     if not isinstance(prompt, int) or not isinstance(completion, int):
         return None
     return prompt, completion
+
+
+def slot_policy(settings: LLMSettings) -> SlotPolicy:
+    """The endpoint limits ``settings`` ask for: adaptive between a floor and the ceiling
+    ``max_concurrency`` by default, or fixed at ``max_concurrency`` (a small local server)."""
+    if not settings.adaptive:
+        return SlotPolicy.fixed(settings.fixed_concurrency, settings.background_share)
+    ceiling = settings.concurrency_ceiling
+    return SlotPolicy(
+        start=min(settings.start_concurrency, ceiling),
+        floor=min(settings.min_concurrency, ceiling),
+        ceiling=ceiling,
+        background_share=settings.background_share,
+    )
 
 
 def _os_error(exc: BaseException) -> OSError | None:

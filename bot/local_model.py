@@ -37,6 +37,11 @@ SAMPLING: dict[str, float] = {
 }
 
 
+# Requests the server decodes at once. Kindred sends it no more than this (bot/runtime.py:
+# a fixed limit in bot/llm_slots.py), so its own queue, not the server's, decides who is next.
+PARALLEL = 1
+
+
 @dataclass(frozen=True, slots=True)
 class LocalServer:
     base_url: str  # ends with /v1, ready for the openai client
@@ -74,7 +79,7 @@ def start_local_server(context_window: int = 2048, threads: int = 2) -> LocalSer
     params.model.path = str(weights)
     params.model_alias = {MODEL_NAME}  # a set: a plain string would become a set of chars
     params.n_ctx = context_window
-    params.n_parallel = 1
+    params.n_parallel = PARALLEL
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
     params.hostnames = ["127.0.0.1"]

@@ -89,6 +89,19 @@ LLM_QUEUE = Gauge(
     "Replies waiting for an LLM slot (the reply concurrency limit) in this process.",
     registry=REGISTRY,
 )
+LLM_LIMIT = Gauge(
+    "kindred_llm_concurrency_limit",
+    "LLM calls that may run at once now, per model (bot/llm_slots.py; it adapts unless "
+    "KINDRED_LLM__ADAPTIVE=false).",
+    ["model"],
+    registry=REGISTRY,
+)
+LLM_OVERLOADS = Counter(
+    "kindred_llm_overloads",
+    "Times overload (429, 502/503/504/529, timeouts) cut an endpoint's limit, per model.",
+    ["model"],
+    registry=REGISTRY,
+)
 MEMORY_PENDING = Gauge(
     "kindred_memory_jobs_pending",
     "Memory jobs this process holds and has not finished (parked or running).",
@@ -160,6 +173,12 @@ def waiting_for_llm() -> Iterator[None]:
         yield
     finally:
         LLM_QUEUE.dec()
+
+
+def llm_limit(model: str, limit: int, *, cut: bool = False) -> None:
+    LLM_LIMIT.labels(model=model).set(limit)
+    if cut:
+        LLM_OVERLOADS.labels(model=model).inc()
 
 
 def memory_pending(n: int) -> None:

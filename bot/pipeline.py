@@ -68,7 +68,6 @@ class ReplyPipeline:
         self.memory = memory  # long-term memory (bot/memory); None = history only
         self._clock = clock
         self._count = count
-        self._llm_slots = asyncio.Semaphore(config.max_concurrency)
         self.filters: list[Filter] = []
         self.last_prompt: Prompt | None = None  # for `kindred doctor` and debugging
 
@@ -108,14 +107,10 @@ class ReplyPipeline:
         deliver = stream_reply
         if persona.bubbles and self.config.bubble_pause is not None:
             deliver = partial(bubble_reply, pause=self.config.bubble_pause)
-        with metrics.waiting_for_llm():
-            await self._llm_slots.acquire()
-        try:
-            out = await deliver(
-                self.model, self._request(persona, prompt, reply), channel, reply, self.filters
-            )
-        finally:
-            self._llm_slots.release()
+        # (How many replies stream at once is the model's business: bot/llm_slots.py.)
+        out = await deliver(
+            self.model, self._request(persona, prompt, reply), channel, reply, self.filters
+        )
         if out.delivered and not out.model_failed and not out.text.strip():
             # The filters left nothing (a tiny model wrote only a made-up dialogue): that is
             # no answer, so the person gets the apology rather than silence.
@@ -127,12 +122,12 @@ class ReplyPipeline:
             await self._release(reply)
             return False
         text = out.text
-        if out.text.strip():
-            metrics.sent(reply.chat.platform)
         if out.model_failed and reply.trigger.fallback and not text.strip():
             # A job's message must not be lost with the model: say it plainly.
             await say(channel, reply.trigger.fallback, persona)
             text = reply.trigger.fallback
+        if text.strip():  # the model's words, or a job's fallback: a reply either way
+            metrics.sent(reply.chat.platform)
         answer = None
         if text.strip():
             answer = NewMessage(role=Role.ASSISTANT, content=text, author_name=persona.display_name)

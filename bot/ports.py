@@ -3,7 +3,7 @@ tests use shipped fakes that implement them for real (over sockets where a wire 
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -123,3 +123,27 @@ class Service(Protocol):
     def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+class ChatTicket(Protocol):
+    """A place in one chat's line, taken when the ticket was made. ``async with`` waits
+    for the turn and holds it for the block; ``release`` gives the place up unused (those
+    behind still wait for the one ahead)."""
+
+    async def __aenter__(self) -> None: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    def release(self) -> None: ...
+
+
+class ChatLocks(Protocol):
+    """One reply at a time per chat, in the order the tickets were taken. In one process
+    (SQLite) an in-memory line is the whole story (bot/ordering.py); several processes on
+    PostgreSQL also queue on an advisory lock per chat (bot/store/postgres_locks.py), so a
+    chat's messages delivered to two processes are still answered one after the other.
+
+    ``ticket`` must take the place *synchronously* (before any ``await``): the order of
+    calls is the order of turns."""
+
+    def ticket(self, key: Hashable) -> ChatTicket: ...

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from bot import initiative
@@ -21,8 +22,9 @@ from bot.commands import Commands
 from bot.engine import Engine, EngineConfig
 from bot.errors import KindredError
 from bot.filters import clean_output
-from bot.llm import OpenAIChatModel
-from bot.local_model import BANNER, SAMPLING, start_local_server
+from bot.llm import OpenAIChatModel, slot_policy
+from bot.llm_slots import LLMSlots, SlotPolicy
+from bot.local_model import BANNER, PARALLEL, SAMPLING, start_local_server
 from bot.memory.service import MemoryService
 from bot.personas.registry import PersonaRegistry
 from bot.ports import Adapter, Clock, Outbox, Service
@@ -41,6 +43,9 @@ from bot.store.sqlite import SQLiteStore
 from bot.tokens import get_tokenizer
 from bot.usage_recorder import UsageRecorder
 from config.settings import LLMSettings, Settings
+
+if TYPE_CHECKING:  # asyncpg comes with the optional postgres extra
+    from bot.store.postgres_locks import PostgresChatLocks
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +135,9 @@ async def build_runtime(
     try:
         store = await open_database(settings.database_url, clock.now)
         stack.push_async_callback(store.close)
+        chat_locks = await open_chat_locks(store)
+        if chat_locks is not None:
+            stack.push_async_callback(chat_locks.aclose)
         # LLM usage (bot/usage_recorder.py): stopped after everything that calls the model,
         # before the store closes, so the last counts are written. Its days are the clock's;
         # its flushes are on real time (not clock.sleep): a write-behind, no decision about
@@ -164,12 +172,18 @@ async def build_runtime(
             if announce:
                 print(BANNER, file=sys.stderr)
         model_name = llm.model or "gpt-4o-mini"
+        # One set of per-endpoint limits for every model object of this process; the
+        # embedded model has its own fixed one (it decodes PARALLEL requests at once).
+        slots = LLMSlots(slot_policy(llm))
         model = OpenAIChatModel(
             llm,
             default_model=model_name,
             sampling=SAMPLING if local else None,
             usage_sink=recorder,
+            slots=slots,
         )
+        if local:
+            slots.set_policy(model.slot_endpoint, SlotPolicy.fixed(PARALLEL))
         profile = llm.prompt_profile
         if profile == "auto":
             profile = "compact" if local else "full"
@@ -200,7 +214,6 @@ async def build_runtime(
                 temperature=llm.temperature,
                 top_p=llm.top_p,
                 history_limit=settings.history_limit,
-                max_concurrency=llm.max_concurrency,
                 disclosure_interval=timedelta(hours=settings.safety.disclosure_interval_hours),
                 care=care_config(settings.safety, llm, model, model_name, local),
                 vision=llm.vision,
@@ -228,6 +241,7 @@ async def build_runtime(
             memory=memory,
             speech=model,
             transcriber=Transcription(model, llm.transcription_model),
+            chat_locks=chat_locks,
         )
         # The persona speaking first (bot/initiative/): what each kind of job does, and the
         # screens that notice a reminder asked for in plain words.
@@ -288,6 +302,25 @@ async def open_database(url: str, clock: Callable[[], datetime] = utc_now) -> St
             await store.close()
             raise
     return store
+
+
+async def open_chat_locks(store: Store) -> PostgresChatLocks | None:
+    """On PostgreSQL, the per-chat reply lock shared by every process on the database
+    (several processes may answer one chat); None on SQLite, where one process is the
+    whole deployment and the engine's in-process line suffices. Uncontended locks share one
+    connection; the pool is for waits behind another process, a few at a time."""
+    from bot.store.sqlite import SQLiteStore
+
+    if isinstance(store, SQLiteStore):
+        return None
+    from bot.store.postgres import PostgresStore
+    from bot.store.postgres_locks import PostgresChatLocks
+
+    if not isinstance(store, PostgresStore):
+        return None
+    locks = PostgresChatLocks(store)
+    await locks.open()
+    return locks
 
 
 @contextmanager
@@ -378,6 +411,7 @@ def build_memory(
             emb_model = OpenAIChatModel(
                 llm.model_copy(update={"base_url": ms.embedding_base_url}),
                 usage_sink=model.usage_sink,
+                slots=model.slots,
             )
         name = ms.embedding_model
 

@@ -27,6 +27,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# LLM calls at once per endpoint (LLMSettings.max_concurrency unset): the adaptive limit's
+# ceiling, suited to a hosted API, and the fixed limit of a small local server.
+ADAPTIVE_CEILING = 64
+FIXED_CONCURRENCY = 4
 
 
 class LLMSettings(BaseModel):
@@ -43,8 +47,18 @@ class LLMSettings(BaseModel):
     timeout: float = Field(60.0, gt=0.0, le=600.0)
     connect_timeout: float = Field(5.0, gt=0.0, le=60.0)
     max_retries: int = Field(3, ge=0, le=10)
-    # How many LLM calls may run at once across all conversations.
-    max_concurrency: int = Field(8, ge=1, le=1000)
+    # How many LLM calls run at once, per endpoint and model (bot/llm_slots.py,
+    # docs/scale.md "LLM concurrency"). Adaptive (the default, for hosted APIs): the limit
+    # starts at start_concurrency, grows while the endpoint keeps up, shrinks on 429s,
+    # overload and timeouts, never below min_concurrency nor above max_concurrency (unset:
+    # 64). Not adaptive (a small local server): fixed at max_concurrency (unset: 4).
+    max_concurrency: int | None = Field(None, ge=1, le=1000)
+    adaptive: bool = True
+    start_concurrency: int = Field(16, ge=1, le=1000)
+    min_concurrency: int = Field(2, ge=1, le=1000)
+    # The most of the limit background work (memory extraction, summaries, embeddings)
+    # may hold; a waiting reply always goes before it.
+    background_share: float = Field(0.25, gt=0.0, le=1.0)
     # Speech-to-text model for voice notes (the endpoint's /v1/audio/transcriptions).
     transcription_model: str = "whisper-1"
     # Text-to-speech model for voice replies (the endpoint's /v1/audio/speech).
@@ -63,6 +77,16 @@ class LLMSettings(BaseModel):
     # Ask streams to end with their token counts (``stream_options.include_usage``) for
     # `kindred usage`; off for a server that rejects the field (tokens are then counted here).
     stream_usage: bool = True
+
+    @property
+    def concurrency_ceiling(self) -> int:
+        """The adaptive limit's ceiling."""
+        return self.max_concurrency or ADAPTIVE_CEILING
+
+    @property
+    def fixed_concurrency(self) -> int:
+        """The limit when ``adaptive`` is off."""
+        return self.max_concurrency or FIXED_CONCURRENCY
 
     @field_validator("base_url")
     @classmethod

@@ -56,7 +56,17 @@ STOP_GRACE = 5.0  # seconds in-flight replies get to finish on shutdown
 # start() returns once the gateway session is up (READY), so `kindred run` can still be
 # stopped by a signal if Discord cannot be reached; servers keep loading in the background.
 CONNECT_TIMEOUT = 60.0
-HANDLERS = ("on_connect", "on_shard_connect", "on_ready", "on_message", "on_raw_typing")
+HANDLERS = (
+    "on_connect",
+    "on_shard_connect",
+    "on_disconnect",
+    "on_shard_disconnect",
+    "on_resumed",
+    "on_shard_resumed",
+    "on_ready",
+    "on_message",
+    "on_raw_typing",
+)
 INTENTS_HELP = (
     "Discord refused the Message Content intent: enable it for this bot in the Developer "
     "Portal (Applications -> your app -> Bot -> Privileged Gateway Intents -> "
@@ -130,13 +140,20 @@ class DiscordAdapter:
         self._handoff: dict[str, asyncio.Future[None]] = {}
         self._ready = asyncio.Event()
         self._shards_up: set[int] = set()
+        # What /readyz hears about the gateway session (bot/readiness.py): down from a
+        # disconnect until discord.py has resumed or identified again.
+        self.link = runtime.readiness.link(self.name)
         self._task: asyncio.Task[None] | None = None
         self._saved_urls: tuple[str, yarl.URL] | None = None
         from adapters.discord.slash import install
 
         self.tree = install(self)
         self.client.event(self.on_connect)
+        self.client.event(self.on_disconnect)
+        self.client.event(self.on_resumed)
         self.client.event(self.on_shard_connect)
+        self.client.event(self.on_shard_disconnect)
+        self.client.event(self.on_shard_resumed)
         self.client.event(self.on_ready)
         self.client.event(self.on_message)
         if self.typing:
@@ -246,6 +263,15 @@ class DiscordAdapter:
     async def on_connect(self) -> None:
         if not isinstance(self.client, discord.AutoShardedClient):
             self._ready.set()
+            self.link.connected()
+
+    async def on_disconnect(self) -> None:
+        if not isinstance(self.client, discord.AutoShardedClient):
+            self.link.disconnected("gateway connection lost")
+
+    async def on_resumed(self) -> None:
+        if not isinstance(self.client, discord.AutoShardedClient):
+            self.link.connected()
 
     async def on_shard_connect(self, shard_id: int) -> None:
         # A sharded process is up when every one of its shards has a session.
@@ -254,6 +280,14 @@ class DiscordAdapter:
         wanted = s.shard_ids if s.shard_ids is not None else range(s.shard_count or 1)
         if self._shards_up.issuperset(wanted):
             self._ready.set()
+            self.link.connected()
+
+    async def on_shard_disconnect(self, shard_id: int) -> None:
+        self._shards_up.discard(shard_id)
+        self.link.disconnected(f"gateway connection of shard {shard_id} lost")
+
+    async def on_shard_resumed(self, shard_id: int) -> None:
+        await self.on_shard_connect(shard_id)
 
     async def on_ready(self) -> None:
         log.info(

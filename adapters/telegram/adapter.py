@@ -31,6 +31,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import HTTPXRequest
@@ -41,9 +42,10 @@ from adapters.telegram.channel import TelegramChannel
 from adapters.telegram.convert import BotIdentity, chat_ref, command, for_other_bot, incoming
 from adapters.telegram.download import Downloader, DownloadFailed
 from adapters.telegram.intake import QuietLog, SafeBot
+from adapters.telegram.liveness import PollWatch
 from adapters.telegram.media import attached_card
 from adapters.telegram.menu import register_commands
-from adapters.telegram.webhook import WebhookListener, derive_secret
+from adapters.telegram.webhook import Acks, WebhookListener, derive_secret
 from bot.errors import KindredError, TooLarge
 from bot.events import Attachment, ChatKind, ChatRef
 from bot.persona_admin import ADMIN_COMMANDS
@@ -69,12 +71,15 @@ class TelegramAdapter:
         if s.token is None:
             raise ValueError("KINDRED_TELEGRAM__TOKEN is not set")
         self._token = s.token.get_secret_value()
+        # What /readyz hears about this adapter's connection (bot/readiness.py, liveness.py).
+        self.link = runtime.readiness.link(self.name)
         bot = SafeBot(
             self._token,
             base_url=s.base_url,
             base_file_url=s.base_file_url,
             request=HTTPXRequest(connection_pool_size=s.connection_pool_size),
             get_updates_request=HTTPXRequest(connection_pool_size=1),
+            watch=PollWatch(self.link) if s.mode != "webhook" else None,
         )
         self.app: Application = (  # type: ignore[type-arg]
             ApplicationBuilder().bot(bot).concurrent_updates(True).build()
@@ -96,6 +101,10 @@ class TelegramAdapter:
             CallbackQueryHandler(self.persona_buttons.on_press, pattern=PICK_PATTERN)
         )
         self.app.add_error_handler(self._on_error)
+        # Webhook mode answers an update once it is stored (webhook.py): a message says so
+        # from the engine; anything else once its handler is done (the group after all).
+        self.acks = Acks()
+        self.app.add_handler(TypeHandler(Update, self._handled), group=1)
         self.identity: BotIdentity | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -138,7 +147,7 @@ class TelegramAdapter:
                 "KINDRED_TELEGRAM__SECRET_TOKEN is not set: webhook requests must carry a "
                 "secret derived from the bot token (generated and registered with Telegram)"
             )
-        self.webhook = WebhookListener(self.app.bot, self.app.update_queue, secret)
+        self.webhook = WebhookListener(self.app.bot, self.app.update_queue, secret, self.acks)
         await self.webhook.start(s.listen_host, s.listen_port)
         try:
             await self.app.bot.set_webhook(
@@ -147,6 +156,7 @@ class TelegramAdapter:
         except TelegramError as exc:
             await self.webhook.stop()
             raise KindredError(f"Telegram refused the webhook ({type(exc).__name__})") from None
+        self.link.connected()  # Telegram pushes to the listener from now on
 
     async def stop(self) -> None:
         updater = self.app.updater
@@ -228,7 +238,11 @@ class TelegramAdapter:
             event = _replace(event, user=_replace(event.user, is_bot=False))
         # Whether to answer (other bots included), and fetching or hearing what came with
         # it, is the core's.
-        await self.runtime.engine.handle(event, channel)
+        uid = update.update_id
+        await self.runtime.engine.handle(event, channel, stored=lambda ok: self.acks.done(uid, ok))
+
+    async def _handled(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        self.acks.done(update.update_id)
 
     async def fetch(self, attachment: Attachment, limit: int) -> bytes:
         """``MediaFetcher``: a voice note or photo the core wants (``url`` is its file_id),

@@ -24,7 +24,10 @@ from collections.abc import Callable
 from typing import Any
 
 from telegram import Bot, Update
+from telegram.error import RetryAfter
 from telegram.ext import ExtBot
+
+from adapters.telegram.liveness import PollWatch
 
 log = logging.getLogger(__name__)
 
@@ -118,16 +121,26 @@ def parse_update(raw: object, bot: Bot, quiet: QuietLog) -> Update | None:
 class SafeBot(ExtBot[None]):
     """PTB's bot with getUpdates read update by update (see the module docstring)."""
 
-    __slots__ = ("_quiet",)
+    __slots__ = ("_quiet", "_watch")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, watch: PollWatch | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._quiet = QuietLog(log)  # "_": PTB freezes public attributes
+        self._watch = watch  # told whether each getUpdates was answered (liveness.py)
 
     async def _post(self, endpoint: str, data: dict[str, Any] | None = None, **kw: Any) -> Any:
-        result = await super()._post(endpoint, data, **kw)
         if endpoint != "getUpdates":
-            return result
+            return await super()._post(endpoint, data, **kw)
+        try:
+            result = await super()._post(endpoint, data, **kw)
+        except RetryAfter:
+            raise  # Telegram answered: it only asks to wait
+        except Exception as exc:
+            if self._watch is not None:
+                self._watch.failed(type(exc).__name__)
+            raise
+        if self._watch is not None:
+            self._watch.answered()
         return await self._screen(result)
 
     async def _screen(self, result: object) -> list[dict[str, Any]]:

@@ -12,6 +12,15 @@ would be answered as any user id. One is then derived from the bot token — det
 so several webhook processes of one bot agree on it — registered with setWebhook and
 required on every request; a request without it gets 403.
 
+Several workers may run this listener behind one URL (docs/scale.md): each derives the same
+secret, and each calls setWebhook with the same URL and secret at start, which Telegram
+treats as a no-op after the first. An update is answered 200 only once it is *stored*
+(``Acks``: the adapter says so from the engine's ``stored`` callback, or after handling
+anything that is not a message), or after ``ACK_WAIT`` seconds at most: a worker killed
+before that leaves the update unanswered, and Telegram delivers it again — to a live
+worker, which stores it once (messages are unique per platform id). An update the engine
+could not store (the database cut off) is answered 500, so Telegram delivers it again too.
+
 This is the only module that imports tornado (the web server PTB's webhooks extra brings).
 """
 
@@ -36,6 +45,32 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY = 1024 * 1024  # an update is a few KB; nothing bigger is read
 PATH = "/telegram"
+# The longest a webhook request waits for its update to be stored. Past it the update is
+# acknowledged anyway (it is queued here, and a redelivery storm under load helps nobody).
+ACK_WAIT = 10.0
+
+
+class Acks:
+    """Updates received and not yet safe to acknowledge, by update id."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[int, asyncio.Future[bool]] = {}
+
+    def expect(self, update_id: int) -> asyncio.Future[bool]:
+        fut = self._waiting.get(update_id)
+        if fut is None:  # a redelivery while the first copy still waits shares its wait
+            fut = asyncio.get_running_loop().create_future()
+            self._waiting[update_id] = fut
+        return fut
+
+    def done(self, update_id: int, ok: bool = True) -> None:
+        """The update is safe (``ok``), or could not be stored (to be delivered again)."""
+        fut = self._waiting.pop(update_id, None)
+        if fut is not None and not fut.done():
+            fut.set_result(ok)
+
+    def __len__(self) -> int:
+        return len(self._waiting)
 
 
 def derive_secret(token: str) -> str:
@@ -76,9 +111,12 @@ def _no_access_log(handler: tornado.web.RequestHandler) -> None:
 
 
 class WebhookListener:
-    def __init__(self, bot: Bot, queue: asyncio.Queue[object], secret: str) -> None:
+    def __init__(
+        self, bot: Bot, queue: asyncio.Queue[object], secret: str, acks: Acks | None = None
+    ) -> None:
         self.bot = bot
         self.queue = queue
+        self.acks = acks
         self._secret = secret.encode()
         self._server: tornado.httpserver.HTTPServer | None = None
         self.quiet = QuietLog(log)
@@ -112,6 +150,16 @@ class WebhookListener:
             )
             return 200
         update = parse_update(raw, self.bot, self.quiet)
-        if update is not None:
+        if update is None:
+            return 200
+        if self.acks is None:
             await self.queue.put(update)
-        return 200
+            return 200
+        stored = self.acks.expect(update.update_id)
+        await self.queue.put(update)
+        try:
+            ok = await asyncio.wait_for(asyncio.shield(stored), ACK_WAIT)
+        except TimeoutError:
+            self.acks.done(update.update_id)
+            return 200
+        return 200 if ok else 500

@@ -1,10 +1,11 @@
 """Every memory set × (plain FTS5, Kindred with no model, Kindred with MiniLM): recall@5,
 recall@10 and search p50/p95, through ``bot.memory.eval.evaluate`` (what ``kindred eval
-memory --baseline [--embeddings]`` runs), on SQLite.
+memory --baseline [--embeddings]`` runs), on SQLite (or PostgreSQL: ``--database-url``).
 
     .venv/bin/python -m bench.memsets.measure [--dir /work/data-cache/memsets]
         [--sets locomo,memorybank-en,...] [--halves dev,held] [--json OUT]
-        [--embeddings [URL]] [--embed-cache FILE] [--database-url postgresql://...]
+        [--embeddings [URL]] [--model minilm|e5] [--embed-cache FILE]
+        [--database-url postgresql://…]
 
 With ``--embeddings`` the hybrid ranking is measured instead, with all-MiniLM-L6-v2 served
 over HTTP by ``bench.embed_server`` (started here on a free port of 127.0.0.1, or the one
@@ -33,11 +34,11 @@ from bot.memory.recall import Embed, RecallConfig  # noqa: E402
 
 SETS = (
     "locomo",
-    "locomo-cued",
     "memorybank-en",
     "memorybank-zh",
     "memorybank-cued-en",
     "memorybank-cued-zh",
+    "locomo-cued",
 )
 
 
@@ -88,9 +89,11 @@ async def main() -> None:
     ap.add_argument("--embeddings", metavar="URL", nargs="?", const="local", default="")
     ap.add_argument("--model", choices=("minilm", "e5"), default="minilm")
     ap.add_argument("--embed-cache", type=Path)
-    ap.add_argument("--database-url")
     ap.add_argument("--set-config", default="")
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--database-url", metavar="URL", help="postgresql://… to measure on PostgreSQL (own schema)"
+    )
     args = ap.parse_args()
     config = parse_config(args.set_config)
     if args.model == "e5":  # reads Chinese: no down-weighting of CJK queries

@@ -41,7 +41,7 @@ QUESTIONS: dict[str, list[list[str]]] = {
     "Leo": [["D1:5"], ["D6:3"], ["D6:5"], ["D7:4"], ["D7:4"], ["D8:4"], ["D10:1"]],
 }
 
-CUES: dict[str, list[tuple[str, list[str]]]] = {
+CUES_FIRST: dict[str, list[tuple[str, list[str]]]] = {
     "Emily": [("D5:1", ["D2:7", "D1:3"]), ("D7:1", ["D1:3"])],
     "Frank": [
         ("D3:9", ["D1:9", "D1:3"]),
@@ -92,4 +92,82 @@ CUES: dict[str, list[tuple[str, list[str]]]] = {
         ("D8:1", ["D2:3", "D2:6"]),
         ("D3:3", ["D2:5"]),
     ],
+}
+
+# Added in session 11 (issue 13): candidates proposed by ``cue_candidates.py --own`` (a later
+# turn of the person sharing rare words with an earlier day's turn of theirs), each read and
+# kept only where the earlier turn is what a companion should bring back at the cue (the
+# person's own first mention of the hobby, plan or trouble taken up again). Candidates
+# whose shared words were small talk ("thank you for your advice") were dropped.
+CUES_ADDED: dict[str, list[tuple[str, list[str]]]] = {
+    "Emily": [
+        ("D5:5", ["D2:7", "D1:5"]),
+    ],
+    "Frank": [
+        ("D3:3", ["D1:3"]),
+        ("D5:7", ["D4:3"]),
+        ("D7:5", ["D6:3"]),
+        ("D8:5", ["D1:3"]),
+        ("D9:1", ["D1:5"]),
+        ("D9:3", ["D1:7"]),
+        ("D10:1", ["D8:3"]),
+    ],
+    "Lucy": [
+        ("D6:3", ["D2:5"]),
+    ],
+    "Sunny": [
+        ("D4:1", ["D1:7", "D1:5"]),
+        ("D4:5", ["D1:5", "D1:7"]),
+        ("D5:3", ["D2:3", "D2:5"]),
+        ("D7:1", ["D1:5"]),
+    ],
+    "Jason": [
+        ("D2:3", ["D1:5"]),
+        ("D4:1", ["D1:5"]),
+    ],
+    "Linda": [
+        ("D8:1", ["D5:3", "D5:1"]),
+        ("D10:1", ["D2:3"]),
+        ("D3:3", ["D1:7"]),
+    ],
+    "John Zhang": [
+        ("D4:1", ["D3:1"]),
+        ("D5:1", ["D2:5"]),
+    ],
+    "Henry": [
+        ("D4:1", ["D1:3"]),
+        ("D6:3", ["D4:5"]),
+    ],
+    "Gary": [
+        ("D3:3", ["D1:7"]),
+        ("D5:1", ["D2:5"]),
+        ("D5:3", ["D1:7"]),
+        ("D8:3", ["D5:3"]),
+    ],
+    "Jack": [
+        ("D2:5", ["D1:3"]),
+        ("D5:3", ["D1:3", "D2:3"]),
+        ("D7:3", ["D4:1", "D4:3"]),
+        ("D10:1", ["D2:3"]),
+        ("D9:5", ["D1:3"]),
+    ],
+    "Roland": [
+        ("D5:1", ["D3:3", "D3:5"]),
+        ("D10:1", ["D7:1"]),
+    ],
+    "Susan": [
+        ("D7:3", ["D4:3"]),
+        ("D10:3", ["D2:3"]),
+    ],
+    "Luna": [
+        ("D3:3", ["D1:5"]),
+    ],
+    "Leo": [
+        ("D7:5", ["D2:5"]),
+        ("D9:3", ["D4:1", "D4:5"]),
+    ],
+}
+
+CUES: dict[str, list[tuple[str, list[str]]]] = {
+    name: CUES_FIRST.get(name, []) + CUES_ADDED.get(name, []) for name in QUESTIONS
 }

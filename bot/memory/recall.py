@@ -26,13 +26,20 @@ conversation, and the best of these join the candidates even when they share no 
 the message. Each candidate's score is then its normalised lexical score plus
 ``vector_weight`` times its similarity, scaled so that the scope's 70th-percentile turn
 counts 0 and its best 1 (the speaker bonus applies to both parts), before the day and
-"when" bonuses. A query of several lines (the conversation as it stands) is embedded by
-its last line, what is said now: the whole cue's vector blurs what it is about. A query
-mostly in CJK script is ranked lexically unless the model is multilingual
-(``RecallConfig.multilingual``): an English-only model's vectors for it are noise. Without
-embeddings, or when the endpoint fails, the ranking is the lexical one.
+"when" bonuses. A stretch of several lines is embedded by its newest line, what is said
+now: the whole stretch's vector blurs what it is about. A query mostly in CJK script is
+ranked lexically unless the model is multilingual (``RecallConfig.multilingual``): an
+English-only model's vectors for it are noise. Without embeddings, or when the endpoint
+fails, the ranking is the lexical one.
 
-Turns still in the prompt's history window are excluded (they are there already).
+Turns still in the prompt's history window are excluded (they are there already), and
+the two turns just before it are ranked only on their own text, not on their neighbour
+columns (which hold the window's text: ``TurnIndex.search``).
+
+A query is a question or the conversation as it stands (``bot.memory.query_shape``): a
+name said *to* someone ("Thanks, Mel!") leaves the query without lifting their turns, and
+a stretch of several lines is ranked by its newest line (the whole stretch adds a share
+only when that line has next to nothing in it).
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ from typing import Protocol, runtime_checkable
 
 from bot.memory.answers import answer_kind
 from bot.memory.base import Memory, MemoryStore, Scope, TurnHit
+from bot.memory.query_shape import addressed_only, stretch
 from bot.memory.text import (
     CJK_CHAR,
     date_phrases,
@@ -124,17 +132,22 @@ class RecallConfig:
     vector_weight: float = 0.3
     vector_floor: float = 0.7
     neighbour_weight: float = 0.5
+    # A query of several lines (a stretch of conversation): a turn's similarity is this
+    # share of its similarity to the newest line (what is said now), the rest to the whole
+    # stretch (1: the newest line alone is embedded).
+    line_weight: float = 1.0
     # For a query written mostly in Chinese, Japanese or Korean script, similarity's weight
     # is ``cjk_vector_weight`` instead (and its candidates are ``cjk_vector_candidates``):
     # an English-only model (all-MiniLM-L6-v2) has next to no CJK vocabulary, and its
     # similarities there are close to noise. A multilingual model sets them as above
     # (``multilingual()``).
-    # A query of several lines (the conversation as it stands): a turn's similarity is this
-    # share of its similarity to the last line (what the person is saying now), the rest to
-    # the whole query (1: the last line alone is embedded).
-    line_weight: float = 1.0
     cjk_vector_weight: float = 0.0
     cjk_vector_candidates: int = 0
+    # A query of several lines (a stretch of conversation, newest last) whose newest line
+    # has fewer than ``context_below`` query terms: the share of the whole stretch's
+    # lexical score beside its newest line's.
+    context_weight: float = 0.5
+    context_below: int = 4
 
     def multilingual(self) -> RecallConfig:
         """This config for an embedding model that reads CJK as well as English."""
@@ -153,6 +166,12 @@ def cjk_share(text: str) -> float:
     """Share of CJK characters among the non-space characters of ``text`` (0 for none)."""
     chars = len("".join(text.split()))
     return len(CJK_CHAR.findall(text)) / chars if chars else 0.0
+
+
+def _normalised(scores: dict[int, float]) -> dict[int, float]:
+    """Scores over the best one (1 for the best; unchanged when none is positive)."""
+    top = max(scores.values(), default=0.0)
+    return {i: v / top for i, v in scores.items()} if top > 0 else dict(scores)
 
 
 class Recaller:
@@ -177,11 +196,24 @@ class Recaller:
     async def search_turns(
         self, scope: Scope, query: str, k: int, now: datetime, before_id: int | None = None
     ) -> list[TurnHit]:
-        """The ``k`` best earlier turns for ``query`` in ``scope`` (the eval uses this too)."""
+        """The ``k`` best earlier turns for ``query`` in ``scope`` (the eval uses this too).
+
+        A query of several lines is a stretch of conversation, newest last: its newest line
+        is what memory is wanted for, so it is searched on its own. Only when that line has
+        little in it ("It went fine!") does the whole stretch add ``context_weight`` of its
+        (normalised) score: the line before is then what the newest one is about."""
         cfg = self.config
-        atoms = self.atoms(query, now)
         want = max(k, cfg.candidates)
-        hits = await self.store.search_turns(scope, atoms, want, before_id)
+        lines = stretch(query)
+        newest = lines[-1] if len(lines) > 1 else query
+        hits, mentioned, named = await self._lexical_hits(scope, newest, want, now, before_id)
+        lexical_score = {h.message_id: -h.score for h in hits}
+        context: dict[int, float] = {}
+        if len(lines) > 1 and len(self.atoms(newest, now)) < cfg.context_below:
+            more, _, _ = await self._lexical_hits(scope, query, want, now, before_id)
+            have = {h.message_id for h in hits}
+            hits = hits + [h for h in more if h.message_id not in have]
+            context = {h.message_id: -h.score for h in more}
         cjk = cjk_share(query) >= CJK_QUERY
         weight = cfg.cjk_vector_weight if cjk else cfg.vector_weight
         wanted = cfg.cjk_vector_candidates if cjk else cfg.vector_candidates
@@ -193,33 +225,18 @@ class Recaller:
         if not hits and not hybrid:
             return []
 
-        # A question that names someone ("what did Alice say about…") favours their turns,
-        # and is asked again without the name, which would otherwise match every turn they
-        # wrote or that addresses them and crowd out the words that say what it is about.
-        low = query.casefold()
-        named = {
-            a
-            for a in {h.author for h in hits if h.author}
-            if a and re.search(rf"(?<!\w){re.escape(a.casefold())}(?!\w)", low)
-        }
-        if named:
-            names = {f'"{a.casefold()}"' for a in named}
-            rest = [a for a in atoms if a not in names]
-            if rest and len(rest) < len(atoms):
-                hits = await self.store.search_turns(scope, rest, want, before_id) or hits
-
-        def lexical(h: TurnHit) -> float:
+        def lexical(h: TurnHit, score: float) -> float:
             age = max(0.0, (now - h.created_at).total_seconds() / 86400)
             fresh = 0.5 ** (age / cfg.recency_half_life_days)
             boost = 1 + cfg.speaker_boost * (h.author in named)
             short = min(1.0, word_count(h.content) / cfg.full_words) ** cfg.short_power
-            return float(-h.score * (1 + cfg.recency_weight * fresh) * boost * short)
+            return float(score * (1 + cfg.recency_weight * fresh) * boost * short)
 
         sims: dict[int, float] | None = None
         if hybrid:
             try:
                 sims, extra = await self._vector_candidates(
-                    scope, query, hits, before_id, named, wanted
+                    scope, lines or [query], hits, before_id, mentioned, wanted
                 )
                 hits = hits + extra
             except Exception as exc:
@@ -227,10 +244,18 @@ class Recaller:
         if not hits:
             return []
 
-        base = {h.message_id: lexical(h) for h in hits}
-        top = max(base.values())
-        scale = top if top > 0 else 1.0
-        own = {i: b / scale for i, b in base.items()}
+        own = _normalised(
+            {h.message_id: lexical(h, lexical_score.get(h.message_id, 0.0)) for h in hits}
+        )
+        if context:
+            # Each side normalised on its own (a stretch's scores run higher: more words).
+            ctx = _normalised(
+                {h.message_id: lexical(h, context.get(h.message_id, 0.0)) for h in hits}
+            )
+            own = {
+                h.message_id: own.get(h.message_id, 0.0) + cfg.context_weight * ctx[h.message_id]
+                for h in hits
+            }
         if sims:
             vec = self._vector_scores(sims, hits, named)
             own = {i: o + weight * vec.get(i, 0.0) for i, o in own.items()}
@@ -241,7 +266,7 @@ class Recaller:
         best_day = max(day.values())
         day_scale = best_day if best_day > 0 else 1.0
 
-        kind = answer_kind(query)
+        kind = answer_kind(newest)
 
         def final(h: TurnHit) -> float:
             total = own[h.message_id] + cfg.day_weight * day[h.created_at.date()] / day_scale
@@ -253,28 +278,62 @@ class Recaller:
 
         return sorted(hits, key=final, reverse=True)[:k]
 
+    async def _lexical_hits(
+        self, scope: Scope, query: str, want: int, now: datetime, before_id: int | None
+    ) -> tuple[list[TurnHit], set[str], set[str]]:
+        """The store's candidates for ``query``, the people it mentions and those of them it
+        speaks about (``named``).
+
+        A question that names someone ("what did Alice say about…") favours their turns,
+        and is asked again without the name, which would otherwise match every turn they
+        wrote or that addresses them and crowd out the words that say what it is about. A
+        name used to address someone ("Thanks, Mel!", "你好，AI伴侣") leaves the query too,
+        but earns their turns nothing: the message is said to them, not about them."""
+        atoms = self.atoms(query, now)
+        hits = await self.store.search_turns(scope, atoms, want, before_id)
+        low = query.casefold()
+        mentioned = {
+            a
+            for a in {h.author for h in hits if h.author}
+            if a and re.search(rf"(?<!\w){re.escape(a.casefold())}(?!\w)", low)
+        }
+        named = {a for a in mentioned if not addressed_only(a, query)}
+        if mentioned:
+            names = {f'"{a.casefold()}"' for a in mentioned}
+            names |= {t for a in mentioned for t in query_terms(a)}
+            rest = [a for a in atoms if a not in names]
+            if rest and len(rest) < len(atoms):
+                hits = await self.store.search_turns(scope, rest, want, before_id) or hits
+        return hits, mentioned, named
+
     async def _vector_candidates(
         self,
         scope: Scope,
-        query: str,
+        lines: list[str],
         hits: list[TurnHit],
         before_id: int | None,
         named: set[str],
         wanted: int,
     ) -> tuple[dict[int, float], list[TurnHit]]:
-        """Similarity of every turn of the scope to the query (named people left out of
-        it), and the ``wanted`` most similar turns not among the lexical ``hits``."""
+        """Similarity of every turn of the scope to the query's ``lines`` (named people
+        left out of them), and the ``wanted`` most similar turns not among the lexical
+        ``hits``."""
         assert self._embed is not None and isinstance(self.store, TurnVectors)
         cfg = self.config
-        text = query
-        for a in named:
-            text = re.sub(rf"(?<!\w){re.escape(a)}(?:['’]s)?(?!\w)", " ", text, flags=re.I)
-        lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
-        texts = [" ".join(text.split()) or query]
-        if cfg.line_weight >= 1 and len(lines) > 1:
-            texts = [lines[-1]]  # the last line alone: the whole would weigh nothing
-        elif cfg.line_weight > 0 and len(lines) > 1:
-            texts.append(lines[-1])
+
+        def clean(line: str) -> str:
+            text = line
+            for a in named:
+                text = re.sub(rf"(?<!\w){re.escape(a)}(?:['’]s)?(?!\w)", " ", text, flags=re.I)
+            return " ".join(text.split()) or line
+
+        whole, newest = clean(" ".join(lines)), clean(lines[-1])
+        if len(lines) < 2 or cfg.line_weight <= 0:
+            texts = [whole]
+        elif cfg.line_weight >= 1:
+            texts = [newest]  # the newest line alone: the whole would weigh nothing
+        else:
+            texts = [whole, newest]
         qvecs = await self._embed(texts)
         vectors = await self._scope_vectors(scope)
         sims = vectors.similarities(qvecs[0], before_id, cfg.neighbour_weight)
@@ -345,7 +404,9 @@ class Recaller:
             return ""
         facts = await self.facts(scope, query, now)
         summary = await self.store.latest_summary(conversation_id)
-        turns = await self.search_turns(scope, query, self.config.max_turns, now, before_id)
+        # The message being answered is one turn, whatever its line breaks: not a stretch.
+        message = " ".join(query.splitlines())
+        turns = await self.search_turns(scope, message, self.config.max_turns, now, before_id)
         left = budget_tokens
         out: list[str] = []
 

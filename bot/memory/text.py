@@ -87,7 +87,7 @@ def date_terms(text: str, now: datetime) -> list[str]:
     low = text.lower()
     days: set[int] = set()
     for word, offset in _RELATIVE.items():
-        if word in low:
+        if word in low and offset != 0:
             days.add(offset)
     if "weekend" in low or "周末" in text or "週末" in text:
         days.update((5 - now.weekday()) % 7 + d for d in (0, 1))

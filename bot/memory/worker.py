@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot import metrics, usage
+from bot.llm_slots import mark_background
 from bot.memory.base import Job, MemoryStore, Scope, TurnForExtraction
 from bot.memory.consolidate import consolidate
 from bot.memory.extract import build_request, parse
@@ -138,6 +139,9 @@ class MemoryWorker:
             self._flush = False
 
     async def _loop(self) -> None:
+        # Its LLM calls (extraction, summaries, embeddings) wait behind replies and hold
+        # at most a share of the endpoint's slots (bot/llm_slots.py).
+        mark_background()
         stale_before = self._clock()  # at start-up, anything claimed earlier is orphaned
         while True:
             try:

@@ -379,6 +379,11 @@ class Store(Protocol):
     async def renew_owed(self, owner: str, lease: timedelta) -> int:
         """Extend every lease ``owner`` holds; returns how many."""
 
+    async def owes(self, message_id: int, owner: str) -> bool:
+        """Whether the message is still owed a reply *and* ``owner`` holds its lease. Asked
+        once a reply's turn in its chat has come: meanwhile the message may have been
+        answered, or (its lease run out under load) claimed by another process."""
+
     async def claim_owed(
         self,
         owner: str,

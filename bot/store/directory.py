@@ -8,11 +8,11 @@ chat commands use (bot/commands.py, bot/memory/commands.py), so one rule stays i
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from bot.store.base import TriggerMode, User
+from bot.store.core import USER_COLS, user_row
 from bot.store.host import SqlHost
 
 _MODES = {m.value: m for m in TriggerMode}
@@ -43,8 +43,6 @@ class Directory(Protocol):
 
 
 class DirectoryTables(SqlHost):
-    get_user: Callable[[int], Awaitable[User | None]]
-
     async def ping(self) -> None:
         """Raises when the database cannot be reached."""
         async with self._guard():
@@ -91,19 +89,15 @@ class DirectoryTables(SqlHost):
         """People whose name or platform id contains ``query`` (case-insensitive for ASCII);
         an empty query lists the most recent."""
         like = "%" + query.strip().lower().replace("\\", "").replace("%", "").replace("_", "") + "%"
+        # One query for the page, not one per match: a short query can match hundreds.
         async with self._guard():
             rows = await self._all(
-                "SELECT id FROM users WHERE lower(display_name) LIKE ?"
+                f"SELECT {USER_COLS} FROM users WHERE lower(display_name) LIKE ?"
                 " OR lower(COALESCE(preferred_name, '')) LIKE ? OR platform_user_id LIKE ?"
                 " ORDER BY id DESC LIMIT ?",
                 (like, like, like, limit),
             )
-        found: list[User] = []
-        for (user_id,) in rows:
-            user = await self.get_user(int(user_id))
-            if user is not None:
-                found.append(user)
-        return found
+        return [user_row(row) for row in rows]
 
     async def memory_personas(self, user_id: int) -> list[str]:
         """Personas holding memories of this person (any scope naming them)."""

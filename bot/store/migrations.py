@@ -706,6 +706,21 @@ MIGRATIONS: list[tuple[int, tuple[Statement, ...]]] = [
             """,
         ),
     ),
+    (
+        42,
+        # PostgreSQL's turn index keeps its rows' body counts apart (``tfb``, tenths, as
+        # ``tf``), so the neighbours' weights can shrink at query time past a few query
+        # words, as SQLite's ``column_weights`` do (bot/store/postgres_ranking.py). The
+        # index is rebuilt, as for migration 14: rows dropped, watermark reset.
+        (
+            OnlyFor("postgresql", "DELETE FROM turn_index"),
+            OnlyFor("postgresql", "DELETE FROM memory_state WHERE key = 'turns_indexed_upto'"),
+            OnlyFor(
+                "postgresql",
+                "ALTER TABLE turn_index ADD COLUMN tfb JSONB NOT NULL DEFAULT '{}'",
+            ),
+        ),
+    ),
 ]
 
 

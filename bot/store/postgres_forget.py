@@ -1,12 +1,13 @@
 """A person's rights on PostgreSQL: export everything stored about them, and forget it all.
 
-What is deleted is what SQLite deletes (``bot/store/sqlite_forget.py``, whose portable
-queries — which messages are theirs, the export — are shared): their memories (every
-version, with their ``memory_index`` rows), their messages, the persona's side of their
-private chats and its replies to them in groups, summaries of any conversation they were
-in, vectors, pending jobs, their private chats' settings and conversations, and their user
-row; the ``turn_index`` rows of the deleted turns go, and the conversations that keep other
-turns are re-indexed so no neighbour's context still quotes them. All in one transaction,
+What is deleted is what SQLite deletes (``bot/store/sqlite_forget.py``; the portable
+queries — which messages are theirs, the chats and user row, the export — are in
+``bot/store/forget.py``): their memories (every version, with their ``memory_index`` rows),
+their messages, the persona's side of their private chats and its replies to them in
+groups, summaries of any conversation they were in, vectors, pending jobs, their private
+chats' settings and conversations, and their user row; the ``turn_index`` rows of the
+deleted turns go, and the conversations that keep other turns are re-indexed so no
+neighbour's context still quotes them. All in one transaction,
 under the turn indexer's advisory lock (so no index batch re-adds a deleted turn).
 
 What is guaranteed, and what is not: once committed, nothing about the person can be read,
@@ -25,13 +26,10 @@ from datetime import datetime
 from typing import Any
 
 from bot.memory.base import ForgetReport, Memory
-from bot.store.care import FORGET_AGE
+from bot.store.forget import collect_export, doomed_messages, forget_chats_and_user
 from bot.store.postgres import PostgresStore, Row
 from bot.store.postgres_turns import PostgresTurnIndex
-from bot.store.reports import forget_in_reports
-from bot.store.sqlite_forget import _doomed_messages, collect_export
 from bot.store.sqlite_memory_work import memory_from_row
-from bot.store.usage import forget_in_usage
 
 VACUUMED = (
     "messages",
@@ -52,7 +50,7 @@ async def forget_user(store: PostgresStore, index: PostgresTurnIndex, user_id: i
     """Buckets stay (they hold ids, not words); everything else about the person goes."""
     async with store._transaction():
         await store._one("SELECT pg_advisory_xact_lock(?)", (index._lock_key,))
-        doomed, shared = await _doomed_messages(store, user_id)
+        doomed, shared = await doomed_messages(store, user_id)
         convs = await store._all(
             "SELECT DISTINCT conversation_id FROM messages WHERE id = ANY(?)", (doomed,)
         )
@@ -82,28 +80,8 @@ async def forget_user(store: PostgresStore, index: PostgresTurnIndex, user_id: i
         # Their memory_index rows go with them (ON DELETE CASCADE).
         await store._all("DELETE FROM memories WHERE id = ANY(?)", (mem_ids,))
         await store._all("DELETE FROM memory_jobs WHERE payload ->> 'user_id' = ?", (str(user_id),))
-        # Their private chats: settings and the (now empty) conversations.
-        private = await store._all(
-            "DELETE FROM memory_chats WHERE user_id = ? RETURNING platform, chat_key", (user_id,)
-        )
-        for platform, chat_key in private:
-            for table in ("chat_settings", "conversations"):
-                await store._all(
-                    f"DELETE FROM {table} WHERE platform = ? AND chat_key = ?", (platform, chat_key)
-                )
-        # Their age state goes too, except minors mode: forgetting must not reset an
-        # age gate (migration 11). That row keeps no words of theirs.
-        await store._all(FORGET_AGE, (user_id,))
-        # Reports keep what the persona said, nothing of theirs (bot/store/reports.py).
-        await forget_in_reports(store, user_id)
-        await forget_in_usage(store, user_id)
-        await store._all("DELETE FROM users WHERE id = ?", (user_id,))
-        # Progress marks of conversations that are gone (ids are never reused here, so
-        # unlike SQLite no watermark has to move back).
-        await store._all(
-            "DELETE FROM memory_state WHERE key LIKE 'extracted:%' AND"
-            " CAST(substr(key, 11) AS BIGINT) NOT IN (SELECT id FROM conversations)"
-        )
+        # Ids are never reused here: unlike SQLite no progress mark has to move back.
+        await forget_chats_and_user(store, user_id, "BIGINT")
         await index.reindex_conversations(shared)
     await store._vacuum(VACUUMED)
     return ForgetReport(len(mem_ids), len(doomed), len(summaries), vectors)

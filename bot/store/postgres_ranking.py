@@ -15,6 +15,9 @@ migration 5), ``D`` the row's tokens over all columns, ``avgdl`` the index's mea
 - ``tf``: each token's weighted count (in tenths, exact integers), plus each pair of
   adjacent CJK characters (``"考 试"``), the phrases a CJK query is made of, so their counts
   need no position arithmetic;
+- ``tfb``: the same, of the body alone (migration 42). SQLite shrinks the neighbours'
+  weights past ``SHORT_QUERY`` query terms (``column_weights``: all three by one factor
+  ``s``), so a count there is ``s * tf + (1 - s) * tfb``, exact, read at query time;
 - ``size``: ``D``.
 
 Document counts (``n_i``) and totals (``N``, tokens) are kept by migration 14's trigger.
@@ -46,16 +49,19 @@ def _lexeme(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def ranked_document(sides: Sequence[Sequence[str]]) -> tuple[str, int, str]:
+def ranked_document(sides: Sequence[Sequence[str]]) -> tuple[str, int, str, str]:
     """One index row from the tokens of its four sides: (``tsvector`` text, token count,
-    ``tf`` JSON)."""
+    ``tf`` JSON, ``tfb`` JSON)."""
     positions: dict[str, list[str]] = {}
     tf: dict[str, int] = {}
+    tfb: dict[str, int] = {}
     pos = 0
     size = 0
 
     def add(key: str, at: int, letter: str, tenths: int) -> None:
         tf[key] = tf.get(key, 0) + tenths
+        if letter == "A":
+            tfb[key] = tfb.get(key, 0) + tenths
         held = positions.setdefault(key, [])
         if len(held) < MAX_POSITIONS:
             held.append(f"{min(at, MAX_POSITION)}{letter}")
@@ -74,7 +80,11 @@ def ranked_document(sides: Sequence[Sequence[str]]) -> tuple[str, int, str]:
             prev = tok
         pos += 1  # the gap between sides
     vector = " ".join(f"{_lexeme(k)}:{','.join(p)}" for k, p in positions.items())
-    return vector, size, json.dumps(tf, ensure_ascii=False, separators=(",", ":"))
+    return vector, size, _json(tf), _json(tfb)
+
+
+def _json(counts: dict[str, int]) -> str:
+    return json.dumps(counts, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,23 +133,62 @@ class Params:
 
 
 def term_scores(
-    terms: Sequence[Term], rows: int, avgdl: float, params: Params
+    terms: Sequence[Term], rows: int, avgdl: float, params: Params, scale: float = 1.0
 ) -> list[tuple[str, str]]:
     """Each term's (``tsquery`` text, SQL expression of its bm25 share in the row
-    ``t``, FTS5's sign: lower is better): one ``tf`` look-up per term, the values all
-    parameters, so a statement's text (and its prepared plan) depends only on the query's
-    shape."""
+    ``t``, FTS5's sign: lower is better): one ``tf`` look-up per term (two when the
+    neighbours' weights are scaled, ``scale`` < 1), the values all parameters, so a
+    statement's text (and its prepared plan) depends only on the query's shape."""
     # f * w / (f + k) written as w * (1 - k / (f + k)): each count read once. ``f`` is in
     # tenths, so ``k`` is ten times FTS5's k1 * (1 - b + b * D / avgdl).
     k = f"{10 * K1} * ({1 - B} + {B} * t.size / {params(avgdl)}::float8)"
+    s, rest = (params(scale), params(1 - scale)) if scale < 1 else ("", "")
+
+    def count(key: str) -> str:
+        whole = f"coalesce((t.tf -> {params(key)})::float8, 0)"
+        if scale >= 1:
+            return whole
+        body = f"coalesce((t.tfb -> {params(key)})::float8, 0)"
+        return f"({whole} * {s}::float8 + {body} * {rest}::float8)"
+
     out = []
     for t in terms:
         if t.phrase is None:
-            f = f"coalesce((t.tf -> {params(t.key)})::float8, 0)"
+            f = count(t.key)
         else:
-            least = ", ".join(f"coalesce((t.tf -> {params(w)})::float8, 0)" for w in t.key.split())
+            least = ", ".join(count(w) for w in t.key.split())
             phrase = params(t.phrase)
             f = f"CASE WHEN t.doc @@ {phrase}::tsquery THEN least({least}) ELSE 0 END"
         weight = params(idf(rows, t.df) * (K1 + 1))
         out.append((t.query, f"-{weight}::float8 * (1 - ({k}) / ({f} + {k}))"))
     return out
+
+
+def edge_score(
+    terms: Sequence[Term],
+    counts: dict[str, dict[str, int]],
+    size: int,
+    rows: int,
+    avgdl: float,
+    weights: Sequence[float],
+) -> float:
+    """``term_scores``' bm25 for one row, in Python, from its per-side occurrence counts
+    (``counts``: lexeme -> tsvector weight letter -> positions, as ``unnest(doc)`` gives
+    them) with the sides' ``weights`` (body first; a side weighted 0 does not count): for
+    the few rows a search ranks on some of their columns only. A phrase counts as its
+    rarest word, as on the GIN path (its words' adjacency is not checked: date atoms)."""
+    k = 10 * K1 * (1 - B + B * size / avgdl)
+
+    def f(key: str) -> float:
+        held = counts.get(key, {})
+        # ``weights`` are FTS5's column weights: counted in tenths, as ``tf`` is.
+        return sum(
+            held.get(letter, 0) * 10 * w for (letter, _), w in zip(SIDES, weights, strict=True)
+        )
+
+    total = 0.0
+    for t in terms:
+        n = f(t.key) if t.phrase is None else min(f(w) for w in t.key.split())
+        if n > 0:
+            total -= idf(rows, t.df) * (K1 + 1) * (1 - k / (n + k))
+    return total

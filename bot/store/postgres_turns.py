@@ -38,8 +38,16 @@ from datetime import datetime
 from bot.memory.base import IndexStats, Scope, TurnHit
 from bot.memory.stems import Stemmer, Tokenizer
 from bot.store.postgres import PostgresStore, Row, _lock_key
-from bot.store.postgres_ranking import Params, Term, ranked_document, term, term_scores
+from bot.store.postgres_ranking import (
+    Params,
+    Term,
+    edge_score,
+    ranked_document,
+    term,
+    term_scores,
+)
 from bot.store.sqlite_turns import (
+    COLUMNS,
     DF_TTL,
     MASK,
     MAX_TERMS,
@@ -50,20 +58,24 @@ from bot.store.sqlite_turns import (
     Buckets,
     choose_terms,
     cjk_pairs,
+    column_weights,
 )
 
 _WORD = re.compile(r"\w+")
 NO_LIMIT = 1 << 62
 GIN_CAP = 10_000  # whole-index matches the GIN path may read (see the module docstring)
 SCAN_CAP = 20_000  # a bucket's newest rows walked at most by one search
+# The GIN path's matches (summed document counts) past 1 / SEQ_SHARE of the index: the
+# planner would scan the whole table instead (see ``search``).
+SEQ_SHARE = 20
 ANALYZE_MIN = 500  # rows changed since the last ANALYZE before the worker runs one
 INSERT_ROWS = 2000  # index rows per INSERT statement (one trigger run each)
 # A turn indexed twice at once (the indexer and a /forget rebuild of its conversation):
 # one copy stays, and the counts (migration 14's trigger) see only rows really inserted.
 INSERT = (
-    "INSERT INTO turn_index (bucket, message_id, doc, size, tf)"
-    " SELECT b, m, d::tsvector, n, f::jsonb"
-    " FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::int[], ?::text[]) AS x(b, m, d, n, f)"
+    "INSERT INTO turn_index (bucket, message_id, doc, size, tf, tfb)"
+    " SELECT b, m, d::tsvector, n, f::jsonb, g::jsonb FROM unnest(?::bigint[], ?::bigint[],"
+    " ?::text[], ?::int[], ?::text[], ?::text[]) AS x(b, m, d, n, f, g)"
     " ON CONFLICT (bucket, message_id) DO NOTHING"
 )
 # ``{score}``: ``score_sql``; ``{rows}``: GIN_ROWS or WALK_ROWS, the scope's matching rows.
@@ -79,17 +91,30 @@ OUT = (
 # read once); a turn in two buckets (a group's and its speaker's) has the same document in
 # both: one score. {rows}: GIN_ROWS or WALK_ROWS.
 SCORED = "SELECT DISTINCT ON (t.message_id) t.message_id, {score} AS score FROM {rows} t"
+# The GIN path, term by term: each term's share computed only on the rows holding it (its
+# own GIN look-up), summed per turn. A row's score costs a ``tf`` look-up per term it holds,
+# not per query term: the look-ups were most of a search's time (5 us a row at 100k turns).
+# {terms}: one TERM_ROWS per term, UNION ALL. Sums equal SCORED's (a term a row lacks adds
+# 0 there).
+TERM_SUM = "SELECT x.message_id, sum(x.share) AS score FROM ({terms}) x GROUP BY x.message_id"
+# One term's share ({share}, over ``t``) in each of its matches ({query}: its tsquery); a
+# turn in two buckets counted once.
+TERM_ROWS = (
+    "SELECT * FROM (SELECT DISTINCT ON (t.message_id) t.message_id, {share} AS share"
+    " FROM turn_index t WHERE t.doc @@ {query}::tsquery AND t.bucket + 0 = ANY({buckets}::bigint[])"
+    " AND t.message_id + 0 < {below}) AS q"
+)
 # By the GIN index ({query}: tsquery, {buckets}, {below}: message ids below). ``+ 0``: not
 # indexable, so the planner cannot walk a large bucket's key (or the message ids below)
 # instead of the GIN index, or beside it.
 GIN_ROWS = (
-    "(SELECT bucket, message_id, size, tf, doc FROM turn_index WHERE doc @@ {query}::tsquery"
+    "(SELECT bucket, message_id, size, tf, tfb, doc FROM turn_index WHERE doc @@ {query}::tsquery"
     " AND bucket + 0 = ANY({buckets}::bigint[]) AND message_id + 0 < {below})"
 )
 # Each bucket's newest rows, their matches ({each} of them at most; NULL: all).
 WALK_ROWS = (
     "(SELECT s.* FROM unnest({buckets}::bigint[]) AS k(id) CROSS JOIN LATERAL (SELECT w.*"
-    " FROM (SELECT bucket, message_id, size, tf, doc FROM turn_index WHERE bucket = k.id"
+    " FROM (SELECT bucket, message_id, size, tf, tfb, doc FROM turn_index WHERE bucket = k.id"
     f" AND message_id < {{below}} ORDER BY message_id DESC LIMIT {SCAN_CAP}) w"
     " WHERE w.doc @@ {query}::tsquery LIMIT {each}) s)"
 )
@@ -122,6 +147,7 @@ class PostgresTurnIndex(Buckets):
         # Attributes, so tests reach every path on a small corpus.
         self.rank_budget = RANK_BUDGET
         self.gin_cap = GIN_CAP
+        self.by_term = True  # the GIN path term by term (TERM_SUM), or all terms at once
         # Counts drift slowly: reused for DF_TTL seconds, as SQLite's index does.
         self._df: dict[str, int] = {}
         self._sizes: dict[int, int] = {}  # rows per bucket
@@ -135,7 +161,7 @@ class PostgresTurnIndex(Buckets):
         if not docs:
             return
 
-        def build() -> list[tuple[int, int, str, int, str]]:
+        def build() -> list[tuple[int, int, str, int, str, str]]:
             texts = list({t for d in docs for t in d[1:]})
             tokens = dict(zip(texts, self._tokenizer.tokens(texts), strict=True))
             return [
@@ -208,16 +234,19 @@ class PostgresTurnIndex(Buckets):
         return stats
 
     async def _analyze_if_grown(self) -> None:
-        """``ANALYZE turn_index`` once its rows changed by half of them since the last one:
-        without statistics the planner takes a bucket for a few thousand rows and sorts all
-        of it for "the newest matches" (hundreds of ms at 100k turns) instead of walking
-        its key. Autovacuum does this too, where it runs; the worker makes sure of it."""
+        """``VACUUM (ANALYZE) turn_index`` once its rows changed by half of them since the
+        last one: without statistics the planner takes a bucket for a few thousand rows and
+        sorts all of it for "the newest matches" (hundreds of ms at 100k turns) instead of
+        walking its key; and until a vacuum marks new rows visible to all, the first
+        searches over them pay for setting their hint bits (a search's p95 after a 100k-turn
+        import: 14 ms, 7.6 ms once vacuumed). Autovacuum does this too, where it runs; the
+        worker makes sure of it (outside any transaction, as VACUUM must be)."""
         row = await self._s._one(
             "SELECT n_mod_since_analyze, n_live_tup FROM pg_stat_user_tables"
             " WHERE relid = 'turn_index'::regclass"
         )
         if row is not None and row[0] >= ANALYZE_MIN and 2 * row[0] >= row[1]:
-            await self._s._all("ANALYZE turn_index")
+            await self._s._all("VACUUM (ANALYZE) turn_index")
 
     async def reindex_conversations(self, conv_ids: Sequence[int]) -> None:
         """Rebuild whole conversations' rows (after a deletion, neighbours' context must
@@ -249,31 +278,109 @@ class PostgresTurnIndex(Buckets):
         buckets = await self.scope_buckets(scope)
         if not buckets or not atoms:
             return []
-        terms, rows = await self._terms(atoms, buckets)
+        terms, rows, chosen = await self._terms(atoms, buckets)
         if not terms:
             return []
         total_rows, total_tokens = await self._index_totals()
         avgdl = max(total_tokens / total_rows, 1.0) if total_rows else 1.0
+        # SQLite's column weights for this many query words (its neighbours' shrink).
+        weights = column_weights(chosen)
         p = Params()
         buckets_sql = p(buckets)
         below = p(before_id if before_id is not None else NO_LIMIT)
-        shares = term_scores(terms, total_rows, avgdl, p)
-        query = p(" | ".join(dict.fromkeys(t.query for t in terms)))
-        if rows > self.rank_budget:  # newest matches, as SQLite's index ranks them
-            source = WALK_ROWS.format(buckets=buckets_sql, below=below, query=query, each=p(limit))
-        elif sum(t.df for t in terms) <= self.gin_cap:
-            source = GIN_ROWS.format(buckets=buckets_sql, below=below, query=query)
+        shares = term_scores(terms, total_rows, avgdl, p, weights[1] / COLUMNS[1])
+        # The turns at the cut are ranked apart (below): room for them in the limit.
+        edge = await self.edge(before_id)
+        gin = rows <= self.rank_budget and sum(t.df for t in terms) <= self.gin_cap
+        if gin and self.by_term:
+            each = [
+                TERM_ROWS.format(share=share, query=p(tsq), buckets=buckets_sql, below=below)
+                for tsq, share in shares
+            ]
+            scored = TERM_SUM.format(terms=" UNION ALL ".join(each))
         else:
-            source = WALK_ROWS.format(buckets=buckets_sql, below=below, query=query, each=p(None))
-        scored = SCORED.format(score=" + ".join(score for _, score in shares), rows=source)
-        sql = OUT.format(scored=scored, limit=p(limit))
+            query = p(" | ".join(dict.fromkeys(t.query for t in terms)))
+            if gin:  # all matches at once (``by_term`` off: kept to compare)
+                source = GIN_ROWS.format(buckets=buckets_sql, below=below, query=query)
+            else:
+                # Past the budget, the newest matches (as SQLite's index ranks them); else
+                # all, walking the buckets.
+                each_limit = p(limit + len(edge)) if rows > self.rank_budget else p(None)
+                source = WALK_ROWS.format(
+                    buckets=buckets_sql, below=below, query=query, each=each_limit
+                )
+            scored = SCORED.format(score=" + ".join(score for _, score in shares), rows=source)
+        sql = OUT.format(scored=scored, limit=p(limit + len(edge)))
         # Numbered placeholders throughout (``_all`` numbers only ``?``, and there is none).
-        found = await self._s._all(sql, p.values)
-        return [_hit(r, float(r[6])) for r in found]
+        if gin and SEQ_SHARE * sum(t.df for t in terms) > total_rows:
+            # Where much of a small index matches, the planner scans the table and tests
+            # every row's tsvector against each term (about 10 us a row for a long query:
+            # 28 ms over 3,000 rows) instead of reading the GIN index. It is told not to,
+            # for this statement only (``set_config(..., true)``: its transaction's; three
+            # round trips, so only here). Parallel workers are off for every statement of
+            # the store (``PostgresStore``'s connection settings).
+            async with self._s._transaction():
+                await self._s._all("SELECT set_config('enable_seqscan', 'off', true)")
+                found = await self._s._all(sql, p.values)
+        else:
+            found = await self._s._all(sql, p.values)
+        hits = [_hit(r, float(r[6])) for r in found if r[0] not in edge]
+        if edge:
+            hits += await self._edge_hits(edge, buckets, terms, total_rows, avgdl, weights)
+            hits.sort(key=lambda h: (h.score, -h.message_id))
+        return hits[:limit]
 
-    async def _terms(self, atoms: list[str], buckets: list[int]) -> tuple[list[Term], float]:
+    async def _edge_hits(
+        self,
+        edge: dict[int, tuple[int, ...]],
+        buckets: list[int],
+        terms: list[Term],
+        rows: int,
+        avgdl: float,
+        weights: tuple[float, ...],
+    ) -> list[TurnHit]:
+        """The turns just before a search's cut, scored on their own columns only (as
+        SQLite's ``TurnIndex.search``): from their documents' per-side counts."""
+        keys = sorted({w for t in terms for w in ([t.key] if t.phrase is None else t.key.split())})
+        counts: dict[int, dict[str, dict[str, int]]] = defaultdict(dict)
+        sizes: dict[int, int] = {}
+        for r in await self._s._all(
+            "SELECT t.message_id, t.size, u.lexeme, u.weights FROM (SELECT DISTINCT ON"
+            " (message_id) message_id, size, doc FROM turn_index WHERE bucket = ANY(?)"
+            " AND message_id = ANY(?)) t CROSS JOIN LATERAL unnest(t.doc) u"
+            " WHERE u.lexeme = ANY(?)",
+            (buckets, list(edge), keys),
+        ):
+            sizes[r[0]] = int(r[1])
+            by_side: dict[str, int] = {}
+            for letter in r[3]:
+                by_side[letter] = by_side.get(letter, 0) + 1
+            counts[r[0]][str(r[2])] = by_side
+        scores = {
+            mid: edge_score(
+                terms,
+                counts[mid],
+                sizes[mid],
+                rows,
+                avgdl,
+                [w * keep for w, keep in zip(weights, edge[mid], strict=True)],
+            )
+            for mid in counts
+        }
+        scores = {mid: s for mid, s in scores.items() if s < 0}
+        if not scores:
+            return []
+        found = await self._s._all(
+            "SELECT m.id, m.conversation_id, m.role, m.author_name, m.content, m.created_at"
+            " FROM messages m WHERE m.id = ANY(?)",
+            (sorted(scores),),
+        )
+        return [_hit(r, scores[r[0]]) for r in found]
+
+    async def _terms(self, atoms: list[str], buckets: list[int]) -> tuple[list[Term], float, int]:
         """The atoms worth ranking as index terms (``choose_terms``, as SQLite's ``prune``),
-        and the scope's rows they match (estimated)."""
+        the scope's rows they match (estimated), and how many atoms were chosen (what
+        SQLite's column weights depend on)."""
         words = {a: a.strip('"') for a in atoms if " " not in a}
         parts = {a: a.strip('"').split() for a in atoms}
         stems = self._stemmer.stems(w for ws in parts.values() for w in ws)
@@ -288,7 +395,7 @@ class PostgresTurnIndex(Buckets):
         else:
             keep, rows = atoms[:MAX_TERMS], 0.0
         found = (term(tokens[a], df) for a in keep)
-        return [t for t in found if t is not None], rows
+        return [t for t in found if t is not None], rows, len(keep)
 
     def _expire(self) -> None:
         now = time.monotonic()

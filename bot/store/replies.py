@@ -97,6 +97,14 @@ class OwedReplies(SqlHost):
             )
         return len(rows)
 
+    async def owes(self, message_id: int, owner: str) -> bool:
+        async with self._guard():
+            row = await self._one(
+                "SELECT 1 FROM messages WHERE id = ? AND owed_chat IS NOT NULL AND lease_owner = ?",
+                (message_id, owner),
+            )
+        return row is not None
+
     async def claim_owed(
         self,
         owner: str,

@@ -54,6 +54,10 @@ CACHE_KIB = 32_000  # SQLite page cache of the shared connection, once memory is
 # shrink in proportion.
 COLUMNS = (1.0, 0.7, 0.4, 0.3)
 SHORT_QUERY = 6
+# The columns still a turn's own (1) when a search is cut at ``before_id``: of the turn just
+# before it (its "after" is the turn at ``before_id``, its "far" the one after), and of the
+# turn before that (its "far").
+EDGE_COLUMNS = ((1, 1, 0, 0), (1, 1, 1, 0))
 
 
 def column_weights(terms: int) -> tuple[float, ...]:
@@ -101,6 +105,21 @@ class Buckets:
 
     def forget_caches(self) -> None:
         self._owners.clear()
+
+    async def edge(self, before_id: int | None) -> dict[int, tuple[int, ...]]:
+        """The turns whose neighbour columns hold text said at ``before_id`` or later (the
+        conversation as it stands, not memory): the two turns before it in its
+        conversation, each with the columns still its own. Without this, the turns just
+        before a cue match the cue itself through their "after" and "far" columns."""
+        if before_id is None:
+            return {}
+        rows = await self._sql._all(
+            "SELECT id FROM messages WHERE conversation_id ="
+            " (SELECT conversation_id FROM messages WHERE id = ?) AND id < ?"
+            " ORDER BY id DESC LIMIT 2",
+            (before_id, before_id),
+        )
+        return dict(zip((int(r[0]) for r in rows), EDGE_COLUMNS, strict=False))
 
     async def _private_owner(self, platform: str, chat_key: str) -> int | None:
         key = (platform, chat_key)
@@ -204,7 +223,9 @@ class TurnIndex(Buckets):
         if not atoms:
             return []
         match = " OR ".join(atoms)
-        rank = f"bm25(turns_fts, {', '.join(f'{w:.3f}' for w in column_weights(len(atoms)))})"
+        weights = column_weights(len(atoms))
+        edge = await self.edge(before_id)
+        rank = self.rank_sql(weights, ranges, edge)
         # Past the budget (one very common word), the newest matches: bm25 then scores only
         # the rows returned, and recent turns are the likelier ones to be meant.
         order = "rank" if rows <= self.rank_budget else "rowid DESC"
@@ -212,18 +233,42 @@ class TurnIndex(Buckets):
             f"SELECT * FROM (SELECT rowid, {rank} AS rank FROM turns_fts WHERE turns_fts MATCH ?"
             f" AND rowid BETWEEN ? AND ? ORDER BY {order} LIMIT ?)"
         )
+        # A turn at the cut matching only by text from the cut on ranks 0: left out.
         sql = (
             "SELECT m.id, r.rank, m.conversation_id, m.role, m.author_name, m.content,"
             " m.created_at FROM (" + " UNION ALL ".join([one] * len(ranges)) + ") AS r"
-            f" JOIN messages m ON m.id = (r.rowid & {MASK}) ORDER BY r.rank"
+            f" JOIN messages m ON m.id = (r.rowid & {MASK}) WHERE r.rank < 0 ORDER BY r.rank"
         )
         params: list[Any] = []
         for lo, hi in ranges:
-            params += [match, lo, hi, limit]
+            # Room for the (at most two) turns at the cut that may rank 0.
+            params += [match, lo, hi, limit + len(edge)]
         best: dict[int, Row] = {}
         for row in await self._s._all(sql, params):
             best.setdefault(row[0], row)  # a turn in both buckets: same rank
         return list(best.values())[:limit]
+
+    @staticmethod
+    def rank_sql(
+        weights: tuple[float, ...], ranges: list[tuple[int, int]], edge: dict[int, tuple[int, ...]]
+    ) -> str:
+        """FTS5's bm25 with the column ``weights``; for the turns at a search's cut
+        (``edge``), the columns holding text from the cut on weighted 0 (a column filter
+        would not do: FTS5 then counts documents over those columns only, and the scores
+        would not compare with the others'). One bm25 call per row either way."""
+
+        def bm25(keep: tuple[int, ...]) -> str:
+            masked = (repr(w * k) for w, k in zip(weights, keep, strict=True))
+            return f"bm25(turns_fts, {', '.join(masked)})"
+
+        full = bm25((1, 1, 1, 1))
+        if not edge:
+            return full
+        cases = " ".join(
+            f"WHEN rowid IN ({', '.join(str(lo | mid) for lo, _ in ranges)}) THEN {bm25(keep)}"
+            for mid, keep in edge.items()
+        )
+        return f"CASE {cases} ELSE {full} END"
 
     async def share(self, ranges: list[tuple[int, int]]) -> float:
         """The searched buckets' share of the index: document counts are over the whole

@@ -79,3 +79,40 @@ async def test_ranking_cjk_common_words_and_newest(store: Store) -> None:
     # A rare word beside a very common one: the common one is left out, the rare one ranks.
     hits = await memory.search_turns(scope, ['"lake"', '"heron"'], 5)
     assert hits[0].message_id == ids[0]
+
+
+async def test_text_said_from_the_cut_on_never_matches_an_earlier_turn(store: Store) -> None:
+    # The two turns before ``before_id`` hold the cut's turn (and the one after it) in their
+    # neighbour columns: the conversation as it stands, not memory. A search cut there
+    # must not find them through it, while the turn that really said it is found.
+    memory = memory_for(store)
+    wen = (await store.upsert_user("telegram", "w", "Wen")).id
+    await memory.note_chat("telegram", "w", False, wen)
+    texts = [
+        "my cello lesson went badly",  # 0: the memory
+        "oh no",
+        "what happened",
+        "nothing much today",  # 3: two before the cut ("far" holds the cut)
+        "good to hear",  # 4: just before the cut ("after" holds the cut)
+        "the cello teacher again",  # 5: the cut
+        "the cello strings broke",
+    ]
+    # Other talk first, so the words searched are rare (bm25's idf is then positive).
+    for i, text in enumerate(turns(12)):
+        await say(store, "w", wen if i % 2 == 0 else None, text)
+    ids = [await say(store, "w", wen if i % 2 == 0 else None, t) for i, t in enumerate(texts)]
+    await index_all(memory)
+    scope = Scope("mom", wen, "telegram", "w")
+    hits = await memory.search_turns(scope, query_terms("cello"), 10, before_id=ids[5])
+    found = [h.message_id for h in hits]
+    assert found[0] == ids[0]
+    assert ids[3] not in found and ids[4] not in found
+    # (Turns 1 and 2 hold turn 0 as a neighbour: that is memory, and they match.)
+    assert {ids[1], ids[2]} <= set(found)
+    # Their own columns still count: "nothing" is in turn 3 itself, and in turn 4's
+    # "before" column.
+    hits = await memory.search_turns(scope, query_terms("nothing"), 10, before_id=ids[5])
+    assert [h.message_id for h in hits][:2] == [ids[3], ids[4]]
+    # Without a cut, every column counts.
+    hits = await memory.search_turns(scope, query_terms("cello"), 10)
+    assert {ids[3], ids[4]} <= {h.message_id for h in hits}

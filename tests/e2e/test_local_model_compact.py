@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.events import ChatKind, ChatRef, IncomingMessage, UserRef
-from bot.runtime import build_runtime
+from bot.runtime import Runtime, build_runtime
 from config.settings import Settings
 
 pytestmark = pytest.mark.local_model
@@ -37,6 +37,10 @@ class Console:
         return text
 
 
+def msg_model(runtime: Runtime) -> str:
+    return runtime.engine.config.model
+
+
 async def test_first_reply_is_compact_quick_and_clean(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -54,6 +58,9 @@ async def test_first_reply_is_compact_quick_and_clean(
         await runtime.engine.handle(msg, channel)
         took = time.monotonic() - started
         prompt = runtime.engine.last_prompt
+        # The embedded model decodes one request at a time: its limit is fixed at that.
+        limit = runtime.model.slots.endpoint(runtime.model.slot_endpoint, msg_model(runtime))
+        assert (limit.capacity, limit.policy.adaptive) == (1, False)
     assert prompt is not None and prompt.tokens < 500  # the full prompt was ~1,250
     # Generous for a loaded 2-core machine: about 3-10 s idle; the full prompt took 45-75.
     assert took < 30, took

@@ -15,6 +15,9 @@ As a separate process (end-to-end tests)::
     python -m tests.fakes.openai_server --port-file PORT --log requests.jsonl \\
         [--reply TEXT] [--mode MODE] [--times N] [--api-key KEY]
 
+``chat_capacity`` makes it refuse chat requests beyond that many at once with a 429, as a
+hosted API's concurrency limit does; ``chat_peak`` is the most it answered at once.
+
 Modes (applied to chat requests; ``--times N`` limits them to the first N, then normal
 replies): ``echo`` (default: "You said: <last user message>", or ``--reply``), ``think``
 (inline ``<think>`` before the reply), ``reasoning`` (a ``reasoning_content`` delta),
@@ -267,6 +270,15 @@ class FakeOpenAI:
             SPEECH: deque(),
             MODERATIONS: deque(),
         }
+        # Chat requests being answered now, and the most there were at once.
+        self.chat_in_flight = 0
+        self.chat_peak = 0
+        # Like a hosted API's concurrency limit: a chat request arriving while this many
+        # are being answered gets a 429 (with ``retry-after`` = ``overload_retry_after``,
+        # when set) and takes nothing from the script. None: no limit.
+        self.chat_capacity: int | None = None
+        self.overload_retry_after: float | None = None
+        self.overloaded = 0  # chat requests refused for capacity
         self._log_path = log_path
         self._log: TextIO | None = None
         self._closing = asyncio.Event()
@@ -420,7 +432,13 @@ class FakeOpenAI:
         return None
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
-        rec, action = await self._preamble(request)
+        rec = await self._record(request)
+        if self.chat_capacity is not None and self.chat_in_flight >= self.chat_capacity:
+            self.overloaded += 1
+            return await self._overload(request)
+        action = self._next_action(rec, request.headers.get("Authorization", ""))
+        self.chat_in_flight += 1
+        self.chat_peak = max(self.chat_peak, self.chat_in_flight)
         try:
             special = await self._special(request, action)
             if special is not None:
@@ -434,6 +452,14 @@ class FakeOpenAI:
         except _Closing:
             _abort(request)
             return web.Response(status=503)
+        finally:
+            self.chat_in_flight -= 1
+
+    async def _overload(self, request: web.Request) -> web.StreamResponse:
+        refusal = RateLimited(self.overload_retry_after)
+        answer = await self._special(request, refusal)
+        assert answer is not None
+        return answer
 
     def _sent(self, body: dict[str, Any], usage: dict[str, int]) -> dict[str, int]:
         self.usage_sent.append((str(body.get("model", "")), usage))

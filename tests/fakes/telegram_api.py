@@ -117,12 +117,15 @@ class FakeBotAPI:
         return f"http://127.0.0.1:{self.port}/file/bot"
 
     async def __aenter__(self) -> FakeBotAPI:
+        """Serves on a free port; entered again after ``__aexit__`` (an outage in a test),
+        on the same port, with what it held before."""
+        self._closing = False
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         server = site._server
         assert server is not None
@@ -140,6 +143,10 @@ class FakeBotAPI:
     def fail(self, method: str, *errors: ApiError) -> None:
         """The next calls to ``method`` fail with these errors, one each, in order."""
         self._failures[method].extend(errors)
+
+    def pending_failures(self, method: str) -> int:
+        """How many of the failures ``fail`` queued for ``method`` are still to come."""
+        return len(self._failures[method])
 
     def add_file(
         self,

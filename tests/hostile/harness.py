@@ -186,7 +186,11 @@ def base_env(llm: FakeOpenAI, database_url: str, **extra: str) -> dict[str, str]
         "KINDRED_DATABASE_URL": database_url,
         "KINDRED_LOG_LEVEL": "INFO",
         # Many attackers and victims at once: the fake LLM is not the bottleneck here.
+        # The adaptive limit starts below that and grows only as calls finish; attack 5's
+        # twenty slow replies would hold every starting slot, and a victim would wait on
+        # the queue, which is not what these tests measure (bench/telegram_bench.py does).
         "KINDRED_LLM__MAX_CONCURRENCY": "64",
+        "KINDRED_LLM__START_CONCURRENCY": "64",
         # The debounce waits 1.5 s on purpose before each reply (a person's quick messages
         # are one turn); these tests measure stalls, so a reply starts at once.
         "KINDRED_RHYTHM__DEBOUNCE_SECONDS": "0",

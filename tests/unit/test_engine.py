@@ -18,7 +18,6 @@ from bot.commands import Commands
 from bot.engine import Engine, EngineConfig
 from bot.events import Attachment, ChatKind, ChatRef, CommandRequest, IncomingMessage, UserRef
 from bot.llm import OpenAIChatModel
-from bot.personas.model import Persona
 from bot.personas.registry import PersonaRegistry
 from bot.store.base import Role, TriggerMode
 from bot.store.sqlite import SQLiteStore
@@ -44,13 +43,20 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         await store.open()
         registry, warnings = await PersonaRegistry.load(store, PROJECT_ROOT / "personas")
         assert warnings == []
-        settings = LLMSettings(base_url=fake.base_url, api_key=SECRET, timeout=3, max_retries=2)
+        settings = LLMSettings(
+            base_url=fake.base_url,
+            api_key=SECRET,
+            timeout=3,
+            max_retries=2,
+            adaptive=False,
+            max_concurrency=2,
+        )
         model = OpenAIChatModel(settings, "fake-model", backoff_base=0.01)
         engine = Engine(
             store=store,
             model=model,
             registry=registry,
-            config=EngineConfig(model="fake-model", default_persona="mom", max_concurrency=2),
+            config=EngineConfig(model="fake-model", default_persona="mom"),
             speech=model,
         )
         try:
@@ -227,24 +233,13 @@ async def test_a_burst_is_answered_once(rig: Rig) -> None:
 
 async def test_llm_calls_are_bounded_by_the_concurrency_limit(rig: Rig) -> None:
     rig.fake.script(*[Reply("ok", first_byte_delay=0.2)] * 5)
-    in_flight = 0
-    peak = 0
-
-    class Counting(RecordingChannel):
-        async def stream(self, chunks: AsyncIterator[str], persona: Persona | None = None) -> str:
-            nonlocal in_flight, peak
-            in_flight += 1
-            peak = max(peak, in_flight)
-            try:
-                return await super().stream(chunks, persona)
-            finally:
-                in_flight -= 1
-
+    channels = [RecordingChannel() for _ in range(5)]
     await asyncio.gather(
-        *(rig.engine.handle(dm("hi", f"user{i}", "1"), Counting()) for i in range(5))
+        *(rig.engine.handle(dm("hi", f"user{i}", "1"), ch) for i, ch in enumerate(channels))
     )
     assert len(rig.fake.requests_to("chat")) == 5
-    assert peak <= 2  # max_concurrency=2
+    assert all(ch.replies() == ["ok"] for ch in channels)
+    assert rig.fake.chat_peak == 2  # a fixed limit of 2 (KINDRED_LLM__ADAPTIVE=false)
 
 
 async def test_a_reply_the_platform_refused_stays_owed_without_an_apology(rig: Rig) -> None:

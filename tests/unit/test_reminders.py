@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import metrics
 from bot.commands import Commands
 from bot.events import CommandRequest, UserRef
 from bot.initiative.reminders import KIND
@@ -121,7 +122,12 @@ async def test_a_late_reminder_apologises_and_falls_back_when_the_model_is_down(
     await p.run("remind", "at 21:00 water the plants")
     clock.now = datetime(2026, 12, 5, 20, 10, tzinfo=UTC)  # the bot was down for 10 minutes
     fake.script(Reply("So sorry I'm late, Wen — call grandma!"), HTTPError(400))
+    sent_before = metrics.value("kindred_messages_sent_total", {"platform": "telegram"})
     assert await p.fire() == 2
+    # Both reached the person: the model's words and the plain fallback (a job message).
+    assert metrics.value("kindred_messages_sent_total", {"platform": "telegram"}) == (
+        sent_before + 2
+    )
     bodies = chat_bodies(fake)
     assert "«call grandma»" in bodies[0] and "Apologise briefly for being late" in bodies[0]
     said = p.outbox.said()
