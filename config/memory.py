@@ -9,6 +9,21 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Name fragments of embedding models trained on many languages, CJK among them (OpenAI's
+# text-embedding-3 and ada-002, multilingual-e5, BGE-M3, LaBSE, paraphrase-multilingual,
+# Jina v3, Qwen3-Embedding, nomic-embed-text-v2); English-only ones (all-MiniLM, bge-*-en,
+# nomic-embed-text v1) match none.
+MULTILINGUAL_NAMES = (
+    "multilingual",
+    "text-embedding-3",
+    "text-embedding-ada",
+    "bge-m3",
+    "labse",
+    "jina-embeddings-v3",
+    "qwen",
+    "embed-text-v2",
+)
+
 
 class MemorySettings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -35,5 +50,18 @@ class MemorySettings(BaseSettings):
     # embedding_base_url. Unset = lexical search only.
     embedding_model: str | None = None
     embedding_base_url: str | None = None
+    # Whether the embedding model reads Chinese, Japanese and Korean as well as English:
+    # if not, a query in those scripts is ranked lexically (an English-only model's vectors
+    # for it are noise that would reorder good lexical results). Unset: guessed from the
+    # model's name (``multilingual_embeddings``).
+    embedding_multilingual: bool | None = None
+
+    def multilingual_embeddings(self) -> bool:
+        """``embedding_multilingual``, or the model's name read for a multilingual family."""
+        if self.embedding_multilingual is not None:
+            return self.embedding_multilingual
+        name = (self.embedding_model or "").casefold()
+        return any(tag in name for tag in MULTILINGUAL_NAMES)
+
     # Seconds between worker passes when nothing wakes it.
     poll_seconds: float = Field(30.0, gt=0.0, le=3600.0)

@@ -365,6 +365,7 @@ async def run_cli(
     ks = parse_ks(ks_text)
     embed: Embed | None = None
     model_name = ""
+    config: RecallConfig | None = None
     closers = []
     if embeddings:
         from bot.llm import OpenAIChatModel
@@ -381,6 +382,8 @@ async def run_cli(
         client = OpenAIChatModel(llm)
         closers.append(client)
         model_name = ms.embedding_model
+        if ms.multilingual_embeddings():
+            config = RecallConfig().multilingual()
 
         async def embed_fn(texts: list[str]) -> list[list[float]]:
             return await client.embed(texts, model_name)
@@ -394,6 +397,7 @@ async def run_cli(
             embed_model=model_name,
             database_url=database_url,
             baseline=baseline,
+            config=config,
         )
     finally:
         for c in closers:

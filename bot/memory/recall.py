@@ -24,9 +24,13 @@ people by name, so a name would pull in the turns said *to* them), each turn of 
 is scored by cosine similarity plus a share of its better neighbour's in the same
 conversation, and the best of these join the candidates even when they share no word with
 the message. Each candidate's score is then its normalised lexical score plus
-``vector_weight`` times its similarity, scaled so that the scope's median turn counts 0 and
-its best 1 (the speaker bonus applies to both parts), before the day and "when" bonuses.
-Without embeddings, or when the endpoint fails, the ranking is the lexical one.
+``vector_weight`` times its similarity, scaled so that the scope's 70th-percentile turn
+counts 0 and its best 1 (the speaker bonus applies to both parts), before the day and
+"when" bonuses. A stretch of several lines is embedded by its newest line, what is said
+now: the whole stretch's vector blurs what it is about. A query mostly in CJK script is
+ranked lexically unless the model is multilingual (``RecallConfig.multilingual``): an
+English-only model's vectors for it are noise. Without embeddings, or when the endpoint
+fails, the ranking is the lexical one.
 
 Turns still in the prompt's history window are excluded (they are there already), and
 the two turns just before it are ranked only on their own text, not on their neighbour
@@ -47,7 +51,7 @@ import re
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
@@ -55,6 +59,7 @@ from bot.memory.answers import answer_kind
 from bot.memory.base import Memory, MemoryStore, Scope, TurnHit
 from bot.memory.query_shape import addressed_only, stretch
 from bot.memory.text import (
+    CJK_CHAR,
     date_phrases,
     date_terms,
     query_terms,
@@ -124,14 +129,43 @@ class RecallConfig:
     # its best turn) beside the lexical score (1 for the best candidate); the share of the
     # better neighbour's similarity added to a turn's.
     vector_candidates: int = 20
-    vector_weight: float = 0.4
-    vector_floor: float = 0.5
+    vector_weight: float = 0.3
+    vector_floor: float = 0.7
     neighbour_weight: float = 0.5
+    # A query of several lines (a stretch of conversation): a turn's similarity is this
+    # share of its similarity to the newest line (what is said now), the rest to the whole
+    # stretch (1: the newest line alone is embedded).
+    line_weight: float = 1.0
+    # For a query written mostly in Chinese, Japanese or Korean script, similarity's weight
+    # is ``cjk_vector_weight`` instead (and its candidates are ``cjk_vector_candidates``):
+    # an English-only model (all-MiniLM-L6-v2) has next to no CJK vocabulary, and its
+    # similarities there are close to noise. A multilingual model sets them as above
+    # (``multilingual()``).
+    cjk_vector_weight: float = 0.0
+    cjk_vector_candidates: int = 0
     # A query of several lines (a stretch of conversation, newest last) whose newest line
     # has fewer than ``context_below`` query terms: the share of the whole stretch's
     # lexical score beside its newest line's.
     context_weight: float = 0.5
     context_below: int = 4
+
+    def multilingual(self) -> RecallConfig:
+        """This config for an embedding model that reads CJK as well as English."""
+        return replace(
+            self,
+            cjk_vector_weight=self.vector_weight,
+            cjk_vector_candidates=self.vector_candidates,
+        )
+
+
+# A query at least this share CJK counts as a CJK query.
+CJK_QUERY = 0.3
+
+
+def cjk_share(text: str) -> float:
+    """Share of CJK characters among the non-space characters of ``text`` (0 for none)."""
+    chars = len("".join(text.split()))
+    return len(CJK_CHAR.findall(text)) / chars if chars else 0.0
 
 
 def _normalised(scores: dict[int, float]) -> dict[int, float]:
@@ -180,7 +214,14 @@ class Recaller:
             have = {h.message_id for h in hits}
             hits = hits + [h for h in more if h.message_id not in have]
             context = {h.message_id: -h.score for h in more}
-        hybrid = self._embed is not None and isinstance(self.store, TurnVectors)
+        cjk = cjk_share(query) >= CJK_QUERY
+        weight = cfg.cjk_vector_weight if cjk else cfg.vector_weight
+        wanted = cfg.cjk_vector_candidates if cjk else cfg.vector_candidates
+        hybrid = (
+            self._embed is not None
+            and isinstance(self.store, TurnVectors)
+            and (weight > 0 or wanted > 0)
+        )
         if not hits and not hybrid:
             return []
 
@@ -195,7 +236,7 @@ class Recaller:
         if hybrid:
             try:
                 sims, extra = await self._vector_candidates(
-                    scope, query, hits, before_id, mentioned
+                    scope, lines or [query], hits, before_id, mentioned, wanted
                 )
                 hits = hits + extra
             except Exception as exc:
@@ -217,7 +258,7 @@ class Recaller:
             }
         if sims:
             vec = self._vector_scores(sims, hits, named)
-            own = {i: o + cfg.vector_weight * vec.get(i, 0.0) for i, o in own.items()}
+            own = {i: o + weight * vec.get(i, 0.0) for i, o in own.items()}
         by_day: defaultdict[date, list[float]] = defaultdict(list)
         for h in hits:
             by_day[h.created_at.date()].append(own[h.message_id])
@@ -268,24 +309,41 @@ class Recaller:
     async def _vector_candidates(
         self,
         scope: Scope,
-        query: str,
+        lines: list[str],
         hits: list[TurnHit],
         before_id: int | None,
         named: set[str],
+        wanted: int,
     ) -> tuple[dict[int, float], list[TurnHit]]:
-        """Similarity of every turn of the scope to the query (named people left out of
-        it), and the most similar turns not among the lexical ``hits``."""
+        """Similarity of every turn of the scope to the query's ``lines`` (named people
+        left out of them), and the ``wanted`` most similar turns not among the lexical
+        ``hits``."""
         assert self._embed is not None and isinstance(self.store, TurnVectors)
         cfg = self.config
-        text = query
-        for a in named:
-            text = re.sub(rf"(?<!\w){re.escape(a)}(?:['’]s)?(?!\w)", " ", text, flags=re.I)
-        qvec = (await self._embed([" ".join(text.split()) or query]))[0]
+
+        def clean(line: str) -> str:
+            text = line
+            for a in named:
+                text = re.sub(rf"(?<!\w){re.escape(a)}(?:['’]s)?(?!\w)", " ", text, flags=re.I)
+            return " ".join(text.split()) or line
+
+        whole, newest = clean(" ".join(lines)), clean(lines[-1])
+        if len(lines) < 2 or cfg.line_weight <= 0:
+            texts = [whole]
+        elif cfg.line_weight >= 1:
+            texts = [newest]  # the newest line alone: the whole would weigh nothing
+        else:
+            texts = [whole, newest]
+        qvecs = await self._embed(texts)
         vectors = await self._scope_vectors(scope)
-        sims = vectors.similarities(qvec, before_id, cfg.neighbour_weight)
+        sims = vectors.similarities(qvecs[0], before_id, cfg.neighbour_weight)
+        if len(qvecs) > 1:
+            last = vectors.similarities(qvecs[1], before_id, cfg.neighbour_weight)
+            w = cfg.line_weight
+            sims = {i: (1 - w) * v + w * last.get(i, 0.0) for i, v in sims.items()}
         have = {h.message_id for h in hits}
-        best = heapq.nlargest(cfg.vector_candidates + len(have), sims, key=sims.__getitem__)
-        extra = [i for i in best if i not in have][: cfg.vector_candidates]
+        best = heapq.nlargest(wanted + len(have), sims, key=sims.__getitem__)
+        extra = [i for i in best if i not in have][:wanted]
         return sims, await self.store.turn_hits(scope, extra, before_id)
 
     def _vector_scores(

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.memory.base import Scope, TurnHit
-from bot.memory.recall import RecallConfig, Recaller
+from bot.memory.recall import RecallConfig, Recaller, cjk_share
 from bot.memory.vectors import ScopeVectors, pack, unpack
 from bot.store.base import NewMessage, Role
 from bot.store.sqlite import SQLiteStore
@@ -129,6 +129,7 @@ async def test_a_turn_asking_a_question_counts_less_than_its_answer() -> None:
 
 # A toy embedding: one axis per topic, so "puppy" and "dog" are close with no word shared.
 TOPICS = {"dog": 0, "puppy": 0, "leash": 0, "tax": 1, "invoice": 1, "cello": 2, "violin": 2}
+TOPICS |= {"狗": 0, "小狗": 0, "发票": 1}
 
 
 def toy_vector(text: str) -> list[float]:
@@ -239,6 +240,69 @@ async def test_an_embedding_failure_falls_back_to_the_lexical_order() -> None:
     store = VectorStore(turns, turns)
     got = await hybrid(store, Embedder(fail=True)).search_turns(SCOPE, "puppy recital", 2, NOW)
     assert [h.message_id for h in got] == [1, 2]
+
+
+async def test_a_query_of_several_lines_is_embedded_whole_and_by_its_last_line() -> None:
+    turns = [
+        hit(1, "Ann", "sent the tax invoice today", -0.0),
+        hit(2, "Ann", "my cello teacher is strict", -0.0),
+        hit(3, "Ann", "the weather is grey", -0.0),
+    ]
+    store = VectorStore([], turns)
+    cue = "the tax invoice and the other tax invoice\nand my violin?"
+    embed = Embedder()
+    # The whole cue is mostly about tax; its last line, what is said now, is about music.
+    got = await hybrid(store, embed, line_weight=0.0).search_turns(SCOPE, cue, 1, NOW)
+    assert [h.message_id for h in got] == [1]
+    assert embed.texts == ["the tax invoice and the other tax invoice and my violin?"]
+    embed = Embedder()
+    got = await hybrid(store, embed, line_weight=0.7).search_turns(SCOPE, cue, 1, NOW)
+    assert [h.message_id for h in got] == [2]
+    assert embed.texts[1:] == ["and my violin?"]
+    # All the weight on the last line (the default): only the last line is embedded.
+    embed = Embedder()
+    got = await hybrid(store, embed, line_weight=1.0).search_turns(SCOPE, cue, 1, NOW)
+    assert [h.message_id for h in got] == [2]
+    assert embed.texts == ["and my violin?"]
+    # One line: embedded once.
+    embed = Embedder()
+    await hybrid(store, embed, line_weight=0.7).search_turns(SCOPE, "my violin?", 1, NOW)
+    assert embed.texts == ["my violin?"]
+
+
+def test_cjk_share_counts_cjk_characters_among_the_non_space_ones() -> None:
+    assert cjk_share("") == 0.0
+    assert cjk_share("my dog") == 0.0
+    assert cjk_share("小狗 呢") == 1.0
+    assert cjk_share("我的 dog") == 0.4  # 2 of 5
+
+
+async def test_a_cjk_query_skips_an_english_only_model_unless_it_is_multilingual() -> None:
+    turns = [
+        hit(1, "Ann", "我 的 小狗 咬了 绳子", -0.0),
+        hit(2, "Ann", "今天 天气 很 好", -0.0),
+        hit(3, "Ann", "寄了 发票", -0.0),
+    ]
+    lexical = [hit(2, "Ann", "今天 天气 很 好", -2.0)]
+    store = VectorStore(lexical, turns)
+    # The default weights suit an English-only model: a Chinese query is not embedded (its
+    # vector would be noise) and the lexical order stands.
+    embed = Embedder()
+    got = await hybrid(store, embed).search_turns(SCOPE, "狗 呢", 3, NOW)
+    assert [h.message_id for h in got] == [2]
+    assert embed.texts == []
+    # An English query on the same recaller still goes through the embedding.
+    await hybrid(store, embed).search_turns(SCOPE, "the dog?", 3, NOW)
+    assert embed.texts == ["the dog?"]
+    # A multilingual model weighs a Chinese query's similarity like an English one's.
+    config = RecallConfig(recency_weight=0, day_weight=0).multilingual()
+    assert (config.cjk_vector_weight, config.cjk_vector_candidates) == (
+        config.vector_weight,
+        config.vector_candidates,
+    )
+    multi = Recaller(store, lambda s: len(s.split()), config, Embedder())
+    got = await multi.search_turns(SCOPE, "狗 呢", 3, NOW)
+    assert [h.message_id for h in got][:2] == [2, 1]
 
 
 async def test_turns_in_the_history_window_are_not_recalled_by_similarity() -> None:
