@@ -16,11 +16,15 @@ failed connection; form-encoded parameters, multipart when files are sent.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 class AiohttpRequest(BaseRequest):
@@ -89,14 +93,21 @@ class AiohttpRequest(BaseRequest):
             sock_connect=connect,
             sock_read=sock_read,
         )
-        body: aiohttp.FormData | dict[str, str] | None = params
+        body: aiohttp.FormData | bytes | None = None
+        headers = None
         if files:
             form = aiohttp.FormData(params or {}, quote_fields=False)
             for name, (filename, content, mime) in files.items():
                 form.add_field(name, content, filename=filename or name, content_type=mime)
             body = form
+        elif params:
+            # Encoded here: given a dict, aiohttp builds a multipart writer (and a uuid4
+            # boundary from os.urandom) on every call only to find no file in it.
+            body, headers = urlencode(params).encode(), FORM
         try:
-            async with self._session.request(method, url, data=body, timeout=timeout) as res:
+            async with self._session.request(
+                method, url, data=body, headers=headers, timeout=timeout
+            ) as res:
                 return res.status, await res.read()
         except TimeoutError as err:
             raise TimedOut from err
