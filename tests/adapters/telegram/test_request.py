@@ -73,9 +73,12 @@ async def test_refused_connection_is_a_network_error() -> None:
 
 
 async def test_silent_server_times_out() -> None:
+    held: list[asyncio.StreamWriter] = []
+
     async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(1)  # take the request, never answer
-        await asyncio.sleep(30)
+        held.append(writer)
+        await reader.read()  # take the request, never answer, until the client gives up
+        writer.close()
 
     server = await asyncio.start_server(hold, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -88,4 +91,8 @@ async def test_silent_server_times_out() -> None:
         finally:
             await bot.request.shutdown()
     finally:
+        for writer in held:
+            writer.close()
+            await writer.wait_closed()
         server.close()
+        await server.wait_closed()
