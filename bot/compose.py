@@ -41,47 +41,12 @@ async def say(channel: Channel, text: str, persona: Persona | None = None) -> No
     await channel.stream(once(), persona)
 
 
-async def paced(chunks: AsyncIterator[str], rhythm: float) -> AsyncIterator[str]:
-    """The model's text read at most once per ``rhythm`` seconds once it comes token by
-    token: what arrives in between waits in the socket and is read (and parsed, filtered
-    and handed to the channel) as one piece. A real model sends each token as its own
-    network packet, and every one of them cost a loop turn, a read, an HTTP and SSE parse
-    and a trip through every filter — about half the CPU of a paced reply — while the
-    platforms show the text only every second or so (drafts, edits). A stream whose text
-    is always there (a fast model's burst, an in-memory stream) is passed on at once: the
-    pauses start after a read that had to wait for the network. The last piece comes at
-    most ``rhythm`` late."""
-    loop = asyncio.get_running_loop()
-    due = 0.0  # when the next read may start
-    while True:
-        paused = (wait := due - loop.time()) > 0
-        if paused:
-            await asyncio.sleep(wait)
-        start = loop.time()
-        try:
-            chunk = await anext(chunks)
-        except StopAsyncIteration:
-            return
-        # Paced from the first read that had to wait, for as long as text keeps coming in
-        # while we pause; a stream whose text is always there is never held back.
-        due = start + rhythm if paused or loop.time() - start > WAITED else 0.0
-        yield chunk
-
-
-# How often a token-by-token stream is read (see ``paced``): well inside the platforms'
-# own rhythm (a Telegram draft each second, a Discord edit each 1.2 s).
-STREAM_RHYTHM = 0.1
-# A read that took longer than this waited for the network (an in-memory step is µs).
-WAITED = 0.002
-
-
 async def stream_reply(
     model: ChatModel,
     request: ChatRequest,
     channel: Channel,
     reply: Reply,
     filters: Sequence[Filter] = (),
-    rhythm: float = STREAM_RHYTHM,
 ) -> Streamed:
     shown: list[str] = []
     model_failed = False
@@ -101,7 +66,7 @@ async def stream_reply(
             nonlocal model_failed
             yield first
             try:
-                async for chunk in paced(chunks, rhythm):
+                async for chunk in chunks:
                     yield chunk
             except LLMUnavailable:
                 model_failed = True
