@@ -34,6 +34,7 @@ from openai import AsyncOpenAI
 from bot.errors import LLMUnavailable
 from bot.ports import ChatRequest, Turn
 from bot.reasoning import ReasoningFilter
+from bot.stream_pace import paced, reader_of
 from config.settings import LLMSettings
 
 __all__ = ["OpenAIChatModel", "ToolCall"]
@@ -113,7 +114,8 @@ class OpenAIChatModel:
                 yield first
             if done:
                 return
-            async for text, _ in deltas:
+            # Read token-by-token streams in larger pieces (bot/stream_pace.py).
+            async for text, _ in paced(deltas, reader_of(response)):
                 if text and (visible := filt.feed(text)):
                     yield visible
             if tail := filt.flush():

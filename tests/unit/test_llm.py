@@ -74,11 +74,13 @@ async def collect(m: OpenAIChatModel, request: ChatRequest | None = None) -> lis
 
 
 async def test_streams_text_in_order(fake: FakeOpenAI, model: OpenAIChatModel) -> None:
-    text = "Hello there, friend. How was your day today?"
-    fake.script(Reply(text, chunk_delay=0.01))  # token by token, as a real model does
+    text = "Hello there, friend. How was your day today? " * 4
+    fake.script(Reply(text, chunk_delay=0.02))  # token by token, as a real model does
     chunks = await collect(model)
     assert "".join(chunks) == text
-    assert len(chunks) > 3  # streamed, not buffered
+    # Streamed, not buffered; but read at most every 0.1 s (bot/stream_pace.py), so the
+    # 32 tokens over ~0.6 s come in a handful of pieces rather than one each.
+    assert 3 < len(chunks) < 20
 
 
 async def test_default_reply_echoes_user(fake: FakeOpenAI, model: OpenAIChatModel) -> None:
