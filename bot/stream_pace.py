@@ -8,11 +8,12 @@ Telegram draft, a Discord edit), so the stream is read at most once per ``RHYTHM
 between, the connection stops reading (the transport is paused, so the kernel holds what
 arrives) and the next read takes all of it at once.
 
-Only a stream that comes token by token is paced: a read that had to wait for the network
-(``WAITED``) turns it on, so a fast model's burst, or anything already buffered, passes at
-once. The first visible text is never held (bot/llm.py reads it before this starts), and
-the last piece comes at most ``RHYTHM`` late. Where the connection cannot be paused (not
-aiohttp underneath), the stream passes through unchanged.
+Only a long stream that comes token by token is paced: a read that had to wait for the
+network (``WAITED``) after the first ``AFTER`` seconds turns it on, so a fast model's burst,
+or anything already buffered, passes at once. The first visible text is never held
+(bot/llm.py reads it before this starts), and the last piece comes at most ``RHYTHM`` late.
+Where the connection cannot be paused (not aiohttp underneath), the stream passes through
+unchanged.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ T = TypeVar("T")
 
 RHYTHM = 0.1  # seconds between reads once paced: well inside the platforms' own rhythm
 WAITED = 0.005  # a read that took longer waited for the network (a buffered one takes µs)
+# Never within the first quarter second: a fast reply that a loaded machine delivers in a
+# few pieces must still be complete before the platform's first post (first_delay, 0.15 s),
+# or pausing it would turn one message into a message and an edit.
+AFTER = 0.25
 
 
 class Pausable(Protocol):
@@ -50,15 +55,19 @@ def reader_of(response: Any) -> Pausable | None:
 
 
 async def paced(
-    items: AsyncIterator[T], reader: Pausable | None, rhythm: float = RHYTHM
+    items: AsyncIterator[T],
+    reader: Pausable | None,
+    rhythm: float = RHYTHM,
+    after: float = AFTER,
 ) -> AsyncIterator[T]:
     """``items`` (each one a network read's worth), read at most once per ``rhythm`` once
-    a read has had to wait for the network."""
+    the stream has run for ``after`` seconds and a read has had to wait for the network."""
     if reader is None or rhythm <= 0:
         async for item in items:
             yield item
         return
     loop = asyncio.get_running_loop()
+    start = loop.time()
     on = False
     while True:
         asked = loop.time()
@@ -66,7 +75,8 @@ async def paced(
             item = await anext(items)
         except StopAsyncIteration:
             return
-        on = on or loop.time() - asked > WAITED
+        now = loop.time()
+        on = on or (now - asked > WAITED and now - start >= after)
         yield item
         if on and (wait := asked + rhythm - loop.time()) > 0:
             reader.pause_reading()
