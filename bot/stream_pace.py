@@ -79,9 +79,12 @@ async def paced(
         on = on or (now - asked > WAITED and now - start >= after)
         yield item
         if on and (wait := asked + rhythm - loop.time()) > 0:
-            reader.pause_reading()
+            # Best effort both ways: a transport that cannot pause just keeps reading, and
+            # one closed meanwhile says so at the next read.
+            with contextlib.suppress(Exception):
+                reader.pause_reading()
             try:
                 await asyncio.sleep(wait)
             finally:
-                with contextlib.suppress(Exception):  # closed meanwhile: the read says so
+                with contextlib.suppress(Exception):
                     reader.resume_reading()
