@@ -27,10 +27,10 @@ T = TypeVar("T")
 
 RHYTHM = 0.1  # seconds between reads once paced: well inside the platforms' own rhythm
 WAITED = 0.005  # a read that took longer waited for the network (a buffered one takes µs)
-# Never within the first quarter second: a fast reply that a loaded machine delivers in a
-# few pieces must still be complete before the platform's first post (first_delay, 0.15 s),
-# or pausing it would turn one message into a message and an edit.
-AFTER = 0.25
+# Never within the first half second: a fast reply that a loaded machine delivers in a few
+# pieces (instant replies took up to ~0.3 s at p95 in bench/load.py) must not be held; a
+# real model's reply (seconds) is paced for all but its first words.
+AFTER = 0.5
 
 
 class Pausable(Protocol):
