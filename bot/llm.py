@@ -36,6 +36,7 @@ from bot.errors import LLMUnavailable
 from bot.llm_slots import LLMSlots, Permit, SlotPolicy, Work, current_work
 from bot.ports import ChatRequest, Turn
 from bot.reasoning import ReasoningFilter
+from bot.stream_pace import paced, reader_of
 from bot.tokens import count_tokens
 from bot.usage import UsageSink
 from config.settings import LLMSettings
@@ -159,7 +160,8 @@ class OpenAIChatModel:
                 yield first
             if done:
                 return
-            async for text, _ in deltas:
+            # Read token-by-token streams in larger pieces (bot/stream_pace.py).
+            async for text, _ in paced(deltas, reader_of(response)):
                 if text and (visible := filt.feed(text)):
                     yield visible
             if tail := filt.flush():

@@ -1,0 +1,90 @@
+"""Reading a token-by-token stream in a few larger pieces (used by bot/llm.py).
+
+A real model sends each token as its own network packet (every 20 ms or so), and each one
+woke the event loop: a read, the HTTP parser, the SSE parser, and a trip through every
+async layer up to the platform — about 25 µs of CPU per token, half of a paced reply's
+streaming cost (bench/load.py). The platforms show the text only every second or so (a
+Telegram draft, a Discord edit), so the stream is read at most once per ``RHYTHM``: in
+between, the connection stops reading (the transport is paused, so the kernel holds what
+arrives) and the next read takes all of it at once.
+
+Only a long stream that comes token by token is paced: a read that had to wait for the
+network (``WAITED``) after the first ``AFTER`` seconds turns it on, so a fast model's burst,
+or anything already buffered, passes at once. The first visible text is never held
+(bot/llm.py reads it before this starts), and the last piece comes at most ``RHYTHM`` late.
+Where the connection cannot be paused (not aiohttp underneath), the stream passes through
+unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+RHYTHM = 0.1  # seconds between reads once paced: well inside the platforms' own rhythm
+WAITED = 0.005  # a read that took longer waited for the network (a buffered one takes µs)
+# Never within the first half second: a fast reply that a loaded machine delivers in a few
+# pieces (instant replies took up to ~0.3 s at p95 in bench/load.py) must not be held; a
+# real model's reply (seconds) is paced for all but its first words.
+AFTER = 0.5
+
+
+class Pausable(Protocol):
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+
+def reader_of(response: Any) -> Pausable | None:
+    """The socket transport under an httpx response from the openai client's aiohttp
+    transport, if there is one. (aiohttp's own protocol-level pause cannot be used: its
+    client parser is detached while a body streams.)"""
+    stream = getattr(response, "stream", None)
+    stream = getattr(stream, "_stream", stream)  # httpx's timing wrapper
+    raw = getattr(stream, "_aiohttp_response", None)
+    transport = getattr(getattr(raw, "connection", None), "transport", None)
+    if callable(getattr(transport, "pause_reading", None)) and callable(
+        getattr(transport, "resume_reading", None)
+    ):
+        return transport
+    return None
+
+
+async def paced(
+    items: AsyncIterator[T],
+    reader: Pausable | None,
+    rhythm: float = RHYTHM,
+    after: float = AFTER,
+) -> AsyncIterator[T]:
+    """``items`` (each one a network read's worth), read at most once per ``rhythm`` once
+    the stream has run for ``after`` seconds and a read has had to wait for the network."""
+    if reader is None or rhythm <= 0:
+        async for item in items:
+            yield item
+        return
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    on = False
+    while True:
+        asked = loop.time()
+        try:
+            item = await anext(items)
+        except StopAsyncIteration:
+            return
+        now = loop.time()
+        on = on or (now - asked > WAITED and now - start >= after)
+        yield item
+        if on and (wait := asked + rhythm - loop.time()) > 0:
+            # Best effort both ways: a transport that cannot pause just keeps reading, and
+            # one closed meanwhile says so at the next read.
+            with contextlib.suppress(Exception):
+                reader.pause_reading()
+            try:
+                await asyncio.sleep(wait)
+            finally:
+                with contextlib.suppress(Exception):
+                    reader.resume_reading()
