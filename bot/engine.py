@@ -9,7 +9,8 @@ for *intake* (storing it: short) and one for the *reply* (the LLM call: long). S
 is stored without waiting behind another message's reply, and replies in one chat come out
 in the order the messages came in. Jobs take a place in the same reply line. On PostgreSQL
 the reply line also spans processes (``ChatLocks``, bot/store/postgres_locks.py). Different
-chats run concurrently; LLM calls across all chats are bounded by a semaphore.
+chats run concurrently; how many LLM calls run at once is the model's per-endpoint limit
+(bot/llm_slots.py).
 
 A message to answer is stored *owed* (bot/store/replies.py) and settled only once the
 platform took the answer, so a crash never loses a reply (bot/recovery.py).

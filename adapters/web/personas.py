@@ -73,7 +73,9 @@ async def _show(
     notice: str | None = None,
     status: int = 200,
 ) -> web.Response:
-    messages, tokens, budget = _preview(request, entry.persona)
+    # A card is user-controlled (anyone can import one in their private chat): building its
+    # prompt (lore scan, token counts) runs off the event loop, as the reply path's does.
+    messages, tokens, budget = await asyncio.to_thread(_preview, request, entry.persona)
     return page(
         request,
         "persona.html",
