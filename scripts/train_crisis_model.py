@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from crisis_data.sources import Example, handwritten, load_public  # noqa: E402
+from crisis_data.sources import OPT_IN, Example, handwritten, load_public  # noqa: E402
 
 from bot.safety import phrases  # noqa: E402
 from bot.safety.classifier import lang_group  # noqa: E402
@@ -74,8 +74,10 @@ def dedupe(rows: list[Example]) -> list[Example]:
     return list(seen.values())
 
 
-def build(mirror_root: Path, without: frozenset[str] = frozenset()) -> dict[str, list[Example]]:
-    public = [r for r in load_public(mirror_root, without) if r[3] not in without]
+def build(
+    mirror_root: Path, without: frozenset[str] = frozenset(), extra: frozenset[str] = frozenset()
+) -> dict[str, list[Example]]:
+    public = [r for r in load_public(mirror_root, without, extra) if r[3] not in without]
     rows = dedupe(public + list(handwritten(ROOT / "scripts/crisis_data/handwritten.tsv")))
     splits: dict[str, list[Example]] = {"train": [], "val": [], "test": []}
     for row in rows:
@@ -195,10 +197,19 @@ def main() -> int:
         metavar="SOURCE",
         help="leave a public source out (its name in sources.py; repeatable)",
     )
+    ap.add_argument(
+        "--with",
+        dest="extra",
+        action="append",
+        default=[],
+        metavar="SOURCE",
+        choices=sorted(OPT_IN),
+        help="also use an opt-in public source (kept out of the shipped model; repeatable)",
+    )
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    splits = build(args.mirror_root, frozenset(args.without))
+    splits = build(args.mirror_root, frozenset(args.without), frozenset(args.extra))
     for name, part in splits.items():
         with (args.out / f"{name}.jsonl").open("w", encoding="utf-8") as fh:
             for text, label, lang, src in part:

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from bot.safety.features import normalize
 
 # One example: text, label ("crisis" | "not_crisis"), BCP-47 language, source name.
 Example = tuple[str, str, str, str]
@@ -62,11 +65,50 @@ SUICIDAL_TWEETS = Source(
     "370f8dfada1de0c017762a14018fcb84625a42c9",
     tuple(f"data/data_{i}.csv" for i in range(5)),
 )
-SOURCES = (SPANISH, SOS1K, REDDIT_EN, CSSRS, SUICIDAL_TWEETS)
+SIREN_KO = Source(
+    "siren-ko",
+    "leesiemundo/SIREN",
+    "51feebe5a17387ee1a07eef23af725014dddaa90",
+    ("dataset/학습용 데이터셋.json",),
+)
+BOAMENTE_PT = Source(
+    "boamente-pt",
+    "pduartedev/tcc-ideacao-suicida",
+    "fbab5e50a68f05fa7f9e087dc29be461a41da45d",
+    ("data/raw/Boamente_Atualizado_Janeiro_2026.csv",),
+)
+OPENAIFAB_ZH_HANT = Source(
+    "openaifab-zh-hant",
+    "openaifab/suicide_multiclass",
+    "ae866f3f8a324bdc4c99fe7320cc92395c7dc016",
+    ("data/suicide5_train.csv",),
+)
+ZOUFAN_ZH = Source(
+    "zoufan-zh",
+    "Ckend/suicide-detect-svm",
+    "01a0dead2d1c09a51414f4dcfd47ea0c706bd08e",
+    ("data/source/die.txt", "data/source/die_test.txt"),
+)
+SOURCES = (
+    SPANISH,
+    SOS1K,
+    REDDIT_EN,
+    CSSRS,
+    SUICIDAL_TWEETS,
+    SIREN_KO,
+    BOAMENTE_PT,
+    OPENAIFAB_ZH_HANT,
+    ZOUFAN_ZH,
+)
+# Read only when asked for by name (train_crisis_model.py --with): GPL-3.0 data, kept out
+# of the shipped (MIT) model; DATA_CARD.md says what it would add.
+OPT_IN = frozenset({OPENAIFAB_ZH_HANT.name})
 
 
 def _read(root: Path, src: Source, path: str) -> bytes:
     git_dir = root / src.repo.replace("/", "+") / "repo"
+    if (git_dir / ".git").is_dir():  # a clone with a work tree, not a bare mirror
+        git_dir = git_dir / ".git"
     return subprocess.run(
         ["git", f"--git-dir={git_dir}", "show", f"{src.commit}:{path}"],
         check=True,
@@ -149,6 +191,64 @@ def _suicidal_tweets(root: Path) -> Iterator[Example]:
                 )
 
 
+def _siren_ko(root: Path) -> Iterator[Example]:
+    # Korean posts (X/Twitter) rated on a 0-3 risk ladder, labelled by an LLM then
+    # corrected by hand (SIREN): 0 = no risk to the writer (hyperbole such as "자살 마렵다",
+    # other people, drug ads, hashtag spam), 1 = a passive wish, 2 = self-harm or active
+    # thoughts, 3 = a plan or an attempt. Anything from 1 up is what the screen refers.
+    rows = json.loads(_read(root, SIREN_KO, SIREN_KO.paths[0]).decode("utf-8"))
+    for row in rows:
+        text, label = str(row.get("text") or ""), row.get("label")
+        if text.strip() and label in {0, 1, 2, 3}:
+            yield text, "crisis" if label >= 1 else "not_crisis", "ko", SIREN_KO.name
+
+
+def _boamente_pt(root: Path) -> Iterator[Example]:
+    # Brazilian tweets found by phrase ("acabar com a minha vida", "me matar", ...) and
+    # labelled 1 = suicidal ideation of the writer, 0 = not (hyperbole, football, news), so
+    # each phrase sits in both classes. A fifth of the rows repeat a text; one given both
+    # labels is dropped, since either would teach noise.
+    raw = _read(root, BOAMENTE_PT, BOAMENTE_PT.paths[0]).decode("utf-8")
+    # The trainer's own dedupe key (so two spellings it would merge count as one text).
+    first: dict[str, str] = {}
+    labels: dict[str, set[str]] = {}
+    for row in csv.DictReader(io.StringIO(raw)):
+        text, label = (row.get("text") or "").strip(), (row.get("label") or "").strip()
+        if text and label in {"0", "1"}:
+            key = normalize(text)
+            first.setdefault(key, text)
+            labels.setdefault(key, set()).add(label)
+    for key, text in first.items():
+        if len(labels[key]) == 1:
+            label = "crisis" if labels[key] == {"1"} else "not_crisis"
+            yield text, label, "pt", BOAMENTE_PT.name
+
+
+def _openaifab_zh_hant(root: Path) -> Iterator[Example]:
+    # Taiwanese forum posts (Traditional Chinese) rated low (0), medium (1) and high (2)
+    # suicide risk. Medium is neither a referral nor clearly not one: left out.
+    raw = _read(root, OPENAIFAB_ZH_HANT, OPENAIFAB_ZH_HANT.paths[0]).decode("utf-8-sig")
+    for row in csv.DictReader(io.StringIO(raw)):
+        text, label = (row.get("Description") or "").strip(), (row.get("Class") or "").strip()
+        if text and label in {"0", "2"}:
+            yield (
+                text,
+                "crisis" if label == "2" else "not_crisis",
+                "zh-Hant",
+                OPENAIFAB_ZH_HANT.name,
+            )
+
+
+def _zoufan_zh(root: Path) -> Iterator[Example]:
+    # First-person ideation hand-picked from the comments under 走饭's last Weibo post (a
+    # "tree hole" people confide in). Its negatives are random Weibo posts (stocks, ads),
+    # too easy to teach anything, so only the positives are taken.
+    for path in ZOUFAN_ZH.paths:
+        for line in _read(root, ZOUFAN_ZH, path).decode("utf-8").splitlines():
+            if line.strip():
+                yield line.strip(), "crisis", "zh-Hans", ZOUFAN_ZH.name
+
+
 def handwritten(path: Path) -> Iterator[Example]:
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.startswith("#"):
@@ -157,9 +257,13 @@ def handwritten(path: Path) -> Iterator[Example]:
         yield text, "crisis" if label == "c" else "not_crisis", lang, "handwritten"
 
 
-def load_public(root: Path, without: frozenset[str] = frozenset()) -> list[Example]:
-    """Every public source's examples, but those named in ``without`` (not even read, so
-    their mirrors need not exist)."""
+def load_public(
+    root: Path, without: frozenset[str] = frozenset(), extra: frozenset[str] = frozenset()
+) -> list[Example]:
+    """Every public source's examples, but those named in ``without`` and the opt-in ones
+    not named in ``extra`` (neither is read, so their mirrors need not exist). The older
+    sources come first: a text two sources share keeps its older row (train_crisis_model's
+    dedupe), so the older sources' splits never change."""
     out: list[Example] = []
     loaders = (
         (SPANISH, _spanish),
@@ -167,8 +271,12 @@ def load_public(root: Path, without: frozenset[str] = frozenset()) -> list[Examp
         (REDDIT_EN, _reddit_en),
         (CSSRS, _cssrs),
         (SUICIDAL_TWEETS, _suicidal_tweets),
+        (SIREN_KO, _siren_ko),
+        (BOAMENTE_PT, _boamente_pt),
+        (OPENAIFAB_ZH_HANT, _openaifab_zh_hant),
+        (ZOUFAN_ZH, _zoufan_zh),
     )
     for src, loader in loaders:
-        if src.name not in without:
+        if src.name not in without and (src.name not in OPT_IN or src.name in extra):
             out.extend(loader(root))
     return out
