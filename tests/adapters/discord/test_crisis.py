@@ -23,10 +23,12 @@ async def test_a_crisis_in_japanese_gets_japanese_lines_before_the_persona(rig: 
 
 async def test_a_crisis_in_a_server_channel_in_portuguese(rig: Rig) -> None:
     # Near the classifier's threshold: unsure, so the chat model is asked (a local
-    # endpoint has no moderation API), and it says crisis.
+    # endpoint has no moderation API), and it says crisis. (Since the model learned
+    # Portuguese posts, "eu quero sumir para sempre" is a sure hit; "de vez" with
+    # "ultimamente" still sits in the unsure band.)
     rig.llm.script(Reply('{"crisis": true}'))
     dc = rig.dc
-    msg = await dc.say(dc.general, dc.alice, "eu quero sumir para sempre", mention=True)
+    msg = await dc.say(dc.general, dc.alice, "ultimamente eu quero sumir de vez", mention=True)
     texts = await rig.texts(msg["channel_id"], 3)
     assert "Você não precisa enfrentar isso" in texts[1] and "188" in texts[1]  # CVV (BR)
     assert "quero sumir" in texts[2]
