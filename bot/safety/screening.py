@@ -53,8 +53,8 @@ class LearnedScorer:
     second stage can judge the context, that is right. Where there is none
     (``wishes_are_hits``: no endpoint, or the embedded demo model), such a wish without a
     guard (negation, someone else, a question) counts as a crisis: a kind referral someone
-    did not need costs far less than one missed. On the classifier's held-out split this
-    moves recall 0.52 → 0.57 and false positives 0.05 → 0.10
+    did not need costs far less than one missed. On the classifier's held-out split (the
+    first model's 902 posts) this moves recall 0.52 → 0.58 and false positives 0.05 → 0.10
     (docs/care.md, "The crisis screen in Kindred").
     """
 
