@@ -15,13 +15,22 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import email.utils
 import json
 import logging
 import random
 import struct
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -676,8 +685,7 @@ async def _sse_deltas(
             continue  # read to the end, so the connection goes back to the pool
         lines = (pending + block).split(b"\n")
         pending = lines.pop()  # an incomplete last line waits for the next read
-        texts: list[str] = []
-        reasoning = False
+        events: list[bytes] = []
         for line in lines:
             line = line.rstrip(b"\r")
             if line.startswith(b"data:"):
@@ -689,19 +697,42 @@ async def _sse_deltas(
             if payload == b"[DONE]":
                 finished = True
                 break
-            text, thinks = _delta(payload, response, seen)
+            events.append(payload)
+        texts: list[str] = []
+        reasoning = False
+        for obj in _parsed(events, response):
+            text, thinks = _delta(obj, response, seen)
             texts.append(text)
             reasoning = reasoning or thinks
         if texts or reasoning:
             yield "".join(texts), reasoning
 
 
-def _delta(payload: bytes, response: ReplyStream, seen: _Seen | None = None) -> tuple[str, bool]:
+def _parsed(events: list[bytes], response: ReplyStream) -> Iterable[Any]:
+    """The JSON of a read's SSE events. A fast server's hundred events arrive in one read:
+    parsed as one array, in one call instead of a hundred (half the stream's parsing CPU,
+    bench/load.py); if one is malformed, they are parsed one by one as they are used, so
+    the error comes where it came before, after the events ahead of it."""
+    if not events:
+        return ()
+    if len(events) > 1:
+        with contextlib.suppress(ValueError):
+            objs = json.loads(b"[" + b",".join(events) + b"]")
+            if isinstance(objs, list) and len(objs) == len(events):
+                return objs
+    return _one_by_one(events, response)
+
+
+def _one_by_one(events: list[bytes], response: ReplyStream) -> Iterator[Any]:
+    for payload in events:
+        try:
+            yield json.loads(payload)
+        except ValueError:
+            raise openai.APIError("malformed stream chunk", response.request, body=None) from None
+
+
+def _delta(obj: Any, response: ReplyStream, seen: _Seen | None = None) -> tuple[str, bool]:
     """One SSE event's (content, carries reasoning)."""
-    try:
-        obj = json.loads(payload)
-    except ValueError:
-        raise openai.APIError("malformed stream chunk", response.request, body=None) from None
     if not isinstance(obj, dict):
         return "", False
     if "error" in obj:
