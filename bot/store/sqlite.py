@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -41,6 +42,15 @@ from bot.store.sql import Row
 
 MIN_SQLITE = (3, 35, 0)  # RETURNING
 BUSY_TIMEOUT_MS = 5000
+# A read (a SELECT) runs on the event loop's thread while it has taken at most this long.
+# The reads of a message (its person, chat, conversation, persona, history, memory; ~15)
+# are index lookups of microseconds, and each hop to aiosqlite's thread and back (a queue,
+# a thread woken, the GIL handed over, the loop woken through its self-pipe) cost more CPU
+# than the read itself: 7.40 -> 5.30 ms per message on Telegram (bench/load.py). A read that
+# took longer (a big scan, full-text search on a large index) stalled the loop once and
+# goes to the thread from then on, like every write.
+INLINE_READ_SECONDS = 0.002
+INLINE_SHAPES = 2000  # statements remembered; past that, unknown ones take the thread
 
 
 def _ts(value: datetime) -> str:
@@ -78,6 +88,7 @@ class SQLiteStore(SharedTables):
         self._clock = clock
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._inline: dict[str, bool] = {}  # SQL text -> read on the loop's thread
 
     # lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
@@ -92,7 +103,8 @@ class SQLiteStore(SharedTables):
             )
         if self._path != ":memory:":
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(self._path, isolation_level=None)
+        # check_same_thread off: reads run on the loop's thread (``_read_here``).
+        db = await aiosqlite.connect(self._path, isolation_level=None, check_same_thread=False)
         try:
             # busy_timeout first, so switching to WAL waits for another process's lock.
             await db.execute_fetchall(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -133,7 +145,22 @@ class SQLiteStore(SharedTables):
         return self._db
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return list(await self._conn.execute_fetchall(sql, strip_nul(params)))
+        params = strip_nul(params)
+        if sql.startswith("SELECT") and self._inline.get(sql, len(self._inline) < INLINE_SHAPES):
+            return self._read_here(sql, params)
+        return list(await self._conn.execute_fetchall(sql, params))
+
+    def _read_here(self, sql: str, params: Sequence[Any]) -> list[Row]:
+        """A read on the event loop's own thread, timed: a slow one goes to aiosqlite's
+        thread from then on. Safe on the shared connection: every statement runs under
+        ``_guard`` (or in its caller's transaction), so nothing else is using it, and WAL
+        readers do not wait for writers (busy only while another process recovers the
+        file). Writes always take the thread: a commit can wait for another process's
+        lock or a checkpoint's fsync."""
+        start = time.perf_counter()
+        rows = self._conn._conn.execute(sql, params).fetchall()
+        self._inline[sql] = time.perf_counter() - start <= INLINE_READ_SECONDS
+        return rows
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = await self._all(sql, params)
