@@ -156,7 +156,7 @@ def guess_lang(text: str) -> str | None:
     screen asks twice (the per-language threshold, then the verdict's language)."""
     sample = text[:MAX_CHARS]
     kana = hangul = han = 0
-    for ch in sample:
+    for ch in "" if sample.isascii() else sample:  # (no kana, hangul or han in ASCII)
         o = ord(ch)
         if 0x3040 <= o <= 0x30FF:
             kana += 1
