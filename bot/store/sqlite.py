@@ -42,7 +42,8 @@ from bot.store.sql import Row
 
 MIN_SQLITE = (3, 35, 0)  # RETURNING
 BUSY_TIMEOUT_MS = 5000
-# A read (a SELECT) runs on the event loop's thread while it has taken at most this long.
+# A read (a SELECT), or a write inside a transaction, runs on the event loop's thread while
+# it has taken at most this long.
 # The reads of a message (its person, chat, conversation, persona, history, memory; ~15)
 # are index lookups of microseconds, and each hop to aiosqlite's thread and back (a queue,
 # a thread woken, the GIL handed over, the loop woken through its self-pipe) cost more CPU
@@ -51,6 +52,7 @@ BUSY_TIMEOUT_MS = 5000
 # goes to the thread from then on, like every write.
 INLINE_READ_SECONDS = 0.002
 INLINE_SHAPES = 2000  # statements remembered; past that, unknown ones take the thread
+_TX_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA")
 
 
 def _ts(value: datetime) -> str:
@@ -146,16 +148,25 @@ class SQLiteStore(SharedTables):
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         params = strip_nul(params)
-        if sql.startswith("SELECT") and self._inline.get(sql, len(self._inline) < INLINE_SHAPES):
+        if self._may_run_here(sql) and self._inline.get(sql, len(self._inline) < INLINE_SHAPES):
             return self._read_here(sql, params)
         return list(await self._conn.execute_fetchall(sql, params))
 
+    def _may_run_here(self, sql: str) -> bool:
+        """A read; or a write inside a transaction (every one here is ``BEGIN IMMEDIATE``:
+        the write lock is already held, so the statement cannot wait on another process,
+        and nothing is synced before the ``COMMIT``, which, like ``BEGIN``, takes the
+        thread)."""
+        if sql.startswith("SELECT"):
+            return True
+        return self._conn._conn.in_transaction and not sql.startswith(_TX_CONTROL)
+
     def _read_here(self, sql: str, params: Sequence[Any]) -> list[Row]:
-        """A read on the event loop's own thread, timed: a slow one goes to aiosqlite's
+        """A statement on the event loop's own thread, timed: a slow one goes to aiosqlite's
         thread from then on. Safe on the shared connection: every statement runs under
         ``_guard`` (or in its caller's transaction), so nothing else is using it, and WAL
         readers do not wait for writers (busy only while another process recovers the
-        file). Writes always take the thread: a commit can wait for another process's
+        file). Other writes take the thread: a commit can wait for another process's
         lock or a checkpoint's fsync."""
         start = time.perf_counter()
         rows = self._conn._conn.execute(sql, params).fetchall()
