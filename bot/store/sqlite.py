@@ -43,14 +43,17 @@ from bot.store.sql import Row
 MIN_SQLITE = (3, 35, 0)  # RETURNING
 BUSY_TIMEOUT_MS = 5000
 # A read (a SELECT), or a write inside a transaction, runs on the event loop's thread while
-# it has taken at most this long.
+# it takes at most this long.
 # The reads of a message (its person, chat, conversation, persona, history, memory; ~15)
 # are index lookups of microseconds, and each hop to aiosqlite's thread and back (a queue,
 # a thread woken, the GIL handed over, the loop woken through its self-pipe) cost more CPU
-# than the read itself: 7.40 -> 5.30 ms per message on Telegram (bench/load.py). A read that
-# took longer (a big scan, full-text search on a large index) stalled the loop once and
-# goes to the thread from then on, like every write.
+# than the read itself: 7.40 -> 5.30 ms per message on Telegram (bench/load.py). A statement
+# that takes longer (a big scan, full-text search on a large index) stalls the loop a
+# couple of times and goes to the thread from then on, like every other write.
 INLINE_READ_SECONDS = 0.002
+# Over the limit this many times in a row: a slow statement, not a busy machine that
+# happened to take the CPU away during a fast one.
+SLOW_RUNS = 2
 INLINE_SHAPES = 2000  # statements remembered; past that, unknown ones take the thread
 _TX_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA")
 
@@ -90,7 +93,7 @@ class SQLiteStore(SharedTables):
         self._clock = clock
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
-        self._inline: dict[str, bool] = {}  # SQL text -> read on the loop's thread
+        self._slow: dict[str, int] = {}  # SQL text -> its last runs here over the limit
 
     # lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
@@ -148,8 +151,10 @@ class SQLiteStore(SharedTables):
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         params = strip_nul(params)
-        if self._may_run_here(sql) and self._inline.get(sql, len(self._inline) < INLINE_SHAPES):
-            return self._read_here(sql, params)
+        if self._may_run_here(sql):
+            slow = self._slow.get(sql, 0 if len(self._slow) < INLINE_SHAPES else SLOW_RUNS)
+            if slow < SLOW_RUNS:
+                return self._read_here(sql, params, slow)
         return list(await self._conn.execute_fetchall(sql, params))
 
     def _may_run_here(self, sql: str) -> bool:
@@ -161,7 +166,7 @@ class SQLiteStore(SharedTables):
             return True
         return self._conn._conn.in_transaction and not sql.startswith(_TX_CONTROL)
 
-    def _read_here(self, sql: str, params: Sequence[Any]) -> list[Row]:
+    def _read_here(self, sql: str, params: Sequence[Any], slow: int) -> list[Row]:
         """A statement on the event loop's own thread, timed: a slow one goes to aiosqlite's
         thread from then on. Safe on the shared connection: every statement runs under
         ``_guard`` (or in its caller's transaction), so nothing else is using it, and WAL
@@ -170,7 +175,7 @@ class SQLiteStore(SharedTables):
         lock or a checkpoint's fsync."""
         start = time.perf_counter()
         rows = self._conn._conn.execute(sql, params).fetchall()
-        self._inline[sql] = time.perf_counter() - start <= INLINE_READ_SECONDS
+        self._slow[sql] = slow + 1 if time.perf_counter() - start > INLINE_READ_SECONDS else 0
         return rows
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
