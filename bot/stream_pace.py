@@ -27,10 +27,10 @@ T = TypeVar("T")
 
 # Seconds between reads once paced: well inside the platforms' own rhythm (a Telegram draft
 # every 1 s, a Discord edit every 1.2 s), so what they show is the same; each read passes
-# ~7 tokens of a 20 ms/token model instead of 1, and the reply's last words come at most
-# this late. (0.2 measured no cheaper than 0.15 in bench/load.py, and ended replies
-# ~0.09 s later: closed-loop throughput fell towards issue 14's 7 msg/s.)
-RHYTHM = 0.15
+# ~10 tokens of a 20 ms/token model instead of 1, and the reply's last words come at most
+# this late (a paced reply ends ~0.13 s later than at 0.1 s). bench/load.py, Telegram
+# paced: 0.1 -> 0.2 s 15.4 -> 13.7 ms CPU per message; 0.15 s: between, within the noise.
+RHYTHM = 0.2
 WAITED = 0.005  # a read that took longer waited for the network (a buffered one takes µs)
 # Not at once: a fast reply that a loaded machine delivers in a few pieces must not be held
 # (it has not waited ``AFTER`` seconds on its own network reads). The first draft or post

@@ -154,7 +154,11 @@ class SQLiteStore(SharedTables):
         if self._may_run_here(sql):
             slow = self._slow.get(sql, 0 if len(self._slow) < INLINE_SHAPES else SLOW_RUNS)
             if slow < SLOW_RUNS:
-                return self._read_here(sql, params, slow)
+                rows = self._read_here(sql, params, slow)
+                # Still a turn for the other tasks, as the hop gave them: a caller that
+                # loops on the store (polling until a row appears) must not starve them.
+                await asyncio.sleep(0)
+                return rows
         return list(await self._conn.execute_fetchall(sql, params))
 
     def _may_run_here(self, sql: str) -> bool:
