@@ -25,12 +25,19 @@ from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
-RHYTHM = 0.1  # seconds between reads once paced: well inside the platforms' own rhythm
+# Seconds between reads once paced: well inside the platforms' own rhythm (a Telegram draft
+# every 1 s, a Discord edit every 1.2 s), so what they show is the same; each read passes
+# ~10 tokens of a 20 ms/token model instead of 1, and the reply's last words come at most
+# this late (a paced reply ends ~0.13 s later than at 0.1 s). bench/load.py, Telegram
+# paced: 0.1 -> 0.2 s 15.4 -> 13.7 ms CPU per message; 0.15 s: between, within the noise.
+RHYTHM = 0.2
 WAITED = 0.005  # a read that took longer waited for the network (a buffered one takes µs)
-# Never within the first half second: a fast reply that a loaded machine delivers in a few
-# pieces (instant replies took up to ~0.3 s at p95 in bench/load.py) must not be held; a
-# real model's reply (seconds) is paced for all but its first words.
-AFTER = 0.5
+# Not at once: a fast reply that a loaded machine delivers in a few pieces must not be held
+# (it has not waited ``AFTER`` seconds on its own network reads). The first draft or post
+# goes out 0.15 s after the first text (the adapters' ``first_delay``), so pacing from then
+# on changes nothing shown; before, the first 0.5 s of a real model's reply went through
+# token by token (~25 reads of the ~40 a 100-token reply cost).
+AFTER = 0.15
 
 
 class Pausable(Protocol):

@@ -187,7 +187,13 @@ class MemoryStore(Protocol):
     async def claim_job(self, stale_before: datetime) -> Job | None:
         """The oldest unfinished job not claimed since ``stale_before``; marks it claimed."""
 
+    async def claim_jobs(self, stale_before: datetime, limit: int) -> list[Job]:
+        """Up to ``limit`` of them at once, oldest first (for work that only parks them)."""
+
     async def finish_job(self, job_id: int, error: str | None = None) -> None: ...
+
+    async def finish_jobs(self, job_ids: list[int], error: str | None = None) -> None:
+        """``finish_job`` for each of ``job_ids``, in one statement."""
 
     async def pending_jobs(self) -> int: ...
 

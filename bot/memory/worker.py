@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 STALE_CLAIM = timedelta(minutes=5)
+CLAIM_BATCH = 100  # exchanges claimed (and parked) in one statement
 EXCHANGE = "exchange"
 
 
@@ -168,13 +169,14 @@ class MemoryWorker:
         while (await self.memory.index_turns(batch=500)).more:
             pass
         done = 0
-        while job := await self.memory.claim_job(stale_before or self._clock() - STALE_CLAIM):
-            if job.kind == EXCHANGE and self._batched():
-                self._park(job)
-                metrics.memory_pending(sum(len(p.job_ids) for p in self._parked.values()))
-                continue
-            await self._run_job([job.id], job.kind, job.payload, job.attempts)
-            done += 1
+        while jobs := await self._claim(stale_before or self._clock() - STALE_CLAIM):
+            for job in jobs:
+                if job.kind == EXCHANGE and self._batched():
+                    self._park(job)
+                    metrics.memory_pending(sum(len(p.job_ids) for p in self._parked.values()))
+                    continue
+                await self._run_job([job.id], job.kind, job.payload, job.attempts)
+                done += 1
         now = asyncio.get_running_loop().time()
         for conv, parked in list(self._parked.items()):
             if self._flush or parked.due <= now or len(parked.job_ids) >= self.config.extract_every:
@@ -185,6 +187,15 @@ class MemoryWorker:
             await self._embed_pending()
         metrics.memory_pending(sum(len(p.job_ids) for p in self._parked.values()))
         return done
+
+    async def _claim(self, stale_before: datetime) -> list[Job]:
+        """The next jobs: many at once while they are only parked here (batched
+        extraction: one statement, not one per exchange); else one at a time, so a job
+        waiting behind a long run is not held claimed (and goes stale) meanwhile."""
+        if self._batched():
+            return await self.memory.claim_jobs(stale_before, CLAIM_BATCH)
+        job = await self.memory.claim_job(stale_before)
+        return [job] if job is not None else []
 
     def forget_user(self, user_id: int) -> None:
         """Drop a person's parked exchanges (their job rows are deleted with their data):
@@ -224,11 +235,9 @@ class MemoryWorker:
                 log.warning("memory jobs %s failed (attempt %s): %s", job_ids, attempts, exc)
                 return  # stay unfinished; claimed again after STALE_CLAIM
             log.warning("memory jobs %s gave up: %s", job_ids, exc)
-            for job_id in job_ids:
-                await self.memory.finish_job(job_id, str(exc)[:500])
+            await self.memory.finish_jobs(job_ids, str(exc)[:500])
             return
-        for job_id in job_ids:
-            await self.memory.finish_job(job_id)
+        await self.memory.finish_jobs(job_ids)
 
     # the work ----------------------------------------------------------------------------
     async def _exchange(self, p: dict[str, Any]) -> None:

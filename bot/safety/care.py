@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 from bot import metrics
 from bot.ports import Channel
+from bot.safety import classifier
 from bot.safety.language import detect
 from bot.safety.lines import LinesTable
 from bot.safety.policy import CRISIS_INSTRUCTION
@@ -68,6 +69,23 @@ def _first(scorer: CrisisScorer, texts: list[str]) -> tuple[Verdict, Verdict, Ve
     if len(texts) == 1:
         return one, one, None
     return one, scorer.screen("\n".join(texts)), scorer.screen("\n".join(texts[:-1]))
+
+
+# Up to this many characters in the window, stage one runs on the event loop: its three
+# screens of a few short messages cost ~0.5 ms, less than the hop to a worker thread and
+# back (and its fight for the GIL) adds to every message (bench/load.py). A longer window
+# (the person's to make long) still goes to a thread, so the loop is never held for long.
+INLINE_WINDOW_CHARS = 400
+
+
+async def _first_off_loop(
+    scorer: CrisisScorer, texts: list[str]
+) -> tuple[Verdict, Verdict, Verdict | None]:
+    """``_first``, in a worker thread unless the window is short and the model loaded."""
+    loaded = classifier.model.cache_info().currsize > 0  # the first load takes ~0.3 s
+    if loaded and sum(len(t) for t in texts) <= INLINE_WINDOW_CHARS:
+        return _first(scorer, texts)
+    return await asyncio.to_thread(_first, scorer, texts)
 
 
 class CrisisCare:
@@ -124,7 +142,7 @@ class CrisisCare:
         The window counts when risk *builds*: together the messages are a hit and before
         the newest one they were not. (A hit some messages ago was answered then; its
         words alone do not make every later message a crisis.)"""
-        one, many, prior = await asyncio.to_thread(_first, self.config.scorer, texts)
+        one, many, prior = await _first_off_loop(self.config.scorer, texts)
         before = prior is not None and prior.hit
         building = many.hit and not before
         if (one.hit and not one.unsure) or (building and not many.unsure):

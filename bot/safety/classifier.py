@@ -87,8 +87,9 @@ class Model:
         feats = features(text, self.ngram_max)
         if not feats:
             return self.bias - self.threshold - 10.0
-        get = self.weights.get
-        total = sum(get(f, 0.0) for f in feats)
+        # Unknown features weigh nothing; skipping them (filter) adds the same floats in
+        # the same order, without a generator step per feature.
+        total = sum(filter(None, map(self.weights.get, feats)))
         return self.bias + total / math.sqrt(len(feats)) - self.cut(text)
 
     def score(self, text: str) -> float:
@@ -149,11 +150,13 @@ _STOPWORDS = {
 }
 
 
+@functools.lru_cache(maxsize=256)
 def guess_lang(text: str) -> str | None:
-    """A rough language guess (to pick the referral's language), or None."""
+    """A rough language guess (to pick the referral's language), or None. Cached: one
+    screen asks twice (the per-language threshold, then the verdict's language)."""
     sample = text[:MAX_CHARS]
     kana = hangul = han = 0
-    for ch in sample:
+    for ch in "" if sample.isascii() else sample:  # (no kana, hangul or han in ASCII)
         o = ord(ch)
         if 0x3040 <= o <= 0x30FF:
             kana += 1
@@ -167,10 +170,10 @@ def guess_lang(text: str) -> str | None:
         return "ko"
     if han:
         return "zh"
-    words = sample.casefold().replace("’", "'").split()
+    words = [w.strip(".,!?;:") for w in sample.casefold().replace("’", "'").split()]
     best, hits = None, 0
     for lang, stop in _STOPWORDS.items():
-        n = sum(w.strip(".,!?;:") in stop for w in words)
+        n = sum(1 for w in words if w in stop)
         if n > hits:
             best, hits = lang, n
     return best

@@ -48,14 +48,12 @@ def features(text: str, ngram_max: int = NGRAM_MAX) -> set[str]:
     """The distinct features of one message (cut to ``MAX_CHARS``); the model file says
     which ``ngram_max`` it was trained with."""
     norm = normalize(text)
-    out: set[str] = set()
     if not norm:
-        return out
+        return set()
     padded = f" {norm} "
     size = len(padded)
-    for n in range(NGRAM_MIN, ngram_max + 1):
-        for i in range(size - n + 1):
-            out.add(padded[i : i + n])
+    # One comprehension: the same set, without a method call per n-gram.
+    out = {padded[i : i + n] for n in range(NGRAM_MIN, ngram_max + 1) for i in range(size - n + 1)}
     words = _WORD.findall(norm)
     prev = "^"
     for w in words:

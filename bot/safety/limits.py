@@ -226,15 +226,19 @@ class Limits:
         await say(channel, text.replace("{when}", when(until, now, reply.user)), reply.persona)
 
     # -- the filter ---------------------------------------------------------------------------
-    async def count_tokens(self, reply: Reply, chunks: AsyncIterator[str]) -> AsyncIterator[str]:
+    def count_tokens(self, reply: Reply, chunks: AsyncIterator[str]) -> AsyncIterator[str]:
         """Pass the reply through; once it is complete, add its tokens (and those of the
-        message it answers) to the person's and the chat's day."""
+        message it answers) to the person's and the chat's day. Without a token limit the
+        stream is handed on as it is: no async layer per network read for nothing."""
+        if not self._counts_tokens(reply.persona):
+            return chunks
+        return self._counted(reply, chunks)
+
+    async def _counted(self, reply: Reply, chunks: AsyncIterator[str]) -> AsyncIterator[str]:
         parts: list[str] = []
         async for chunk in chunks:
             parts.append(chunk)
             yield chunk
-        if not self._counts_tokens(reply.persona):
-            return
         try:
             text = "".join(parts)
             # Off the loop: the person's message is theirs to make long.

@@ -141,15 +141,18 @@ class BreakReminder:
         return Verdict.GO
 
 
-async def screen_sexual(reply: Reply, chunks: AsyncIterator[str]) -> AsyncIterator[str]:
+def screen_sexual(reply: Reply, chunks: AsyncIterator[str]) -> AsyncIterator[str]:
     """In minors mode, the reply stops where a sexual term starts, with a kind line instead.
     Text is held back until more text (or the end) shows it cannot begin a term, so no part
     of one is ever shown; what is held is a few dozen characters, so the reply still
-    streams."""
+    streams. Anyone else's reply is the stream itself: no async layer that every network
+    read of a streamed reply would pass through for nothing (bench/load.py)."""
     if reply.user.age is not AgeState.MINOR:
-        async for chunk in chunks:
-            yield chunk
-        return
+        return chunks
+    return _screened(chunks)
+
+
+async def _screened(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
     keep = sexual.LONGEST_MATCH
     tail = ""  # the end of what was shown: context for a term's word boundary
     held = ""  # not shown yet

@@ -119,6 +119,15 @@ class CareTables(SqlHost):
     # -- the AI notice ------------------------------------------------------------------------
     async def claim_notice(self, conversation_id: int, now: datetime, every: timedelta) -> bool:
         async with self._guard():
+            # A read first: on all but one message in ``every`` the notice is not due, and
+            # the upsert below would then change nothing, yet still be a write (a commit;
+            # on SQLite a hop to aiosqlite's thread). The time only moves forward (or the
+            # row goes), so "shown after now - every" is the upsert's own "not due".
+            seen = await self._one(
+                "SELECT shown_at FROM notices WHERE conversation_id = ?", (conversation_id,)
+            )
+            if seen is not None and self._read_ts(seen[0]) > now - every:
+                return False
             rows = await self._all(
                 "INSERT INTO notices (conversation_id, shown_at) VALUES (?, ?)"
                 " ON CONFLICT (conversation_id) DO UPDATE SET shown_at = excluded.shown_at"

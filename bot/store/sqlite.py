@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -41,6 +42,20 @@ from bot.store.sql import Row
 
 MIN_SQLITE = (3, 35, 0)  # RETURNING
 BUSY_TIMEOUT_MS = 5000
+# A read (a SELECT), or a write inside a transaction, runs on the event loop's thread while
+# it takes at most this long.
+# The reads of a message (its person, chat, conversation, persona, history, memory; ~15)
+# are index lookups of microseconds, and each hop to aiosqlite's thread and back (a queue,
+# a thread woken, the GIL handed over, the loop woken through its self-pipe) cost more CPU
+# than the read itself: 7.40 -> 5.30 ms per message on Telegram (bench/load.py). A statement
+# that takes longer (a big scan, full-text search on a large index) stalls the loop a
+# couple of times and goes to the thread from then on, like every other write.
+INLINE_READ_SECONDS = 0.002
+# Over the limit this many times in a row: a slow statement, not a busy machine that
+# happened to take the CPU away during a fast one.
+SLOW_RUNS = 2
+INLINE_SHAPES = 2000  # statements remembered; past that, unknown ones take the thread
+_TX_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA")
 
 
 def _ts(value: datetime) -> str:
@@ -78,6 +93,7 @@ class SQLiteStore(SharedTables):
         self._clock = clock
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._slow: dict[str, int] = {}  # SQL text -> its last runs here over the limit
 
     # lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
@@ -92,7 +108,8 @@ class SQLiteStore(SharedTables):
             )
         if self._path != ":memory:":
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(self._path, isolation_level=None)
+        # check_same_thread off: reads run on the loop's thread (``_read_here``).
+        db = await aiosqlite.connect(self._path, isolation_level=None, check_same_thread=False)
         try:
             # busy_timeout first, so switching to WAL waits for another process's lock.
             await db.execute_fetchall(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -133,7 +150,37 @@ class SQLiteStore(SharedTables):
         return self._db
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return list(await self._conn.execute_fetchall(sql, strip_nul(params)))
+        params = strip_nul(params)
+        if self._may_run_here(sql):
+            slow = self._slow.get(sql, 0 if len(self._slow) < INLINE_SHAPES else SLOW_RUNS)
+            if slow < SLOW_RUNS:
+                rows = self._read_here(sql, params, slow)
+                # Still a turn for the other tasks, as the hop gave them: a caller that
+                # loops on the store (polling until a row appears) must not starve them.
+                await asyncio.sleep(0)
+                return rows
+        return list(await self._conn.execute_fetchall(sql, params))
+
+    def _may_run_here(self, sql: str) -> bool:
+        """A read; or a write inside a transaction (every one here is ``BEGIN IMMEDIATE``:
+        the write lock is already held, so the statement cannot wait on another process,
+        and nothing is synced before the ``COMMIT``, which, like ``BEGIN``, takes the
+        thread)."""
+        if sql.startswith("SELECT"):
+            return True
+        return self._conn._conn.in_transaction and not sql.startswith(_TX_CONTROL)
+
+    def _read_here(self, sql: str, params: Sequence[Any], slow: int) -> list[Row]:
+        """A statement on the event loop's own thread, timed: a slow one goes to aiosqlite's
+        thread from then on. Safe on the shared connection: every statement runs under
+        ``_guard`` (or in its caller's transaction), so nothing else is using it, and WAL
+        readers do not wait for writers (busy only while another process recovers the
+        file). Other writes take the thread: a commit can wait for another process's
+        lock or a checkpoint's fsync."""
+        start = time.perf_counter()
+        rows = self._conn._conn.execute(sql, params).fetchall()
+        self._slow[sql] = slow + 1 if time.perf_counter() - start > INLINE_READ_SECONDS else 0
+        return rows
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = await self._all(sql, params)

@@ -158,11 +158,29 @@ class WorkTables:
             return None
         return Job(row[0], row[1], json.loads(row[2]), row[3])
 
+    async def claim_jobs(self, stale_before: datetime, limit: int) -> list[Job]:
+        async with self._guard():
+            rows = await self._s._all(
+                "UPDATE memory_jobs SET claimed_at = ?, attempts = attempts + 1 WHERE id IN ("
+                " SELECT id FROM memory_jobs WHERE finished_at IS NULL"
+                " AND (claimed_at IS NULL OR claimed_at < ?) ORDER BY id LIMIT ?"
+                f"{self.CLAIM_LOCK}) RETURNING id, kind, payload, attempts",
+                (self._now(), self._param_ts(stale_before), limit),
+            )
+        jobs = [Job(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
+        return sorted(jobs, key=lambda j: j.id)  # RETURNING promises no order
+
     async def finish_job(self, job_id: int, error: str | None = None) -> None:
+        await self.finish_jobs([job_id], error)
+
+    async def finish_jobs(self, job_ids: list[int], error: str | None = None) -> None:
+        if not job_ids:
+            return
         async with self._guard():
             await self._s._all(
-                "UPDATE memory_jobs SET finished_at = ?, error = ? WHERE id = ?",
-                (self._now(), error, job_id),
+                "UPDATE memory_jobs SET finished_at = ?, error = ?"
+                f" WHERE id IN ({','.join('?' * len(job_ids))})",
+                (self._now(), error, *job_ids),
             )
 
     async def pending_jobs(self) -> int:

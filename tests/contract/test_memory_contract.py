@@ -167,6 +167,22 @@ async def test_jobs_survive_reopen_and_stale_claims_return(
         await store.close()
 
 
+async def test_jobs_are_claimed_and_finished_in_batches(memory: MemoryStore) -> None:
+    ids = [await memory.enqueue_job("exchange", {"n": n}) for n in range(5)]
+    long_ago = datetime(2000, 1, 1, tzinfo=UTC)
+    first = await memory.claim_jobs(long_ago, 3)
+    assert [j.id for j in first] == ids[:3] and [j.payload["n"] for j in first] == [0, 1, 2]
+    assert all(j.attempts == 1 for j in first)
+    rest = await memory.claim_jobs(long_ago, 10)  # the claimed ones are not claimed again
+    assert [j.id for j in rest] == ids[3:]
+    assert await memory.claim_jobs(long_ago, 10) == []
+    await memory.finish_jobs(ids[:4])
+    await memory.finish_jobs([])
+    assert await memory.pending_jobs() == 1
+    await memory.finish_jobs(ids[4:], "boom")
+    assert await memory.pending_jobs() == 0
+
+
 async def test_state_summaries_vectors(store: Store, memory: MemoryStore) -> None:
     uid = (await store.upsert_user("telegram", "w", "Wen")).id
     m1 = await say(store, "w", uid, "hello there")
