@@ -165,7 +165,11 @@ class SQLiteStore(SharedTables):
         """A read; or a write inside a transaction (every one here is ``BEGIN IMMEDIATE``:
         the write lock is already held, so the statement cannot wait on another process,
         and nothing is synced before the ``COMMIT``, which, like ``BEGIN``, takes the
-        thread)."""
+        thread). Never a full-text search: its MATCH expression is built from what a person
+        wrote, so its cost is theirs to choose, and one crafted message must not stall
+        everyone else's replies even once."""
+        if " MATCH " in sql:
+            return False
         if sql.startswith("SELECT"):
             return True
         return self._conn._conn.in_transaction and not sql.startswith(_TX_CONTROL)

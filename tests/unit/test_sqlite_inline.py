@@ -56,3 +56,14 @@ async def test_a_slow_read_goes_to_the_thread(store: SQLiteStore) -> None:
     assert seen[:SLOW_RUNS] == [here] * SLOW_RUNS
     assert here not in seen[SLOW_RUNS:]
     assert await store._all("SELECT thread()") == [(here,)]  # other statements stay
+
+
+async def test_a_full_text_search_always_takes_the_thread(store: SQLiteStore) -> None:
+    """A MATCH expression comes from a person's words: its cost is theirs to choose, so it
+    never runs on the loop, however fast it was before."""
+    await store._all("CREATE VIRTUAL TABLE f USING fts5(body)")
+    await store._all("INSERT INTO f (body) VALUES ('hello there')")
+    here = threading.get_ident()
+    for _ in range(3):
+        rows = await store._all("SELECT thread() FROM f WHERE f MATCH ?", ("hello",))
+        assert rows and rows[0][0] != here
