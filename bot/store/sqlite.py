@@ -54,6 +54,8 @@ INLINE_READ_SECONDS = 0.002
 # Over the limit this many times in a row: a slow statement, not a busy machine that
 # happened to take the CPU away during a fast one.
 SLOW_RUNS = 2
+# Reads on the loop give the other tasks a turn at least this often (seconds).
+YIELD_EVERY = 0.001
 INLINE_SHAPES = 2000  # statements remembered; past that, unknown ones take the thread
 _TX_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA")
 
@@ -93,6 +95,7 @@ class SQLiteStore(SharedTables):
         self._clock = clock
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._yielded = 0.0  # when a read on the loop last gave the other tasks a turn
         self._slow: dict[str, int] = {}  # SQL text -> its last runs here over the limit
 
     # lifecycle ---------------------------------------------------------------------------
@@ -155,9 +158,13 @@ class SQLiteStore(SharedTables):
             slow = self._slow.get(sql, 0 if len(self._slow) < INLINE_SHAPES else SLOW_RUNS)
             if slow < SLOW_RUNS:
                 rows = self._read_here(sql, params, slow)
-                # Still a turn for the other tasks, as the hop gave them: a caller that
-                # loops on the store (polling until a row appears) must not starve them.
-                await asyncio.sleep(0)
+                # Still a turn for the other tasks now and then, as the hop gave them: a
+                # caller that loops on the store (polling until a row appears) must not
+                # starve them. Not after every read: a loop turn each cost ~0.3 ms of CPU
+                # per message (bench/load.py), and a message's reads take microseconds.
+                if (now := time.perf_counter()) - self._yielded >= YIELD_EVERY:
+                    self._yielded = now
+                    await asyncio.sleep(0)
                 return rows
         return list(await self._conn.execute_fetchall(sql, params))
 
