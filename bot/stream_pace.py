@@ -27,10 +27,12 @@ T = TypeVar("T")
 
 # Seconds between reads once paced: well inside the platforms' own rhythm (a Telegram draft
 # every 1 s, a Discord edit every 1.2 s), so what they show is the same; each read passes
-# ~10 tokens of a 20 ms/token model instead of 1, and the reply's last words come at most
-# this late (a paced reply ends ~0.13 s later than at 0.1 s). bench/load.py, Telegram
-# paced: 0.1 -> 0.2 s 15.4 -> 13.7 ms CPU per message; 0.15 s: between, within the noise.
-RHYTHM = 0.2
+# ~7 tokens of a 20 ms/token model instead of 1, and the reply's last words come at most
+# this late. bench/load.py, 20 people, paced model, medians of 3 interleaved runs:
+# at 0.2 s Telegram cost 10.05 ms CPU per message but replies ended ~0.1 s later (done p50
+# 2721 ms, 6.7 msg/s); at 0.15 s 10.80 ms, 2622 ms and 7.0 msg/s. A person waiting for
+# the end of a reply counts for more than 0.75 ms of CPU.
+RHYTHM = 0.15
 WAITED = 0.005  # a read that took longer waited for the network (a buffered one takes µs)
 # Not at once: a fast reply that a loaded machine delivers in a few pieces must not be held
 # (it has not waited ``AFTER`` seconds on its own network reads). The first draft or post
