@@ -16,8 +16,9 @@ from bot.store.care import FORGET_AGE
 from bot.store.host import SqlHost
 from bot.store.reports import forget_in_reports
 from bot.store.sql import Row, SqlRunner, required
-from bot.store.sqlite_memory import _chunks, _marks
+from bot.store.sqlite_memory import _chunks
 from bot.store.sqlite_memory_work import MEM_COLS
+from bot.store.sqlite_turns import marks
 from bot.store.usage import forget_in_usage
 
 
@@ -114,7 +115,7 @@ async def collect_export(
         for r in await store._all(
             "SELECT m.id, c.platform, c.chat_key, c.persona_id, m.role, m.author_name,"
             f" m.content, m.created_at FROM messages m JOIN conversations c"
-            f" ON c.id = m.conversation_id WHERE m.id IN ({_marks(len(part))}) ORDER BY m.id",
+            f" ON c.id = m.conversation_id WHERE m.id IN ({marks(len(part))}) ORDER BY m.id",
             part,
         ):
             messages.append(

@@ -18,8 +18,8 @@ from typing import Any
 from bot.memory.base import ForgetReport
 from bot.store.forget import collect_export, doomed_messages, forget_chats_and_user
 from bot.store.sqlite import SQLiteStore
-from bot.store.sqlite_memory import _chunks, _marks, _memory
-from bot.store.sqlite_turns import TURN_SQL, TurnIndex
+from bot.store.sqlite_memory import _chunks, _memory
+from bot.store.sqlite_turns import TURN_SQL, TurnIndex, marks
 
 
 async def forget_user(store: SQLiteStore, user_id: int) -> ForgetReport:
@@ -34,7 +34,7 @@ async def forget_user(store: SQLiteStore, user_id: int) -> ForgetReport:
                     r[0]
                     for r in await store._all(
                         f"SELECT DISTINCT conversation_id FROM messages"
-                        f" WHERE id IN ({_marks(len(part))})",
+                        f" WHERE id IN ({marks(len(part))})",
                         part,
                     )
                 )
@@ -44,7 +44,7 @@ async def forget_user(store: SQLiteStore, user_id: int) -> ForgetReport:
                 summaries += len(
                     await store._all(
                         f"DELETE FROM memory_summaries WHERE conversation_id IN"
-                        f" ({_marks(len(part))}) RETURNING id",
+                        f" ({marks(len(part))}) RETURNING id",
                         part,
                     )
                 )
@@ -52,32 +52,32 @@ async def forget_user(store: SQLiteStore, user_id: int) -> ForgetReport:
             index = TurnIndex(store)
             for part in _chunks(doomed):
                 await index.delete(
-                    await store._all(f"{TURN_SQL} WHERE m.id IN ({_marks(len(part))})", part)
+                    await store._all(f"{TURN_SQL} WHERE m.id IN ({marks(len(part))})", part)
                 )
                 vectors += len(
                     await store._all(
                         f"DELETE FROM memory_vectors WHERE ref_kind = 'turn'"
-                        f" AND ref_id IN ({_marks(len(part))}) RETURNING ref_id",
+                        f" AND ref_id IN ({marks(len(part))}) RETURNING ref_id",
                         part,
                     )
                 )
-                await store._all(f"DELETE FROM messages WHERE id IN ({_marks(len(part))})", part)
+                await store._all(f"DELETE FROM messages WHERE id IN ({marks(len(part))})", part)
             mem_ids = [
                 r[0]
                 for r in await store._all("SELECT id FROM memories WHERE user_id = ?", (user_id,))
             ]
             for part in _chunks(mem_ids):
                 await store._all(
-                    f"DELETE FROM memories_fts WHERE rowid IN ({_marks(len(part))})", part
+                    f"DELETE FROM memories_fts WHERE rowid IN ({marks(len(part))})", part
                 )
                 vectors += len(
                     await store._all(
                         f"DELETE FROM memory_vectors WHERE ref_kind = 'memory'"
-                        f" AND ref_id IN ({_marks(len(part))}) RETURNING ref_id",
+                        f" AND ref_id IN ({marks(len(part))}) RETURNING ref_id",
                         part,
                     )
                 )
-                await store._all(f"DELETE FROM memories WHERE id IN ({_marks(len(part))})", part)
+                await store._all(f"DELETE FROM memories WHERE id IN ({marks(len(part))})", part)
             await store._all(
                 "DELETE FROM memory_jobs WHERE json_extract(payload, '$.user_id') = ?", (user_id,)
             )

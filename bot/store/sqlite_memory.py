@@ -35,7 +35,7 @@ from bot.store.sqlite_memory_work import (
     memory_from_row,
     memory_params,
 )
-from bot.store.sqlite_turns import INSERT, MASK, SHIFT, TURN_SQL, WATERMARK, TurnIndex
+from bot.store.sqlite_turns import INSERT, MASK, SHIFT, TURN_SQL, WATERMARK, TurnIndex, marks
 
 CHUNK = 500  # ids per IN (...) list
 
@@ -46,10 +46,6 @@ def _memory(row: Row) -> Memory:
 
 def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
     return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
-
-
-def _marks(n: int) -> str:
-    return ",".join("?" * n)
 
 
 class SQLiteMemoryStore(WorkTables):
@@ -169,7 +165,7 @@ class SQLiteMemoryStore(WorkTables):
                 for r in await self._s._all(
                     "SELECT m.id, m.conversation_id, m.role, m.author_name, m.content,"
                     f" m.created_at FROM turns_fts_docsize d JOIN messages m"
-                    f" ON m.id = d.id & {MASK} WHERE d.id IN ({_marks(len(rowids))})",
+                    f" ON m.id = d.id & {MASK} WHERE d.id IN ({marks(len(rowids))})",
                     rowids,
                 ):
                     found[r[0]] = TurnHit(r[0], r[1], r[2], r[3], r[4], _dt(r[5]), 0.0)
@@ -251,18 +247,18 @@ class SQLiteMemoryStore(WorkTables):
                 frontier = [memory_id]
                 while frontier:
                     rows = await s._all(
-                        f"SELECT id FROM memories WHERE superseded_by IN ({_marks(len(frontier))})",
+                        f"SELECT id FROM memories WHERE superseded_by IN ({marks(len(frontier))})",
                         frontier,
                     )
                     frontier = [r[0] for r in rows]
                     ids += frontier
                 gone = await s._all(
-                    f"DELETE FROM memories WHERE id IN ({_marks(len(ids))}) RETURNING id", ids
+                    f"DELETE FROM memories WHERE id IN ({marks(len(ids))}) RETURNING id", ids
                 )
-                await s._all(f"DELETE FROM memories_fts WHERE rowid IN ({_marks(len(ids))})", ids)
+                await s._all(f"DELETE FROM memories_fts WHERE rowid IN ({marks(len(ids))})", ids)
                 await s._all(
                     f"DELETE FROM memory_vectors WHERE ref_kind = 'memory'"
-                    f" AND ref_id IN ({_marks(len(ids))})",
+                    f" AND ref_id IN ({marks(len(ids))})",
                     ids,
                 )
         return bool(gone)

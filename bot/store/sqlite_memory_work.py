@@ -146,17 +146,8 @@ class WorkTables:
         return job_id
 
     async def claim_job(self, stale_before: datetime) -> Job | None:
-        async with self._guard():
-            row = await self._s._one(
-                "UPDATE memory_jobs SET claimed_at = ?, attempts = attempts + 1 WHERE id = ("
-                " SELECT id FROM memory_jobs WHERE finished_at IS NULL"
-                " AND (claimed_at IS NULL OR claimed_at < ?) ORDER BY id LIMIT 1"
-                f"{self.CLAIM_LOCK}) RETURNING id, kind, payload, attempts",
-                (self._now(), self._param_ts(stale_before)),
-            )
-        if row is None:
-            return None
-        return Job(row[0], row[1], json.loads(row[2]), row[3])
+        jobs = await self.claim_jobs(stale_before, 1)
+        return jobs[0] if jobs else None
 
     async def claim_jobs(self, stale_before: datetime, limit: int) -> list[Job]:
         async with self._guard():
@@ -179,7 +170,7 @@ class WorkTables:
         async with self._guard():
             await self._s._all(
                 "UPDATE memory_jobs SET finished_at = ?, error = ?"
-                f" WHERE id IN ({','.join('?' * len(job_ids))})",
+                f" WHERE id IN ({marks(len(job_ids))})",
                 (self._now(), error, *job_ids),
             )
 
