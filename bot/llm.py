@@ -40,7 +40,7 @@ import httpx2
 import openai
 from openai import AsyncOpenAI
 
-from bot import metrics, usage
+from bot import json_codec, metrics, usage
 from bot.errors import LLMUnavailable
 from bot.llm_slots import LLMSlots, Permit, SlotPolicy, Work, current_work
 from bot.llm_stream import HttpxStream, ReplyStream, StreamClient, shared_session
@@ -269,7 +269,7 @@ class OpenAIChatModel:
                     "/chat/completions", body=body, cast_to=httpx2.Response, stream=True
                 )
             )
-        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        payload = json_codec.dumps(body)
         try:
             response = await client.post(payload)
         except httpx2.TimeoutException as exc:
@@ -717,7 +717,7 @@ def _parsed(events: list[bytes], response: ReplyStream) -> Iterable[Any]:
         return ()
     if len(events) > 1:
         with contextlib.suppress(ValueError):
-            objs = json.loads(b"[" + b",".join(events) + b"]")
+            objs = json_codec.loads(b"[" + b",".join(events) + b"]")
             if isinstance(objs, list) and len(objs) == len(events):
                 return objs
     return _one_by_one(events, response)
@@ -726,7 +726,7 @@ def _parsed(events: list[bytes], response: ReplyStream) -> Iterable[Any]:
 def _one_by_one(events: list[bytes], response: ReplyStream) -> Iterator[Any]:
     for payload in events:
         try:
-            yield json.loads(payload)
+            yield json_codec.loads(payload)
         except ValueError:
             raise openai.APIError("malformed stream chunk", response.request, body=None) from None
 

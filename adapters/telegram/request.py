@@ -20,9 +20,11 @@ from urllib.parse import urlencode
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
+from telegram._utils.types import JSONDict, ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+from bot import json_codec
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -49,6 +51,18 @@ class AiohttpRequest(BaseRequest):
     @property
     def read_timeout(self) -> float | None:
         return self._read
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> JSONDict:
+        """Every answer (getUpdates, sendMessage) parsed with orjson (bot/json_codec.py);
+        what it cannot take (invalid UTF-8, which PTB replaces) goes PTB's own way."""
+        try:
+            parsed = json_codec.loads(payload)
+        except ValueError:
+            return BaseRequest.parse_json_payload(payload)
+        if not isinstance(parsed, dict):
+            return BaseRequest.parse_json_payload(payload)
+        return parsed
 
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:

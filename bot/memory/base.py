@@ -169,7 +169,9 @@ class MemoryStore(Protocol):
     async def get_memory(self, memory_id: int) -> Memory | None: ...
 
     async def memories_in_scope(self, scope: Scope, limit: int = 200) -> list[Memory]:
-        """Current memories visible in ``scope``: most important, then newest, first."""
+        """Current memories visible in ``scope``: most important, then newest, first.
+        ``search_memories`` sees the same ones, so when this is empty a search finds nothing
+        (recall relies on it: tests/contract/test_memory_contract.py)."""
 
     async def search_memories(
         self, scope: Scope, atoms: list[str], limit: int

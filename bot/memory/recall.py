@@ -382,8 +382,12 @@ class Recaller:
 
     async def facts(self, scope: Scope, query: str, now: datetime) -> list[Memory]:
         cfg = self.config
-        hits = await self.store.search_memories(scope, self.atoms(query, now), cfg.max_facts)
         core = await self.store.memories_in_scope(scope, cfg.max_facts)
+        if not core:
+            # No current memory here, so a search (the same owners) can find none: a new
+            # person's first messages skip it (a full-text search takes a worker thread).
+            return []
+        hits = await self.store.search_memories(scope, self.atoms(query, now), cfg.max_facts)
         seen: dict[int, Memory] = {}
         for m in [h.memory for h in hits] + core:
             seen.setdefault(m.id, m)

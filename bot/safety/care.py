@@ -64,11 +64,16 @@ class Finding:
 
 
 def _first(scorer: CrisisScorer, texts: list[str]) -> tuple[Verdict, Verdict, Verdict | None]:
-    """The newest message alone, all of them together, and the earlier ones together."""
+    """The newest message alone, all of them together, and the earlier ones together —
+    these only when the window is a hit or unsure: otherwise ``assess`` has no use for
+    them (a third of the stage's cost on every everyday message)."""
     one = scorer.screen(texts[-1])
     if len(texts) == 1:
         return one, one, None
-    return one, scorer.screen("\n".join(texts)), scorer.screen("\n".join(texts[:-1]))
+    many = scorer.screen("\n".join(texts))
+    if not (many.hit or many.unsure):
+        return one, many, None
+    return one, many, scorer.screen("\n".join(texts[:-1]))
 
 
 # Up to this many characters in the window, stage one runs on the event loop: its three

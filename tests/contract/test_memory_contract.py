@@ -250,3 +250,29 @@ async def test_a_word_searched_before_it_is_indexed_is_found_after(
     await index_all(memory)
     hits = await memory.search_turns(scope, query_terms("kumquats"), 5)
     assert hits[0].content == "I adore kumquats"  # ("hello" follows: its neighbour)
+
+
+async def test_a_search_sees_only_what_memories_in_scope_lists(
+    store: Store, memory: MemoryStore
+) -> None:
+    """Recall skips the full-text search where ``memories_in_scope`` is empty: a search
+    must then find nothing — not another persona's, person's or group's memory, nor a
+    replaced version."""
+    uid = (await store.upsert_user("telegram", "w", "Wen")).id
+    other = (await store.upsert_user("telegram", "x", "Xi")).id
+    words = ['"lives"', '"paris"', '"chess"']
+    await memory.add_memory(NewMemory("mom", ScopeKind.USER, str(other), other, "Lives in Paris"))
+    await memory.add_memory(NewMemory("dad", ScopeKind.USER, str(uid), uid, "Lives in Paris"))
+    await memory.add_memory(NewMemory("mom", ScopeKind.GROUP, "telegram:-200", uid, "Chess club"))
+    rome = await memory.add_memory(NewMemory("mom", ScopeKind.USER, str(uid), uid, "In Rome"))
+    paris = await memory.replace_memory(
+        rome.id, NewMemory("mom", ScopeKind.USER, str(uid), uid, "Lives in Paris")
+    )
+    dm = Scope("mom", uid, "telegram", "w")
+    grp = Scope("mom", uid, "telegram", "-100", True)
+    assert [m.text for m in await memory.memories_in_scope(grp)] == ["Lives in Paris"]
+    assert await memory.search_memories(dm, ['"rome"'], 5) == []  # the replaced version
+    await memory.delete_memory(paris.id)
+    for scope in (dm, grp):
+        assert await memory.memories_in_scope(scope) == []
+        assert await memory.search_memories(scope, words, 5) == []
