@@ -23,6 +23,7 @@ encoding (ISO text).
 from __future__ import annotations
 
 import asyncio
+import enum
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -58,6 +59,17 @@ SLOW_RUNS = 2
 YIELD_EVERY = 0.001
 INLINE_SHAPES = 2000  # statements remembered; past that, unknown ones take the thread
 _TX_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA")
+# Writes that take the file's write lock. On the loop too (``_lock_here``), but never waiting
+# for the lock: one another process holds sends the statement to the thread, which waits.
+# A message's own writes (its row, the limit counters, settling the reply, the memory job)
+# were 5 of the 6 hops to the thread left per message, ~60 µs of CPU each (bench/load.py).
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+_LOCKING = ("BEGIN IMMEDIATE", *_WRITES)
+# With ``synchronous = NORMAL`` in WAL mode a commit appends to the WAL without an fsync; the
+# fsyncs come with checkpoints. SQLite checkpoints in whichever commit finds the WAL past
+# 1,000 pages, which would be one on the loop: so every this many commits the store runs a
+# checkpoint on aiosqlite's thread itself, and the automatic one is left as a backstop.
+CHECKPOINT_EVERY = 50
 
 
 def _ts(value: datetime) -> str:
@@ -72,21 +84,32 @@ def _dt(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-async def _wal(db: aiosqlite.Connection) -> None:
-    """Switch to WAL. On a fresh file that other processes are opening at the same moment,
-    SQLite can answer "database is locked" at once, without waiting on busy_timeout (the
-    switch needs an exclusive lock, and a waiter holding a shared one would deadlock), so
-    the switch is retried until busy_timeout's worth of time has passed."""
+async def _wal(db: aiosqlite.Connection) -> str:
+    """Switch to WAL; the mode in effect is returned ("memory" for ``:memory:``). On a fresh
+    file that other processes are opening at the same moment, SQLite can answer "database
+    is locked" at once, without waiting on busy_timeout (the switch needs an exclusive
+    lock, and a waiter holding a shared one would deadlock), so the switch is retried until
+    busy_timeout's worth of time has passed."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + BUSY_TIMEOUT_MS / 1000
     while True:
         try:
-            await db.execute_fetchall("PRAGMA journal_mode = WAL")
-            return
+            rows = await db.execute_fetchall("PRAGMA journal_mode = WAL")
+            return str(next(iter(rows))[0]).lower()
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or loop.time() >= deadline:
                 raise
             await asyncio.sleep(0.02)
+
+
+class _Here(enum.Enum):
+    """How a statement runs on the loop's thread (``SQLiteStore._may_run_here``)."""
+
+    READ = "read"  # as it is: it cannot wait for a lock
+    LOCK = "lock"  # only if the write lock is free at once
+
+
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 class SQLiteStore(SharedTables):
@@ -96,6 +119,9 @@ class SQLiteStore(SharedTables):
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._yielded = 0.0  # when a read on the loop last gave the other tasks a turn
+        # Writes on the loop: only where a commit cannot fsync (WAL, or no file at all).
+        self._write_here = False
+        self._commits = 0  # since the last checkpoint
         self._slow: dict[str, int] = {}  # SQL text -> its last runs here over the limit
 
     # lifecycle ---------------------------------------------------------------------------
@@ -116,7 +142,7 @@ class SQLiteStore(SharedTables):
         try:
             # busy_timeout first, so switching to WAL waits for another process's lock.
             await db.execute_fetchall(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            await _wal(db)
+            self._write_here = await _wal(db) in ("wal", "memory")
             await db.execute_fetchall("PRAGMA synchronous = NORMAL")
             await db.execute_fetchall("PRAGMA foreign_keys = ON")
             await self._migrate(db)
@@ -154,32 +180,76 @@ class SQLiteStore(SharedTables):
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         params = strip_nul(params)
-        if self._may_run_here(sql):
+        # A statement that ends in a commit: a COMMIT, or a write outside a transaction.
+        commits = sql.startswith("COMMIT") or (
+            not self._conn._conn.in_transaction and sql.startswith(_WRITES)
+        )
+        here = self._may_run_here(sql)
+        rows: list[Row] | None = None
+        if here is not None:
             slow = self._slow.get(sql, 0 if len(self._slow) < INLINE_SHAPES else SLOW_RUNS)
             if slow < SLOW_RUNS:
-                rows = self._read_here(sql, params, slow)
-                # Still a turn for the other tasks now and then, as the hop gave them: a
-                # caller that loops on the store (polling until a row appears) must not
-                # starve them. Not after every read: a loop turn each cost ~0.3 ms of CPU
-                # per message (bench/load.py), and a message's reads take microseconds.
-                if (now := time.perf_counter()) - self._yielded >= YIELD_EVERY:
-                    self._yielded = now
-                    await asyncio.sleep(0)
-                return rows
-        return list(await self._conn.execute_fetchall(sql, params))
+                if here is _Here.READ:
+                    rows = self._read_here(sql, params, slow)
+                else:
+                    rows = self._lock_here(sql, params, slow)
+        if rows is None:
+            rows = list(await self._conn.execute_fetchall(sql, params))
+        elif (now := time.perf_counter()) - self._yielded >= YIELD_EVERY:
+            # Still a turn for the other tasks now and then, as the hop gave them: a caller
+            # that loops on the store (polling until a row appears) must not starve them.
+            # Not after every statement: a loop turn each cost ~0.3 ms of CPU per message
+            # (bench/load.py), and a message's statements take microseconds.
+            self._yielded = now
+            await asyncio.sleep(0)
+        if commits:
+            await self._committed()
+        return rows
 
-    def _may_run_here(self, sql: str) -> bool:
-        """A read; or a write inside a transaction (every one here is ``BEGIN IMMEDIATE``:
-        the write lock is already held, so the statement cannot wait on another process,
-        and nothing is synced before the ``COMMIT``, which, like ``BEGIN``, takes the
-        thread). Never a full-text search: its MATCH expression is built from what a person
-        wrote, so its cost is theirs to choose, and one crafted message must not stall
-        everyone else's replies even once."""
+    def _may_run_here(self, sql: str) -> _Here | None:
+        """Whether ``sql`` may run on the loop's thread, and how (None: it may not).
+
+        A read; a write inside a transaction (every one here is ``BEGIN IMMEDIATE``: the
+        write lock is already held, so the statement cannot wait on another process, and
+        nothing is synced before the commit); in WAL mode, a write that takes the lock, its
+        ``BEGIN IMMEDIATE`` and its ``COMMIT``, tried without waiting for the lock
+        (``_lock_here``). Never a full-text search: its MATCH expression is built from what
+        a person wrote, so its cost is theirs to choose, and one crafted message must not
+        stall everyone else's replies even once."""
         if " MATCH " in sql:
-            return False
+            return None
         if sql.startswith("SELECT"):
-            return True
-        return self._conn._conn.in_transaction and not sql.startswith(_TX_CONTROL)
+            return _Here.READ
+        if self._conn._conn.in_transaction:
+            if sql.startswith("COMMIT"):
+                return _Here.LOCK if self._write_here else None
+            return None if sql.startswith(_TX_CONTROL) else _Here.READ
+        if self._write_here and sql.startswith(_LOCKING):
+            return _Here.LOCK
+        return None
+
+    def _lock_here(self, sql: str, params: Sequence[Any], slow: int) -> list[Row] | None:
+        """A statement that takes the write lock, on the loop's thread if the lock is free
+        now; None if another process holds it (the statement did nothing, and the caller
+        runs it on aiosqlite's thread, which waits up to ``busy_timeout``)."""
+        raw = self._conn._conn
+        raw.execute("PRAGMA busy_timeout = 0")
+        try:
+            return self._read_here(sql, params, slow)
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in _BUSY:
+                return None
+            raise
+        finally:
+            raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    async def _committed(self) -> None:
+        """Count a commit; every ``CHECKPOINT_EVERY``, checkpoint on aiosqlite's thread (the
+        caller holds the lock, so nothing else uses the connection meanwhile)."""
+        self._commits += 1
+        if self._commits >= CHECKPOINT_EVERY:
+            self._commits = 0
+            await self._conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _read_here(self, sql: str, params: Sequence[Any], slow: int) -> list[Row]:
         """A statement on the event loop's own thread, timed: a slow one goes to aiosqlite's

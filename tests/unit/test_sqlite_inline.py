@@ -1,17 +1,21 @@
-"""bot/store/sqlite.py: which statements run on the event loop's own thread. Reads and the
-writes inside a transaction do while they are fast; a statement that is slow twice in a
-row, and every other write, takes aiosqlite's thread."""
+"""bot/store/sqlite.py: which statements run on the event loop's own thread. Reads and
+writes do while they are fast and, for a write, while the file's write lock is free at once;
+a statement that is slow twice in a row, a write that would wait for another process's
+lock, and a full-text search take aiosqlite's thread."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bot.store.sqlite import SLOW_RUNS, SQLiteStore
+from bot.store.sqlite import BUSY_TIMEOUT_MS, CHECKPOINT_EVERY, SLOW_RUNS, SQLiteStore
 
 
 def slow() -> int:
@@ -37,17 +41,73 @@ async def test_a_fast_read_runs_on_the_loops_thread(store: SQLiteStore) -> None:
         assert await store._all("SELECT thread()") == [(here,)]
 
 
-async def test_a_write_outside_a_transaction_takes_the_thread(store: SQLiteStore) -> None:
-    rows = await store._all("INSERT INTO t (who) VALUES (thread()) RETURNING who")
-    assert rows[0][0] != threading.get_ident()
-
-
-async def test_writes_inside_a_transaction_run_here_and_commit_there(store: SQLiteStore) -> None:
+async def test_a_write_outside_a_transaction_runs_here_when_the_lock_is_free(
+    store: SQLiteStore,
+) -> None:
     here = threading.get_ident()
+    rows = await store._all("INSERT INTO t (who) VALUES (thread()) RETURNING who")
+    assert rows == [(here,)]
+    # Tried without waiting for the lock; the wait is restored for the thread's statements.
+    assert await store._all("PRAGMA busy_timeout") == [(BUSY_TIMEOUT_MS,)]
+
+
+async def test_writes_inside_a_transaction_and_its_commit_run_here(store: SQLiteStore) -> None:
+    here = threading.get_ident()
+    ran: list[tuple[str, int]] = []
+    store._conn._conn.set_trace_callback(lambda sql: ran.append((sql, threading.get_ident())))
     async with store._lock, store._transaction():
         rows = await store._all("INSERT INTO t (who) VALUES (thread()) RETURNING who")
     assert rows == [(here,)]
+    assert [who for sql, who in ran if sql.startswith(("BEGIN", "COMMIT"))] == [here, here]
     assert await store._all("SELECT who FROM t") == [(here,)]  # committed
+
+
+async def test_a_write_that_would_wait_for_another_process_waits_on_the_thread(
+    store: SQLiteStore, tmp_path: Path
+) -> None:
+    """Another connection (another process) holds the write lock: neither a write nor a
+    BEGIN IMMEDIATE may wait for it on the loop; each waits on aiosqlite's thread and
+    succeeds once the lock is released, and the loop goes on meanwhile."""
+    here = threading.get_ident()
+
+    async def write() -> int:
+        async with store._lock:  # as every caller of the store
+            return (await store._all("INSERT INTO t (who) VALUES (thread()) RETURNING who"))[0][0]
+
+    async def transaction() -> int:
+        async with store._lock, store._transaction():
+            return (await store._all("INSERT INTO t (who) VALUES (thread()) RETURNING who"))[0][0]
+
+    async def while_locked(work: Coroutine[Any, Any, int]) -> int:
+        other = sqlite3.connect(tmp_path / "inline.db", isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            task = asyncio.create_task(work)
+            for _ in range(20):  # the loop keeps turning while the statement waits
+                await asyncio.sleep(0.005)
+            assert not task.done()
+            other.execute("COMMIT")
+            return await task
+        finally:
+            other.close()
+
+    assert await while_locked(write()) != here  # waited on the thread and ran there
+    assert await while_locked(transaction()) == here  # its BEGIN waited there; then here
+    assert await store._all("SELECT count(*) FROM t") == [(2,)]
+    assert await write() == here  # the lock free again: on the loop
+
+
+async def test_commits_on_the_loop_are_checkpointed_on_the_thread(store: SQLiteStore) -> None:
+    """SQLite checkpoints (and fsyncs) in whichever commit finds the WAL long: the store
+    checkpoints on the thread itself every ``CHECKPOINT_EVERY`` commits."""
+    here = threading.get_ident()
+    ran: list[tuple[str, int]] = []
+    store._conn._conn.set_trace_callback(lambda sql: ran.append((sql, threading.get_ident())))
+    for _ in range(CHECKPOINT_EVERY * 2):
+        await store._all("INSERT INTO t (who) VALUES (1)")
+    checkpoints = [who for sql, who in ran if "wal_checkpoint" in sql]
+    assert len(checkpoints) == 2 and here not in checkpoints
+    assert {who for sql, who in ran if sql.startswith("INSERT")} == {here}
 
 
 async def test_a_slow_read_goes_to_the_thread(store: SQLiteStore) -> None:
