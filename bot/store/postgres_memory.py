@@ -1,9 +1,10 @@
 """``MemoryStore`` on PostgreSQL: the portable tables of migrations 2-3 (through the shared
-``WorkTables``) plus the two ``tsvector`` tables of migration 6 — ``turn_index``
-(``bot/store/postgres_turns.py``, ranked as FTS5's bm25 since migration 14) and
-``memory_index``: one row per *current* memory with its document and scope token
-(``memory_scope``), written in the same transaction as the memory, so a search reads only
-rows whose token is one ``memory_filter`` allows.
+``WorkTables`` and ``MemoryWrites``) plus the two ``tsvector`` tables of migration 6 —
+``turn_index`` (``bot/store/postgres_turns.py``, ranked as FTS5's bm25 since migration 14)
+and ``memory_index``: one row per *current* memory with its document and scope token
+(``memory_scope``), written in the same transaction as the memory (``MemoryWrites``, with
+this store's index statements), so a search reads only rows whose token is one
+``memory_filter`` allows.
 
 Several bot processes share the database, so nothing relies on an in-process lock: jobs are
 claimed with ``FOR UPDATE SKIP LOCKED`` (two workers never take the same job), turn indexing
@@ -20,18 +21,15 @@ from typing import Any
 from bot.memory.base import (
     ForgetReport,
     IndexStats,
-    Memory,
     MemoryHit,
-    NewMemory,
     Scope,
     TurnHit,
 )
-from bot.memory.scope import group_memory_token, memory_scope, person_memory_token
-from bot.memory.text import segment
+from bot.memory.scope import group_memory_token, person_memory_token
+from bot.store.memory_writes import MemoryWrites
 from bot.store.postgres import PostgresStore, _ts
 from bot.store.postgres_turns import PostgresTurnIndex, tsquery_text
-from bot.store.sql import required
-from bot.store.sqlite_memory_work import INSERT_MEMORY, MEM_COLS, WorkTables, memory_params
+from bot.store.sqlite_memory_work import MEM_COLS
 
 MEM_COLS_M = ", ".join("m." + c.strip() for c in MEM_COLS.split(","))
 
@@ -44,9 +42,15 @@ def scope_tokens(scope: Scope) -> list[str]:
     return tokens
 
 
-class PostgresMemoryStore(WorkTables):
+class PostgresMemoryStore(MemoryWrites):
     _s: PostgresStore
     CLAIM_LOCK = " FOR UPDATE SKIP LOCKED"
+    ROW_LOCK = " FOR UPDATE"
+    INDEX_INSERT = (
+        "INSERT INTO memory_index (memory_id, scope, doc) VALUES (?, ?, to_tsvector('english', ?))"
+    )
+    INDEX_DELETE = "DELETE FROM memory_index WHERE memory_id"
+    INDEX_CASCADES = True
 
     def __init__(self, store: PostgresStore) -> None:
         self._s = store
@@ -68,6 +72,16 @@ class PostgresMemoryStore(WorkTables):
 
     def _now(self) -> datetime:
         return self._s.now()
+
+    def _id_list(self, ids: list[int]) -> tuple[str, tuple[Any, ...]]:
+        return "= ANY(?)", (ids,)
+
+    async def _reindex_memory(self, memory_id: int, scope: str, document: str) -> None:
+        # Its scope does not change with its text: the document alone, in place.
+        await self._s._all(
+            "UPDATE memory_index SET doc = to_tsvector('english', ?) WHERE memory_id = ?",
+            (document, memory_id),
+        )
 
     # the lexical index -------------------------------------------------------------------
     async def index_turns(self, *, batch: int = 2000) -> IndexStats:
@@ -93,84 +107,7 @@ class PostgresMemoryStore(WorkTables):
         """The turns ``ids`` that ``scope`` may see, in that order, score 0."""
         return await self.turns.turn_hits(scope, ids, before_id)
 
-    # memories ----------------------------------------------------------------------------
-    async def _insert_memory(self, m: NewMemory) -> Memory:
-        row = await self._s._one(INSERT_MEMORY, memory_params(m, self._now()))
-        memory = self._memory(required(row))
-        await self._s._all(
-            "INSERT INTO memory_index (memory_id, scope, doc)"
-            " VALUES (?, ?, to_tsvector('english', ?))",
-            (
-                memory.id,
-                memory_scope(m.persona_id, m.scope_kind, m.scope_id),
-                segment(f"{m.text} ({m.kind})"),
-            ),
-        )
-        return memory
-
-    async def add_memory(self, memory: NewMemory) -> Memory:
-        async with self._s._transaction():
-            return await self._insert_memory(memory)
-
-    async def replace_memory(self, old_id: int, memory: NewMemory) -> Memory:
-        s = self._s
-        async with s._transaction():
-            # Locked: two processes replacing one memory must not both make a successor.
-            old = await s._one("SELECT id FROM memories WHERE id = ? FOR UPDATE", (old_id,))
-            if old is None:
-                raise LookupError(f"no memory with id {old_id}")
-            new = await self._insert_memory(memory)
-            await s._all(
-                "UPDATE memories SET superseded_by = ?, superseded_at = ? WHERE id = ?",
-                (new.id, new.created_at, old_id),
-            )
-            await s._all("DELETE FROM memory_index WHERE memory_id = ?", (old_id,))
-            await s._all(
-                "DELETE FROM memory_vectors WHERE ref_kind = 'memory' AND ref_id = ?", (old_id,)
-            )
-        return new
-
-    async def edit_memory(self, memory_id: int, text: str) -> Memory | None:
-        s = self._s
-        async with s._transaction():
-            row = await s._one(
-                f"UPDATE memories SET text = ?, updated_at = ?"
-                f" WHERE id = ? AND superseded_by IS NULL RETURNING {MEM_COLS}",
-                (text, self._now(), memory_id),
-            )
-            if row is None:
-                return None
-            memory = self._memory(row)
-            await s._all(
-                "UPDATE memory_index SET doc = to_tsvector('english', ?) WHERE memory_id = ?",
-                (segment(f"{text} ({memory.kind})"), memory_id),
-            )
-            await s._all(
-                "DELETE FROM memory_vectors WHERE ref_kind = 'memory' AND ref_id = ?",
-                (memory_id,),
-            )
-        return memory
-
-    async def delete_memory(self, memory_id: int) -> bool:
-        s = self._s
-        async with s._transaction():
-            # The memory and every older version it replaced.
-            rows = await s._all(
-                "WITH RECURSIVE chain (id) AS (SELECT id FROM memories WHERE id = ?"
-                " UNION SELECT m.id FROM memories m JOIN chain c ON m.superseded_by = c.id)"
-                " SELECT id FROM chain",
-                (memory_id,),
-            )
-            ids = [r[0] for r in rows]
-            if not ids:
-                return False
-            # memory_index rows go with their memory (ON DELETE CASCADE).
-            await s._all("DELETE FROM memories WHERE id = ANY(?)", (ids,))
-            await s._all(
-                "DELETE FROM memory_vectors WHERE ref_kind = 'memory' AND ref_id = ANY(?)", (ids,)
-            )
-        return True
-
+    # memories (written by ``MemoryWrites``) -----------------------------------------------
     async def search_memories(self, scope: Scope, atoms: list[str], limit: int) -> list[MemoryHit]:
         text = tsquery_text(atoms)
         if not text or limit <= 0:

@@ -154,7 +154,7 @@ class PostgresTurnIndex(Buckets):
         self._totals: tuple[int, int] | None = None  # (rows, tokens) of the whole index
         self._counted_at = 0.0
 
-    async def _insert(self, conv: list[Row], targets: set[int]) -> None:
+    async def _index(self, conv: list[Row], targets: set[int]) -> None:
         """Index rows for the ``targets`` among one conversation's turns (as ``documents``),
         tokenized in a worker thread (their text is the users'), inserted in bulk."""
         docs = await self.documents(conv, targets)
@@ -173,6 +173,9 @@ class PostgresTurnIndex(Buckets):
         for i in range(0, len(rows), INSERT_ROWS):
             part = rows[i : i + INSERT_ROWS]
             await self._s._all(INSERT, [list(col) for col in zip(*part, strict=True)])
+
+    async def _unindex(self, rows: Sequence[Row]) -> None:
+        await self.delete([r[0] for r in rows])
 
     async def delete(self, message_ids: Sequence[int]) -> None:
         """Every index row of these turns, whatever their buckets."""
@@ -218,7 +221,7 @@ class PostgresTurnIndex(Buckets):
                 )
                 await self.delete([r[0] for r in before[:2]] + [r[0] for r in conv_rows])
                 targets = {r[0] for r in conv_rows} | {r[0] for r in before[:2]}
-                await self._insert([*reversed(before), *conv_rows], targets)
+                await self._index([*reversed(before), *conv_rows], targets)
                 stats.indexed += len(conv_rows)
             await s._all(
                 "INSERT INTO memory_state (key, value) VALUES (?, ?)"
@@ -247,19 +250,6 @@ class PostgresTurnIndex(Buckets):
         )
         if row is not None and row[0] >= ANALYZE_MIN and 2 * row[0] >= row[1]:
             await self._s._all("VACUUM (ANALYZE) turn_index")
-
-    async def reindex_conversations(self, conv_ids: Sequence[int]) -> None:
-        """Rebuild whole conversations' rows (after a deletion, neighbours' context must
-        lose the deleted text). Caller holds a transaction."""
-        mark = await self._s._one("SELECT value FROM memory_state WHERE key = ?", (WATERMARK,))
-        upto = mark[0] if mark else 0
-        for conv_id in conv_ids:
-            rows = await self._s._all(
-                f"{TURN_SQL} WHERE m.conversation_id = ? AND m.id <= ? ORDER BY m.id",
-                (conv_id, upto),
-            )
-            await self.delete([r[0] for r in rows])
-            await self._insert(rows, {r[0] for r in rows})
 
     async def scope_buckets(self, scope: Scope) -> list[int]:
         """The buckets a search in ``scope`` may read (as SQLite's rowid ranges)."""

@@ -1,5 +1,6 @@
 """``MemoryStore`` on SQLite: the tables of migrations 2-3 plus two FTS5 indexes (turns:
-``bot/store/sqlite_turns.py``; memories: ``memories_fts`` with scope tokens).
+``bot/store/sqlite_turns.py``; memories: ``memories_fts`` with scope tokens, written with
+each memory by the shared ``MemoryWrites``).
 
 It shares the ``SQLiteStore``'s one connection and its lock (a second connection would
 need its own WAL reader and could not join a ``BEGIN IMMEDIATE`` of the first), so it takes
@@ -10,8 +11,8 @@ batches (``index_turns``), never on the reply path.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -20,21 +21,14 @@ from bot.memory.base import (
     IndexStats,
     Memory,
     MemoryHit,
-    NewMemory,
     Scope,
     TurnHit,
 )
-from bot.memory.scope import memory_filter, memory_scope
-from bot.memory.text import segment
-from bot.store.sql import Row, required
+from bot.memory.scope import memory_filter
+from bot.store.memory_writes import MemoryWrites
+from bot.store.sql import Row
 from bot.store.sqlite import SQLiteStore, _dt, _ts
-from bot.store.sqlite_memory_work import (
-    INSERT_MEMORY,
-    MEM_COLS,
-    WorkTables,
-    memory_from_row,
-    memory_params,
-)
+from bot.store.sqlite_memory_work import MEM_COLS, memory_from_row
 from bot.store.sqlite_turns import INSERT, MASK, SHIFT, TURN_SQL, WATERMARK, TurnIndex, marks
 
 CHUNK = 500  # ids per IN (...) list
@@ -48,8 +42,10 @@ def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
     return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
 
 
-class SQLiteMemoryStore(WorkTables):
+class SQLiteMemoryStore(MemoryWrites):
     _s: SQLiteStore
+    INDEX_INSERT = "INSERT INTO memories_fts (rowid, scope, body) VALUES (?, ?, ?)"
+    INDEX_DELETE = "DELETE FROM memories_fts WHERE rowid"
 
     def __init__(self, store: SQLiteStore) -> None:
         self._s = store
@@ -66,6 +62,14 @@ class SQLiteMemoryStore(WorkTables):
 
     def _now(self) -> str:
         return _ts(self._s._clock())
+
+    @asynccontextmanager
+    async def _erasing(self) -> AsyncIterator[None]:
+        async with self._s._lock:
+            # An edited or deleted memory's bytes are zeroed where its row and its index
+            # entry were.
+            await self._s._all("PRAGMA secure_delete = ON")
+            yield
 
     @property
     def store(self) -> SQLiteStore:
@@ -171,98 +175,7 @@ class SQLiteMemoryStore(WorkTables):
                     found[r[0]] = TurnHit(r[0], r[1], r[2], r[3], r[4], _dt(r[5]), 0.0)
         return [found[i] for i in ids if i in found]
 
-    # memories ----------------------------------------------------------------------------
-    async def _insert_memory(self, m: NewMemory, now: str) -> Memory:
-        s = self._s
-        row = await s._one(INSERT_MEMORY, memory_params(m, now))
-        memory = _memory(required(row))
-        await s._all(
-            "INSERT INTO memories_fts (rowid, scope, body) VALUES (?, ?, ?)",
-            (
-                memory.id,
-                memory_scope(m.persona_id, m.scope_kind, m.scope_id),
-                segment(f"{m.text} ({m.kind})"),
-            ),
-        )
-        return memory
-
-    async def add_memory(self, memory: NewMemory) -> Memory:
-        async with self._s._lock, self._s._transaction():
-            return await self._insert_memory(memory, self._now())
-
-    async def replace_memory(self, old_id: int, memory: NewMemory) -> Memory:
-        s = self._s
-        async with s._lock, s._transaction():
-            old = await s._one(f"SELECT {MEM_COLS} FROM memories WHERE id = ?", (old_id,))
-            if old is None:
-                raise LookupError(f"no memory with id {old_id}")
-            now = self._now()
-            new = await self._insert_memory(memory, now)
-            await s._all(
-                "UPDATE memories SET superseded_by = ?, superseded_at = ? WHERE id = ?",
-                (new.id, now, old_id),
-            )
-            await s._all("DELETE FROM memories_fts WHERE rowid = ?", (old_id,))
-            await s._all(
-                "DELETE FROM memory_vectors WHERE ref_kind = 'memory' AND ref_id = ?", (old_id,)
-            )
-        return new
-
-    async def edit_memory(self, memory_id: int, text: str) -> Memory | None:
-        s = self._s
-        async with s._lock:
-            # The wrong text's bytes are zeroed where the row and its index entry were.
-            await s._all("PRAGMA secure_delete = ON")
-            async with s._transaction():
-                row = await s._one(
-                    f"UPDATE memories SET text = ?, updated_at = ?"
-                    f" WHERE id = ? AND superseded_by IS NULL RETURNING {MEM_COLS}",
-                    (text, self._now(), memory_id),
-                )
-                if row is None:
-                    return None
-                memory = _memory(row)
-                await s._all("DELETE FROM memories_fts WHERE rowid = ?", (memory_id,))
-                await s._all(
-                    "INSERT INTO memories_fts (rowid, scope, body) VALUES (?, ?, ?)",
-                    (
-                        memory_id,
-                        memory_scope(memory.persona_id, memory.scope_kind, memory.scope_id),
-                        segment(f"{text} ({memory.kind})"),
-                    ),
-                )
-                await s._all(
-                    "DELETE FROM memory_vectors WHERE ref_kind = 'memory' AND ref_id = ?",
-                    (memory_id,),
-                )
-        return memory
-
-    async def delete_memory(self, memory_id: int) -> bool:
-        s = self._s
-        async with s._lock:
-            await s._all("PRAGMA secure_delete = ON")
-            async with s._transaction():
-                # The memory and every older version it replaced.
-                ids = [memory_id]
-                frontier = [memory_id]
-                while frontier:
-                    rows = await s._all(
-                        f"SELECT id FROM memories WHERE superseded_by IN ({marks(len(frontier))})",
-                        frontier,
-                    )
-                    frontier = [r[0] for r in rows]
-                    ids += frontier
-                gone = await s._all(
-                    f"DELETE FROM memories WHERE id IN ({marks(len(ids))}) RETURNING id", ids
-                )
-                await s._all(f"DELETE FROM memories_fts WHERE rowid IN ({marks(len(ids))})", ids)
-                await s._all(
-                    f"DELETE FROM memory_vectors WHERE ref_kind = 'memory'"
-                    f" AND ref_id IN ({marks(len(ids))})",
-                    ids,
-                )
-        return bool(gone)
-
+    # memories (written by ``MemoryWrites``) -----------------------------------------------
     async def search_memories(self, scope: Scope, atoms: list[str], limit: int) -> list[MemoryHit]:
         if not atoms or limit <= 0:
             return []

@@ -1,8 +1,9 @@
 """The memory store's work tables, one implementation for every backend: persisted jobs,
 per-key state, rolling summaries, embedding vectors, the turns the worker reads, chat
-kinds, and reading memories (writing them touches each backend's own search index). A
-mixin of ``SQLiteMemoryStore`` and ``PostgresMemoryStore``; the SQL is portable and runs
-through the store's shared helpers (``SqlRunner``).
+kinds, and reading memories (writing them, with each backend's own search index:
+``MemoryWrites``, bot/store/memory_writes.py). A mixin of ``SQLiteMemoryStore`` and
+``PostgresMemoryStore``; the SQL is portable and runs through the store's shared helpers
+(``SqlRunner``).
 
 A backend supplies four things: ``_guard`` (SQLite: the ``SQLiteStore`` lock around its one
 connection; PostgreSQL: nothing, each call takes a pooled connection), how a timestamp is

@@ -152,6 +152,28 @@ class Buckets:
                 out.append(person << SHIFT | r[0])
         return out
 
+    # What each engine's index does with the rows ``documents`` makes.
+    async def _unindex(self, rows: Sequence[Row]) -> None:
+        """Every index row of these turns (TURN_SQL rows), whatever their buckets."""
+        raise NotImplementedError
+
+    async def _index(self, conv: list[Row], targets: set[int]) -> None:
+        """Index rows for the ``targets`` among one conversation's turns (as ``documents``)."""
+        raise NotImplementedError
+
+    async def reindex_conversations(self, conv_ids: Sequence[int]) -> None:
+        """Rebuild the index rows of whole conversations: after a deletion, neighbours'
+        context columns must lose the deleted text. Caller holds a transaction."""
+        mark = await self._sql._one("SELECT value FROM memory_state WHERE key = ?", (WATERMARK,))
+        upto = mark[0] if mark else 0
+        for conv_id in conv_ids:
+            rows = await self._sql._all(
+                f"{TURN_SQL} WHERE m.conversation_id = ? AND m.id <= ? ORDER BY m.id",
+                (conv_id, upto),
+            )
+            await self._unindex(rows)
+            await self._index(rows, {r[0] for r in rows})
+
     async def documents(self, conv: list[Row], targets: set[int]) -> list[tuple[Any, ...]]:
         """Index rows for the ``targets`` among one conversation's turns (TURN_SQL rows in
         id order, including the neighbours they need)."""
@@ -187,20 +209,13 @@ class TurnIndex(Buckets):
         for part in chunks(ids):
             await self._s._all(f"DELETE FROM turns_fts WHERE rowid IN ({marks(len(part))})", part)
 
-    async def reindex_conversations(self, conv_ids: Sequence[int]) -> None:
-        """Rebuild the index rows of whole conversations: after a deletion, neighbours'
-        context columns must lose the deleted text. Caller holds a transaction."""
-        mark = await self._s._one("SELECT value FROM memory_state WHERE key = ?", (WATERMARK,))
-        upto = mark[0] if mark else 0
-        for conv_id in conv_ids:
-            rows = await self._s._all(
-                f"{TURN_SQL} WHERE m.conversation_id = ? AND m.id <= ? ORDER BY m.id",
-                (conv_id, upto),
-            )
-            await self.delete(rows)
-            docs = await self.documents(rows, {r[0] for r in rows})
-            if docs:
-                await self._s._executemany(INSERT, docs)
+    async def _unindex(self, rows: Sequence[Row]) -> None:
+        await self.delete(rows)
+
+    async def _index(self, conv: list[Row], targets: set[int]) -> None:
+        docs = await self.documents(conv, targets)
+        if docs:
+            await self._s._executemany(INSERT, docs)
 
     async def search(
         self, scope: Scope, atoms: list[str], limit: int, before_id: int | None

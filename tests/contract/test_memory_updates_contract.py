@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from bot.memory.base import MemoryStore, NewMemory, Scope, ScopeKind
 from bot.memory.vectors import pack
 from bot.store.base import Store
@@ -73,6 +75,39 @@ async def test_edit_replaces_the_text_and_reindexes(store: Store) -> None:
     rows = await query(store, "SELECT text FROM memories ORDER BY id")
     assert [r[0] for r in rows] == ["Wen has a dog called Mochi", "Xi has a cat called Mochi"]
     assert await memory.edit_memory(10_000, "nothing") is None
+
+
+async def test_replace_and_delete_of_what_is_not_there_write_nothing(store: Store) -> None:
+    memory = memory_for(store)
+    uid = (await store.upsert_user("telegram", "w", "Wen")).id
+    kept = await memory.add_memory(fact(uid, "Wen lives in Paris"))
+    with pytest.raises(LookupError):
+        await memory.replace_memory(10_000, fact(uid, "Wen lives in Lyon"))
+    assert await memory.delete_memory(10_000) is False
+    rows = await query(store, "SELECT id, superseded_by FROM memories")
+    assert rows == [(kept.id, None)]  # no successor left behind by the failed replace
+    scope = Scope("mom", uid, "telegram", "w")
+    assert await memory.search_memories(scope, ['"lyon"'], 5) == []
+
+
+async def test_delete_takes_every_version_with_its_vectors(store: Store) -> None:
+    memory = memory_for(store)
+    uid = (await store.upsert_user("telegram", "w", "Wen")).id
+    scope = Scope("mom", uid, "telegram", "w")
+    paris = await memory.add_memory(fact(uid, "Wen lives in Paris"))
+    dog = await memory.add_memory(fact(uid, "Wen has a dog"))
+    await memory.put_vectors("memory", [(paris.id, pack([1.0])), (dog.id, pack([1.0]))], "m")
+    lyon = await memory.replace_memory(paris.id, fact(uid, "Wen lives in Lyon"))
+    assert await memory.get_vectors("memory", [paris.id]) == {}  # history is not searched
+    rome = await memory.replace_memory(lyon.id, fact(uid, "Wen lives in Rome"))
+    await memory.put_vectors("memory", [(rome.id, pack([1.0]))], "m")
+
+    assert await memory.delete_memory(rome.id) is True
+    for gone in (paris, lyon, rome):
+        assert await memory.get_memory(gone.id) is None
+    assert await memory.get_vectors("memory", [rome.id, dog.id]) == {dog.id: pack([1.0])}
+    assert await memory.search_memories(scope, ['"rome"', '"lives"'], 5) == []
+    assert [h.memory.id for h in await memory.search_memories(scope, ['"dog"'], 5)] == [dog.id]
 
 
 async def test_migration_15_dates_memories_superseded_before_it(
