@@ -173,7 +173,7 @@ class OpenAIChatModel:
             if done:
                 return
             # Read token-by-token streams in larger pieces (bot/stream_pace.py).
-            async for text, _ in paced(deltas, response.reader()):
+            async for text, _ in paced(deltas, response.reader(), ended=lambda: seen.ended):
                 if text and (visible := filt.feed(text)):
                     yield visible
             if tail := filt.flush():
@@ -631,6 +631,7 @@ class _Seen:
 
     usage: tuple[int, int] | None = None
     text: list[str] = field(default_factory=list)
+    ended: bool = False  # "[DONE]" came and the body was read to its end
 
 
 def _usage_of(data: Any) -> tuple[int, int] | None:
@@ -680,9 +681,8 @@ async def _sse_deltas(
     pending = b""
     data: list[bytes] = []
     finished = False
-    async for block in response.aiter_bytes():
-        if finished:
-            continue  # read to the end, so the connection goes back to the pool
+    blocks = aiter(response.aiter_bytes())
+    async for block in blocks:
         lines = (pending + block).split(b"\n")
         pending = lines.pop()  # an incomplete last line waits for the next read
         events: list[bytes] = []
@@ -704,8 +704,20 @@ async def _sse_deltas(
             text, thinks = _delta(obj, response, seen)
             texts.append(text)
             reasoning = reasoning or thinks
+        if finished:
+            # Read to the end now (the body's last bytes come with "[DONE]"): the
+            # connection goes back to the pool, and a paced reader (bot/stream_pace.py),
+            # told the stream has ended, does not wait one more interval to find that out
+            # before the reply's final message can go (~0.15 s, half a pacing interval on
+            # average, off every paced reply).
+            async for _ in blocks:
+                pass
+            if seen is not None:
+                seen.ended = True
         if texts or reasoning:
             yield "".join(texts), reasoning
+        if finished:
+            return
 
 
 def _parsed(events: list[bytes], response: ReplyStream) -> Iterable[Any]:

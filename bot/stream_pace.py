@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
@@ -68,9 +68,11 @@ async def paced(
     reader: Pausable | None,
     rhythm: float = RHYTHM,
     after: float = AFTER,
+    ended: Callable[[], bool] = lambda: False,
 ) -> AsyncIterator[T]:
     """``items`` (each one a network read's worth), read at most once per ``rhythm`` once
-    the stream has run for ``after`` seconds and a read has had to wait for the network."""
+    the stream has run for ``after`` seconds and a read has had to wait for the network.
+    ``ended()`` true after an item: that was the last, so no wait before finding the end."""
     if reader is None or rhythm <= 0:
         async for item in items:
             yield item
@@ -87,7 +89,7 @@ async def paced(
         now = loop.time()
         on = on or (now - asked > WAITED and now - start >= after)
         yield item
-        if on and (wait := asked + rhythm - loop.time()) > 0:
+        if on and not ended() and (wait := asked + rhythm - loop.time()) > 0:
             # Best effort both ways: a transport that cannot pause just keeps reading, and
             # one closed meanwhile says so at the next read.
             with contextlib.suppress(Exception):

@@ -83,6 +83,20 @@ async def test_streams_text_in_order(fake: FakeOpenAI, model: OpenAIChatModel) -
     assert 3 < len(chunks) < 50
 
 
+async def test_a_paced_stream_ends_with_its_last_token(
+    fake: FakeOpenAI, model: OpenAIChatModel
+) -> None:
+    """Once "[DONE]" is read, the stream ends at once: no pacing interval is spent finding
+    that out (the reply's final message waited on it)."""
+    fake.script(Reply("word " * 40, chunk_delay=0.02))
+    loop = asyncio.get_running_loop()
+    last = end = 0.0
+    async for _ in model.stream_chat(req()):
+        last = loop.time()
+    end = loop.time()
+    assert end - last < 0.05  # a pacing interval is 0.15 s
+
+
 async def test_default_reply_echoes_user(fake: FakeOpenAI, model: OpenAIChatModel) -> None:
     assert "".join(await collect(model, req("pineapple pizza"))) == "You said: pineapple pizza"
 

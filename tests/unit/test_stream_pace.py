@@ -52,3 +52,23 @@ async def test_a_rhythm_of_zero_turns_pacing_off() -> None:
     reader = Reader()
     assert [i async for i in paced(items(5, 0.01), reader, rhythm=0)] == list(range(5))
     assert reader.log == []
+
+
+async def test_no_rest_after_the_last_item() -> None:
+    """Told the stream has ended, the reader finds the end at once instead of resting one
+    more interval first (a reply's final message waited that long)."""
+    reader = Reader()
+    last = False
+
+    async def counted() -> AsyncIterator[int]:
+        nonlocal last
+        async for i in items(4, 0.01):
+            last = i == 3
+            yield i
+
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    got = [i async for i in paced(counted(), reader, rhythm=0.2, after=0, ended=lambda: last)]
+    assert got == [0, 1, 2, 3]
+    assert reader.log == ["pause", "resume"] * 3  # none after the last
+    assert loop.time() - start < 0.2 * 4 - 0.1
