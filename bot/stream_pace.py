@@ -31,7 +31,10 @@ T = TypeVar("T")
 # this late. bench/load.py, 20 people, paced model, medians of 3 interleaved runs:
 # at 0.2 s Telegram cost 10.05 ms CPU per message but replies ended ~0.1 s later (done p50
 # 2721 ms, 6.7 msg/s); at 0.15 s 10.80 ms, 2622 ms and 7.0 msg/s. A person waiting for
-# the end of a reply counts for more than 0.75 ms of CPU.
+# the end of a reply counts for more than 0.75 ms of CPU. (Those replies also waited one
+# more interval after their last words to find the stream's end; since ``ended``, done p50
+# is 2456 ms and 7.4 msg/s at 0.15 s, 2510 ms and 7.3-7.6 at 0.2 s, CPU alike within the
+# noise.)
 RHYTHM = 0.15
 WAITED = 0.005  # a read that took longer waited for the network (a buffered one takes µs)
 # Not at once: a fast reply that a loaded machine delivers in a few pieces must not be held
