@@ -150,11 +150,16 @@ _STOPWORDS = {
 }
 
 
-@functools.lru_cache(maxsize=256)
 def guess_lang(text: str) -> str | None:
     """A rough language guess (to pick the referral's language), or None. Cached: one
     screen asks twice (the per-language threshold, then the verdict's language)."""
-    sample = text[:MAX_CHARS]
+    return _guess_lang(text[:MAX_CHARS])
+
+
+# Keyed by the part looked at, so the cache holds at most 256 x MAX_CHARS characters of
+# what people wrote, however long their messages.
+@functools.lru_cache(maxsize=256)
+def _guess_lang(sample: str) -> str | None:
     kana = hangul = han = 0
     for ch in "" if sample.isascii() else sample:  # (no kana, hangul or han in ASCII)
         o = ord(ch)

@@ -67,8 +67,9 @@ _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 _LOCKING = ("BEGIN IMMEDIATE", *_WRITES)
 # With ``synchronous = NORMAL`` in WAL mode a commit appends to the WAL without an fsync; the
 # fsyncs come with checkpoints. SQLite checkpoints in whichever commit finds the WAL past
-# 1,000 pages, which would be one on the loop: so every this many commits the store runs a
-# checkpoint on aiosqlite's thread itself, and the automatic one is left as a backstop.
+# 1,000 pages, which could be one on the loop: so its automatic checkpoint is off on this
+# connection and the store checkpoints on aiosqlite's thread itself, every this many
+# commits (the WAL then holds at most their pages; a busy turn-index batch is ~hundreds).
 CHECKPOINT_EVERY = 50
 
 
@@ -121,6 +122,7 @@ class SQLiteStore(SharedTables):
         self._yielded = 0.0  # when a read on the loop last gave the other tasks a turn
         # Writes on the loop: only where a commit cannot fsync (WAL, or no file at all).
         self._write_here = False
+        self._wal = False  # a WAL file, checkpointed by the store (``_committed``)
         self._commits = 0  # since the last checkpoint
         self._slow: dict[str, int] = {}  # SQL text -> its last runs here over the limit
 
@@ -142,7 +144,11 @@ class SQLiteStore(SharedTables):
         try:
             # busy_timeout first, so switching to WAL waits for another process's lock.
             await db.execute_fetchall(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._write_here = await _wal(db) in ("wal", "memory")
+            mode = await _wal(db)
+            self._wal = mode == "wal"
+            self._write_here = self._wal or mode == "memory"
+            if self._wal:
+                await db.execute_fetchall("PRAGMA wal_autocheckpoint = 0")
             await db.execute_fetchall("PRAGMA synchronous = NORMAL")
             await db.execute_fetchall("PRAGMA foreign_keys = ON")
             await self._migrate(db)
@@ -202,7 +208,7 @@ class SQLiteStore(SharedTables):
             # (bench/load.py), and a message's statements take microseconds.
             self._yielded = now
             await asyncio.sleep(0)
-        if commits:
+        if commits and self._wal:
             await self._committed()
         return rows
 
@@ -256,8 +262,8 @@ class SQLiteStore(SharedTables):
         thread from then on. Safe on the shared connection: every statement runs under
         ``_guard`` (or in its caller's transaction), so nothing else is using it, and WAL
         readers do not wait for writers (busy only while another process recovers the
-        file). Other writes take the thread: a commit can wait for another process's
-        lock or a checkpoint's fsync."""
+        file). A write comes through ``_lock_here``, which keeps it from waiting for a
+        lock; no commit here checkpoints (``CHECKPOINT_EVERY``)."""
         start = time.perf_counter()
         rows = self._conn._conn.execute(sql, params).fetchall()
         self._slow[sql] = slow + 1 if time.perf_counter() - start > INLINE_READ_SECONDS else 0

@@ -107,6 +107,8 @@ async def test_commits_on_the_loop_are_checkpointed_on_the_thread(store: SQLiteS
         await store._all("INSERT INTO t (who) VALUES (1)")
     checkpoints = [who for sql, who in ran if "wal_checkpoint" in sql]
     assert len(checkpoints) == 2 and here not in checkpoints
+    # SQLite's own, which would run in a commit here, is off.
+    assert await store._all("PRAGMA wal_autocheckpoint") == [(0,)]
     assert {who for sql, who in ran if sql.startswith("INSERT")} == {here}
 
 
